@@ -1,0 +1,115 @@
+"""The small interface every model provider implements.
+
+A provider turns one ``ModelRequest`` into one ``ModelResponse`` or raises a ``ProviderError``.
+Retrying is the caller's job (see ``experiments.retry``): a provider makes exactly one attempt
+and says, through the error type, whether another attempt may succeed and after how long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from variants.errors import AgentRegistryError
+
+
+@dataclass(frozen=True)
+class TaskMaterial:
+    """What the simulated provider and the graders may know about a task."""
+
+    task_id: str
+    prompt: str
+    reference: tuple[str, ...] = ()
+    rubric: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One Messages API call, exactly as it will be sent (minus credentials)."""
+
+    model: str  # resolved model ID, never an alias
+    system: str
+    messages: tuple[dict[str, Any], ...]
+    max_tokens: int
+    # Other request fields the current API accepts (thinking, output_config, ...), sent as is.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the request."""
+        return {
+            "model": self.model,
+            "system": self.system,
+            "messages": list(self.messages),
+            "max_tokens": self.max_tokens,
+            **self.settings,
+        }
+
+    def cache_key(self, epoch: int) -> str:
+        """Key of the response cache: the exact request and the epoch."""
+        blob = json.dumps({"body": self.body(), "epoch": epoch}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    text: str
+    stop_reason: str | None
+    usage: Usage
+    model: str  # the model ID the provider reports having used
+    latency_s: float  # request start to last byte
+    ttft_s: float | None  # request start to first text token (None when not streamed)
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is asking: lets the simulated provider be deterministic; never sent to a real API."""
+
+    seed: int
+    variant: str
+    epoch: int
+    task: TaskMaterial
+
+
+class ProviderError(AgentRegistryError):
+    """A call that failed. ``retryable`` says whether another attempt may succeed."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        # Retries made before this error was given up on; set by experiments.retry.
+        self.retries = 0
+
+
+class RetryableProviderError(ProviderError):
+    """429, 529, 5xx, overloaded mid-stream, connection drop, timeout."""
+
+    retryable = True
+
+
+class FatalProviderError(ProviderError):
+    """400, 401, 403, 404 or a missing key: retrying cannot help; the message says what to fix."""
+
+
+class Provider(Protocol):
+    name: str
+    simulated: bool
+
+    async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,97 @@
+"""The ``registry`` command line: the root group, lazy subcommands, and the error boundary.
+
+Subcommands are imported only when invoked, so ``registry list`` never pays for the experiment
+engine (anthropic, scipy, pandas) or the dashboard (streamlit).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from variants.errors import AgentRegistryError
+
+# command name -> "module:attribute"; one module per command group.
+COMMANDS: dict[str, str] = {
+    "publish": "registry.commands.catalog:publish",
+    "list": "registry.commands.catalog:list_agents",
+    "log": "registry.commands.catalog:log",
+    "show": "registry.commands.catalog:show",
+    "diff": "registry.commands.catalog:diff",
+    "label": "registry.commands.catalog:label",
+    "export": "registry.commands.catalog:export",
+    "derive": "registry.commands.derive:derive",
+    "run": "experiments.commands:run",
+    "experiments": "experiments.commands:list_experiments",
+    "report": "experiments.commands:report",
+    "grade": "experiments.commands:grade",
+    "demo": "experiments.demo:demo",
+    "dashboard": "dashboard.command:dashboard",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name and err.name.startswith(module_name.split(".")[0]):
+                return None  # that part of the product is not built yet
+            raise
+        return getattr(module, attr, None)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  registry publish .claude/agents/
+  registry log backend-logic-implementer
+  registry diff backend-logic-implementer@1 @3
+  registry run experiments/wording.yaml && registry report 1
+""",
+)
+@click.option(
+    "--db",
+    envvar="REGISTRY_DB",
+    metavar="URL",
+    help="SQLite path or postgresql:// URL [env REGISTRY_DB; default data/registry.db].",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Version Claude Code agents, A/B test their variants, ship the winner."""
+    ctx.obj = {"db": db}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="registry", standalone_mode=False)
+    except AgentRegistryError as err:
+        click.echo(f"registry: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("registry: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("registry: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""Catalog commands: publish, list, log, show, diff, label, export."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from registry.commands.common import (
+    db_url,
+    emit_json,
+    json_option,
+    open_registry,
+    write_atomically,
+)
+from registry.refs import parse_ref
+from variants.errors import AgentFileError, AgentRegistryError
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: Path
+    is_spec: bool
+
+
+def _collect(paths: tuple[str, ...]) -> list[_Input]:
+    """Files to publish, folders expanded recursively (agent markdown and variant specs)."""
+    found: list[_Input] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix == ".md")
+            if not files:
+                raise AgentFileError(f"{path}: no .md agent files in this folder")
+            found.extend(_Input(p, False) for p in files)
+        elif path.is_file():
+            found.append(_Input(path, path.suffix.lower() in SPEC_SUFFIXES))
+        else:
+            raise AgentFileError(f"{path}: no such file or folder")
+    return found
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry publish .claude/agents/
+  registry publish agent.md -m "tighter wording" --label candidate
+  registry publish data/variants/haiku.yaml
+"""
+)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-m", "--message", help="Why this version exists.")
+@click.option("--label", help="Point this label at the published version(s).")
+@click.option("--name", help="Agent name for a single file whose frontmatter has none.")
+@json_option
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    message: str | None,
+    label: str | None,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Publish agent files, folders of them (recursive) or variant specs."""
+    from registry.refs import check_label
+    from variants.agentfile import AgentDefinition
+
+    inputs = _collect(paths)
+    if name is not None and len(inputs) != 1:
+        raise AgentFileError("--name needs exactly one file")
+    if label is not None:
+        check_label(label)
+    # Read and validate everything first, so that one bad file publishes nothing.
+    definitions: list[tuple[_Input, AgentDefinition]] = []
+    specs: list[_Input] = []
+    seen: dict[str, Path] = {}
+    for item in inputs:
+        if item.is_spec:
+            specs.append(item)
+            continue
+        definition = AgentDefinition.parse(
+            _read(item.path), origin=str(item.path), name_override=name
+        )
+        agent = name or definition.name
+        if agent in seen:
+            raise AgentFileError(f"{seen[agent]} and {item.path} both define agent {agent!r}")
+        seen[agent] = item.path
+        definitions.append((item, definition))
+    prepared_specs = [_prepare_spec(item.path) for item in specs]
+
+    registry = open_registry(ctx)
+    results: list[dict[str, object]] = []
+    for item, definition in definitions:
+        for warning in definition.warnings:
+            click.echo(f"warning: {item.path}: {warning}", err=True)
+        result = registry.publish(
+            definition, name=name, message=message, origin=str(item.path), label=label
+        )
+        results.append(
+            {
+                "ref": result.ref,
+                "status": "new" if result.created else "unchanged",
+                "path": str(item.path),
+                "label": result.label,
+            }
+        )
+    for prepared in prepared_specs:
+        results.extend(prepared.publish(registry, message=message))
+    if as_json:
+        emit_json(results)
+        return
+    for row in results:
+        suffix = f"  -> {row['label']}" if row.get("label") else ""
+        click.echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise AgentFileError(f"{path}: cannot read: {err.strerror}") from None
+
+
+def _prepare_spec(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        from variants.spec import load_variant_spec
+    except ModuleNotFoundError:
+        raise AgentRegistryError(f"{path}: variant specs are not supported yet") from None
+    return load_variant_spec(path)
+
+
+@click.command("list")
+@json_option
+@click.pass_context
+def list_agents(ctx: click.Context, as_json: bool) -> None:
+    """Agents, their latest version and labels."""
+    from registry.readers import list_agents as read_agents
+
+    agents = read_agents(db_url(ctx))
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": a.name,
+                    "latest": a.latest,
+                    "versions": a.versions,
+                    "model": a.model,
+                    "labels": a.labels,
+                    "updated_at": a.updated_at,
+                }
+                for a in agents
+            ]
+        )
+        return
+    if not agents:
+        click.echo("no agents yet: registry publish PATH")
+        return
+    width = max(len(a.name) for a in agents)
+    for a in agents:
+        labels = ", ".join(f"{k}=@{v}" for k, v in a.labels.items())
+        click.echo(f"{a.name:<{width}}  @{a.latest:<4} {a.model or '-':<10} {labels}".rstrip())
+
+
+@click.command(epilog="Example:\n  registry log backend-logic-implementer --json")
+@click.argument("name")
+@json_option
+@click.pass_context
+def log(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Versions and label moves of an agent, newest first."""
+    from registry.readers import agent_log
+
+    history = agent_log(db_url(ctx), parse_ref(name).name)
+    if as_json:
+        emit_json(history)
+        return
+    for v in history.versions:
+        labels = f" ({', '.join(v.labels)})" if v.labels else ""
+        click.echo(f"{history.name}@{v.number}{labels}  {_when(v.created_at)}  {v.author or '-'}")
+        click.echo(f"    sha256 {v.content_hash[:12]}  model {v.model or '-'}")
+        if v.parent is not None:
+            how = "derived by spec from" if v.derived_by_spec else "after"
+            click.echo(f"    {how} @{v.parent}")
+        if v.message:
+            click.echo(f"    {v.message}")
+        if v.origin:
+            click.echo(f"    from {v.origin}")
+    if history.label_moves:
+        click.echo("label moves:")
+    for m in history.label_moves:
+        src = f"@{m.from_number}" if m.from_number is not None else "(new)"
+        dst = f"@{m.to_number}" if m.to_number is not None else "(deleted)"
+        why = f"  {m.reason}" if m.reason else ""
+        click.echo(f"  {_when(m.created_at)}  {m.label}: {src} -> {dst}  by {m.actor or '-'}{why}")
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}Z"
+
+
+@click.command(epilog="Example:\n  registry show backend-logic-implementer@production")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Print a version's markdown, exactly what export writes."""
+    registry = open_registry(ctx)
+    if as_json:
+        info = registry.info(ref)
+        emit_json({**_info_dict(info), "markdown": registry.source(ref).decode("utf-8", "replace")})
+        return
+    sys.stdout.buffer.write(registry.source(ref))
+    sys.stdout.buffer.flush()
+
+
+def _info_dict(info) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    return {"ref": info.ref, **asdict(info)}
+
+
+@click.command(epilog="Example:\n  registry diff backend-logic-implementer@1 @3")
+@click.argument("old")
+@click.argument("new")
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
+    """What changed between two versions: model, fields, examples, body."""
+    from variants.diff import diff_definitions
+
+    from variants.agentfile import AgentDefinition
+
+    old_ref = parse_ref(old)
+    new_ref = parse_ref(new, default_name=old_ref.name)
+    registry = open_registry(ctx)
+    a = AgentDefinition.parse(registry.source(old_ref), origin=str(old_ref))
+    b = AgentDefinition.parse(registry.source(new_ref), origin=str(new_ref))
+    result = diff_definitions(a, b, old_label=str(old_ref), new_label=str(new_ref))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text(), nl=False)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry label backend-logic-implementer@3 production -m "won experiment 4"
+  registry label --delete backend-logic-implementer candidate
+"""
+)
+@click.argument("ref")
+@click.argument("label")
+@click.option("--delete", is_flag=True, help="Remove LABEL from agent REF (a name).")
+@click.option("-m", "--message", "reason", help="Why the label moves (kept in the log).")
+@json_option
+@click.pass_context
+def label(
+    ctx: click.Context, ref: str, label: str, delete: bool, reason: str | None, as_json: bool
+) -> None:
+    """Move LABEL to the version REF, or remove it with --delete."""
+    registry = open_registry(ctx)
+    if delete:
+        move = registry.delete_label(parse_ref(ref).name, label, reason=reason)
+    else:
+        move = registry.set_label(ref, label, reason=reason)
+    if as_json:
+        emit_json(move)
+        return
+    src = f"@{move.from_number}" if move.from_number is not None else "(new)"
+    dst = f"@{move.to_number}" if move.to_number is not None else "(deleted)"
+    click.echo(f"{move.name} {move.label}: {src} -> {dst}")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry export backend-logic-implementer@production -o .claude/agents/
+  registry export --winner 3 -o .claude/agents/ --label production
+"""
+)
+@click.argument("ref", required=False)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="File, or folder for NAME.md."
+)
+@click.option("--winner", "experiment", metavar="EXP", help="Export the winner of experiment EXP.")
+@click.option("--label", help="With --winner: also move this label to the winner.")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    ref: str | None,
+    output: Path | None,
+    experiment: str | None,
+    label: str | None,
+) -> None:
+    """Write a version's markdown (byte-exact) to stdout, a file or a folder."""
+    if experiment is not None:
+        if ref is not None:
+            raise AgentRegistryError("give either REF or --winner EXP, not both")
+        from experiments.winner import export_winner
+
+        export_winner(ctx, experiment, output=output, label=label)
+        return
+    if ref is None:
+        raise AgentRegistryError("export needs REF or --winner EXP")
+    if label is not None:
+        raise AgentRegistryError("--label goes with --winner; to move a label use registry label")
+    registry = open_registry(ctx)
+    parsed = parse_ref(ref)
+    data = registry.source(parsed)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = export_path(output, parsed.name)
+    write_atomically(target, data)
+    click.echo(f"wrote {target}", err=True)
+
+
+def export_path(output: Path, name: str) -> Path:
+    """A folder (existing, or written with a trailing slash) gets NAME.md."""
+    if output.is_dir() or str(output).endswith(("/", "\\")):
+        return output / f"{name}.md"
+    return output

@@ -1,0 +1,61 @@
+"""What every command needs: the database it was pointed at, and JSON output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from registry.database import database_url
+
+if TYPE_CHECKING:
+    from registry.database import Database
+    from registry.store import Registry
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def db_url(ctx: click.Context) -> str:
+    return database_url((ctx.obj or {}).get("db"))
+
+
+def open_database(ctx: click.Context) -> Database:
+    from registry.database import Database
+
+    return Database(db_url(ctx))
+
+
+def open_registry(ctx: click.Context) -> Registry:
+    from registry.store import Registry
+
+    return Registry(open_database(ctx))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, default=_default, indent=2, ensure_ascii=False))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` so that a crash leaves either the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

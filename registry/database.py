@@ -1,0 +1,149 @@
+"""Where the registry lives and how it is opened.
+
+``REGISTRY_DB`` (or ``--db``) is a path for SQLite or a ``postgresql://`` URL; the default is
+``data/registry.db`` under the current directory. Opening a database brings its schema to the
+newest Alembic revision first. The check is one cheap query, so commands on an up-to-date
+database never import Alembic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from variants.errors import AgentRegistryError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlmodel import Session
+
+DEFAULT_DB = Path("data") / "registry.db"
+# The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
+SCHEMA_HEAD = "0001"
+_PG_MIGRATION_LOCK = 7_270_701
+
+
+class DatabaseError(AgentRegistryError):
+    """The database cannot be opened or is not a registry."""
+
+
+def database_url(db: str | None = None) -> str:
+    """The SQLAlchemy URL for ``db``, ``$REGISTRY_DB`` or the default SQLite file."""
+    raw = db or os.environ.get("REGISTRY_DB") or str(DEFAULT_DB)
+    if "://" not in raw:
+        return "sqlite:///" + str(Path(raw).expanduser().resolve())
+    for prefix in ("postgresql://", "postgres://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    if raw.startswith(("postgresql+", "sqlite:")):
+        return raw
+    raise DatabaseError(
+        f"unsupported database URL {redact(raw)!r}: use a file path or postgresql://"
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def create_db_engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
+    path = sqlite_path(url)
+    if path is not None:
+        if path.is_dir():
+            raise DatabaseError(f"{path} is a folder, not a database file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions start (see below).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # IMMEDIATE takes the write lock up front: two publishers then queue on busy_timeout
+            # instead of both reading the same next version number, and DDL is transactional.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return current_revision_on(conn)
+
+
+def current_revision_on(conn: Connection) -> str | None:
+    from sqlalchemy import inspect, text
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to SCHEMA_HEAD; safe when several processes open a new database at once."""
+    from sqlalchemy import exc, text
+
+    try:
+        if current_revision(engine) == SCHEMA_HEAD:
+            return
+    except exc.DatabaseError as err:
+        raise DatabaseError(f"cannot open the registry database: {err.orig}") from None
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        if current_revision_on(conn) == SCHEMA_HEAD:
+            return  # another process migrated while we waited for the lock
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+class Database:
+    """An opened, migrated registry database."""
+
+    def __init__(self, db: str | None = None):
+        self.url = database_url(db)
+        self.engine = create_db_engine(self.url)
+        migrate(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        from sqlmodel import Session
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,181 @@
+"""Read-only queries behind ``registry list`` and ``registry log``.
+
+They run on a plain DB-API connection (the stdlib sqlite3 module, or psycopg) instead of
+SQLAlchemy: importing SQLAlchemy alone costs about 0.4 s here, more than the whole budget for a
+cold ``registry list``. When the database is missing or behind the newest migration they open it
+through ``Database`` (which migrates) and run the same SQL on its raw connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from registry.database import SCHEMA_HEAD, Database, sqlite_path
+from variants.errors import NotFoundError
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    name: str
+    latest: int
+    versions: int
+    model: str | None
+    labels: dict[str, int]  # label -> version number
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LogVersion:
+    number: int
+    content_hash: str
+    model: str | None
+    parent: int | None  # the parent's version number (same agent)
+    message: str | None
+    author: str | None
+    origin: str | None
+    derived_by_spec: bool
+    created_at: datetime
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LogLabelMove:
+    label: str
+    from_number: int | None
+    to_number: int | None  # None: deleted
+    actor: str | None
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AgentLog:
+    name: str
+    versions: list[LogVersion]  # newest first
+    label_moves: list[LogLabelMove]  # newest first
+
+
+class _Cursor:
+    """Runs ``?``-style SQL on sqlite3 or psycopg."""
+
+    def __init__(self, conn: Any, paramstyle_format: bool):
+        self.conn = conn
+        self.format = paramstyle_format
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.format:
+            sql = sql.replace("?", "%s")
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[_Cursor]:
+    path = sqlite_path(url)
+    if path is not None and path.is_file():
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as conn:
+            if _revision(conn) == SCHEMA_HEAD:
+                yield _Cursor(conn, False)
+                return
+    db = Database(url)
+    try:
+        raw = db.engine.raw_connection()
+        try:
+            yield _Cursor(raw.driver_connection, db.dialect != "sqlite")
+        finally:
+            raw.close()
+    finally:
+        db.dispose()
+
+
+def _revision(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def list_agents(url: str) -> list[AgentSummary]:
+    with _connect(url) as db:
+        rows = db.all(
+            "SELECT a.name, v.number, v.model, v.created_at, c.n FROM agent a"
+            " JOIN (SELECT agent_id, MAX(number) AS latest, COUNT(*) AS n FROM version"
+            "       GROUP BY agent_id) c ON c.agent_id = a.id"
+            " JOIN version v ON v.agent_id = a.id AND v.number = c.latest ORDER BY a.name"
+        )
+        labels: dict[str, dict[str, int]] = {}
+        for name, label, number in db.all(
+            "SELECT a.name, l.name, v.number FROM label l JOIN agent a ON a.id = l.agent_id"
+            " JOIN version v ON v.id = l.version_id ORDER BY l.name"
+        ):
+            labels.setdefault(name, {})[label] = number
+    return [
+        AgentSummary(name, latest, n, model, labels.get(name, {}), _utc(created))
+        for name, latest, model, created, n in rows
+    ]
+
+
+def agent_log(url: str, name: str) -> AgentLog:
+    with _connect(url) as db:
+        found = db.all("SELECT id FROM agent WHERE name = ?", (name,))
+        if not found:
+            raise NotFoundError(f"no agent named {name!r}")
+        agent_id = found[0][0]
+        labels: dict[int, list[str]] = {}
+        for number, label in db.all(
+            "SELECT v.number, l.name FROM label l JOIN version v ON v.id = l.version_id"
+            " WHERE l.agent_id = ? ORDER BY l.name",
+            (agent_id,),
+        ):
+            labels.setdefault(number, []).append(label)
+        version_rows = db.all(
+            "SELECT v.number, v.content_hash, v.model, p.number, v.message, v.author,"
+            " v.origin, v.spec, v.created_at FROM version v"
+            " LEFT JOIN version p ON p.id = v.parent_id"
+            " WHERE v.agent_id = ? ORDER BY v.number DESC",
+            (agent_id,),
+        )
+        versions = [
+            LogVersion(
+                number,
+                content_hash,
+                model,
+                parent,
+                message,
+                author,
+                origin,
+                spec is not None,
+                _utc(created),
+                tuple(labels.get(number, [])),
+            )
+            for (number, content_hash, model, parent, message, author, origin, spec, created) in (
+                version_rows
+            )
+        ]
+        moves = [
+            LogLabelMove(label, from_n, to_n, actor, reason, _utc(created))
+            for label, from_n, to_n, actor, reason, created in db.all(
+                "SELECT e.label, f.number, t.number, e.actor, e.reason, e.created_at"
+                " FROM label_event e LEFT JOIN version f ON f.id = e.from_version_id"
+                " LEFT JOIN version t ON t.id = e.to_version_id"
+                " WHERE e.agent_id = ? ORDER BY e.id DESC",
+                (agent_id,),
+            )
+        ]
+    return AgentLog(name, versions, moves)
