@@ -7,7 +7,6 @@ engine (anthropic, scipy, pandas) or the dashboard (streamlit).
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -50,6 +49,17 @@ class LazyGroup(click.Group):
             raise
         return getattr(module, attr, None)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # The error boundary: a domain error is one line on stderr, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except AgentRegistryError as err:
+            click.echo(f"registry: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("registry: interrupted", err=True)
+            ctx.exit(130)
+
 
 @click.group(
     cls=LazyGroup,
@@ -74,23 +84,8 @@ def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj = {"db": db}
 
 
-def main(argv: list[str] | None = None) -> Any:
-    try:
-        return cli.main(args=argv, prog_name="registry", standalone_mode=False)
-    except AgentRegistryError as err:
-        click.echo(f"registry: error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("registry: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("registry: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except BrokenPipeError:
-        sys.exit(1)
+def main() -> None:
+    cli(prog_name="registry")
 
 
 if __name__ == "__main__":

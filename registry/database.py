@@ -111,7 +111,8 @@ def migrate(engine: Engine) -> None:
         if current_revision(engine) == SCHEMA_HEAD:
             return
     except exc.DatabaseError as err:
-        raise DatabaseError(f"cannot open the registry database: {err.orig}") from None
+        reason = str(err.orig).strip().splitlines()[0]
+        raise DatabaseError(f"cannot open the registry database: {reason}") from None
     from alembic import command
     from alembic.config import Config
 

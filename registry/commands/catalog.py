@@ -286,7 +286,7 @@ Examples:
 )
 @click.argument("ref", required=False)
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="File, or folder for NAME.md."
+    "-o", "--output", metavar="PATH", help="File, or folder (existing or ending in /) for NAME.md."
 )
 @click.option("--winner", "experiment", metavar="EXP", help="Export the winner of experiment EXP.")
 @click.option("--label", help="With --winner: also move this label to the winner.")
@@ -322,8 +322,8 @@ def export(
     click.echo(f"wrote {target}", err=True)
 
 
-def export_path(output: Path, name: str) -> Path:
+def export_path(output: str, name: str) -> Path:
     """A folder (existing, or written with a trailing slash) gets NAME.md."""
-    if output.is_dir() or str(output).endswith(("/", "\\")):
-        return output / f"{name}.md"
-    return output
+    if Path(output).is_dir() or output.endswith(("/", "\\")):
+        return Path(output) / f"{name}.md"
+    return Path(output)

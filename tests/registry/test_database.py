@@ -1,0 +1,83 @@
+"""Opening databases: migrations, defaults, and what a cheap command imports."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from registry.database import SCHEMA_HEAD, Database, database_url, redact
+from tests.conftest import REPO, SEED
+
+
+def test_schema_head_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(REPO / "registry" / "migrations"))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "r.db"))
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
+    raw = sqlite3.connect(tmp_path / "r.db")
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"agent", "version", "label", "label_event", "experiment", "trial", "grade"} <= tables
+
+
+def test_default_location_and_urls(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("REGISTRY_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert database_url() == f"sqlite:///{tmp_path / 'data' / 'registry.db'}"
+    monkeypatch.setenv("REGISTRY_DB", "postgresql://u:p@h/db")
+    assert database_url() == "postgresql+psycopg://u:p@h/db"
+    assert redact("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
+
+
+def test_created_at_is_timezone_aware_utc(tmp_path: Path) -> None:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+
+    registry = Registry(Database(str(tmp_path / "r.db")))
+    registry.publish(AgentDefinition.parse(SEED.read_bytes()))
+    info = registry.info("backend-logic-implementer")
+    assert (
+        info.created_at.utcoffset() is not None and info.created_at.utcoffset().total_seconds() == 0
+    )
+
+
+def test_list_and_log_import_nothing_heavy(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    subprocess.run(
+        [sys.executable, "-m", "registry.cli", "--db", db, "publish", str(SEED)],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
+    probe = (
+        "import sys, json\n"
+        "from registry.cli import cli\n"
+        "try:\n"
+        "    cli([*sys.argv[1:]], prog_name='registry')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'anthropic', 'scipy', 'pandas', 'streamlit', 'sqlalchemy', 'alembic', 'numpy'}\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)\n"
+    )
+    for args in (["list"], ["log", "backend-logic-implementer"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "--db", db, *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=True,
+        )
+        assert json.loads(done.stderr.strip().splitlines()[-1]) == [], args

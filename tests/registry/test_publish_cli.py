@@ -1,0 +1,123 @@
+"""Publishing, reading back and labelling through the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import SEED, Cli
+
+SEED_NAME = "backend-logic-implementer"
+
+
+def _agent(name: str, body: str = "You are helpful.\n", model: str = "sonnet") -> bytes:
+    front = f"name: {name}\ndescription: Use this agent for {name} work.\nmodel: {model}\n"
+    return f"---\n{front}---\n\n{body}".encode()
+
+
+def test_publish_show_export_round_trip(cli: Cli, tmp_path: Path) -> None:
+    result = cli.ok("publish", str(SEED), "-m", "first")
+    assert result.stdout.split()[:2] == [f"{SEED_NAME}@1", "new"]
+    assert "not strict YAML" in result.stderr  # the seed needs the tolerant reader
+
+    assert cli.ok("show", SEED_NAME).stdout_bytes == SEED.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    cli.ok("export", f"{SEED_NAME}@1", "-o", str(out))
+    assert (out / f"{SEED_NAME}.md").read_bytes() == SEED.read_bytes()
+    cli.ok("export", SEED_NAME, "-o", str(tmp_path / "new-dir") + "/")
+    assert (tmp_path / "new-dir" / f"{SEED_NAME}.md").read_bytes() == SEED.read_bytes()
+
+
+def test_identical_content_is_a_no_op(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(_agent("alpha"))
+    assert json.loads(cli.ok("publish", str(path), "--json").stdout)[0]["status"] == "new"
+    again = json.loads(cli.ok("publish", str(path), "--json").stdout)[0]
+    assert again == {"ref": "alpha@1", "status": "unchanged", "path": str(path), "label": None}
+    path.write_bytes(_agent("alpha", body="Be brief.\n"))
+    assert json.loads(cli.ok("publish", str(path), "--json").stdout)[0]["ref"] == "alpha@2"
+    versions = json.loads(cli.ok("log", "alpha", "--json").stdout)["versions"]
+    assert [v["number"] for v in versions] == [2, 1]
+    assert versions[0]["parent"] == 1
+
+
+def test_folders_are_published_recursively(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "agents"
+    (root / "team").mkdir(parents=True)
+    (root / "a.md").write_bytes(_agent("alpha"))
+    (root / "team" / "b.md").write_bytes(_agent("beta", model="haiku"))
+    rows = json.loads(cli.ok("publish", str(root), "--json").stdout)
+    assert sorted(r["ref"] for r in rows) == ["alpha@1", "beta@1"]
+    listed = json.loads(cli.ok("list", "--json").stdout)
+    assert [(a["name"], a["latest"], a["model"]) for a in listed] == [
+        ("alpha", 1, "sonnet"),
+        ("beta", 1, "haiku"),
+    ]
+
+
+def test_references_of_every_form(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    for i in range(3):
+        path.write_bytes(_agent("alpha", body=f"Version {i + 1}.\n"))
+        cli.ok("publish", str(path))
+    cli.ok("label", "alpha@2", "production")
+    assert cli.ok("show", "alpha").stdout.endswith("Version 3.\n")
+    assert cli.ok("show", "alpha@latest").stdout.endswith("Version 3.\n")
+    assert cli.ok("show", "alpha@1").stdout.endswith("Version 1.\n")
+    assert cli.ok("show", "alpha@production").stdout.endswith("Version 2.\n")
+    info = json.loads(cli.ok("show", "alpha@production", "--json").stdout)
+    assert info["ref"] == "alpha@2" and info["labels"] == ["production"]
+    for bad, message in [
+        ("alpha@9", "alpha has no version 9"),
+        ("alpha@staging", "alpha has no label 'staging'"),
+        ("nobody", "no agent named 'nobody'"),
+        ("alpha@Bad!", "invalid reference"),
+        ("alpha@0", "versions start at 1"),
+    ]:
+        result = cli("show", bad)
+        assert result.exit_code == 1
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_label_moves_are_recorded(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(_agent("alpha"))
+    cli.ok("publish", str(path), "--label", "candidate")
+    path.write_bytes(_agent("alpha", body="Two.\n"))
+    cli.ok("publish", str(path))
+    cli.ok("label", "alpha@1", "production", "-m", "first release")
+    moved = json.loads(cli.ok("label", "alpha@2", "production", "-m", "won exp 4", "--json").stdout)
+    assert (moved["from_number"], moved["to_number"]) == (1, 2)
+    cli.ok("label", "--delete", "alpha", "candidate")
+    log = json.loads(cli.ok("log", "alpha", "--json").stdout)
+    moves = [
+        (m["label"], m["from_number"], m["to_number"], m["reason"]) for m in log["label_moves"]
+    ]
+    assert moves == [
+        ("candidate", 1, None, None),
+        ("production", 1, 2, "won exp 4"),
+        ("production", None, 1, "first release"),
+        ("candidate", None, 1, None),
+    ]
+    assert all(m["actor"] for m in log["label_moves"])
+    assert {v["number"]: v["labels"] for v in log["versions"]} == {2: ["production"], 1: []}
+    text = cli.ok("log", "alpha").stdout
+    assert "production: @1 -> @2" in text and "candidate: @1 -> (deleted)" in text
+
+    result = cli("label", "--delete", "alpha", "candidate")
+    assert result.exit_code == 1 and "has no label 'candidate'" in result.stderr
+    for bad in ["Prod", "7", "latest", "a b"]:
+        result = cli("label", "alpha@1", bad)
+        assert result.exit_code == 1 and "invalid label" in result.stderr
+
+
+def test_no_name_needs_explicit_name(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "anon.md"
+    path.write_bytes(b"---\ndescription: An agent without a name.\n---\nBody.\n")
+    result = cli("publish", str(path))
+    assert result.exit_code == 1 and "name" in result.stderr
+    cli.ok("publish", str(path), "--name", "anon-agent")
+    assert cli.ok("show", "anon-agent").stdout_bytes == path.read_bytes()
