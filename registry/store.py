@@ -242,6 +242,11 @@ class Registry:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def version(self, ref: str | Ref) -> Version:
+        """The stored version row (immutable) that ``ref`` names."""
+        with self.db.session() as session:
+            return self._version(session, ref)
+
     def source(self, ref: str | Ref) -> bytes:
         with self.db.session() as session:
             return self._version(session, ref).source

@@ -1,0 +1,228 @@
+"""Experiment commands: run, experiments, report, grade."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from registry.commands.common import emit_json, json_option, open_database
+from variants.errors import AgentRegistryError
+
+if TYPE_CHECKING:
+    from experiments.runner import RunState
+
+
+def _progress_printer(label: str, enabled: bool):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr: done/total, failures, cost so far, ETA."""
+    if not enabled:
+        return None, lambda state: None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("${task.fields[cost]:.4f}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    task_id = progress.add_task(label, total=None, failed=0, cost=0.0)
+
+    def update(state: RunState) -> None:
+        progress.update(
+            task_id, total=state.total, completed=state.done, failed=state.failed,
+            cost=state.cost_usd,
+        )  # fmt: skip
+
+    return progress, update
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry run experiments/wording.yaml
+  registry run experiments/wording.yaml --dry-run
+  registry run experiments/wording.yaml --resume 3 --max-cost 2.50
+"""
+)
+@click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
+@click.option("--resume", "resume_id", type=int, metavar="ID", help="Run only the missing cells.")
+@click.option("--max-cost", type=float, metavar="USD", help="Stop before spending more than this.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at once.")
+@click.option("--dry-run", is_flag=True, help="Print the planned calls and estimated cost only.")
+@click.option("--batch", is_flag=True, help="Send through the Message Batches API (half price).")
+@click.option("--no-cache", is_flag=True, help="Do not reuse cached responses.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    spec_path: Path,
+    resume_id: int | None,
+    max_cost: float | None,
+    concurrency: int | None,
+    dry_run: bool,
+    batch: bool,
+    no_cache: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run an experiment: the same tasks, with epochs, against every variant."""
+    from experiments.plan import as_rows, build_plan, estimate, load_plan, store_plan
+    from experiments.spec import load_experiment_spec
+
+    if max_cost is not None and max_cost <= 0:
+        raise AgentRegistryError("--max-cost must be a positive number of dollars")
+    spec = load_experiment_spec(spec_path)
+    db = open_database(ctx)
+    if resume_id is not None:
+        plan = load_plan(db, resume_id, concurrency=concurrency, max_cost_usd=max_cost)
+        if plan.name != spec.name:
+            raise AgentRegistryError(
+                f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
+            )
+    else:
+        plan, suite, warnings = build_plan(
+            db, spec, concurrency=concurrency, max_cost_usd=max_cost,
+            cache=False if no_cache else None,
+        )  # fmt: skip
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    if dry_run:
+        rows = as_rows(estimate(plan, batch=batch))
+        total = sum(r["cost_usd"] for r in rows)
+        if as_json:
+            emit_json({"experiment": None, "dry_run": True, "calls": sum(r["calls"] for r in rows),
+                       "estimated_cost_usd": round(total, 6), "variants": rows})  # fmt: skip
+            return
+        click.echo(f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
+                   f"{len(plan.arms)} variants, provider {plan.provider}")  # fmt: skip
+        for r in rows:
+            click.echo(f"  {r['variant']:<16} {r['model']:<22} {r['calls']:>6} calls  "
+                       f"~{r['input_tokens']:>9} in  ~{r['output_tokens']:>9} out  "
+                       f"~${r['cost_usd']:.4f}")  # fmt: skip
+        click.echo(f"estimated cost ~${total:.4f} (no request sent)")
+        return
+    provider = _provider(plan.provider)
+    if resume_id is None:
+        plan = store_plan(db, plan, spec, suite)
+    label = f"experiment {plan.experiment_id} {plan.name}"
+    if plan.provider == "simulated":
+        label += " (SIMULATED)"
+    progress, update = _progress_printer(label, enabled=not quiet and not as_json)
+    try:
+        if batch:
+            from experiments.batch import run_batch
+
+            runner_coro = run_batch(db, plan, provider, on_progress=update)
+        else:
+            from experiments.runner import Runner
+
+            runner_coro = Runner(db, plan, provider, on_progress=update).run()
+        if progress is not None:
+            with progress:
+                summary = asyncio.run(_closing(runner_coro, provider))
+        else:
+            summary = asyncio.run(_closing(runner_coro, provider))
+    except KeyboardInterrupt:
+        click.echo(
+            f"registry: interrupted; the trials done are saved. Resume with: "
+            f"registry run {spec_path} --resume {plan.experiment_id}",
+            err=True,
+        )
+        sys.exit(130)
+    if as_json:
+        emit_json({"experiment": summary.experiment_id, "status": summary.status,
+                   "trials": summary.done, "total": summary.total, "failed": summary.failed,
+                   "cached": summary.cached, "cost_usd": round(summary.cost_usd, 6),
+                   "elapsed_s": round(summary.elapsed_s, 3), "note": summary.note})  # fmt: skip
+        return
+    click.echo(
+        f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "
+        f"trials, {summary.failed} failed, {summary.cached} cached, ${summary.cost_usd:.4f}"
+    )
+    if summary.note:
+        click.echo(f"  {summary.note}")
+    if summary.done < summary.total:
+        click.echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
+    click.echo(f"  report: registry report {summary.experiment_id}")
+
+
+async def _closing(coro, provider):  # type: ignore[no-untyped-def]
+    try:
+        return await coro
+    finally:
+        await provider.aclose()
+
+
+def _provider(name: str) -> Any:
+    from experiments.providers.registry import get_provider
+
+    return get_provider(name)
+
+
+@click.command("experiments")
+@json_option
+@click.pass_context
+def list_experiments(ctx: click.Context, as_json: bool) -> None:
+    """List experiments: status, trials done, errors, cost."""
+    from experiments.queries import experiment_summaries
+
+    rows = experiment_summaries(open_database(ctx))
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no experiments yet: registry run SPEC")
+        return
+    for r in rows:
+        sim = "  SIMULATED" if r["simulated"] else ""
+        click.echo(
+            f"{r['id']:>4}  {r['name']:<24} {r['status']:<10} {r['trials']}/{r['total']} trials  "
+            f"{r['errors']} errors  ${r['cost_usd']:.4f}  {r['created_at']:%Y-%m-%d %H:%M}{sim}"
+        )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry report 3
+  registry report 3 --markdown > comment.md
+  registry report backend-wording --json
+"""
+)
+@click.argument("experiment")
+@click.option("--markdown", is_flag=True, help="A markdown table for a pull request comment.")
+@click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the spec's).")
+@json_option
+@click.pass_context
+def report(
+    ctx: click.Context, experiment: str, markdown: bool, seed: int | None, as_json: bool
+) -> None:
+    """The comparison: statistics per variant, differences vs control, and the verdict."""
+    from experiments.analysis import render_markdown, render_table
+    from experiments.report import build_report
+
+    result = build_report(open_database(ctx), experiment, seed=seed)
+    if as_json:
+        emit_json(result)
+    elif markdown:
+        click.echo(render_markdown(result), nl=False)
+    else:
+        click.echo(render_table(result), nl=False)

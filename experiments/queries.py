@@ -1,0 +1,143 @@
+"""Read-side queries over stored experiments, shared by the CLI, the report and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.analysis import TrialRecord
+from experiments.records import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
+from registry.database import Database
+
+
+def experiment_summaries(db: Database) -> list[dict[str, Any]]:
+    """Every experiment, newest first: status, trials done of planned, errors, cost."""
+    from sqlmodel import case, func, select
+
+    with db.session() as session:
+        experiments = session.exec(select(Experiment).order_by(Experiment.id.desc())).all()  # type: ignore[union-attr]
+        counts = {
+            row[0]: row[1:]
+            for row in session.exec(
+                select(
+                    Trial.experiment_id,
+                    func.count(),
+                    func.sum(case((Trial.error.is_not(None), 1), else_=0)),  # type: ignore[union-attr]
+                    func.sum(Trial.cost_usd),
+                ).group_by(Trial.experiment_id)
+            ).all()
+        }
+        grade_costs = dict(
+            session.exec(
+                select(Trial.experiment_id, func.sum(Grade.cost_usd))
+                .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
+                .group_by(Trial.experiment_id)
+            ).all()
+        )
+        arms = dict(
+            session.exec(
+                select(ExperimentVariant.experiment_id, func.count()).group_by(
+                    ExperimentVariant.experiment_id
+                )
+            ).all()
+        )
+        tasks = dict(
+            session.exec(
+                select(ExperimentTask.experiment_id, func.count()).group_by(
+                    ExperimentTask.experiment_id
+                )
+            ).all()
+        )
+    rows = []
+    for e in experiments:
+        trials, errors, cost = counts.get(e.id, (0, 0, 0.0))
+        rows.append(
+            {
+                "id": e.id,
+                "name": e.name,
+                "status": e.status,
+                "provider": e.provider,
+                "simulated": e.simulated,
+                "variants": arms.get(e.id, 0),
+                "tasks": tasks.get(e.id, 0),
+                "epochs": e.epochs,
+                "trials": trials,
+                "total": arms.get(e.id, 0) * tasks.get(e.id, 0) * e.epochs,
+                "errors": int(errors or 0),
+                "cost_usd": float(cost or 0.0),
+                "judge_cost_usd": float(grade_costs.get(e.id) or 0.0),
+                "created_at": e.created_at,
+                "finished_at": e.finished_at,
+                "note": e.note,
+            }
+        )
+    return rows
+
+
+def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
+    """The columns the statistics need, for every trial of one experiment."""
+    from sqlmodel import select
+
+    with db.session() as session:
+        rows = session.exec(
+            select(
+                Trial.variant, Trial.task_id, Trial.epoch, Trial.quality, Trial.cost_usd,
+                Trial.latency_s, Trial.ttft_s, Trial.error, Trial.cached,
+            ).where(Trial.experiment_id == experiment_id)
+        ).all()  # fmt: skip
+    return [TrialRecord(*row) for row in rows]
+
+
+def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
+    from sqlmodel import select
+
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(ExperimentVariant)
+                .where(ExperimentVariant.experiment_id == experiment_id)
+                .order_by(ExperimentVariant.position)  # type: ignore[arg-type]
+            ).all()
+        )
+
+
+def experiment_tasks(db: Database, experiment_id: int) -> list[ExperimentTask]:
+    from sqlmodel import select
+
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(ExperimentTask)
+                .where(ExperimentTask.experiment_id == experiment_id)
+                .order_by(ExperimentTask.position)  # type: ignore[arg-type]
+            ).all()
+        )
+
+
+def get_experiment(db: Database, experiment_id: int) -> Experiment:
+    from variants.errors import NotFoundError
+
+    with db.session() as session:
+        found = session.get(Experiment, experiment_id)
+        if found is None:
+            raise NotFoundError(f"no experiment with id {experiment_id}")
+        return found
+
+
+def find_experiment_id(db: Database, ref: str) -> int:
+    """An experiment by id, or by name (its newest run)."""
+    from sqlmodel import select
+
+    from variants.errors import NotFoundError
+
+    with db.session() as session:
+        if ref.isdigit():
+            found = session.get(Experiment, int(ref))
+            if found is None:
+                raise NotFoundError(f"no experiment with id {ref}")
+            return found.id  # type: ignore[return-value]
+        row = session.exec(
+            select(Experiment).where(Experiment.name == ref).order_by(Experiment.id.desc())  # type: ignore[union-attr]
+        ).first()
+        if row is None:
+            raise NotFoundError(f"no experiment named {ref!r}")
+        return row.id  # type: ignore[return-value]

@@ -1,0 +1,404 @@
+"""Run the cells of an experiment: every (variant, task, epoch) once, concurrently, safely.
+
+Invariants:
+- Exactly one trial row per cell. Cells with a stored successful trial are never run again;
+  a resumed run first removes the failed ones and retries them.
+- Each trial is written as soon as it completes (a writer drains a queue in small transactions
+  on a worker thread, so the event loop keeps measuring latency while the database works). A
+  kill -9 loses at most the calls in flight and the few results not yet committed.
+- The budget admits whole task rows (every variant and epoch of one task) and only when the
+  money spent, plus what admitted rows are expected to cost, plus this row's estimate, stays
+  within ``max_cost_usd``; so a stop never leaves one variant with fewer answers than another.
+- A response cache hit (same request, same epoch) is marked ``cached`` and costs nothing;
+  its latency figures are kept out of the statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from experiments.graders.base import GradeResult, build_grader, grade_all
+from experiments.graders.combine import combine
+from experiments.plan import Arm, Plan, cell_estimate
+from experiments.providers.base import (
+    CallContext,
+    FatalProviderError,
+    ModelResponse,
+    Provider,
+    ProviderError,
+    Usage,
+)
+from experiments.records import Experiment, Grade, ResponseCache, Trial
+from experiments.retry import call_with_retries
+from experiments.tasks import Task
+from registry.database import Database
+from registry.models import utcnow
+
+WRITE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Cell:
+    arm: Arm
+    task: Task
+    epoch: int
+
+
+@dataclass
+class RunState:
+    """What the progress display and the summary read."""
+
+    total: int
+    done: int = 0  # already stored before this run, plus completed in it
+    failed: int = 0
+    cached: int = 0
+    cost_usd: float = 0.0
+    reserved_usd: float = 0.0
+    stopped: str | None = None  # why the run stopped early, if it did
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    experiment_id: int
+    status: str  # completed, stopped, failed
+    total: int
+    done: int
+    failed: int
+    cached: int
+    cost_usd: float
+    elapsed_s: float
+    note: str | None
+
+
+@dataclass
+class _Result:
+    trial: Trial
+    grades: list[GradeResult]
+    cache_entry: ResponseCache | None = None
+
+
+def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
+    """Cells still to run, grouped in task rows in suite order, and how many are stored."""
+    from sqlmodel import col, delete, select
+
+    with db.session() as session:
+        failed_ids = session.exec(
+            select(Trial.id).where(
+                Trial.experiment_id == plan.experiment_id, col(Trial.error).is_not(None)
+            )
+        ).all()
+        if failed_ids:  # retried on resume: a failed attempt is not an answer
+            session.exec(delete(Grade).where(col(Grade.trial_id).in_(failed_ids)))  # type: ignore[call-overload]
+            session.exec(delete(Trial).where(col(Trial.id).in_(failed_ids)))  # type: ignore[call-overload]
+            session.commit()
+        stored = set(
+            session.exec(
+                select(Trial.variant, Trial.task_id, Trial.epoch).where(
+                    Trial.experiment_id == plan.experiment_id
+                )
+            ).all()
+        )
+    rows = []
+    for task in plan.tasks:
+        row = [
+            Cell(arm, task, epoch)
+            for epoch in range(1, plan.epochs + 1)
+            for arm in plan.arms
+            if (arm.label, task.id, epoch) not in stored
+        ]
+        if row:
+            rows.append(row)
+    return rows, len(stored)
+
+
+class Runner:
+    def __init__(
+        self,
+        db: Database,
+        plan: Plan,
+        provider: Provider,
+        *,
+        on_progress: Callable[[RunState], None] | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ):
+        assert plan.experiment_id is not None
+        self.db = db
+        self.plan = plan
+        self.provider = provider
+        self.on_progress = on_progress or (lambda state: None)
+        self.sleep = sleep
+        self.graders = {
+            task.id: tuple(build_grader(c) for c in plan.graders_for(task)) for task in plan.tasks
+        }
+        self.weights = {
+            task.id: {c.name: c.weight for c in plan.graders_for(task)} for task in plan.tasks
+        }
+        self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
+
+    async def run(self) -> RunSummary:
+        rows, stored = pending_cells(self.db, self.plan)
+        state = RunState(total=self.plan.total_cells, done=stored)
+        self.on_progress(state)
+        queue: asyncio.Queue[_Result | None] = asyncio.Queue()
+        writer = asyncio.create_task(self._write(queue))
+        fatal: list[BaseException] = []
+        status = "completed"
+        try:
+            await self._schedule(rows, state, queue, fatal)
+        except asyncio.CancelledError:
+            status, state.stopped = "stopped", "interrupted"
+            raise
+        finally:
+            await queue.put(None)
+            await asyncio.shield(writer)
+            if fatal:
+                status = "failed"
+                state.stopped = str(fatal[0])
+            elif state.stopped and status == "completed":
+                status = "stopped"
+            self._finish(status, state.stopped)
+            self.on_progress(state)
+        if fatal:
+            raise fatal[0]
+        return RunSummary(
+            self.plan.experiment_id,  # type: ignore[arg-type]
+            status,
+            state.total,
+            state.done,
+            state.failed,
+            state.cached,
+            state.cost_usd,
+            time.monotonic() - state.started,
+            state.stopped,
+        )
+
+    async def _schedule(
+        self,
+        rows: list[list[Cell]],
+        state: RunState,
+        queue: asyncio.Queue[_Result | None],
+        fatal: list[BaseException],
+    ) -> None:
+        cache = self._load_cache(rows) if self.plan.cache else {}
+        limit = asyncio.Semaphore(self.plan.concurrency)
+        running: set[asyncio.Task[None]] = set()
+
+        async def one(cell: Cell, estimate: float) -> None:
+            try:
+                result = await self._run_cell(cell, cache)
+            except FatalProviderError as err:
+                fatal.append(err)
+                return
+            finally:
+                limit.release()
+                state.reserved_usd -= estimate
+            state.done += 1
+            state.cost_usd += result.trial.cost_usd
+            state.failed += result.trial.error is not None
+            state.cached += result.trial.cached
+            if result.trial.error is None and not result.trial.cached:
+                self._arm_costs[cell.arm.label].append(result.trial.cost_usd)
+            await queue.put(result)
+            self.on_progress(state)
+
+        try:
+            for row in rows:
+                if fatal:
+                    break
+                estimates = [self._estimate(cell) for cell in row]
+                budget = self.plan.max_cost_usd
+                if budget is not None and (
+                    state.cost_usd + state.reserved_usd + sum(estimates) > budget
+                ):
+                    state.stopped = (
+                        f"budget: ${state.cost_usd:.4f} spent and ${state.reserved_usd:.4f} in "
+                        f"flight; the next task row (~${sum(estimates):.4f}) would pass "
+                        f"max_cost_usd ${budget:.2f}"
+                    )
+                    break
+                state.reserved_usd += sum(estimates)
+                for cell, estimate in zip(row, estimates, strict=True):
+                    await limit.acquire()
+                    if fatal:
+                        limit.release()
+                        state.reserved_usd -= estimate
+                        continue
+                    task = asyncio.create_task(one(cell, estimate))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            if running:
+                await asyncio.gather(*running)
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+
+    def _estimate(self, cell: Cell) -> float:
+        seen = self._arm_costs[cell.arm.label]
+        if len(seen) >= 3:  # real answers say more than a character count
+            return sum(seen) / len(seen)
+        return cell_estimate(self.plan, cell.arm, cell.task)
+
+    def _load_cache(self, rows: list[list[Cell]]) -> dict[str, dict[str, Any]]:
+        from sqlmodel import col, select
+
+        keys = [self._cache_key(cell) for row in rows for cell in row]
+        found: dict[str, dict[str, Any]] = {}
+        with self.db.session() as session:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for entry in session.exec(
+                    select(ResponseCache).where(col(ResponseCache.key).in_(chunk))
+                ).all():
+                    found[entry.key] = entry.response
+        return found
+
+    def _cache_key(self, cell: Cell) -> str:
+        return self.plan.request_for(cell.arm, cell.task).cache_key(cell.epoch)
+
+    async def _run_cell(self, cell: Cell, cache: dict[str, dict[str, Any]]) -> _Result:
+        from experiments.pricing import cost_usd
+
+        request = self.plan.request_for(cell.arm, cell.task)
+        key = request.cache_key(cell.epoch)
+        trial = Trial(
+            experiment_id=self.plan.experiment_id,  # type: ignore[arg-type]
+            variant=cell.arm.label,
+            task_id=cell.task.id,
+            epoch=cell.epoch,
+            provider=self.provider.name,
+            model_id=cell.arm.model_id,
+            request=_request_record(request.body()),
+        )
+        cached = cache.get(key)
+        cache_entry = None
+        if cached is not None:
+            response = _response_from(cached)
+            trial.cached = True
+        else:
+            context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())
+            try:
+                response, retries = await call_with_retries(
+                    lambda: self.provider.complete(request, context),
+                    max_attempts=self.plan.max_attempts,
+                    sleep=self.sleep,
+                )
+            except FatalProviderError:
+                raise
+            except ProviderError as err:
+                trial.error = str(err)
+                trial.retries = getattr(err, "retries", 0)
+                return _Result(trial, [])
+            trial.retries = retries
+            if self.plan.cache:
+                cache_entry = ResponseCache(key=key, response=_response_record(response))
+        trial.model_id = response.model or cell.arm.model_id
+        trial.response_text = response.text
+        trial.stop_reason = response.stop_reason
+        trial.input_tokens = response.usage.input_tokens
+        trial.output_tokens = response.usage.output_tokens
+        trial.cache_write_tokens = response.usage.cache_write_tokens
+        trial.cache_read_tokens = response.usage.cache_read_tokens
+        trial.cost_usd = 0.0 if trial.cached else cost_usd(cell.arm.model_id, response.usage)
+        trial.latency_s = response.latency_s
+        trial.ttft_s = response.ttft_s
+        grades = list(await grade_all(self.graders[cell.task.id], response.text, cell.task))
+        trial.quality = combine(grades, self.weights[cell.task.id]) if grades else None
+        return _Result(trial, grades, cache_entry)
+
+    async def _write(self, queue: asyncio.Queue[_Result | None]) -> None:
+        done = False
+        while not done:
+            batch: list[_Result] = []
+            item = await queue.get()
+            while True:
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+                if len(batch) >= WRITE_BATCH or queue.empty():
+                    break
+                item = queue.get_nowait()
+            if batch:
+                await asyncio.to_thread(self._store, batch)
+
+    def _store(self, batch: list[_Result]) -> None:
+        with self.db.session() as session:
+            for result in batch:
+                session.add(result.trial)
+            session.flush()
+            for result in batch:
+                for g in result.grades:
+                    session.add(_grade_row(result.trial.id, g))  # type: ignore[arg-type]
+                if result.cache_entry is not None:
+                    session.merge(result.cache_entry)
+            session.commit()
+
+    def _finish(self, status: str, note: str | None) -> None:
+        with self.db.session() as session:
+            experiment = session.get(Experiment, self.plan.experiment_id)
+            assert experiment is not None
+            experiment.status = status
+            experiment.note = note
+            experiment.finished_at = utcnow()
+            session.add(experiment)
+            session.commit()
+
+
+def _grade_row(trial_id: int, g: GradeResult, grading_run: int = 1) -> Grade:
+    return Grade(
+        trial_id=trial_id,
+        grading_run=grading_run,
+        grader=g.grader,
+        score=g.score,
+        passed=g.passed,
+        reason=g.reason,
+        error=g.error,
+        cost_usd=g.cost_usd,
+        details=g.details,
+    )
+
+
+def _request_record(body: dict[str, Any]) -> dict[str, Any]:
+    """The request as sent, with the system prompt replaced by its hash: the version holds it."""
+    import hashlib
+
+    record = dict(body)
+    system = record.pop("system", "")
+    record["system_sha256"] = hashlib.sha256(str(system).encode()).hexdigest()
+    return record
+
+
+def _response_record(response: ModelResponse) -> dict[str, Any]:
+    return {
+        "text": response.text,
+        "stop_reason": response.stop_reason,
+        "model": response.model,
+        "usage": [
+            response.usage.input_tokens,
+            response.usage.output_tokens,
+            response.usage.cache_write_tokens,
+            response.usage.cache_read_tokens,
+        ],
+        "latency_s": response.latency_s,
+        "ttft_s": response.ttft_s,
+        "request_id": response.request_id,
+    }
+
+
+def _response_from(record: dict[str, Any]) -> ModelResponse:
+    return ModelResponse(
+        text=record["text"],
+        stop_reason=record.get("stop_reason"),
+        usage=Usage(*record.get("usage", [0, 0, 0, 0])),
+        model=record.get("model") or "",
+        latency_s=record.get("latency_s") or 0.0,
+        ttft_s=record.get("ttft_s"),
+        request_id=record.get("request_id"),
+    )

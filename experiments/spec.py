@@ -1,0 +1,197 @@
+"""Experiment specs: the YAML a user writes to compare variants on one task suite.
+
+The smallest accepted spec is the contract in DESIGN.md (name, variants, control, tasks, epochs,
+provider, seed, concurrency, max_cost_usd). Everything else is optional. Unknown keys are errors,
+because a misspelt key (``epoch: 5``) would otherwise silently run the default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from experiments.decision import DecisionRule, parse_decision
+from registry.refs import InvalidReference, parse_ref
+from variants.errors import SpecError
+
+# Rejected by the 2026-10-21 API even at their defaults (see shared notes, section 2.2).
+REMOVED_SAMPLING = ("temperature", "top_p", "top_k")
+# Request fields that the spec sets elsewhere or that would break the comparison.
+RESERVED_REQUEST = ("model", "system", "messages", "max_tokens", "stream")
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+KNOWN_KEYS = (
+    "name", "description", "variants", "control", "tasks", "epochs", "provider", "seed",
+    "concurrency", "max_cost_usd", "max_tokens", "request", "graders", "decision", "cache",
+    "max_attempts", "estimate_output_tokens",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    label: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    variants: tuple[VariantSpec, ...]
+    control: str
+    tasks_path: Path
+    epochs: int = 1
+    provider: str = "simulated"
+    seed: int = 0
+    concurrency: int = 8
+    max_cost_usd: float | None = None
+    max_tokens: int = 4096
+    request: Mapping[str, Any] = field(default_factory=dict)
+    graders: tuple[Mapping[str, Any], ...] = ()
+    decision: DecisionRule = field(default_factory=DecisionRule)
+    cache: bool = True
+    max_attempts: int = 6
+    estimate_output_tokens: int = 800  # for --dry-run and the budget before any answer is in
+    source_text: str = ""
+    path: Path | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [v.label for v in self.variants]
+
+
+def load_experiment_spec(path: str | Path) -> ExperimentSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: cannot read the experiment spec: {err}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SpecError(f"{where}: invalid YAML: {problem}") from None
+    return parse_experiment_spec(raw, base_dir=path.parent, where=str(path), text=text, path=path)
+
+
+def parse_experiment_spec(
+    raw: object,
+    *,
+    base_dir: Path,
+    where: str = "<spec>",
+    text: str = "",
+    path: Path | None = None,
+) -> ExperimentSpec:
+    def fail(key: str, message: str) -> SpecError:
+        return SpecError(f"{where}: {key}: {message}")
+
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{where}: an experiment spec must be a YAML mapping")
+    unknown = sorted(set(raw) - set(KNOWN_KEYS))
+    if unknown:
+        raise fail(unknown[0], f"unknown key; known keys are {', '.join(KNOWN_KEYS)}")
+    for key in ("name", "variants", "control", "tasks"):
+        if key not in raw:
+            raise fail(key, "required")
+
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", "must be a non-empty string")
+
+    variants = raw["variants"]
+    if not isinstance(variants, Mapping) or len(variants) < 2:
+        raise fail("variants", "must map at least two labels to registry references")
+    parsed_variants = []
+    for label, ref in variants.items():
+        if not isinstance(label, str) or not LABEL_RE.match(label):
+            raise fail("variants", f"invalid label {label!r}: letters, digits, . _ -")
+        if not isinstance(ref, str):
+            raise fail(f"variants.{label}", "must be a reference like NAME@3 or NAME@label")
+        try:
+            parse_ref(ref)
+        except InvalidReference as err:
+            raise fail(f"variants.{label}", str(err)) from None
+        parsed_variants.append(VariantSpec(label, ref))
+
+    control = raw["control"]
+    if control not in variants:
+        raise fail("control", f"{control!r} is not one of the variants ({', '.join(variants)})")
+
+    tasks = raw["tasks"]
+    if not isinstance(tasks, str) or not tasks:
+        raise fail("tasks", "must be the path of a task suite")
+    tasks_path = Path(tasks).expanduser()
+    if not tasks_path.is_absolute():
+        tasks_path = base_dir / tasks_path
+
+    def integer(key: str, default: int, low: int, high: int) -> int:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise fail(key, f"must be a whole number from {low} to {high}, got {value!r}")
+        return value
+
+    max_cost = raw.get("max_cost_usd")
+    if max_cost is not None and (
+        isinstance(max_cost, bool) or not isinstance(max_cost, int | float) or max_cost <= 0
+    ):
+        raise fail("max_cost_usd", f"must be a positive number of dollars, got {max_cost!r}")
+
+    provider = raw.get("provider", "simulated")
+    if provider not in ("simulated", "anthropic"):
+        raise fail("provider", f"must be simulated or anthropic, got {provider!r}")
+
+    request = raw.get("request", {}) or {}
+    if not isinstance(request, Mapping):
+        raise fail("request", "must be a mapping of Messages API fields")
+    for key in request:
+        if key in REMOVED_SAMPLING:
+            raise fail(
+                f"request.{key}",
+                "the current Messages API rejects temperature, top_p and top_k; "
+                "vary thinking or output_config effort instead",
+            )
+        if key in RESERVED_REQUEST:
+            raise fail(f"request.{key}", "set by the experiment itself; remove it here")
+
+    graders = raw.get("graders", []) or []
+    if not isinstance(graders, list) or not all(isinstance(g, Mapping) for g in graders):
+        raise fail("graders", "must be a list of grader settings")
+
+    cache = raw.get("cache", True)
+    if not isinstance(cache, bool):
+        raise fail("cache", "must be true or false")
+
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise fail("seed", f"must be a whole number, got {seed!r}")
+
+    try:
+        decision = parse_decision(raw.get("decision"))
+    except SpecError as err:
+        raise SpecError(f"{where}: {err}") from None
+
+    return ExperimentSpec(
+        name=name.strip(),
+        variants=tuple(parsed_variants),
+        control=control,
+        tasks_path=tasks_path,
+        epochs=integer("epochs", 1, 1, 1000),
+        provider=provider,
+        seed=seed,
+        concurrency=integer("concurrency", 8, 1, 1024),
+        max_cost_usd=float(max_cost) if max_cost is not None else None,
+        max_tokens=integer("max_tokens", 4096, 1, 200_000),
+        request=dict(request),
+        graders=tuple(dict(g) for g in graders),
+        decision=decision,
+        cache=cache,
+        max_attempts=integer("max_attempts", 6, 1, 50),
+        estimate_output_tokens=integer("estimate_output_tokens", 800, 1, 200_000),
+        source_text=text,
+        path=path,
+    )
