@@ -161,7 +161,7 @@ class Runner:
                 state.stopped = str(fatal[0])
             elif state.stopped and status == "completed":
                 status = "stopped"
-            self._finish(status, state.stopped)
+            self.finish(status, state.stopped)
             self.on_progress(state)
         if fatal:
             raise fatal[0]
@@ -262,42 +262,49 @@ class Runner:
     def _cache_key(self, cell: Cell) -> str:
         return self.plan.request_for(cell.arm, cell.task).cache_key(cell.epoch)
 
-    async def _run_cell(self, cell: Cell, cache: dict[str, dict[str, Any]]) -> _Result:
-        from experiments.pricing import cost_usd
-
-        request = self.plan.request_for(cell.arm, cell.task)
-        key = request.cache_key(cell.epoch)
-        trial = Trial(
+    def new_trial(self, cell: Cell) -> Trial:
+        return Trial(
             experiment_id=self.plan.experiment_id,  # type: ignore[arg-type]
             variant=cell.arm.label,
             task_id=cell.task.id,
             epoch=cell.epoch,
             provider=self.provider.name,
             model_id=cell.arm.model_id,
-            request=_request_record(request.body()),
+            request=_request_record(self.plan.request_for(cell.arm, cell.task).body()),
         )
+
+    async def _run_cell(self, cell: Cell, cache: dict[str, dict[str, Any]]) -> _Result:
+        request = self.plan.request_for(cell.arm, cell.task)
+        key = request.cache_key(cell.epoch)
+        trial = self.new_trial(cell)
         cached = cache.get(key)
-        cache_entry = None
         if cached is not None:
-            response = _response_from(cached)
             trial.cached = True
-        else:
-            context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())
-            try:
-                response, retries = await call_with_retries(
-                    lambda: self.provider.complete(request, context),
-                    max_attempts=self.plan.max_attempts,
-                    sleep=self.sleep,
-                )
-            except FatalProviderError:
-                raise
-            except ProviderError as err:
-                trial.error = str(err)
-                trial.retries = getattr(err, "retries", 0)
-                return _Result(trial, [])
-            trial.retries = retries
-            if self.plan.cache:
-                cache_entry = ResponseCache(key=key, response=_response_record(response))
+            return await self.complete(cell, trial, _response_from(cached))
+        context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())
+        try:
+            response, trial.retries = await call_with_retries(
+                lambda: self.provider.complete(request, context),
+                max_attempts=self.plan.max_attempts,
+                sleep=self.sleep,
+            )
+        except FatalProviderError:
+            raise
+        except ProviderError as err:
+            trial.error = str(err)
+            trial.retries = getattr(err, "retries", 0)
+            return _Result(trial, [])
+        result = await self.complete(cell, trial, response)
+        if self.plan.cache:
+            result.cache_entry = ResponseCache(key=key, response=_response_record(response))
+        return result
+
+    async def complete(
+        self, cell: Cell, trial: Trial, response: ModelResponse, *, batch: bool = False
+    ) -> _Result:
+        """Fill ``trial`` from ``response``, price it and grade it."""
+        from experiments.pricing import cost_usd
+
         trial.model_id = response.model or cell.arm.model_id
         trial.response_text = response.text
         trial.stop_reason = response.stop_reason
@@ -305,12 +312,16 @@ class Runner:
         trial.output_tokens = response.usage.output_tokens
         trial.cache_write_tokens = response.usage.cache_write_tokens
         trial.cache_read_tokens = response.usage.cache_read_tokens
-        trial.cost_usd = 0.0 if trial.cached else cost_usd(cell.arm.model_id, response.usage)
-        trial.latency_s = response.latency_s
-        trial.ttft_s = response.ttft_s
+        trial.batch = batch
+        trial.cost_usd = (
+            0.0 if trial.cached else cost_usd(cell.arm.model_id, response.usage, batch=batch)
+        )
+        # A batch has no per-request timing: no latency rather than a false zero.
+        trial.latency_s = None if batch else response.latency_s
+        trial.ttft_s = None if batch else response.ttft_s
         grades = list(await grade_all(self.graders[cell.task.id], response.text, cell.task))
         trial.quality = combine(grades, self.weights[cell.task.id]) if grades else None
-        return _Result(trial, grades, cache_entry)
+        return _Result(trial, grades)
 
     async def _write(self, queue: asyncio.Queue[_Result | None]) -> None:
         done = False
@@ -326,9 +337,9 @@ class Runner:
                     break
                 item = queue.get_nowait()
             if batch:
-                await asyncio.to_thread(self._store, batch)
+                await asyncio.to_thread(self.store, batch)
 
-    def _store(self, batch: list[_Result]) -> None:
+    def store(self, batch: list[_Result]) -> None:
         with self.db.session() as session:
             for result in batch:
                 session.add(result.trial)
@@ -340,7 +351,7 @@ class Runner:
                     session.merge(result.cache_entry)
             session.commit()
 
-    def _finish(self, status: str, note: str | None) -> None:
+    def finish(self, status: str, note: str | None) -> None:
         with self.db.session() as session:
             experiment = session.get(Experiment, self.plan.experiment_id)
             assert experiment is not None

@@ -1,0 +1,124 @@
+"""Model aliases (sonnet, opus, haiku, fable, inherit) resolved to API model IDs.
+
+Aliases float with Claude Code releases, so the mapping is data (``data/models.yaml``, dated with
+``as_of``) and every resolution says which table it came from. An experiment stores the alias as
+written and the resolved ID.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from variants.errors import SpecError
+
+MODELS_ENV = "REGISTRY_MODELS"
+INHERIT = "inherit"
+# Full API model IDs all start with this; anything else must be an alias in the table.
+MODEL_ID_PREFIX = "claude-"
+
+
+def data_path(name: str) -> Path:
+    """Path of a shipped data file: ``<repo>/data/NAME`` in a checkout, else the wheel's copy.
+
+    The wheel force-includes data files under ``registry/_data/``. The checkout is recognised by the
+    ``pyproject.toml`` next to ``data/``, so a stray ``site-packages/data`` folder is never used.
+    """
+    root = Path(__file__).resolve().parent.parent
+    checkout = root / "data" / name
+    if (root / "pyproject.toml").is_file() and checkout.exists():
+        return checkout
+    installed = Path(str(resources.files("registry").joinpath("_data", name)))
+    if installed.exists():
+        return installed
+    raise FileNotFoundError(f"shipped data file {name!r} not found at {checkout} or {installed}")
+
+
+def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; errors name the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SpecError(f"cannot read {what} {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise SpecError(f"{what} {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise SpecError(f"{what} {path} must be a YAML mapping")
+    return data
+
+
+@dataclass(frozen=True)
+class ModelTable:
+    as_of: date
+    aliases: MappingProxyType[str, str]  # lower-case alias -> model ID
+    inherit_default: str  # alias or model ID used for `inherit`
+    source: Path
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    alias: str  # as written ("inherit" when none was given)
+    model_id: str
+    table_as_of: date
+
+
+def load_model_table(path: str | Path | None = None) -> ModelTable:
+    """The alias table: ``path``, else ``$REGISTRY_MODELS``, else the shipped ``models.yaml``."""
+    chosen = path or os.environ.get(MODELS_ENV) or data_path("models.yaml")
+    resolved = Path(chosen).expanduser().resolve()
+    try:
+        mtime = resolved.stat().st_mtime_ns
+    except OSError as err:
+        raise SpecError(f"cannot read model table {resolved}: {err.strerror}") from err
+    return _load_model_table(resolved, mtime)
+
+
+@lru_cache(maxsize=8)
+def _load_model_table(path: Path, _mtime_ns: int) -> ModelTable:
+    # Cached per (path, modification time): resolution happens once per trial.
+    data = load_yaml_mapping(path, "model table")
+    as_of = data.get("as_of")
+    if not isinstance(as_of, date):
+        raise SpecError(f"model table {path}: 'as_of' must be a date like 2026-11-26")
+    aliases = data.get("aliases")
+    if not isinstance(aliases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in aliases.items()
+    ):
+        raise SpecError(f"model table {path}: 'aliases' must map alias names to model IDs")
+    inherit_default = data.get("inherit_default")
+    if not isinstance(inherit_default, str) or not inherit_default:
+        raise SpecError(f"model table {path}: 'inherit_default' must name an alias or model ID")
+    lowered = {k.strip().lower(): v.strip() for k, v in aliases.items()}
+    return ModelTable(as_of, MappingProxyType(lowered), inherit_default.strip(), path)
+
+
+def resolve_model(alias_or_id: str | None, *, table: ModelTable | None = None) -> ResolvedModel:
+    """Resolve an alias, ``inherit`` (or None) or a full model ID to a model ID.
+
+    Full IDs (``claude-...``) pass through unchanged; an unknown alias raises ``SpecError``.
+    """
+    table = table or load_model_table()
+    written = (alias_or_id or INHERIT).strip()
+    target = table.inherit_default if written.lower() == INHERIT else written
+    model_id = _lookup(target, table)
+    if model_id is None:
+        known = ", ".join([*sorted(table.aliases), INHERIT])
+        raise SpecError(
+            f"unknown model alias {written!r}: use one of {known} or a full model ID "
+            f"like claude-sonnet-5-5 (aliases come from {table.source})"
+        )
+    return ResolvedModel(alias=written, model_id=model_id, table_as_of=table.as_of)
+
+
+def _lookup(alias_or_id: str, table: ModelTable) -> str | None:
+    if alias_or_id.startswith(MODEL_ID_PREFIX):
+        return alias_or_id
+    return table.aliases.get(alias_or_id.lower())

@@ -1,0 +1,169 @@
+"""An offline provider: deterministic, labelled simulated, free, and instant.
+
+Every figure comes from a random generator seeded by (seed, variant, task, epoch, model, a hash of
+the system prompt), so the same call always gives the same response and a new seed gives new draws.
+
+How an answer comes about, per reference point of the task: the model "covers" the point with a
+probability that starts at the model's skill and rises with the share of the point's key words
+that the system prompt mentions. So a prompt that names what good answers contain, or a stronger
+model, covers more points on average, which real graders can measure because the response states
+the covered points (verbatim) around a code block. Latency is a lognormal draw around the model's
+median (time to first token a fraction of it); nothing actually waits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from experiments.providers.base import CallContext, ModelRequest, ModelResponse, Usage
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    skill: float  # probability of covering a reference point the system prompt does not mention
+    median_latency_s: float
+    latency_sigma: float  # of log latency
+    ttft_fraction: float  # median time to first token / total latency
+    output_tokens: int  # median output length
+
+
+DEFAULT_PROFILES: Mapping[str, ModelProfile] = {
+    "haiku": ModelProfile(0.40, 2.5, 0.35, 0.15, 450),
+    "sonnet": ModelProfile(0.55, 6.0, 0.40, 0.12, 700),
+    "opus": ModelProfile(0.65, 11.0, 0.45, 0.10, 850),
+    "fable": ModelProfile(0.72, 14.0, 0.45, 0.10, 900),
+}
+# Model IDs naming none of the families above (claude-mythos-5-1, ...) behave like this one.
+MIDDLE_FAMILY = "sonnet"
+# Coverage probability added when the system prompt mentions all of a point's key words.
+MENTION_BOOST = 0.35
+MIN_COVERAGE, MAX_COVERAGE = 0.02, 0.97
+CHARS_PER_TOKEN = 4
+
+_WORD = re.compile(r"[a-z0-9]+")
+_SUFFIXES = ("ations", "ation", "ing", "ed", "es", "s")
+# fmt: off
+_STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
+    "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "with", "when", "use",
+    "uses", "using", "should", "must", "can", "will", "not", "all", "any", "each",
+))
+# fmt: on
+_OPENINGS = (
+    "Here is how I would handle this.",
+    "Below is an implementation plan with the key decisions.",
+    "This is the approach I recommend.",
+)
+_CLOSINGS = (
+    "Let me know if you want tests for the edge cases.",
+    "I kept the sketch small; the points above are the parts that matter.",
+    "Happy to expand any part of this.",
+)
+
+
+def stems(text: str) -> frozenset[str]:
+    """Crude word stems (lower case, common suffixes off, stop words out) for keyword overlap."""
+    out = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS or (len(word) < 3 and not word.isdigit()):
+            continue
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        out.add(word[:8])
+    return frozenset(out)
+
+
+def coverage_probability(point: str, system_stems: frozenset[str], profile: ModelProfile) -> float:
+    """Chance the model covers ``point``, given what the system prompt mentions."""
+    keys = stems(point)
+    mentioned = len(keys & system_stems) / len(keys) if keys else 0.0
+    return min(max(profile.skill + MENTION_BOOST * mentioned, MIN_COVERAGE), MAX_COVERAGE)
+
+
+def profile_for(model_id: str, profiles: Mapping[str, ModelProfile]) -> ModelProfile:
+    for family, profile in profiles.items():
+        if family in model_id:
+            return profile
+    return profiles[MIDDLE_FAMILY]
+
+
+class SimulatedProvider:
+    """``Provider`` that answers from per-model profiles and the task's reference points."""
+
+    name = "simulated"
+    simulated = True
+
+    def __init__(self, profiles: Mapping[str, ModelProfile] | None = None) -> None:
+        self._profiles = {**DEFAULT_PROFILES, **(profiles or {})}
+
+    async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
+        digest = _call_digest(request, context)
+        rng = random.Random(int(digest, 16))
+        profile = profile_for(request.model, self._profiles)
+        system_stems = stems(request.system)
+        task = context.task
+        covered = [
+            point
+            for point in task.reference
+            if rng.random() < coverage_probability(point, system_stems, profile)
+        ]
+        text = _answer(task.task_id, covered, rng)
+        drawn = rng.lognormvariate(math.log(profile.output_tokens), 0.35)
+        wanted = max(len(text) // CHARS_PER_TOKEN, round(drawn))
+        output_tokens = min(wanted, request.max_tokens)
+        latency = profile.median_latency_s * math.exp(profile.latency_sigma * rng.gauss(0, 1))
+        ttft = latency * min(profile.ttft_fraction * math.exp(0.3 * rng.gauss(0, 1)), 0.9)
+        prompt_chars = len(request.system) + sum(map(len, _message_texts(request)))
+        return ModelResponse(
+            text=text,
+            stop_reason="max_tokens" if wanted > request.max_tokens else "end_turn",
+            usage=Usage(
+                input_tokens=max(1, prompt_chars // CHARS_PER_TOKEN), output_tokens=output_tokens
+            ),
+            model=request.model,
+            latency_s=latency,
+            ttft_s=ttft,
+            request_id=f"sim_{digest[:16]}",
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _call_digest(request: ModelRequest, context: CallContext) -> str:
+    system_hash = hashlib.sha256(request.system.encode()).hexdigest()
+    parts = (context.seed, context.variant, context.task.task_id, context.epoch, request.model)
+    key = "|".join(map(str, (*parts, system_hash)))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _message_texts(request: ModelRequest) -> list[str]:
+    texts = []
+    for message in request.messages:
+        content = message.get("content", "")
+        if isinstance(content, str):
+            texts.append(content)
+        else:
+            texts.extend(block.get("text", "") for block in content if isinstance(block, dict))
+    return texts
+
+
+def _answer(task_id: str, covered: list[str], rng: random.Random) -> str:
+    """A plausible answer stating each covered point, with a code block."""
+    lines = [rng.choice(_OPENINGS), ""]
+    if covered:
+        lines += ["Key points:", *(f"- {point[0].upper()}{point[1:]}." for point in covered), ""]
+    else:
+        lines += ["The general shape of the solution:", ""]
+    function = "handle_" + re.sub(r"[^a-z0-9]+", "_", task_id.lower()).strip("_")
+    body = [f"    # {point}" for point in covered] or ["    # validate input, do the work"]
+    lines += ["```python", f"def {function}(request):", *body, "    ...", "```", ""]
+    lines.append(rng.choice(_CLOSINGS))
+    return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""The experiment engine through the CLI: the real SDK against the loopback fake, and simulated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Cli
+from tests.fake_anthropic import DEFAULT_KEY, StreamError, Text, fake_anthropic, http_error
+
+AGENT = "---\nname: helper\ndescription: Use this agent to help.\nmodel: {model}\n---\n{body}\n"
+TASKS = """\
+tasks:
+  - id: hash-passwords
+    prompt: "How should I store passwords?"
+    reference: ["bcrypt or argon2", "never plain text"]
+    graders:
+      - {type: contains, any: ["bcrypt", "argon2"]}
+  - id: status-codes
+    prompt: "Which status code for a duplicate email?"
+    reference: ["409 conflict"]
+    graders:
+      - {type: regex, pattern: "\\\\b409\\\\b"}
+  - id: retries
+    prompt: "How do I retry a flaky payment call?"
+    reference: ["exponential backoff", "idempotency key"]
+    graders:
+      - {type: contains, all: ["backoff", "idempotency"]}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _setup(cli: Cli, tmp_path: Path, *, provider: str = "simulated", epochs: int = 2,
+           extra: str = "") -> Path:  # fmt: skip
+    (tmp_path / "a.md").write_text(AGENT.format(model="sonnet", body="Be thorough."))
+    (tmp_path / "b.md").write_text(AGENT.format(model="haiku", body="Be brief."))
+    cli.ok("publish", str(tmp_path / "a.md"), "--label", "base")
+    cli.ok("publish", str(tmp_path / "b.md"), "--label", "cheap")
+    (tmp_path / "tasks.yaml").write_text(TASKS)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: exp\nvariants:\n  control: helper@base\n  cheap: helper@cheap\ncontrol: control\n"
+        f"tasks: tasks.yaml\nepochs: {epochs}\nprovider: {provider}\nseed: 7\nconcurrency: 4\n"
+        + extra
+    )
+    return spec
+
+
+def _trials(cli: Cli, exp: int) -> list[tuple[str, str, int]]:
+    from experiments.queries import trial_records
+    from registry.database import Database
+
+    db = Database(cli.db)
+    try:
+        return sorted((t.variant, t.task_id, t.epoch) for t in trial_records(db, exp))
+    finally:
+        db.dispose()
+
+
+def _all_cells(epochs: int = 2) -> list[tuple[str, str, int]]:
+    return sorted(
+        (v, t, e)
+        for v in ("control", "cheap")
+        for t in ("hash-passwords", "status-codes", "retries")
+        for e in range(1, epochs + 1)
+    )
+
+
+def test_simulated_run_report_and_listing(cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(cli, tmp_path)
+    dry = json.loads(cli.ok("run", str(spec), "--dry-run", "--json").stdout)
+    assert dry["calls"] == 12 and dry["estimated_cost_usd"] > 0
+    assert json.loads(cli.ok("experiments", "--json").stdout) == []  # a dry run stores nothing
+
+    out = json.loads(cli.ok("run", str(spec), "--json").stdout)
+    assert out["status"] == "completed" and out["trials"] == 12 and out["failed"] == 0
+    assert _trials(cli, out["experiment"]) == _all_cells()
+    listed = json.loads(cli.ok("experiments", "--json").stdout)
+    assert [(e["id"], e["name"], e["status"], e["trials"], e["total"]) for e in listed] == [
+        (out["experiment"], "exp", "completed", 12, 12)
+    ]
+    report = json.loads(cli.ok("report", str(out["experiment"]), "--json").stdout)
+    assert report["experiment"]["provider"] == "simulated" and report["experiment"]["simulated"]
+    assert report["experiment"]["tasks"] == 3 and report["experiment"]["epochs"] == 2
+    assert {v["label"]: v["trials"] for v in report["variants"]} == {"control": 6, "cheap": 6}
+    assert report["comparisons"][0]["variant"] == "cheap"
+    assert report["verdict"]["status"] in ("winner", "no_difference", "inconclusive")
+    assert "SIMULATED" in cli.ok("report", "exp").stdout
+
+
+def test_simulated_runs_are_deterministic_per_seed(cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(cli, tmp_path, extra="cache: false\n")
+    first = json.loads(cli.ok("run", str(spec), "--json").stdout)["experiment"]
+    second = json.loads(cli.ok("run", str(spec), "--json").stdout)["experiment"]
+    spec.write_text(spec.read_text().replace("seed: 7", "seed: 8"))
+    third = json.loads(cli.ok("run", str(spec), "--json").stdout)["experiment"]
+
+    def answers(exp: int) -> list[str]:
+        from registry.database import Database
+
+        db = Database(cli.db)
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                f"SELECT response_text FROM trial WHERE experiment_id = {exp} "
+                "ORDER BY variant, task_id, epoch"
+            ).all()
+        db.dispose()
+        return [r[0] for r in rows]
+
+    assert answers(first) == answers(second)
+    assert answers(first) != answers(third)
+
+
+def test_spec_errors_name_the_field(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(sqlite_cli, tmp_path)
+    text = spec.read_text()
+    cases = [
+        (text.replace("epochs: 2", "epochs: 0"), "epochs: must be a whole number from 1"),
+        (text.replace("epochs: 2", "epoch: 2"), "epoch: unknown key"),
+        (text.replace("control: control", "control: nobody"), "control: 'nobody' is not one"),
+        (text.replace("helper@cheap", "helper@gone"), "variants.cheap: helper has no label 'gone'"),
+        (text + "request: {temperature: 0.2}\n", "request.temperature: the current Messages API"),
+        (text.replace("tasks.yaml", "missing.yaml"), "missing.yaml: cannot read task suite"),
+        (text + "max_cost_usd: -1\n", "max_cost_usd: must be a positive number"),
+        ("name: [unclosed\n", "spec.yaml:2: invalid YAML"),
+    ]
+    for content, message in cases:
+        spec.write_text(content)
+        result = sqlite_cli("run", str(spec))
+        assert result.exit_code == 1, content
+        assert message in result.stderr, (message, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(sqlite_cli.ok("experiments", "--json").stdout) == []
+
+
+def test_real_sdk_path_streams_prices_and_retries(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    answer = Text("Use bcrypt with a 409 on conflicts, backoff and an idempotency key.",
+                  first_token_delay=0.05, cache_read_input_tokens=10, output_tokens=20)  # fmt: skip
+    script = [http_error(429, **{"retry-after": "0"}), StreamError(), *[answer] * 6]
+    with fake_anthropic(script, default=answer) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        out = json.loads(sqlite_cli.ok("run", str(spec), "--json", "--concurrency", "1").stdout)
+        bodies = [r.body for r in fake.requests if r.path == "/v1/messages"]
+    assert out["status"] == "completed" and out["trials"] == 6 and out["failed"] == 0
+    assert len(bodies) == 8  # 6 cells + a 429 and an overloaded stream retried
+    assert all("temperature" not in b and b["stream"] is True for b in bodies)
+    assert {b["model"] for b in bodies} == {"claude-sonnet-5-5", "claude-haiku-5-5"}
+    conn = sqlite3.connect(sqlite_cli.db)
+    rows = conn.execute(
+        "SELECT retries, ttft_s, latency_s, cost_usd, cache_read_tokens, output_tokens, quality,"
+        " provider FROM trial ORDER BY id"
+    ).fetchall()
+    assert sum(r[0] for r in rows) == 2
+    assert all(r[1] >= 0.05 and r[2] >= r[1] for r in rows)
+    assert all(r[3] > 0 and r[4] == 10 and r[5] == 20 and r[7] == "anthropic" for r in rows)
+    assert all(r[6] == 1.0 for r in rows)  # every check passes on this answer
+    assert DEFAULT_KEY not in json.dumps(out)
+    dump = "\n".join(conn.iterdump())
+    assert DEFAULT_KEY not in dump  # the key is never stored
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(401, "ANTHROPIC_API_KEY"), (404, "not found"), (400, "rejected the request (400")],
+)
+def test_client_errors_fail_fast(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch, status: int, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    with fake_anthropic(default=http_error(status)) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        result = sqlite_cli("run", str(spec), "--quiet", "--concurrency", "1")
+        calls = fake.message_calls
+    assert result.exit_code == 1
+    assert message.lower() in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert calls <= 2  # no retries on a client error
+    listed = json.loads(sqlite_cli.ok("experiments", "--json").stdout)
+    assert listed[0]["status"] == "failed"
+
+
+def test_missing_key_names_the_variable(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    result = sqlite_cli("run", str(spec))
+    assert result.exit_code == 1 and "ANTHROPIC_API_KEY" in result.stderr
+    assert json.loads(sqlite_cli.ok("experiments", "--json").stdout) == []
+
+
+def test_budget_stops_between_whole_task_rows(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(sqlite_cli, tmp_path, epochs=2)
+    dry = json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)
+    budget = dry["estimated_cost_usd"] * 0.5  # room for about half the task rows
+    out = json.loads(
+        sqlite_cli.ok("run", str(spec), "--json", "--max-cost", f"{budget:.6f}").stdout
+    )
+    assert out["status"] == "stopped" and "budget" in out["note"]
+    assert 0 < out["trials"] < 12 and out["cost_usd"] <= budget
+    cells = _trials(sqlite_cli, out["experiment"])
+    per_task: dict[str, int] = {}
+    for _, task, _ in cells:
+        per_task[task] = per_task.get(task, 0) + 1
+    assert set(per_task.values()) == {4}  # every started task has all variants and epochs
+    resumed = json.loads(
+        sqlite_cli.ok(
+            "run", str(spec), "--resume", str(out["experiment"]), "--json", "--max-cost", "100"
+        ).stdout  # fmt: skip
+    )
+    assert resumed["status"] == "completed" and resumed["trials"] == 12
+    assert _trials(sqlite_cli, out["experiment"]) == _all_cells()
+
+
+def test_cache_hits_are_marked_and_free(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(sqlite_cli, tmp_path)
+    first = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    second = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    assert first["cached"] == 0 and second["cached"] == 12 and second["cost_usd"] == 0
+    report = json.loads(sqlite_cli.ok("report", str(second["experiment"]), "--json").stdout)
+    assert all(v["latency"]["p50"] is None for v in report["variants"])  # kept out of latency
+    third = json.loads(sqlite_cli.ok("run", str(spec), "--json", "--no-cache").stdout)
+    assert third["cached"] == 0
+
+
+def _spawn_run(db: str, spec: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "--db", db, "run", str(spec), "--quiet", *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db) as conn:
+                n = conn.execute("SELECT COUNT(*) FROM trial").fetchone()[0]
+            if n >= at_least:
+                return n
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} trials after {timeout} s")
+
+
+@pytest.mark.parametrize("how", ["kill", "interrupt"])
+def test_killed_run_resumes_with_exactly_one_trial_per_cell(sqlite_cli: Cli, tmp_path: Path, how: str) -> None:  # fmt: skip
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=4)
+    slow = Text("bcrypt 409 backoff idempotency", first_token_delay=0.15)
+    with fake_anthropic(default=slow) as fake:
+        env = {**os.environ, "ANTHROPIC_API_KEY": DEFAULT_KEY, "ANTHROPIC_BASE_URL": fake.base_url}
+        proc = _spawn_run(sqlite_cli.db, spec, env, "--concurrency", "2")
+        _wait_for_trials(sqlite_cli.db, 4)
+        if how == "kill":
+            proc.kill()  # SIGKILL: no chance to clean up
+        else:
+            proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        if how == "interrupt":
+            assert proc.returncode == 130
+            assert "--resume 1" in err and "Traceback" not in err
+        done = len(_trials(sqlite_cli, 1))
+        assert 4 <= done < 24
+        calls_before = fake.message_calls
+        resumed = _spawn_run(sqlite_cli.db, spec, env, "--resume", "1", "--json")
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+        # only the missing cells (plus at most the calls in flight at the kill) are requested
+        assert fake.message_calls - calls_before == 24 - done
+    assert json.loads(out)["status"] == "completed"
+    assert _trials(sqlite_cli, 1) == sorted(
+        (v, t, e) for v, t, _ in _all_cells(1) for e in range(1, 5)
+    )
+    with sqlite3.connect(sqlite_cli.db) as conn:
+        status = conn.execute("SELECT status FROM experiment WHERE id = 1").fetchone()[0]
+    assert status == "completed"
+
+
+def test_batch_mode_and_resume_by_batch_id(sqlite_cli: Cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    answer = Text("bcrypt 409 backoff idempotency", output_tokens=100)
+    with fake_anthropic(default=answer, batch_polls=2) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        import experiments.batch as batch_module
+
+        monkeypatch.setattr(batch_module, "run_batch", _fast_polls(batch_module.run_batch))
+        out = json.loads(sqlite_cli.ok("run", str(spec), "--batch", "--json").stdout)
+        created = [
+            r for r in fake.requests if r.method == "POST" and r.path == "/v1/messages/batches"
+        ]
+    assert out["status"] == "completed" and out["trials"] == 6
+    assert len(created) == 1 and len(created[0].body["requests"]) == 6
+    conn = sqlite3.connect(sqlite_cli.db)
+    rows = conn.execute("SELECT batch, latency_s, cost_usd, model_id FROM trial").fetchall()
+    assert all(r[0] == 1 and r[1] is None for r in rows)
+    from experiments.pricing import cost_usd
+    from experiments.providers.base import Usage
+
+    sonnet = [r[2] for r in rows if r[3] == "claude-sonnet-5-5"]
+    full = cost_usd(
+        "claude-sonnet-5-5", Usage(input_tokens=_input_tokens(created[0]), output_tokens=100)
+    )
+    assert sonnet and all(abs(c - full / 2) < full for c in sonnet)  # half price applied
+    assert all(c < full for c in sonnet)
+
+
+def _input_tokens(request) -> int:  # type: ignore[no-untyped-def]
+    return len(json.dumps(request.body["requests"][0]["params"])) // 4
+
+
+def _fast_polls(run_batch):  # type: ignore[no-untyped-def]
+    async def fast(*args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["poll_interval"] = 0.01
+        return await run_batch(*args, **kwargs)
+
+    return fast

@@ -1,0 +1,428 @@
+"""A loopback fake of the Anthropic Messages API, for tests that go through the real SDK.
+
+``with fake_anthropic(script=[...]) as fake:`` serves on ``fake.base_url`` (127.0.0.1, a free port)
+until the block ends. Each ``POST /v1/messages`` (and each request of a batch) takes the next reply
+of ``script``; when the script runs out (or is empty) ``default`` answers. ``script`` may also be a
+function of the request body returning a reply. Replies:
+
+- ``Text``: a normal answer, streamed as SSE when the body says ``"stream": true`` (message_start
+  with usage incl. cache tokens, content_block_start, text deltas, content_block_stop,
+  message_delta with stop_reason and output tokens, message_stop), else one JSON message. Delays
+  before the first token and between chunks are configurable.
+- ``HttpError``: an HTTP error with an Anthropic error body and optional headers (``retry-after``,
+  ``retry-after-ms``); ``http_error(status)`` fills in the type for 400-404, 429, 500, 529.
+- ``StreamError``: a 200 stream that breaks with ``event: error`` (overloaded_error by default).
+- ``Drop``: the connection is closed in the middle of the stream.
+
+Batches: ``POST /v1/messages/batches`` answers every request from the script at once (``Text`` ->
+succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
+``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
+
+Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). ``fake.requests`` records
+method, path, lower-cased headers (``anthropic-version`` among them) and the JSON body.
+
+The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
+of concurrent streams with scripted latency cost no threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any
+
+DEFAULT_KEY = "sk-ant-fake-test-key"
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str = "Hello from the fake API."
+    chunks: int = 3  # number of text deltas the text is split into
+    first_token_delay: float = 0.0  # seconds between message_start and the first text delta
+    chunk_delay: float = 0.0  # seconds between later deltas
+    stop_reason: str = "end_turn"
+    input_tokens: int | None = None  # None: len(request body) // 4
+    output_tokens: int | None = None  # None: len(text) // 4 + 1
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    model: str | None = None  # None: echo the requested model
+
+
+@dataclass(frozen=True)
+class HttpError:
+    status: int
+    error_type: str
+    message: str = "error from the fake API"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamError:
+    error_type: str = "overloaded_error"
+    message: str = "Overloaded"
+    after_chunks: int = 1
+
+
+@dataclass(frozen=True)
+class Drop:
+    after_chunks: int = 1
+
+
+Reply = Text | HttpError | StreamError | Drop
+Script = Sequence[Reply] | Callable[[dict[str, Any]], Reply]
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def http_error(status: int, message: str | None = None, **headers: str) -> HttpError:
+    """An error reply; keyword headers use underscores: ``http_error(429, retry_after="0")``."""
+    return HttpError(
+        status,
+        ERROR_TYPES.get(status, "api_error"),
+        message or f"fake {status}",
+        {k.replace("_", "-"): v for k, v in headers.items()},
+    )
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _Batch:
+    id: str
+    created_at: datetime
+    lines: list[dict[str, Any]]
+    counts: dict[str, int]
+    polls: int = 0
+
+
+class FakeAnthropic:
+    """State of one fake server; use through ``fake_anthropic()``."""
+
+    def __init__(self, script: Script, default: Reply, api_key: str | None, batch_polls: int):
+        self._script = script if callable(script) else None
+        self._queue: deque[Reply] = deque(() if callable(script) else script)
+        self._default = default
+        self.api_key = api_key
+        self.batch_polls = batch_polls
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._ids = itertools.count(1)
+        self._batches: dict[str, _Batch] = {}
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def message_calls(self) -> int:
+        return sum(1 for r in self.requests if r.path == "/v1/messages")
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=2048)
+        port = self._server.sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        # Handlers still sleeping through a scripted delay would outlive the loop otherwise.
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await self._server.wait_closed()
+
+    # HTTP/1.1 ------------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while await self._one_request(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # Shutdown; ending normally because Python 3.11's stream callback raises on a
+            # cancelled handler task.
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    async def _one_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Serve one request; False when the connection must end."""
+        line = await reader.readline()
+        if not line.strip():
+            return False
+        method, target, _ = line.decode("latin-1").split(" ", 2)
+        headers: dict[str, str] = {}
+        while (raw := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = raw.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        size = int(headers.get("content-length", "0"))
+        payload = await reader.readexactly(size) if size else b""
+        body = json.loads(payload) if payload else None
+        path = target.split("?", 1)[0]
+        self.requests.append(RecordedRequest(method, path, headers, body))
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or self.api_key not in (None, auth[len("Bearer ") :]):
+            err = HttpError(401, "authentication_error", "invalid x-api-key")
+            return await self._send_error(writer, err)
+        return await self._route(method, path, body, writer)
+
+    async def _route(self, method: str, path: str, body: Any, writer: asyncio.StreamWriter) -> bool:
+        if method == "POST" and path == "/v1/messages":
+            return await self._message(body, writer)
+        if method == "POST" and path == "/v1/messages/batches":
+            return await self._send_json(writer, 200, self._create_batch(body))
+        parts = path.strip("/").split("/")
+        if method == "GET" and parts[:3] == ["v1", "messages", "batches"] and len(parts) in (4, 5):
+            batch = self._batches.get(parts[3])
+            if batch is None:
+                return await self._send_error(writer, http_error(404, f"no batch {parts[3]}"))
+            if len(parts) == 4:
+                batch.polls += 1
+                return await self._send_json(writer, 200, self._batch_json(batch))
+            if not self._ended(batch):
+                return await self._send_error(writer, http_error(400, "batch still in progress"))
+            jsonl = "".join(json.dumps(line) + "\n" for line in batch.lines).encode()
+            return await self._send(writer, 200, "application/binary", jsonl)
+        return await self._send_error(writer, http_error(404, f"no route {method} {path}"))
+
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        content_type: str,
+        payload: bytes,
+        extra: Mapping[str, str] | None = None,
+    ) -> bool:
+        head = self._head(status, {"content-type": content_type, **(extra or {})})
+        writer.write(head + f"content-length: {len(payload)}\r\n\r\n".encode() + payload)
+        await writer.drain()
+        return True
+
+    def _head(self, status: int, headers: Mapping[str, str]) -> bytes:
+        phrase = "Overloaded" if status == 529 else HTTPStatus(status).phrase
+        lines = [f"HTTP/1.1 {status} {phrase}", f"request-id: req_fake_{next(self._ids)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    async def _send_json(self, writer: asyncio.StreamWriter, status: int, obj: Any) -> bool:
+        return await self._send(writer, status, "application/json", json.dumps(obj).encode())
+
+    async def _send_error(self, writer: asyncio.StreamWriter, err: HttpError) -> bool:
+        payload = json.dumps(_error_body(err.error_type, err.message)).encode()
+        return await self._send(writer, err.status, "application/json", payload, err.headers)
+
+    # messages ------------------------------------------------------------------------------
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        if self._script is not None:
+            return self._script(body)
+        return self._queue.popleft() if self._queue else self._default
+
+    async def _message(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        reply = self._next_reply(body)
+        if isinstance(reply, HttpError):
+            return await self._send_error(writer, reply)
+        if not body.get("stream"):
+            return await self._message_json(body, reply, writer)
+        writer.write(
+            self._head(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+            + b"\r\n"
+        )
+        text = reply if isinstance(reply, Text) else Text(chunks=max(reply.after_chunks, 1))
+        pieces = _split(text.text, text.chunks)
+        if not isinstance(reply, Text):
+            pieces = pieces[: reply.after_chunks]
+        message = _message_json(body, text, content=[], output_tokens=1)
+        message["stop_reason"] = None
+        _chunk(writer, "message_start", {"type": "message_start", "message": message})
+        start = {"type": "text", "text": ""}
+        _chunk(
+            writer,
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": start},
+        )
+        await writer.drain()
+        for i, piece in enumerate(pieces):
+            await asyncio.sleep(text.first_token_delay if i == 0 else text.chunk_delay)
+            delta = {"type": "text_delta", "text": piece}
+            _chunk(
+                writer,
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": delta},
+            )
+            await writer.drain()
+        if isinstance(reply, Drop):
+            writer.transport.abort()
+            return False
+        if isinstance(reply, StreamError):
+            _chunk(writer, "error", _error_body(reply.error_type, reply.message))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        usage = {"output_tokens": _output_tokens(text)}
+        stop = {"stop_reason": text.stop_reason, "stop_sequence": None}
+        _chunk(writer, "content_block_stop", {"type": "content_block_stop", "index": 0})
+        _chunk(writer, "message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
+        _chunk(writer, "message_stop", {"type": "message_stop"})
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _message_json(
+        self, body: dict[str, Any], reply: Reply, writer: asyncio.StreamWriter
+    ) -> bool:
+        if isinstance(reply, Drop):
+            writer.transport.abort()
+            return False
+        if isinstance(reply, StreamError):
+            return await self._send_error(writer, HttpError(529, reply.error_type, reply.message))
+        await asyncio.sleep(reply.first_token_delay + reply.chunk_delay * max(reply.chunks - 1, 0))
+        return await self._send_json(writer, 200, _message_json(body, reply))
+
+    # batches -------------------------------------------------------------------------------
+
+    def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        batch_id = f"msgbatch_fake_{next(self._ids)}"
+        lines: list[dict[str, Any]] = []
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        for item in body["requests"]:
+            reply = self._next_reply(item["params"])
+            if isinstance(reply, Text):
+                result = {"type": "succeeded", "message": _message_json(item["params"], reply)}
+            elif isinstance(reply, Drop):
+                result = {"type": "expired"}
+            else:
+                result = {"type": "errored", "error": _error_body(reply.error_type, reply.message)}
+            counts[result["type"]] += 1
+            lines.append({"custom_id": item["custom_id"], "result": result})
+        batch = _Batch(batch_id, datetime.now(UTC), lines, counts)
+        self._batches[batch_id] = batch
+        return self._batch_json(batch)
+
+    def _ended(self, batch: _Batch) -> bool:
+        return batch.polls >= self.batch_polls
+
+    def _batch_json(self, batch: _Batch) -> dict[str, Any]:
+        ended = self._ended(batch)
+        counts = (
+            batch.counts
+            if ended
+            else {**dict.fromkeys(batch.counts, 0), "processing": len(batch.lines)}
+        )
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": batch.created_at.isoformat(),
+            "expires_at": (batch.created_at + timedelta(hours=24)).isoformat(),
+            "ended_at": datetime.now(UTC).isoformat() if ended else None,
+            "results_url": f"{self.base_url}/v1/messages/batches/{batch.id}/results"
+            if ended
+            else None,
+        }
+
+
+def _error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+def _output_tokens(text: Text) -> int:
+    return text.output_tokens if text.output_tokens is not None else len(text.text) // 4 + 1
+
+
+def _message_json(
+    body: dict[str, Any],
+    text: Text,
+    *,
+    content: list[Any] | None = None,
+    output_tokens: int | None = None,
+) -> dict[str, Any]:
+    input_tokens = (
+        text.input_tokens if text.input_tokens is not None else len(json.dumps(body)) // 4
+    )
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": text.model or body.get("model", "claude-fake"),
+        "content": [{"type": "text", "text": text.text}] if content is None else content,
+        "stop_reason": text.stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": _output_tokens(text) if output_tokens is None else output_tokens,
+            "cache_creation_input_tokens": text.cache_creation_input_tokens,
+            "cache_read_input_tokens": text.cache_read_input_tokens,
+        },
+    }
+
+
+def _split(text: str, chunks: int) -> list[str]:
+    size = max(1, -(-len(text) // max(chunks, 1)))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _chunk(writer: asyncio.StreamWriter, event: str, data: Any) -> None:
+    frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+    writer.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
+
+
+@contextmanager
+def fake_anthropic(
+    script: Script = (),
+    *,
+    default: Reply = Text(),
+    api_key: str | None = DEFAULT_KEY,
+    batch_polls: int = 1,
+) -> Iterator[FakeAnthropic]:
+    """Run a fake Messages API for the duration of the block (``api_key=None`` accepts any key)."""
+    fake = FakeAnthropic(script, default, api_key, batch_polls)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
