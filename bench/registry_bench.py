@@ -66,9 +66,8 @@ def main() -> None:
             f"median {statistics.median(lists):.3f} s, best {min(lists):.3f} s (aim < 0.25 s)"
         )
         logs = [registry(db, "log", "deep") for _ in range(5)]
-        print(
-            f"cold `registry log` of an agent with {N} versions: median {statistics.median(logs):.3f} s"
-        )
+        median = statistics.median(logs)
+        print(f"cold `registry log` of an agent with {N} versions: median {median:.3f} s")
 
 
 if __name__ == "__main__":

@@ -75,14 +75,21 @@ async def run_batch(
     finally:
         await batches.aclose()
     status = "completed" if state.done == state.total and not state.failed else "stopped"
-    note = state.stopped or (f"{state.failed} requests failed; resume to retry them"
-                             if state.failed else None)  # fmt: skip
+    note = state.stopped or (
+        f"{state.failed} requests failed; resume to retry them" if state.failed else None
+    )
     runner.finish(status, note)
     return RunSummary(
         plan.experiment_id,  # type: ignore[arg-type]
-        status, state.total, state.done, state.failed, 0, state.cost_usd,
-        time.monotonic() - state.started, note,
-    )  # fmt: skip
+        status,
+        state.total,
+        state.done,
+        state.failed,
+        0,
+        state.cost_usd,
+        time.monotonic() - state.started,
+        note,
+    )
 
 
 def _admit(plan: Plan, rows: list[list[Cell]], state: RunState) -> list[Cell]:

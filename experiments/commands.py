@@ -46,9 +46,12 @@ def _progress_printer(label: str, enabled: bool):  # type: ignore[no-untyped-def
 
     def update(state: RunState) -> None:
         progress.update(
-            task_id, total=state.total, completed=state.done, failed=state.failed,
+            task_id,
+            total=state.total,
+            completed=state.done,
+            failed=state.failed,
             cost=state.cost_usd,
-        )  # fmt: skip
+        )
 
     return progress, update
 
@@ -99,24 +102,38 @@ def run(
             )
     else:
         plan, suite, warnings = build_plan(
-            db, spec, concurrency=concurrency, max_cost_usd=max_cost,
+            db,
+            spec,
+            concurrency=concurrency,
+            max_cost_usd=max_cost,
             cache=False if no_cache else None,
-        )  # fmt: skip
+        )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
     if dry_run:
         rows = as_rows(estimate(plan, batch=batch))
         total = sum(r["cost_usd"] for r in rows)
         if as_json:
-            emit_json({"experiment": None, "dry_run": True, "calls": sum(r["calls"] for r in rows),
-                       "estimated_cost_usd": round(total, 6), "variants": rows})  # fmt: skip
+            emit_json(
+                {
+                    "experiment": None,
+                    "dry_run": True,
+                    "calls": sum(r["calls"] for r in rows),
+                    "estimated_cost_usd": round(total, 6),
+                    "variants": rows,
+                }
+            )
             return
-        click.echo(f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
-                   f"{len(plan.arms)} variants, provider {plan.provider}")  # fmt: skip
+        click.echo(
+            f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
+            f"{len(plan.arms)} variants, provider {plan.provider}"
+        )
         for r in rows:
-            click.echo(f"  {r['variant']:<16} {r['model']:<22} {r['calls']:>6} calls  "
-                       f"~{r['input_tokens']:>9} in  ~{r['output_tokens']:>9} out  "
-                       f"~${r['cost_usd']:.4f}")  # fmt: skip
+            click.echo(
+                f"  {r['variant']:<16} {r['model']:<22} {r['calls']:>6} calls  "
+                f"~{r['input_tokens']:>9} in  ~{r['output_tokens']:>9} out  "
+                f"~${r['cost_usd']:.4f}"
+            )
         click.echo(f"estimated cost ~${total:.4f} (no request sent)")
         return
     provider = _provider(plan.provider)
@@ -148,10 +165,19 @@ def run(
         )
         sys.exit(130)
     if as_json:
-        emit_json({"experiment": summary.experiment_id, "status": summary.status,
-                   "trials": summary.done, "total": summary.total, "failed": summary.failed,
-                   "cached": summary.cached, "cost_usd": round(summary.cost_usd, 6),
-                   "elapsed_s": round(summary.elapsed_s, 3), "note": summary.note})  # fmt: skip
+        emit_json(
+            {
+                "experiment": summary.experiment_id,
+                "status": summary.status,
+                "trials": summary.done,
+                "total": summary.total,
+                "failed": summary.failed,
+                "cached": summary.cached,
+                "cost_usd": round(summary.cost_usd, 6),
+                "elapsed_s": round(summary.elapsed_s, 3),
+                "note": summary.note,
+            }
+        )
         return
     click.echo(
         f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "

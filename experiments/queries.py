@@ -80,10 +80,17 @@ def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     with db.session() as session:
         rows = session.exec(
             select(
-                Trial.variant, Trial.task_id, Trial.epoch, Trial.quality, Trial.cost_usd,
-                Trial.latency_s, Trial.ttft_s, Trial.error, Trial.cached,
+                Trial.variant,
+                Trial.task_id,
+                Trial.epoch,
+                Trial.quality,
+                Trial.cost_usd,
+                Trial.latency_s,
+                Trial.ttft_s,
+                Trial.error,
+                Trial.cached,
             ).where(Trial.experiment_id == experiment_id)
-        ).all()  # fmt: skip
+        ).all()
     return [TrialRecord(*row) for row in rows]
 
 

@@ -25,10 +25,24 @@ REMOVED_SAMPLING = ("temperature", "top_p", "top_k")
 RESERVED_REQUEST = ("model", "system", "messages", "max_tokens", "stream")
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 KNOWN_KEYS = (
-    "name", "description", "variants", "control", "tasks", "epochs", "provider", "seed",
-    "concurrency", "max_cost_usd", "max_tokens", "request", "graders", "decision", "cache",
-    "max_attempts", "estimate_output_tokens",
-)  # fmt: skip
+    "name",
+    "description",
+    "variants",
+    "control",
+    "tasks",
+    "epochs",
+    "provider",
+    "seed",
+    "concurrency",
+    "max_cost_usd",
+    "max_tokens",
+    "request",
+    "graders",
+    "decision",
+    "cache",
+    "max_attempts",
+    "estimate_output_tokens",
+)
 
 
 @dataclass(frozen=True)

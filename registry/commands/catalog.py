@@ -231,9 +231,8 @@ def _info_dict(info) -> dict[str, object]:  # type: ignore[no-untyped-def]
 @click.pass_context
 def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     """What changed between two versions: model, fields, examples, body."""
-    from variants.diff import diff_definitions
-
     from variants.agentfile import AgentDefinition
+    from variants.diff import diff_definitions
 
     old_ref = parse_ref(old)
     new_ref = parse_ref(new, default_name=old_ref.name)

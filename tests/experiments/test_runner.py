@@ -43,8 +43,9 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _setup(cli: Cli, tmp_path: Path, *, provider: str = "simulated", epochs: int = 2,
-           extra: str = "") -> Path:  # fmt: skip
+def _setup(
+    cli: Cli, tmp_path: Path, *, provider: str = "simulated", epochs: int = 2, extra: str = ""
+) -> Path:
     (tmp_path / "a.md").write_text(AGENT.format(model="sonnet", body="Be thorough."))
     (tmp_path / "b.md").write_text(AGENT.format(model="haiku", body="Be brief."))
     cli.ok("publish", str(tmp_path / "a.md"), "--label", "base")
@@ -150,8 +151,12 @@ def test_real_sdk_path_streams_prices_and_retries(
     sqlite_cli: Cli, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
-    answer = Text("Use bcrypt with a 409 on conflicts, backoff and an idempotency key.",
-                  first_token_delay=0.05, cache_read_input_tokens=10, output_tokens=20)  # fmt: skip
+    answer = Text(
+        "Use bcrypt with a 409 on conflicts, backoff and an idempotency key.",
+        first_token_delay=0.05,
+        cache_read_input_tokens=10,
+        output_tokens=20,
+    )
     script = [http_error(429, **{"retry-after": "0"}), StreamError(), *[answer] * 6]
     with fake_anthropic(script, default=answer) as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
@@ -221,7 +226,7 @@ def test_budget_stops_between_whole_task_rows(sqlite_cli: Cli, tmp_path: Path) -
     resumed = json.loads(
         sqlite_cli.ok(
             "run", str(spec), "--resume", str(out["experiment"]), "--json", "--max-cost", "100"
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert resumed["status"] == "completed" and resumed["trials"] == 12
     assert _trials(sqlite_cli, out["experiment"]) == _all_cells()
@@ -241,8 +246,12 @@ def test_cache_hits_are_marked_and_free(sqlite_cli: Cli, tmp_path: Path) -> None
 def _spawn_run(db: str, spec: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "registry.cli", "--db", db, "run", str(spec), "--quiet", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
@@ -260,7 +269,9 @@ def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
 
 
 @pytest.mark.parametrize("how", ["kill", "interrupt"])
-def test_killed_run_resumes_with_exactly_one_trial_per_cell(sqlite_cli: Cli, tmp_path: Path, how: str) -> None:  # fmt: skip
+def test_killed_run_resumes_with_exactly_one_trial_per_cell(
+    sqlite_cli: Cli, tmp_path: Path, how: str
+) -> None:
     spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=4)
     slow = Text("bcrypt 409 backoff idempotency", first_token_delay=0.15)
     with fake_anthropic(default=slow) as fake:
