@@ -1,0 +1,662 @@
+"""From plain trial records to the experiment report (the JSON contract) and its verdict.
+
+Pipeline: index the records into ``variants x tasks x epochs`` arrays per metric; summarise each
+variant; compare each variant with the control on quality, cost and latency (experiments.stats);
+Holm-correct the primary p-values across variants; judge the guardrails; decide.
+
+Missing data policy: a failed or ungraded trial is left out, never scored 0, and said so in
+``missing`` and in the verdict text. A task enters a comparison when both variants have at least
+one graded epoch of it (complete pairs). Cached responses are excluded from latency only, and
+failed trials from latency too (their time measures the failure, not an answer).
+
+Verdict: ``winner`` when a variant is significantly better than control on the primary metric
+after Holm and passes every guardrail (the largest gain wins among several); ``no_difference``
+when no variant is better and every comparison was powered to see ``effect_of_interest`` (or is
+significantly worse); ``inconclusive`` otherwise, saying how many tasks or epochs would settle it.
+Power figures use alpha/m (m = comparisons) so a plan survives the Holm correction.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from experiments.decision import DecisionRule, GuardrailJudgement, judge_guardrail
+from experiments.stats.bootstrap import task_resample
+from experiments.stats.cost import CostComparison, compare_cost
+from experiments.stats.latency import LatencyArm, LatencyComparison, compare_latency, latency_arm
+from experiments.stats.multiplicity import Omnibus, cochran_q, friedman, holm
+from experiments.stats.quality import QualityComparison, compare_quality, summarise_arm
+from experiments.stats.taskmeans import task_means
+
+MISSING_POLICY = (
+    "failed or ungraded trials are left out (not scored as 0); a task is compared when both "
+    "variants have at least one graded epoch of it"
+)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial, as loaded from the database."""
+
+    variant: str
+    task_id: str
+    epoch: int
+    quality: float | None  # None when ungraded or failed
+    cost_usd: float | None
+    latency_s: float | None
+    ttft_s: float | None
+    error: str | None
+    cached: bool = False  # cached responses are excluded from latency figures
+
+
+@dataclass(frozen=True)
+class _Cube:
+    """The records as arrays: every metric is (variants x tasks x epochs), NaN where absent."""
+
+    labels: tuple[str, ...]
+    tasks: tuple[str, ...]
+    epochs: int
+    quality: np.ndarray
+    cost: np.ndarray
+    latency: np.ndarray
+    recorded: np.ndarray  # bool: a record exists for the cell
+    errored: np.ndarray  # bool: the record carries an error
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    label: str
+    quality: QualityComparison
+    cost: CostComparison
+    latency: LatencyComparison | None
+    p_adjusted: float | None
+    guardrails: tuple[GuardrailJudgement, ...]
+
+
+_FIELDS = operator.attrgetter(
+    "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached"
+)
+
+
+def _index(trials: Iterable[TrialRecord], labels: list[str]) -> _Cube:
+    rows = [_FIELDS(r) for r in trials]
+    variant, task, epoch, quality, cost, latency, error, cached = (
+        zip(*rows, strict=True) if rows else ((),) * 8
+    )
+    variant_index = {label: i for i, label in enumerate(labels)}
+    unknown = set(variant) - variant_index.keys()
+    if unknown:
+        raise ValueError(f"trials for variants not in the experiment: {sorted(unknown)}")
+    tasks = tuple(dict.fromkeys(task))
+    task_index = {name: i for i, name in enumerate(tasks)}
+    epoch_index = {value: i for i, value in enumerate(sorted(set(epoch)))}
+    shape = (len(labels), len(tasks), max(len(epoch_index), 1))
+    cells = (
+        np.array([variant_index[v] for v in variant], dtype=np.intp),
+        np.array([task_index[t] for t in task], dtype=np.intp),
+        np.array([epoch_index[e] for e in epoch], dtype=np.intp),
+    )
+
+    def cube(values: Iterable[object], fill: object, dtype: type) -> np.ndarray:
+        array = np.full(shape, fill, dtype=dtype)
+        array[cells] = np.array(list(values), dtype=dtype)  # None becomes NaN for floats
+        return array
+
+    failed = [e is not None for e in error]
+    excluded = [f or c for f, c in zip(failed, cached, strict=True)]
+    return _Cube(
+        labels=tuple(labels),
+        tasks=tasks,
+        epochs=shape[2],
+        quality=cube(quality, np.nan, float),
+        cost=cube(cost, np.nan, float),
+        latency=cube(
+            (None if x else v for v, x in zip(latency, excluded, strict=True)), np.nan, float
+        ),
+        recorded=cube((True for _ in rows), False, bool),
+        errored=cube(failed, False, bool),
+    )
+
+
+def _is_binary(quality: np.ndarray) -> bool:
+    values = quality[~np.isnan(quality)]
+    return values.size > 0 and bool(np.all((values == 0) | (values == 1)))
+
+
+def _guardrails(
+    rule: DecisionRule, cost: CostComparison, latency: LatencyComparison | None
+) -> tuple[GuardrailJudgement, ...]:
+    judgements = []
+    for guardrail in rule.guardrails:
+        ratio = lower = upper = None
+        if guardrail.metric == "cost" and cost.ratio is not None:
+            ratio, lower, upper = cost.ratio.ratio, cost.ratio.lower, cost.ratio.upper
+        elif guardrail.metric.startswith("latency_") and latency is not None:
+            quantile = latency.get(int(guardrail.metric.removeprefix("latency_p")) / 100)
+            ratio, lower, upper = quantile.ratio, quantile.ratio_lower, quantile.ratio_upper
+        judgements.append(judge_guardrail(guardrail, ratio, lower, upper))
+    return tuple(judgements)
+
+
+def _compare_all(
+    cube: _Cube, control: str, rule: DecisionRule, seed: int
+) -> tuple[list[_Comparison], dict[str, LatencyArm]]:
+    resample = task_resample(len(cube.tasks), seed=seed)  # shared: differences stay paired
+    arms = {label: latency_arm(cube.latency[i], resample) for i, label in enumerate(cube.labels)}
+    ci = cube.labels.index(control)
+    others = [label for label in cube.labels if label != control]
+    binary = _is_binary(cube.quality)
+    plan_alpha = rule.alpha / max(len(others), 1)
+    raw = []
+    for offset, label in enumerate(others):
+        vi = cube.labels.index(label)
+        quality = compare_quality(
+            cube.quality[ci],
+            cube.quality[vi],
+            binary=binary,
+            plan_alpha=plan_alpha,
+            effect_of_interest=rule.effect_of_interest,
+            seed=seed + offset,
+        )
+        cost = compare_cost(cube.cost[ci], cube.cost[vi], resample=resample)
+        latency = compare_latency(arms[control], arms[label])
+        raw.append((label, quality, cost, latency))
+
+    tested = [i for i, (_, q, _, _) in enumerate(raw) if q.p is not None]
+    adjusted = dict(zip(tested, holm([raw[i][1].p for i in tested]), strict=True))
+    comparisons = [
+        _Comparison(
+            label=label,
+            quality=quality,
+            cost=cost,
+            latency=latency,
+            p_adjusted=adjusted.get(i),
+            guardrails=_guardrails(rule, cost, latency),
+        )
+        for i, (label, quality, cost, latency) in enumerate(raw)
+    ]
+    return comparisons, arms
+
+
+def _omnibus(cube: _Cube) -> dict[str, Any] | None:
+    """Friedman (or Cochran's Q for binary, one epoch) over the variants that have graded tasks,
+    on the tasks graded in all of them."""
+    means = task_means(cube.quality).T  # tasks x variants
+    with_data = ~np.isnan(means).all(axis=0)
+    if with_data.sum() < 3:
+        return None
+    means = means[:, with_data]
+    complete = means[~np.isnan(means).any(axis=1)]
+    binary = cube.epochs == 1 and _is_binary(cube.quality)
+    result: Omnibus | None = cochran_q(complete) if binary else friedman(complete)
+    if result is None:
+        return None
+    included = [label for label, keep in zip(cube.labels, with_data, strict=True) if keep]
+    return {**result.__dict__, "variants": included}
+
+
+# ---------------------------------------------------------------- verdict text
+
+
+def _num(value: float, signed: bool = False, decimals: int | None = None) -> str:
+    """Fixed decimals when given; else two decimals, or two significant digits below 0.01."""
+    sign = "+" if signed else ""
+    if decimals is not None:
+        return f"{value:{sign}.{decimals}f}"
+    if value == 0 or abs(value) >= 0.01:
+        return f"{value:{sign}.2f}"
+    return f"{value:{sign}.2g}"
+
+
+def _decimals_for(half_width: float) -> int:
+    """Enough decimals to show an interval of this half-width (at least two)."""
+    if half_width <= 0 or not math.isfinite(half_width):
+        return 2
+    return max(2, -math.floor(math.log10(half_width)))
+
+
+def _p(value: float) -> str:
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}" if value < 0.01 else f"p={value:.2f}"
+
+
+def _percent(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.0f}%"
+
+
+def _quality_phrase(c: _Comparison, holm_applied: bool) -> str:
+    q = c.quality
+    after = " after Holm" if holm_applied else ""
+    if q.t is None:
+        return f"{_num(q.diff, True)} ({_p(c.p_adjusted)}{after})"
+    low, high = q.t.ci
+    places = _decimals_for((high - low) / 2)
+    interval = f"95% CI {_num(low, True, places)} to {_num(high, True, places)}"
+    return f"{_num(q.diff, True, places)} ({interval}, {_p(c.p_adjusted)}{after})"
+
+
+def _cost_phrase(c: _Comparison) -> str:
+    ratio = c.cost.ratio.ratio if c.cost.ratio else None
+    if ratio is None:
+        return ""
+    if abs(ratio - 1) < 0.005:
+        return " at the same cost"
+    change = abs(ratio - 1) * 100
+    return f" at {change:.0f}% {'lower' if ratio < 1 else 'higher'} cost"
+
+
+_GUARDRAIL_NAMES = {"cost": "cost", "latency_p50": "median latency", "latency_p90": "p90 latency"}
+
+
+def _guardrail_phrase(j: GuardrailJudgement) -> str:
+    name = _GUARDRAIL_NAMES[j.guardrail.metric]
+    limit = f"limit {_percent(j.guardrail.limit)}"
+    if j.status == "fail":
+        return f"its {name} is {_percent(j.ratio)} (at least {_percent(j.lower)}; {limit})"
+    if j.ratio is None:
+        return f"its {name} could not be measured ({limit})"
+    return (
+        f"its {name} ({_percent(j.ratio)}, upper bound {_percent(j.upper)}) is not shown "
+        f"to stay within the {limit}"
+    )
+
+
+def _settled_without_winner(c: _Comparison, alpha: float, effect: float) -> bool:
+    q = c.quality
+    if q.n_tasks == 0:
+        return True  # every trial of one arm failed: that variant cannot win
+    if c.p_adjusted is not None and c.p_adjusted < alpha and q.diff < 0:
+        return True  # significantly worse
+    mde = q.planning.mde
+    return c.p_adjusted is not None and mde is not None and mde <= effect
+
+
+def _plan_phrase(unsettled: list[_Comparison], effect: float) -> str:
+    """What the least powered open comparison can detect, and what would settle them all."""
+    planned = [c for c in unsettled if c.quality.planning.mde is not None]
+    if not planned:
+        return "Too few tasks were graded in both variants to estimate the noise."
+    weakest = max(planned, key=lambda c: c.quality.planning.mde)
+    text = (
+        f"With {weakest.quality.n_tasks} tasks the run can only detect differences of "
+        f"{_num(weakest.quality.planning.mde)}"
+    )
+    tasks = [c.quality.planning.tasks_needed for c in unsettled]
+    if all(t is not None for t in tasks):
+        text += f"; about {math.ceil(max(tasks))} tasks"
+        epochs = [c.quality.planning.epochs_needed for c in unsettled]
+        if all(e is not None for e in epochs) and math.ceil(max(epochs)) > weakest.quality.epochs:
+            text += f" (or {math.ceil(max(epochs))} epochs per task on these tasks)"
+        text += f" would be needed to detect {_num(effect)}"
+    return text + "."
+
+
+def _verdict(comparisons: list[_Comparison], control: str, rule: DecisionRule) -> dict[str, Any]:
+    alpha, effect = rule.alpha, rule.effect_of_interest
+    holm_applied = sum(c.p_adjusted is not None for c in comparisons) > 1
+    better = [
+        c
+        for c in comparisons
+        if c.p_adjusted is not None and c.p_adjusted < alpha and c.quality.diff > 0
+    ]
+    qualified = [c for c in better if all(j.status == "pass" for j in c.guardrails)]
+    if qualified:
+        best = max(qualified, key=lambda c: c.quality.diff)
+        text = (
+            f"{best.label} beats {control} on quality by "
+            f"{_quality_phrase(best, holm_applied)}{_cost_phrase(best)}."
+        )
+        return {"status": "winner", "winner": best.label, "text": text}
+
+    if better:
+        best = max(better, key=lambda c: c.quality.diff)
+        blocking = next(j for j in best.guardrails if j.status != "pass")
+        text = (
+            f"{best.label} beats {control} on quality by {_quality_phrase(best, holm_applied)}, "
+            f"but {_guardrail_phrase(blocking)}, so there is no winner."
+        )
+        return {"status": "inconclusive", "winner": None, "text": text}
+
+    measured = [c for c in comparisons if c.quality.n_tasks > 0]
+    if not comparisons:
+        text = f"There is no variant to compare with {control}."
+        return {"status": "inconclusive", "winner": None, "text": text}
+    if not measured:
+        text = "No comparison is possible: no task was graded in both a variant and the control."
+        return {"status": "inconclusive", "winner": None, "text": text}
+
+    closest = max(
+        (c for c in measured if c.p_adjusted is not None),
+        key=lambda c: c.quality.diff,
+        default=None,
+    )
+    summary = f"No variant is significantly better than {control} on quality"
+    if closest is not None:
+        if closest.p_adjusted < alpha and closest.quality.diff < 0:
+            summary += f"; {closest.label} is worse by"
+        else:
+            summary += f"; the closest, {closest.label}, differs by"
+        summary += f" {_quality_phrase(closest, holm_applied)}"
+    unsettled = [c for c in measured if not _settled_without_winner(c, alpha, effect)]
+    if not unsettled:
+        mdes = [c.quality.planning.mde for c in measured if c.quality.planning.mde is not None]
+        power = (
+            f" The run could detect differences of {_num(max(mdes))} or more, so any real gain "
+            f"is smaller than the {_num(effect)} of interest."
+            if mdes
+            else ""
+        )
+        return {"status": "no_difference", "winner": None, "text": summary + "." + power}
+    plan = _plan_phrase(unsettled, effect)
+    return {"status": "inconclusive", "winner": None, "text": f"{summary}. {plan}".strip()}
+
+
+def _missing(cube: _Cube, experiment: dict[str, Any]) -> dict[str, Any]:
+    expected = int(experiment.get("tasks") or len(cube.tasks)) * int(
+        experiment.get("epochs") or cube.epochs
+    )
+    by_variant = {}
+    for i, label in enumerate(cube.labels):
+        recorded = int(cube.recorded[i].sum())
+        errors = int(cube.errored[i].sum())
+        graded = int((~np.isnan(cube.quality[i])).sum())
+        by_variant[label] = {
+            "expected": expected,
+            "graded": graded,
+            "missing": max(expected - graded, 0),
+            "errors": errors,
+            "ungraded": int(
+                (cube.recorded[i] & ~cube.errored[i] & np.isnan(cube.quality[i])).sum()
+            ),
+            "not_run": max(expected - recorded, 0),
+        }
+    total_missing = sum(v["missing"] for v in by_variant.values())
+    return {
+        "total": total_missing,
+        "expected_per_variant": expected,
+        "by_variant": by_variant,
+        "policy": MISSING_POLICY,
+    }
+
+
+def _missing_sentence(missing: dict[str, Any], n_variants: int) -> str:
+    if not missing["total"]:
+        return ""
+    expected = missing["expected_per_variant"]
+    parts = []
+    for label, v in missing["by_variant"].items():
+        if v["errors"] == expected and expected:
+            parts.append(f"all {expected} of {label} failed")
+        elif v["missing"] == expected and expected:
+            parts.append(f"all {expected} of {label}")
+        elif v["missing"]:
+            parts.append(f"{label} {v['missing']}")
+    return (
+        f" {missing['total']} of {expected * n_variants} trials failed or were not graded and "
+        f"were left out ({', '.join(parts)})."
+    )
+
+
+# ---------------------------------------------------------------- report assembly
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, tuples to lists, NaN/inf to None, 6 digits."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return float(f"{number:.6g}") if math.isfinite(number) else None
+    return value
+
+
+def _variant_entry(cube: _Cube, i: int, ref: str, arm: LatencyArm) -> dict[str, Any]:
+    quality = summarise_arm(task_means(cube.quality[i]))
+    cost_means = task_means(cube.cost[i])
+    costs = cube.cost[i][~np.isnan(cube.cost[i])]
+    graded_costs = cost_means[~np.isnan(cost_means)]
+    return {
+        "label": cube.labels[i],
+        "ref": ref,
+        "trials": int(cube.recorded[i].sum()),
+        "errors": int(cube.errored[i].sum()),
+        "quality": {
+            "mean": quality.mean,
+            "se": quality.se,
+            "ci": quality.ci,
+            "n_tasks": quality.n_tasks,
+        },
+        "cost": {
+            "mean": float(graded_costs.mean()) if graded_costs.size else None,
+            "total": float(costs.sum()),
+            "n_tasks": int(graded_costs.size),
+        },
+        "latency": {
+            "p50": arm.values[0] if arm.values else None,
+            "p90": arm.values[1] if arm.values else None,
+            "n_trials": arm.n_trials,
+        },
+    }
+
+
+def _comparison_entry(c: _Comparison, control: str, epochs: int) -> dict[str, Any]:
+    q, cost = c.quality, c.cost
+    quantiles = {qd.quantile: qd for qd in c.latency.by_quantile} if c.latency else {}
+    latency: dict[str, Any] = {}
+    for name, quantile in (("p50", 0.5), ("p90", 0.9)):
+        qd = quantiles.get(quantile)
+        latency[f"{name}_diff"] = qd.diff if qd else None
+        latency[f"{name}_ci"] = qd.ci if qd else None
+        latency[f"{name}_ratio"] = qd.ratio if qd else None
+        latency[f"{name}_ratio_upper"] = qd.ratio_upper if qd else None
+    latency["method"] = "cluster bootstrap over tasks, percentile, difference of quantiles"
+    return {
+        "variant": c.label,
+        "vs": control,
+        "n_tasks": q.n_tasks,
+        "epochs": epochs,
+        "quality": {
+            "diff": q.diff,
+            "se": q.t.se if q.t else None,
+            "ci": q.t.ci if q.t else None,
+            "p": q.p,
+            "p_adjusted": c.p_adjusted,
+            "test": q.test,
+            "p_t": q.t.p if q.t else None,
+            "p_permutation": q.sign_flip.p if q.sign_flip else None,
+            "permutation_method": q.sign_flip.method if q.sign_flip else None,
+            "p_wilcoxon": q.wilcoxon.p if q.wilcoxon else None,
+            "wilcoxon_method": q.wilcoxon.method if q.wilcoxon else None,
+            "p_mcnemar": q.mcnemar_p,
+            "discordant": q.discordant,
+            "correlation": q.correlation,
+            "control_mean": q.control.mean,
+            "control_se": q.control.se,
+            "variant_mean": q.treatment.mean,
+            "variant_se": q.treatment.se,
+            "mde": q.planning.mde,
+            "tasks_needed": q.planning.tasks_needed,
+            "epochs_needed": q.planning.epochs_needed,
+        },
+        "cost": {
+            "n_tasks": cost.n_tasks,
+            "control_mean": cost.control_mean,
+            "variant_mean": cost.treatment_mean,
+            "diff": cost.diff,
+            "ci": cost.diff_ci,
+            "ratio": cost.ratio.ratio if cost.ratio else None,
+            "ratio_ci": cost.ratio.ci if cost.ratio else None,
+            "ratio_upper": cost.ratio.upper if cost.ratio else None,
+            "ratio_method": cost.ratio_method,
+            "bootstrap_ci": cost.bootstrap_diff_ci,
+            "bootstrap_ratio_ci": cost.bootstrap_ratio_ci,
+        },
+        "latency": latency,
+        "guardrails": {
+            j.guardrail.metric: {
+                "margin": j.guardrail.margin,
+                "ratio": j.ratio,
+                "lower": j.lower,
+                "upper": j.upper,
+                "status": j.status,
+            }
+            for j in c.guardrails
+        },
+    }
+
+
+def _power_entry(comparisons: list[_Comparison], rule: DecisionRule, cube: _Cube) -> dict[str, Any]:
+    # Comparisons without data (a variant whose trials all failed) have no plan to offer.
+    plans = [c.quality.planning for c in comparisons if c.quality.n_tasks >= 2]
+    tasks = [p.tasks_needed for p in plans]
+    epochs = [p.epochs_needed for p in plans]
+    m = max(len(comparisons), 1)
+    return {
+        "target_power": 0.8,
+        "alpha": rule.alpha,
+        "alpha_per_comparison": rule.alpha / m,
+        "effect_of_interest": rule.effect_of_interest,
+        "n_tasks": len(cube.tasks),
+        "epochs": cube.epochs,
+        "tasks_needed": math.ceil(max(tasks)) if tasks and None not in tasks else None,
+        "epochs_needed": math.ceil(max(epochs)) if epochs and None not in epochs else None,
+    }
+
+
+def analyse(
+    *,
+    experiment: dict[str, Any],
+    variants: list[dict[str, Any]],
+    control: str,
+    trials: Iterable[TrialRecord],
+    rule: DecisionRule,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The report dict (a superset of DESIGN.md's JSON contract), with plain JSON values only."""
+    labels = [v["label"] for v in variants]
+    if control not in labels:
+        raise ValueError(f"control {control!r} is not one of the variants {labels}")
+    cube = _index(trials, labels)
+    comparisons, arms = _compare_all(cube, control, rule, seed)
+    missing = _missing(cube, experiment)
+    verdict = _verdict(comparisons, control, rule)
+    verdict["text"] += _missing_sentence(missing, len(labels))
+    report = {
+        "experiment": {**experiment, "simulated": bool(experiment.get("simulated", False))},
+        "control": control,
+        "decision": rule.as_dict(),
+        "variants": [
+            _variant_entry(cube, i, v.get("ref", ""), arms[v["label"]])
+            for i, v in enumerate(variants)
+        ],
+        "comparisons": [_comparison_entry(c, control, cube.epochs) for c in comparisons],
+        "omnibus": _omnibus(cube),
+        "power": _power_entry(comparisons, rule, cube),
+        "missing": missing,
+        "verdict": verdict,
+    }
+    return _plain(report)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _cell(value: float | None, fmt: str = ".3f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _interval(ci: list[float] | None, fmt: str = ".3f") -> str:
+    return "" if ci is None else f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
+
+
+def _rows(report: dict[str, Any]) -> list[list[str]]:
+    by_variant = {c["variant"]: c for c in report["comparisons"]}
+    rows = []
+    for v in report["variants"]:
+        c = by_variant.get(v["label"])
+        q = c["quality"] if c else None
+        diff = "-" if not q or q["diff"] is None else _cell(q["diff"], "+.3f")
+        cost = v["cost"]["mean"]
+        rows.append(
+            [
+                v["label"],
+                _cell(v["quality"]["mean"]) + _interval(v["quality"]["ci"]),
+                diff + (_interval(q["ci"], "+.3f") if q else ""),
+                _cell(q["p"], ".3g") if q else "-",
+                _cell(q["p_adjusted"], ".3g") if q else "-",
+                "-" if cost is None else f"${cost:.4g}",
+                _cell(v["latency"]["p50"], ".2f"),
+                _cell(v["latency"]["p90"], ".2f"),
+            ]
+        )
+    return rows
+
+
+_HEADERS = [
+    "variant",
+    "quality [95% CI]",
+    "diff vs control [95% CI]",
+    "p",
+    "p adj",
+    "cost/task",
+    "p50 s",
+    "p90 s",
+]
+_SIMULATED = "SIMULATED: responses came from the offline simulator, not from a model."
+
+
+def _title(report: dict[str, Any]) -> str:
+    e = report["experiment"]
+    return (
+        f"experiment {e.get('name', '')} (#{e.get('id', '?')}), provider {e.get('provider', '?')}, "
+        f"{e.get('tasks', '?')} tasks x {e.get('epochs', '?')} epochs, control {report['control']}"
+    )
+
+
+def _verdict_line(report: dict[str, Any]) -> str:
+    v = report["verdict"]
+    status = v["status"].replace("_", " ").upper()
+    head = f"{status}: {v['winner']}" if v["winner"] else status
+    return f"{head}. {v['text']}"
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """Fixed-width plain-text table for the terminal, then the verdict line."""
+    rows = [_HEADERS, *_rows(report)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    lines = []
+    if report["experiment"].get("simulated"):
+        lines.append(_SIMULATED)
+    lines.append(_title(report))
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append("verdict: " + _verdict_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """GitHub markdown (for a pull-request comment): the table and the verdict."""
+    lines = []
+    if report["experiment"].get("simulated"):
+        lines += [f"> **{_SIMULATED.split(':')[0]}**:{_SIMULATED.split(':', 1)[1]}", ""]
+    lines += [f"**{_title(report)}**", ""]
+    lines.append("| " + " | ".join(_HEADERS) + " |")
+    lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
+    for row in _rows(report):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines += ["", f"**Verdict: {_verdict_line(report)}**"]
+    return "\n".join(lines) + "\n"
