@@ -68,8 +68,8 @@ async def run_batch(
             runner.store(results)
             for r in results:
                 state.done += 1
-                state.failed += r.trial.error is not None
-                state.cost_usd += r.trial.cost_usd
+                state.failed += r.trial["error"] is not None
+                state.cost_usd += r.trial["cost_usd"]
             _set_batch_id(db, plan, None)
             report(state)
     finally:
@@ -115,8 +115,7 @@ def _admit(plan: Plan, rows: list[list[Cell]], state: RunState) -> list[Cell]:
 async def _result(runner: Runner, cell: Cell, outcome: ModelResponse | ProviderError) -> _Result:
     trial = runner.new_trial(cell)
     if isinstance(outcome, ProviderError):
-        trial.error = str(outcome)
-        trial.batch = True
+        trial.update(error=str(outcome), batch=True)
         return _Result(trial, [])
     return await runner.complete(cell, trial, outcome, batch=True)
 

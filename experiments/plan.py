@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from experiments.graders.base import GraderConfig, parse_grader_config
+from experiments.pricing import PriceTable
 from experiments.providers.base import ModelRequest
 from experiments.records import Experiment, ExperimentTask, ExperimentVariant
 from experiments.spec import ExperimentSpec
@@ -354,7 +355,7 @@ def estimate(plan: Plan, *, batch: bool = False) -> list[ArmEstimate]:
     return rows
 
 
-def cell_estimate(plan: Plan, arm: Arm, task: Task) -> float:
+def cell_estimate(plan: Plan, arm: Arm, task: Task, *, table: PriceTable | None = None) -> float:
     """Estimated cost of one call, before any real usage is known."""
     from experiments.pricing import cost_usd
     from experiments.providers.base import Usage
@@ -363,7 +364,7 @@ def cell_estimate(plan: Plan, arm: Arm, task: Task) -> float:
         input_tokens=(len(arm.system) + len(task.prompt)) // CHARS_PER_TOKEN + 1,
         output_tokens=min(plan.estimate_output_tokens, plan.max_tokens),
     )
-    return cost_usd(arm.model_id, usage)
+    return cost_usd(arm.model_id, usage, table=table)
 
 
 def as_rows(estimates: Sequence[ArmEstimate]) -> list[dict[str, Any]]:

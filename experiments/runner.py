@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.graders.base import GradeResult, build_grader, grade_all
+from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
+from experiments.graders.judge import JudgeEnvironment, trial_graders
 from experiments.plan import Arm, Plan, cell_estimate
 from experiments.providers.base import (
     CallContext,
@@ -77,9 +78,10 @@ class RunSummary:
 
 @dataclass
 class _Result:
-    trial: Trial
+    # Column values of the trial row: building ORM objects cost more CPU than the API call.
+    trial: dict[str, Any]
     grades: list[GradeResult]
-    cache_entry: ResponseCache | None = None
+    cache_entry: dict[str, Any] | None = None
 
 
 def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
@@ -132,13 +134,27 @@ class Runner:
         self.provider = provider
         self.on_progress = on_progress or (lambda state: None)
         self.sleep = sleep
+        # Judge graders call a model of their own: they get the experiment's provider and seed.
+        self.judges = JudgeEnvironment(
+            provider.name, seed=plan.seed, max_attempts=plan.max_attempts, sleep=sleep
+        )
         self.graders = {
-            task.id: tuple(build_grader(c) for c in plan.graders_for(task)) for task in plan.tasks
+            task.id: trial_graders(plan.graders_for(task), self.judges) for task in plan.tasks
         }
         self.weights = {
             task.id: {c.name: c.weight for c in plan.graders_for(task)} for task in plan.tasks
         }
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
+        from experiments.pricing import load_price_table
+
+        self.prices = load_price_table()
+        self._trial_defaults = _column_defaults(Trial)
+        # The recorded request of each (variant, task): built once, shared by its epochs.
+        self._requests = {
+            (arm.label, task.id): _request_record(plan.request_for(arm, task).body())
+            for arm in plan.arms
+            for task in plan.tasks
+        }
 
     async def run(self) -> RunSummary:
         rows, stored = pending_cells(self.db, self.plan)
@@ -156,6 +172,7 @@ class Runner:
         finally:
             await queue.put(None)
             await asyncio.shield(writer)
+            await self.judges.aclose()
             if fatal:
                 status = "failed"
                 state.stopped = str(fatal[0])
@@ -198,11 +215,11 @@ class Runner:
                 limit.release()
                 state.reserved_usd -= estimate
             state.done += 1
-            state.cost_usd += result.trial.cost_usd
-            state.failed += result.trial.error is not None
-            state.cached += result.trial.cached
-            if result.trial.error is None and not result.trial.cached:
-                self._arm_costs[cell.arm.label].append(result.trial.cost_usd)
+            state.cost_usd += result.trial["cost_usd"]
+            state.failed += result.trial["error"] is not None
+            state.cached += result.trial["cached"]
+            if result.trial["error"] is None and not result.trial["cached"]:
+                self._arm_costs[cell.arm.label].append(result.trial["cost_usd"])
             await queue.put(result)
             self.on_progress(state)
 
@@ -243,7 +260,7 @@ class Runner:
         seen = self._arm_costs[cell.arm.label]
         if len(seen) >= 3:  # real answers say more than a character count
             return sum(seen) / len(seen)
-        return cell_estimate(self.plan, cell.arm, cell.task)
+        return cell_estimate(self.plan, cell.arm, cell.task, table=self.prices)
 
     def _load_cache(self, rows: list[list[Cell]]) -> dict[str, dict[str, Any]]:
         from sqlmodel import col, select
@@ -262,16 +279,19 @@ class Runner:
     def _cache_key(self, cell: Cell) -> str:
         return self.plan.request_for(cell.arm, cell.task).cache_key(cell.epoch)
 
-    def new_trial(self, cell: Cell) -> Trial:
-        return Trial(
-            experiment_id=self.plan.experiment_id,  # type: ignore[arg-type]
-            variant=cell.arm.label,
-            task_id=cell.task.id,
-            epoch=cell.epoch,
-            provider=self.provider.name,
-            model_id=cell.arm.model_id,
-            request=_request_record(self.plan.request_for(cell.arm, cell.task).body()),
-        )
+    def new_trial(self, cell: Cell) -> dict[str, Any]:
+        """A trial row with every column set (defaults as in ``Trial``)."""
+        return {
+            **self._trial_defaults,
+            "experiment_id": self.plan.experiment_id,
+            "variant": cell.arm.label,
+            "task_id": cell.task.id,
+            "epoch": cell.epoch,
+            "provider": self.provider.name,
+            "model_id": cell.arm.model_id,
+            "request": self._requests[(cell.arm.label, cell.task.id)],
+            "created_at": utcnow(),
+        }
 
     async def _run_cell(self, cell: Cell, cache: dict[str, dict[str, Any]]) -> _Result:
         request = self.plan.request_for(cell.arm, cell.task)
@@ -279,11 +299,11 @@ class Runner:
         trial = self.new_trial(cell)
         cached = cache.get(key)
         if cached is not None:
-            trial.cached = True
+            trial["cached"] = True
             return await self.complete(cell, trial, _response_from(cached))
         context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())
         try:
-            response, trial.retries = await call_with_retries(
+            response, trial["retries"] = await call_with_retries(
                 lambda: self.provider.complete(request, context),
                 max_attempts=self.plan.max_attempts,
                 sleep=self.sleep,
@@ -291,36 +311,44 @@ class Runner:
         except FatalProviderError:
             raise
         except ProviderError as err:
-            trial.error = str(err)
-            trial.retries = getattr(err, "retries", 0)
+            trial["error"] = str(err)
+            trial["retries"] = getattr(err, "retries", 0)
             return _Result(trial, [])
         result = await self.complete(cell, trial, response)
         if self.plan.cache:
-            result.cache_entry = ResponseCache(key=key, response=_response_record(response))
+            result.cache_entry = {
+                "key": key,
+                "response": _response_record(response),
+                "created_at": utcnow(),
+            }
         return result
 
     async def complete(
-        self, cell: Cell, trial: Trial, response: ModelResponse, *, batch: bool = False
+        self, cell: Cell, trial: dict[str, Any], response: ModelResponse, *, batch: bool = False
     ) -> _Result:
         """Fill ``trial`` from ``response``, price it and grade it."""
         from experiments.pricing import cost_usd
 
-        trial.model_id = response.model or cell.arm.model_id
-        trial.response_text = response.text
-        trial.stop_reason = response.stop_reason
-        trial.input_tokens = response.usage.input_tokens
-        trial.output_tokens = response.usage.output_tokens
-        trial.cache_write_tokens = response.usage.cache_write_tokens
-        trial.cache_read_tokens = response.usage.cache_read_tokens
-        trial.batch = batch
-        trial.cost_usd = (
-            0.0 if trial.cached else cost_usd(cell.arm.model_id, response.usage, batch=batch)
+        usage = response.usage
+        cached = trial["cached"]
+        trial.update(
+            model_id=response.model or cell.arm.model_id,
+            response_text=response.text,
+            stop_reason=response.stop_reason,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            batch=batch,
+            cost_usd=0.0
+            if cached
+            else cost_usd(cell.arm.model_id, usage, batch=batch, table=self.prices),
+            # A batch has no per-request timing: no latency rather than a false zero.
+            latency_s=None if batch else response.latency_s,
+            ttft_s=None if batch else response.ttft_s,
         )
-        # A batch has no per-request timing: no latency rather than a false zero.
-        trial.latency_s = None if batch else response.latency_s
-        trial.ttft_s = None if batch else response.ttft_s
         grades = list(await grade_all(self.graders[cell.task.id], response.text, cell.task))
-        trial.quality = combine(grades, self.weights[cell.task.id]) if grades else None
+        trial["quality"] = combine(grades, self.weights[cell.task.id]) if grades else None
         return _Result(trial, grades)
 
     async def _write(self, queue: asyncio.Queue[_Result | None]) -> None:
@@ -340,15 +368,33 @@ class Runner:
                 await asyncio.to_thread(self.store, batch)
 
     def store(self, batch: list[_Result]) -> None:
+        """Insert a batch of trials, their grades and cache entries in one transaction."""
+        from sqlalchemy import insert
+
         with self.db.session() as session:
-            for result in batch:
-                session.add(result.trial)
-            session.flush()
-            for result in batch:
-                for g in result.grades:
-                    session.add(_grade_row(result.trial.id, g))  # type: ignore[arg-type]
-                if result.cache_entry is not None:
-                    session.merge(result.cache_entry)
+            ids = session.scalars(
+                insert(Trial).returning(Trial.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+                [r.trial for r in batch],
+            ).all()
+            grades = [
+                _grade_values(trial_id, g)
+                for trial_id, r in zip(ids, batch, strict=True)
+                for g in r.grades
+            ]
+            if grades:
+                session.execute(insert(Grade), grades)
+            entries = {e["key"]: e for r in batch if (e := r.cache_entry) is not None}
+            if entries:
+                from sqlmodel import col, select
+
+                known = set(
+                    session.exec(
+                        select(ResponseCache.key).where(col(ResponseCache.key).in_(list(entries)))
+                    ).all()
+                )
+                fresh = [e for k, e in entries.items() if k not in known]
+                if fresh:
+                    session.execute(insert(ResponseCache), fresh)
             session.commit()
 
     def finish(self, status: str, note: str | None) -> None:
@@ -362,18 +408,33 @@ class Runner:
             session.commit()
 
 
+def _grade_values(trial_id: int, g: GradeResult, grading_run: int = 1) -> dict[str, Any]:
+    return {
+        "trial_id": trial_id,
+        "grading_run": grading_run,
+        "grader": g.grader,
+        "score": g.score,
+        "passed": g.passed,
+        "reason": g.reason,
+        "error": g.error,
+        "cost_usd": g.cost_usd,
+        "details": g.details,
+        "created_at": utcnow(),
+    }
+
+
 def _grade_row(trial_id: int, g: GradeResult, grading_run: int = 1) -> Grade:
-    return Grade(
-        trial_id=trial_id,
-        grading_run=grading_run,
-        grader=g.grader,
-        score=g.score,
-        passed=g.passed,
-        reason=g.reason,
-        error=g.error,
-        cost_usd=g.cost_usd,
-        details=g.details,
-    )
+    return Grade(**_grade_values(trial_id, g, grading_run))
+
+
+def _column_defaults(model: type[Trial]) -> dict[str, Any]:
+    """Every column of ``model`` that has a plain default, with that default."""
+    defaults: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name == "id":
+            continue
+        defaults[name] = None if info.is_required() else info.get_default(call_default_factory=True)
+    return defaults
 
 
 def _request_record(body: dict[str, Any]) -> dict[str, Any]:

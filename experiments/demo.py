@@ -1,0 +1,133 @@
+"""``registry demo``: the whole loop offline, on the bundled agent, in a fresh SQLite file.
+
+It runs the same commands a user would type (publish, derive by spec, run, report, export), so
+what it prints is what those commands print.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from experiments.models import data_path
+
+AGENT = "backend-logic-implementer"
+VARIANT_SPECS = ("tight.yaml", "haiku.yaml", "better-examples.yaml")
+SPEC = """\
+# The demo experiment: the bundled agent against three variants derived from it.
+name: demo-backend
+variants:
+  control: {agent}@1
+  tight: {agent}@tight
+  haiku: {agent}@haiku
+  better-examples: {agent}@better-examples
+control: control
+tasks: {tasks}
+epochs: {epochs}
+provider: simulated
+seed: {seed}
+concurrency: 16
+max_cost_usd: 20.0
+graders:
+  - {{type: rubric_judge, model: haiku, scale: "1-10", weight: 2}}
+decision:
+  alpha: 0.05
+  guardrails: {{cost: 0.20, latency_p90: 0.30}}
+  effect_of_interest: 0.05
+"""
+
+
+def _step(text: str) -> None:
+    click.echo()
+    click.secho(f"== {text}", bold=True)
+
+
+@click.command(
+    epilog="""\b
+Example:
+  registry demo && registry --db agent-registry-demo/registry.db dashboard
+"""
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=Path("agent-registry-demo"),
+    show_default=True,
+    help="Where the demo's database, spec and exported winner go.",
+)
+@click.option("--epochs", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
+    """Publish the bundled agent, derive variants, run, grade, report, export the winner."""
+    from experiments.commands import report, run
+    from registry.commands.catalog import diff, export, publish
+    from variants.errors import AgentRegistryError
+
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "registry.db"
+    for stale in (db, db.with_name("registry.db-wal"), db.with_name("registry.db-shm")):
+        stale.unlink(missing_ok=True)
+    ctx.obj = {"db": str(db)}
+    click.echo(f"agent-registry demo: a fresh registry in {db}, the simulated provider, no API key")
+
+    _step("1. Publish the bundled agent and label it production")
+    ctx.invoke(
+        publish,
+        paths=(str(data_path(f"agents/{AGENT}.md")),),
+        message="bundled example",
+        label="production",
+        name=None,
+        as_json=False,
+    )
+
+    _step("2. Derive variants from version 1: tighter wording, a cheaper model, better examples")
+    ctx.invoke(
+        publish,
+        paths=tuple(str(data_path(f"variants/{s}")) for s in VARIANT_SPECS),
+        message=None,
+        label=None,
+        name=None,
+        as_json=False,
+    )
+    _step(f"3. What the tight variant changed: registry diff {AGENT}@1 @tight")
+    ctx.invoke(diff, old=f"{AGENT}@1", new="@tight", as_json=False)
+
+    spec = folder / "demo.yaml"
+    spec.write_text(
+        SPEC.format(agent=AGENT, tasks=data_path("tasks/backend.yaml"), epochs=epochs, seed=seed)
+    )
+    _step(f"4. Run {spec}: every variant on every task, {epochs} epochs, graded as it goes")
+    ctx.invoke(
+        run,
+        spec_path=spec,
+        resume_id=None,
+        max_cost=None,
+        concurrency=None,
+        dry_run=False,
+        batch=False,
+        no_cache=True,
+        quiet=False,
+        as_json=False,
+    )
+
+    _step("5. The report and the verdict (registry report demo-backend)")
+    ctx.invoke(report, experiment="demo-backend", markdown=False, seed=None, as_json=False)
+
+    _step("6. Export the winner")
+    out = folder / "agents"
+    try:
+        ctx.invoke(
+            export, ref=None, output=str(out) + "/", experiment="demo-backend", label="candidate"
+        )
+        click.echo(f"the winner is in {out}/, labelled candidate; copy it to .claude/agents/")
+    except AgentRegistryError as err:
+        click.echo(str(err))
+    click.echo()
+    click.secho("Open the dashboard on these results:", bold=True)
+    click.echo(f"  registry --db {db} dashboard")
+    if shutil.which("registry") is None:
+        click.echo("  (registry is in .venv/bin/ when installed as the README shows)")
