@@ -127,7 +127,7 @@ def _stored_batch_id(db: Database, plan: Plan) -> str | None:
 
 
 def _set_batch_id(db: Database, plan: Plan, batch_id: str | None) -> None:
-    with db.session() as session:
+    with db.session(write=True) as session:
         experiment = session.get(Experiment, plan.experiment_id)
         assert experiment is not None
         experiment.batch_id = batch_id

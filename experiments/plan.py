@@ -166,7 +166,7 @@ def store_plan(db: Database, plan: Plan, spec: ExperimentSpec, suite: TaskSuite)
     """Write the experiment, its variants and its tasks; return the plan with its id."""
     from dataclasses import replace
 
-    with db.session() as session:
+    with db.session(write=True) as session:
         experiment = Experiment(
             name=plan.name,
             status="running",

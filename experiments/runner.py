@@ -88,7 +88,7 @@ def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
     """Cells still to run, grouped in task rows in suite order, and how many are stored."""
     from sqlmodel import col, delete, select
 
-    with db.session() as session:
+    with db.session(write=True) as session:
         failed_ids = session.exec(
             select(Trial.id).where(
                 Trial.experiment_id == plan.experiment_id, col(Trial.error).is_not(None)
@@ -371,7 +371,7 @@ class Runner:
         """Insert a batch of trials, their grades and cache entries in one transaction."""
         from sqlalchemy import insert
 
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             ids = session.scalars(
                 insert(Trial).returning(Trial.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
                 [r.trial for r in batch],
@@ -398,7 +398,7 @@ class Runner:
             session.commit()
 
     def finish(self, status: str, note: str | None) -> None:
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             experiment = session.get(Experiment, self.plan.experiment_id)
             assert experiment is not None
             experiment.status = status

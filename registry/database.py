@@ -82,9 +82,12 @@ def create_db_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            # IMMEDIATE takes the write lock up front: two publishers then queue on busy_timeout
-            # instead of both reading the same next version number, and DDL is transactional.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A writing transaction takes the write lock up front (IMMEDIATE): two publishers then
+            # queue on busy_timeout instead of both reading the same next version number, and a
+            # read-then-write never fails on a stale snapshot. Readers stay DEFERRED, so under WAL
+            # they never wait for a writer (or for another session of the same thread).
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -118,7 +121,7 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         if current_revision_on(conn) == SCHEMA_HEAD:
@@ -140,10 +143,12 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session; ``write=True`` for one that writes (on SQLite it locks from the start)."""
         from sqlmodel import Session
 
-        with Session(self.engine, expire_on_commit=False) as session:
+        bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if write else self.engine
+        with Session(bind, expire_on_commit=False) as session:
             yield session
 
     def dispose(self) -> None:

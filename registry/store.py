@@ -100,7 +100,7 @@ class Registry:
         last_error: Exception | None = None
         for _ in range(_PUBLISH_ATTEMPTS):
             try:
-                with self.db.session() as session:
+                with self.db.session(write=True) as session:
                     result = self._publish_once(
                         session, definition, agent_name, message, origin, parent, spec
                     )
@@ -161,7 +161,7 @@ class Registry:
 
     def set_label(self, ref: str | Ref, label: str, *, reason: str | None = None) -> LabelMove:
         check_label(label)
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             version = self._version(session, ref)
             move = self._move_label(session, version, label, reason)
             session.commit()
@@ -170,7 +170,7 @@ class Registry:
     def delete_label(self, name: str, label: str, *, reason: str | None = None) -> LabelMove:
         from sqlmodel import select
 
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             agent = self._agent(session, name)
             row = session.exec(
                 select(Label).where(Label.agent_id == agent.id, Label.name == label)

@@ -185,10 +185,11 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo(f"    sha256 {v.content_hash[:12]}  model {v.model or '-'}")
         if v.parent is not None:
             how = "derived by spec from" if v.derived_by_spec else "after"
-            click.echo(f"    {how} @{v.parent}")
+            spec = f" (spec: {v.origin})" if v.derived_by_spec and v.origin else ""
+            click.echo(f"    {how} @{v.parent}{spec}")
         if v.message:
             click.echo(f"    {v.message}")
-        if v.origin:
+        if v.origin and not v.derived_by_spec:
             click.echo(f"    from {v.origin}")
     if history.label_moves:
         click.echo("label moves:")
