@@ -252,3 +252,61 @@ def report(
         click.echo(render_markdown(result), nl=False)
     else:
         click.echo(render_table(result), nl=False)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry grade 3
+  registry grade 3 --judge-model opus
+  registry grade backend-wording --graders judges.yaml --json
+"""
+)
+@click.argument("experiment")
+@click.option(
+    "--graders", "graders_path", type=click.Path(path_type=Path), metavar="FILE.yaml",
+    help="Graders to use instead of the spec's (a YAML list); the tasks' own graders stay.",
+)  # fmt: skip
+@click.option("--judge-model", metavar="MODEL", help="Model of every judge grader (alias or ID).")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Gradings in flight at once.")
+@json_option
+@click.pass_context
+def grade(
+    ctx: click.Context,
+    experiment: str,
+    graders_path: Path | None,
+    judge_model: str | None,
+    concurrency: int | None,
+    as_json: bool,
+) -> None:
+    """Re-grade stored responses (no variant is called again); earlier grades are kept."""
+    from experiments.graders.pairwise import pairwise_summary
+    from experiments.grading import load_graders_file, regrade
+    from experiments.queries import find_experiment_id
+
+    db = open_database(ctx)
+    experiment_id = find_experiment_id(db, experiment)
+    configs = load_graders_file(graders_path) if graders_path is not None else None
+    summary = regrade(db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency)
+    pairwise = pairwise_summary(db, experiment_id) if summary.pairs else None
+    if as_json:
+        emit_json({"experiment": summary.experiment_id, "grading_run": summary.grading_run,
+                   "trials": summary.trials, "graded": summary.graded,
+                   "grader_errors": summary.grader_errors,
+                   "judge_cost_usd": round(summary.judge_cost_usd, 6), "pairs": summary.pairs,
+                   "pairwise": pairwise})  # fmt: skip
+        return
+    click.echo(
+        f"experiment {summary.experiment_id}: grading run {summary.grading_run}, "
+        f"{summary.graded}/{summary.trials} trials with a quality, "
+        f"{summary.grader_errors} grader errors, judge cost ${summary.judge_cost_usd:.4f}"
+    )
+    for row in (pairwise or {}).get("variants", []):
+        click.echo(
+            f"  pairwise {row['variant']} vs {row['vs']}: {row['wins']} wins, {row['ties']} ties, "
+            f"{row['losses']} losses, {row['errors']} errors"
+        )
+    if pairwise and pairwise["position_bias"]["flip_rate"] is not None:
+        click.echo(f"  position bias: verdict flipped with the order in "
+                   f"{pairwise['position_bias']['flip_rate']:.0%} of pairs")  # fmt: skip
+    click.echo(f"  report: registry report {summary.experiment_id}")

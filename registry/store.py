@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from registry.models import Agent, Label, LabelEvent, Version, utcnow
-from registry.refs import Ref, check_label, parse_ref
 from variants.errors import ConflictError, NotFoundError
+from variants.refs import Ref, check_label, parse_ref
 
 if TYPE_CHECKING:
     from sqlmodel import Session

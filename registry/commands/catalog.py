@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,8 +17,11 @@ from registry.commands.common import (
     open_registry,
     write_atomically,
 )
-from registry.refs import parse_ref
-from variants.errors import AgentFileError, AgentRegistryError
+from variants.errors import AgentFileError, AgentRegistryError, NotFoundError
+
+if TYPE_CHECKING:
+    from variants.spec import VariantSpec
+from variants.refs import parse_ref
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -68,8 +72,8 @@ def publish(
     as_json: bool,
 ) -> None:
     """Publish agent files, folders of them (recursive) or variant specs."""
-    from registry.refs import check_label
     from variants.agentfile import AgentDefinition
+    from variants.refs import check_label
 
     inputs = _collect(paths)
     if name is not None and len(inputs) != 1:
@@ -95,6 +99,16 @@ def publish(
     prepared_specs = [_prepare_spec(item.path) for item in specs]
 
     registry = open_registry(ctx)
+    # Derive every spec before writing anything; a spec whose base agent arrives with the files
+    # of this same command can only be derived after they are published.
+    derived_specs = []
+    for prepared in prepared_specs:
+        try:
+            derived_specs.append((prepared, prepared.derive(registry)))
+        except NotFoundError:
+            if prepared.base.name not in seen:
+                raise
+            derived_specs.append((prepared, None))
     results: list[dict[str, object]] = []
     for item, definition in definitions:
         for warning in definition.warnings:
@@ -110,8 +124,8 @@ def publish(
                 "label": result.label,
             }
         )
-    for prepared in prepared_specs:
-        results.extend(prepared.publish(registry, message=message))
+    for prepared, derived in derived_specs:
+        results.extend(prepared.publish(registry, message=message, derived=derived))
     if as_json:
         emit_json(results)
         return
@@ -127,11 +141,9 @@ def _read(path: Path) -> bytes:
         raise AgentFileError(f"{path}: cannot read: {err.strerror}") from None
 
 
-def _prepare_spec(path: Path):  # type: ignore[no-untyped-def]
-    try:
-        from variants.spec import load_variant_spec
-    except ModuleNotFoundError:
-        raise AgentRegistryError(f"{path}: variant specs are not supported yet") from None
+def _prepare_spec(path: Path) -> VariantSpec:
+    from variants.spec import load_variant_spec
+
     return load_variant_spec(path)
 
 

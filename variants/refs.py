@@ -1,4 +1,8 @@
-"""References to versions (contract): ``NAME`` (latest), ``NAME@7`` (version), ``NAME@label``."""
+"""References to versions (contract): ``NAME`` (latest), ``NAME@7`` (version), ``NAME@label``.
+
+They live beside the agent definition (not in registry/) so that variant specs can name a base
+without variants/ depending on the registry.
+"""
 
 from __future__ import annotations
 
