@@ -22,10 +22,10 @@ from experiments.spec import ExperimentSpec
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.database import Database
 from registry.models import Version
-from registry.refs import parse_ref
 from registry.store import Registry
 from variants.agentfile import AgentDefinition
 from variants.errors import NotFoundError, SpecError
+from variants.refs import parse_ref
 
 CHARS_PER_TOKEN = 4  # rough, for estimates only; real usage comes back from the API
 

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from experiments.decision import DecisionRule, parse_decision
-from registry.refs import InvalidReference, parse_ref
 from variants.errors import SpecError
+from variants.refs import InvalidReference, parse_ref
 
 # Rejected by the 2026-10-21 API even at their defaults (see shared notes, section 2.2).
 REMOVED_SAMPLING = ("temperature", "top_p", "top_k")

@@ -16,9 +16,9 @@ from experiments.queries import experiment_variants
 from experiments.report import build_report
 from registry.commands.common import open_registry, write_atomically
 from registry.models import Agent, Version
-from registry.refs import Ref
 from registry.store import LabelMove, Registry
 from variants.errors import AgentRegistryError
+from variants.refs import Ref
 
 
 class NoWinner(AgentRegistryError):
