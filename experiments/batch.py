@@ -74,6 +74,7 @@ async def run_batch(
             report(state)
     finally:
         await batches.aclose()
+        await runner.judges.aclose()
     status = "completed" if state.done == state.total and not state.failed else "stopped"
     note = state.stopped or (
         f"{state.failed} requests failed; resume to retry them" if state.failed else None

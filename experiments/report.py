@@ -46,6 +46,10 @@ def build_report(
         rule=parse_decision(decision),
         seed=experiment.seed if seed is None else seed,
     )
+    from experiments.graders.pairwise import pairwise_summary
+
+    pairwise = pairwise_summary(db, experiment_id)
+    report["pairwise"] = pairwise if pairwise.get("variants") else None
     models = {v.label: (v.model_alias, v.model_id) for v in variants}
     for entry in report["variants"]:
         alias, model_id = models[entry["label"]]

@@ -1,6 +1,9 @@
-"""Graders score a response to a task; importing this package registers the built-in checks."""
+"""Graders score a response to a task; importing this package registers the built-in types:
+the checks, the rubric judge and the pairwise judge."""
 
 from experiments.graders import checks as _checks  # noqa: F401  (registers the built-in types)
+from experiments.graders import judge as _judge  # noqa: F401
+from experiments.graders import pairwise as _pairwise  # noqa: F401
 from experiments.graders.base import (
     Grader,
     GraderConfig,

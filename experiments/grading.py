@@ -1,0 +1,247 @@
+"""Re-grading stored responses: new graders or a new judge model, no new variant calls.
+
+A re-grading adds a grading run: one new grade row per (trial, grader), numbered one above the
+experiment's newest run, and sets each trial's quality to the combination of the new grades.
+Earlier grade rows are never changed or removed. The new rows and the new qualities are written
+in one transaction at the end, so an experiment's qualities never mix two runs.
+
+Which graders: the tasks' own graders (from the suite, as stored with the experiment) plus either
+the experiment's spec-level graders as stored, or the ones given (``--graders FILE``). A pairwise
+judge among them runs after the per-trial grading, on every (variant, control) pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from experiments.graders.base import GraderConfig, GradeResult, build_grader, parse_grader_config
+from experiments.graders.combine import combine
+from experiments.graders.judge import JudgeEnvironment, trial_graders
+from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
+from experiments.records import Grade, Trial
+from experiments.tasks import Task
+from registry.database import Database
+from variants.errors import SpecError
+
+JUDGE_TYPES = ("rubric_judge", "pairwise")
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class RegradeSummary:
+    experiment_id: int
+    grading_run: int
+    trials: int  # trials with a response, re-graded
+    graded: int  # of those, with a quality (no weighted grader failed)
+    grader_errors: int  # grade rows with an error
+    judge_cost_usd: float  # of this grading run, pairwise included
+    pairs: int  # pairwise comparisons made (0 without a pairwise judge)
+
+
+def load_graders_file(path: str | Path) -> tuple[GraderConfig, ...]:
+    """A YAML list of graders (or a mapping with a ``graders`` list); each is validated."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read graders: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: invalid YAML: {' '.join(str(err).split())}") from None
+    if isinstance(raw, Mapping) and set(raw) == {"graders"}:
+        raw = raw["graders"]
+    if not isinstance(raw, list):
+        raise SpecError(f"{path}: expected a list of graders (or a mapping with a 'graders' list)")
+    configs = []
+    for index, entry in enumerate(raw):
+        try:
+            config = parse_grader_config(entry, base_dir=path.parent)
+            build_grader(config)
+        except SpecError as err:
+            raise SpecError(f"{path}: graders[{index}]: {err}") from None
+        configs.append(config)
+    return tuple(configs)
+
+
+def with_judge_model(configs: Sequence[GraderConfig], model: str) -> tuple[GraderConfig, ...]:
+    """Every judge grader switched to ``model``; checked like any grader configuration."""
+    switched = []
+    for config in configs:
+        if config.type in JUDGE_TYPES:
+            config = replace(config, params=MappingProxyType({**config.params, "model": model}))
+            try:
+                build_grader(config)
+            except SpecError as err:
+                raise SpecError(f"--judge-model: {err}") from None
+        switched.append(config)
+    return tuple(switched)
+
+
+def _check_names(tasks: Sequence[Task], extra: Sequence[GraderConfig]) -> None:
+    names = [c.name for c in extra]
+    for name in names:
+        if names.count(name) > 1:
+            raise SpecError(f"graders: two graders named {name!r}; give one a 'name:'")
+    for task in tasks:
+        for config in task.graders:
+            if config.name in names:
+                raise SpecError(
+                    f"graders: {config.name!r} is also a grader of task '{task.id}'; "
+                    "give yours a different 'name:'"
+                )
+
+
+def regrade(
+    db: Database,
+    experiment_id: int,
+    grader_configs: Sequence[GraderConfig | Mapping[str, Any]] | None = None,
+    *,
+    judge_model: str | None = None,
+    concurrency: int | None = None,
+    env: JudgeEnvironment | None = None,
+) -> RegradeSummary:
+    """Re-grade every stored response of an experiment; see the module docstring."""
+    return asyncio.run(
+        aregrade(
+            db, experiment_id, grader_configs, judge_model=judge_model,
+            concurrency=concurrency, env=env,
+        )
+    )  # fmt: skip
+
+
+async def aregrade(
+    db: Database,
+    experiment_id: int,
+    grader_configs: Sequence[GraderConfig | Mapping[str, Any]] | None = None,
+    *,
+    judge_model: str | None = None,
+    concurrency: int | None = None,
+    env: JudgeEnvironment | None = None,
+) -> RegradeSummary:
+    """``regrade`` inside a running event loop. ``env`` defaults to one on the experiment's
+    provider and seed (and is closed here only when made here)."""
+    from experiments.plan import load_plan
+
+    plan = load_plan(db, experiment_id)
+    if grader_configs is None:
+        extra = plan.extra_graders
+    else:
+        extra = tuple(parse_grader_config(c) for c in grader_configs)
+        for config in extra:
+            build_grader(config)
+        _check_names(plan.tasks, extra)
+    tasks = {}
+    for task in plan.tasks:
+        configs = (*task.graders, *extra)
+        if judge_model is not None:
+            configs = with_judge_model(configs, judge_model)
+        tasks[task.id] = replace(task, graders=configs)
+    own_env = env is None
+    env = env or JudgeEnvironment(plan.provider, seed=plan.seed, max_attempts=plan.max_attempts)
+    limit = asyncio.Semaphore(concurrency or plan.concurrency or DEFAULT_CONCURRENCY)
+    try:
+        trials = _answered_trials(db, experiment_id, tasks)
+        graders = {i: trial_graders(t.graders, env) for i, t in tasks.items()}
+
+        async def one(trial: TrialAnswer) -> tuple[TrialAnswer, tuple[GradeResult, ...]]:
+            async with limit:
+                from experiments.graders.base import grade_all
+
+                task = tasks[trial.task_id]
+                return trial, await grade_all(graders[trial.task_id], trial.answer, task)
+
+        graded = await asyncio.gather(*(one(t) for t in trials))
+        pair_grades = await _pairwise(extra, tasks, trials, plan.control, env, limit)
+    finally:
+        if own_env:
+            await env.aclose()
+    return _store(db, experiment_id, tasks, graded, pair_grades)
+
+
+async def _pairwise(
+    extra: Sequence[GraderConfig],
+    tasks: Mapping[str, Task],
+    trials: Sequence[TrialAnswer],
+    control: str,
+    env: JudgeEnvironment,
+    limit: asyncio.Semaphore,
+) -> list[tuple[int, GradeResult]]:
+    """(variant trial id, grade) for every pair and every pairwise judge configured."""
+    judges = [
+        g.bind(env)
+        for task in tasks.values()
+        for g in map(build_grader, task.graders)
+        if isinstance(g, PairwiseJudge)
+    ]
+    unique = list({j.name: j for j in judges}.values())  # the same config sits on every task
+    pairs = pairs_of(trials, control)
+
+    async def one(judge: PairwiseJudge, pair: Any) -> tuple[int, GradeResult]:
+        async with limit:
+            return pair.trial_id, await judge.compare(tasks[pair.task_id], pair)
+
+    return list(await asyncio.gather(*(one(j, p) for j in unique for p in pairs)))
+
+
+def _answered_trials(
+    db: Database, experiment_id: int, tasks: Mapping[str, Task]
+) -> list[TrialAnswer]:
+    from sqlmodel import col, select
+
+    with db.session() as session:
+        rows = session.exec(
+            select(Trial.id, Trial.variant, Trial.task_id, Trial.epoch, Trial.response_text)
+            .where(Trial.experiment_id == experiment_id, col(Trial.error).is_(None))
+            .where(col(Trial.response_text).is_not(None))
+            .order_by(Trial.id)  # type: ignore[arg-type]
+        ).all()
+    return [TrialAnswer(*row) for row in rows if row[2] in tasks]  # type: ignore[arg-type]
+
+
+def _store(
+    db: Database,
+    experiment_id: int,
+    tasks: Mapping[str, Task],
+    graded: Sequence[tuple[TrialAnswer, tuple[GradeResult, ...]]],
+    pair_grades: Sequence[tuple[int, GradeResult]],
+) -> RegradeSummary:
+    from sqlmodel import func, select
+
+    from experiments.runner import _grade_row
+
+    with db.session(write=True) as session:
+        newest = session.exec(
+            select(func.max(Grade.grading_run))
+            .join(Trial, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
+            .where(Trial.experiment_id == experiment_id)
+        ).one()
+        run = (newest or 0) + 1
+        with_quality = 0
+        for trial, results in graded:
+            quality = combine(results, tasks[trial.task_id].weights()) if results else None
+            with_quality += quality is not None
+            row = session.get(Trial, trial.trial_id)
+            assert row is not None
+            row.quality = quality
+            session.add(row)
+            for result in results:
+                session.add(_grade_row(trial.trial_id, result, run))
+        for trial_id, result in pair_grades:
+            session.add(_grade_row(trial_id, result, run))
+        session.commit()
+    every = [r for _, results in graded for r in results] + [r for _, r in pair_grades]
+    return RegradeSummary(
+        experiment_id=experiment_id,
+        grading_run=run,
+        trials=len(graded),
+        graded=with_quality,
+        grader_errors=sum(r.error is not None for r in every),
+        judge_cost_usd=sum(r.cost_usd for r in every),
+        pairs=len(pair_grades),
+    )

@@ -1,0 +1,192 @@
+"""The pairwise judge: both orders, win/tie/loss from the variant's side, position bias."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from experiments.graders import build_grader
+from experiments.graders.base import GradeResult
+from experiments.graders.judge import JudgeEnvironment
+from experiments.graders.pairwise import (
+    Pair,
+    PairwiseJudge,
+    PairwiseRow,
+    TrialAnswer,
+    outcome_of,
+    pairs_of,
+    summarise,
+    variant_side,
+)
+from experiments.tasks import Task
+from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
+from tests.fake_anthropic import http_error
+
+TASK = Task(
+    "register-endpoint",
+    "Write a POST /users registration endpoint.",
+    ("hashes the password with bcrypt or argon2", "returns 409 on a duplicate email"),
+    "Full marks need slow hashing and a 409 on conflict.",
+)
+VARIANT = "Hash with argon2, return 409 on a duplicate email."
+CONTROL = "Store the user with an md5 hash."
+PAIR = Pair("register-endpoint", 1, "tight", 11, VARIANT, 10, CONTROL)
+
+
+def prefer(winner_of: Any) -> Any:
+    """A fake judge: ``winner_of(answer_a, answer_b)`` picks "A", "B" or "tie"."""
+
+    def script(body: dict[str, Any]) -> ToolCall:
+        content = body["messages"][0]["content"]
+        a = content.split("<answer_a>\n", 1)[1].split("\n</answer_a>", 1)[0]
+        b = content.split("<answer_b>\n", 1)[1].split("\n</answer_b>", 1)[0]
+        return ToolCall({"winner": winner_of(a, b), "reason": "r"}, name="record_preference")
+
+    return script
+
+
+def compare(env: JudgeEnvironment, pair: Pair = PAIR) -> GradeResult:
+    judge = build_grader({"type": "pairwise", "model": "haiku"})
+    assert isinstance(judge, PairwiseJudge)
+
+    async def go() -> GradeResult:
+        try:
+            return await judge.bind(env).compare(TASK, pair)
+        finally:
+            await env.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_variant_side_and_outcome() -> None:
+    assert [variant_side("variant_first", w) for w in ("A", "B", "tie")] == [1, -1, 0]
+    assert [variant_side("control_first", w) for w in ("A", "B", "tie")] == [-1, 1, 0]
+    assert outcome_of([1, 1]) == ("win", False)
+    assert outcome_of([-1, -1]) == ("loss", False)
+    assert outcome_of([1, -1]) == ("tie", True)
+    assert outcome_of([1, 0]) == ("win", True)
+    assert outcome_of([0, 0]) == ("tie", False)
+
+
+def test_both_orders_are_asked_with_the_answers_swapped() -> None:
+    with tool_fake(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
+        result = compare(fake_env(fake))
+    bodies = judge_bodies(fake)
+    assert len(bodies) == 2
+    firsts = {b["messages"][0]["content"].split("<answer_a>\n")[1][:20] for b in bodies}
+    assert firsts == {VARIANT[:20], CONTROL[:20]}
+    for body in bodies:
+        assert body["tool_choice"] == {"type": "tool", "name": "record_preference"}
+        assert "tight" not in str(body)  # blind: no variant label
+    assert (result.score, result.error) == (1.0, None)
+    assert result.details["outcome"] == "win" and result.details["flipped"] is False
+    assert result.details["vs_trial_id"] == 10
+    assert {r["order"]: r["side"] for r in result.details["order_results"]} == {
+        "variant_first": 1,
+        "control_first": 1,
+    }
+    assert result.cost_usd > 0
+
+
+def test_a_judge_that_always_picks_the_first_answer_flips() -> None:
+    with tool_fake(prefer(lambda a, b: "A")) as fake:
+        result = compare(fake_env(fake))
+    assert result.details["outcome"] == "tie" and result.details["flipped"] is True
+    assert result.score == 0.5
+    assert "flipped" in result.reason
+
+
+def test_loss_when_the_control_is_preferred_in_both_orders() -> None:
+    with tool_fake(prefer(lambda a, b: "A" if "md5" in a else "B")) as fake:
+        result = compare(fake_env(fake))
+    assert (result.score, result.details["outcome"]) == (0.0, "loss")
+
+
+def test_malformed_or_failed_order_is_an_error() -> None:
+    with tool_fake([ToolCall({"winner": "C"}, name="record_preference")]) as fake:
+        malformed = compare(fake_env(fake))
+    assert malformed.score is None and "malformed" in (malformed.error or "")
+    with tool_fake([http_error(400)], default=http_error(400)) as fake:
+        failed = compare(fake_env(fake))
+    assert failed.score is None and "judge call failed" in (failed.error or "")
+
+
+def test_simulated_pairwise_is_deterministic_and_prefers_coverage() -> None:
+    first = compare(JudgeEnvironment("simulated", seed=3))
+    assert first == compare(JudgeEnvironment("simulated", seed=3))
+    assert first.details["simulated"] is True
+    outcomes = [compare(JudgeEnvironment("simulated", seed=s)).score for s in range(20)]
+    assert sum(outcomes) / len(outcomes) > 0.75  # the answer covering the points mostly wins
+
+
+def test_pairs_of_matches_task_and_epoch_and_skips_missing_control() -> None:
+    trials = [
+        TrialAnswer(1, "control", "t1", 1, "c11"),
+        TrialAnswer(2, "b", "t1", 1, "b11"),
+        TrialAnswer(3, "a", "t1", 1, "a11"),
+        TrialAnswer(4, "a", "t1", 2, "a12"),  # no control answer for epoch 2
+        TrialAnswer(5, "control", "t2", 1, "c21"),
+        TrialAnswer(6, "a", "t2", 1, "a21"),
+    ]
+    pairs = pairs_of(trials, "control")
+    assert [(p.variant, p.task_id, p.epoch, p.trial_id, p.control_trial_id) for p in pairs] == [
+        ("a", "t1", 1, 3, 1),
+        ("b", "t1", 1, 2, 1),
+        ("a", "t2", 1, 6, 5),
+    ]
+    assert pairs[0].answer == "a11" and pairs[0].control_answer == "c11"
+
+
+def row(variant: str, outcome: str | None, flipped: bool, first: str = "A", run: int = 2) -> Any:
+    if outcome is None:
+        return PairwiseRow(variant, run, "judge call failed", {"kind": "pairwise"})
+    orders = [{"winner": first}, {"winner": "tie" if not flipped else first}]
+    details = {"kind": "pairwise", "outcome": outcome, "flipped": flipped, "order_results": orders}
+    return PairwiseRow(variant, run, None, details)
+
+
+def test_summary_counts_rates_and_position_bias() -> None:
+    rows = [
+        row("a", "win", False, "A"),
+        row("a", "win", True, "A"),
+        row("a", "tie", True, "B"),
+        row("a", "loss", False, "B"),
+        row("a", None, False),
+        row("b", "loss", False, "B"),
+        row("a", "win", False, run=1),  # an older grading run: left out
+    ]
+    summary = summarise(rows, "control")
+    assert summary["grading_run"] == 2
+    a, b = summary["variants"]
+    assert (a["variant"], a["wins"], a["ties"], a["losses"], a["errors"]) == ("a", 2, 1, 1, 1)
+    assert a["pairs"] == 4 and a["win_rate"] == 0.5
+    assert a["preference"] == pytest.approx(2.5 / 4)
+    assert a["flip_rate"] == 0.5
+    assert (b["wins"], b["losses"], b["win_rate"]) == (0, 1, 0.0)
+    bias = summary["position_bias"]
+    assert (bias["pairs"], bias["flipped"], bias["flip_rate"]) == (5, 2, 0.4)
+    # decided (non-tie) verdicts: A | A, A | B, B | B | B: 3 of 7 chose the first answer
+    assert bias["first_position_share"] == pytest.approx(3 / 7)
+
+
+def test_summary_without_pairwise_grades() -> None:
+    assert summarise([], "control") == {
+        "grading_run": None,
+        "control": "control",
+        "variants": [],
+        "position_bias": None,
+    }
+
+
+def test_pairwise_is_not_a_per_trial_grader() -> None:
+    judge = build_grader({"type": "pairwise"})
+    with pytest.raises(TypeError, match="compare"):
+        asyncio.run(judge.grade("text", TASK))
