@@ -14,15 +14,14 @@ import click
 from experiments.models import data_path
 
 AGENT = "backend-logic-implementer"
-VARIANT_SPECS = ("tight.yaml", "haiku.yaml", "better-examples.yaml")
+VARIANT_SPECS = ("checklist.yaml", "haiku.yaml", "tight.yaml")
 SPEC = """\
 # The demo experiment: the bundled agent against three variants derived from it.
 name: demo-backend
 variants:
   control: {agent}@1
-  tight: {agent}@tight
+  checklist: {agent}@checklist
   haiku: {agent}@haiku
-  better-examples: {agent}@better-examples
 control: control
 tasks: {tasks}
 epochs: {epochs}
@@ -30,11 +29,13 @@ provider: simulated
 seed: {seed}
 concurrency: 16
 max_cost_usd: 20.0
-graders:
+graders:                        # added to the suite's own checks
   - {{type: rubric_judge, model: haiku, scale: "1-10", weight: 2}}
 decision:
   alpha: 0.05
-  guardrails: {{cost: 0.20, latency_p90: 0.30}}
+  # A winner may cost at most 20% more per task and have at most a 50% higher p90 latency,
+  # each shown by a one-sided 95% bound.
+  guardrails: {{cost: 0.20, latency_p90: 0.50}}
   effect_of_interest: 0.05
 """
 
@@ -84,7 +85,7 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         as_json=False,
     )
 
-    _step("2. Derive variants from version 1: tighter wording, a cheaper model, better examples")
+    _step("2. Derive variants from version 1: a practice checklist, a cheaper model, tighter words")
     ctx.invoke(
         publish,
         paths=tuple(str(data_path(f"variants/{s}")) for s in VARIANT_SPECS),
@@ -93,8 +94,8 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         name=None,
         as_json=False,
     )
-    _step(f"3. What the tight variant changed: registry diff {AGENT}@1 @tight")
-    ctx.invoke(diff, old=f"{AGENT}@1", new="@tight", as_json=False)
+    _step(f"3. What the checklist variant changed: registry diff {AGENT}@1 @checklist")
+    ctx.invoke(diff, old=f"{AGENT}@1", new="@checklist", as_json=False)
 
     spec = folder / "demo.yaml"
     spec.write_text(

@@ -40,8 +40,9 @@ DEFAULT_PROFILES: Mapping[str, ModelProfile] = {
 }
 # Model IDs naming none of the families above (claude-mythos-5-1, ...) behave like this one.
 MIDDLE_FAMILY = "sonnet"
-# Coverage probability added when the system prompt mentions all of a point's key words.
-MENTION_BOOST = 0.35
+# Coverage probability added when the system prompt mentions all of a point's key words: large
+# enough that a prompt spelling out the practices a task rewards measurably helps.
+MENTION_BOOST = 0.6
 MIN_COVERAGE, MAX_COVERAGE = 0.02, 0.97
 CHARS_PER_TOKEN = 4
 

@@ -8,6 +8,7 @@ from experiments.providers.base import CallContext, ModelRequest, ModelResponse,
 from experiments.providers.registry import get_provider
 from experiments.providers.simulated import (
     DEFAULT_PROFILES,
+    MAX_COVERAGE,
     MENTION_BOOST,
     ModelProfile,
     SimulatedProvider,
@@ -147,7 +148,7 @@ def test_coverage_probability_values():
         haiku.skill + MENTION_BOOST / 3
     )
     assert coverage_probability(point, stems("hashing: bcrypt, argon2"), haiku) == pytest.approx(
-        haiku.skill + MENTION_BOOST
+        min(haiku.skill + MENTION_BOOST, MAX_COVERAGE)
     )
     certain = ModelProfile(1.0, 1.0, 0.1, 0.1, 100)
     assert coverage_probability(point, frozenset(), certain) == 0.97
