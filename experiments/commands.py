@@ -203,7 +203,7 @@ def _provider(name: str) -> Any:
     return get_provider(name)
 
 
-@click.command("experiments")
+@click.command("experiments", epilog="Example:\n  registry experiments --json")
 @json_option
 @click.pass_context
 def list_experiments(ctx: click.Context, as_json: bool) -> None:

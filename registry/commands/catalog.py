@@ -147,7 +147,7 @@ def _prepare_spec(path: Path) -> VariantSpec:
     return load_variant_spec(path)
 
 
-@click.command("list")
+@click.command("list", epilog="Example:\n  registry list --json")
 @json_option
 @click.pass_context
 def list_agents(ctx: click.Context, as_json: bool) -> None:
