@@ -55,6 +55,17 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def table_source(path: str | Path | None, env_var: str, name: str, what: str) -> tuple[Path, int]:
+    """Which data table to read (``path``, else ``$env_var``, else the shipped ``name``) and its
+    modification time, the cache key that lets an edited table be read again."""
+    chosen = path or os.environ.get(env_var) or data_path(name)
+    resolved = Path(chosen).expanduser().resolve()
+    try:
+        return resolved, resolved.stat().st_mtime_ns
+    except OSError as err:
+        raise SpecError(f"cannot read {what} {resolved}: {err.strerror}") from err
+
+
 @dataclass(frozen=True)
 class ModelTable:
     as_of: date
@@ -72,13 +83,7 @@ class ResolvedModel:
 
 def load_model_table(path: str | Path | None = None) -> ModelTable:
     """The alias table: ``path``, else ``$REGISTRY_MODELS``, else the shipped ``models.yaml``."""
-    chosen = path or os.environ.get(MODELS_ENV) or data_path("models.yaml")
-    resolved = Path(chosen).expanduser().resolve()
-    try:
-        mtime = resolved.stat().st_mtime_ns
-    except OSError as err:
-        raise SpecError(f"cannot read model table {resolved}: {err.strerror}") from err
-    return _load_model_table(resolved, mtime)
+    return _load_model_table(*table_source(path, MODELS_ENV, "models.yaml", "model table"))
 
 
 @lru_cache(maxsize=8)

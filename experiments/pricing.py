@@ -6,7 +6,6 @@ without a price stops the run at the start rather than in the middle.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from experiments.models import data_path, load_yaml_mapping
+from experiments.models import load_yaml_mapping, table_source
 from experiments.providers.base import Usage
 from variants.errors import SpecError
 
@@ -54,13 +53,7 @@ class PriceTable:
 
 def load_price_table(path: str | Path | None = None) -> PriceTable:
     """The price table: ``path``, else ``$REGISTRY_PRICES``, else the shipped ``prices.yaml``."""
-    chosen = path or os.environ.get(PRICES_ENV) or data_path("prices.yaml")
-    resolved = Path(chosen).expanduser().resolve()
-    try:
-        mtime = resolved.stat().st_mtime_ns
-    except OSError as err:
-        raise SpecError(f"cannot read price table {resolved}: {err.strerror}") from err
-    return _load_price_table(resolved, mtime)
+    return _load_price_table(*table_source(path, PRICES_ENV, "prices.yaml", "price table"))
 
 
 @lru_cache(maxsize=8)

@@ -52,6 +52,13 @@ class Cli:
         return result
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may depend on, or leak, a real key from the environment it runs in."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _pg_admin_url() -> str | None:
     return os.environ.get("REGISTRY_TEST_PG")
 

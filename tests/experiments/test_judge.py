@@ -53,12 +53,6 @@ def grade(grader: RubricJudge, env: JudgeEnvironment, answer: str = GOOD) -> Gra
     return asyncio.run(go())
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # --- well-formed judgements ------------------------------------------------------------------
 
 

@@ -60,12 +60,6 @@ def compare(env: JudgeEnvironment, pair: Pair = PAIR) -> GradeResult:
     return asyncio.run(go())
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_variant_side_and_outcome() -> None:
     assert [variant_side("variant_first", w) for w in ("A", "B", "tie")] == [1, -1, 0]
     assert [variant_side("control_first", w) for w in ("A", "B", "tie")] == [-1, 1, 0]

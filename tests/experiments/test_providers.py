@@ -46,12 +46,6 @@ CONTEXT = CallContext(seed=1, variant="control", epoch=0, task=TaskMaterial("t1"
 OK = Text("hi there", chunks=2)
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def call(base_url: str, request: ModelRequest = REQUEST, key: str = DEFAULT_KEY) -> ModelResponse:
     async def go() -> ModelResponse:
         provider = AnthropicProvider(api_key=key, base_url=base_url)

@@ -37,12 +37,6 @@ tasks:
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _setup(
     cli: Cli, tmp_path: Path, *, provider: str = "simulated", epochs: int = 2, extra: str = ""
 ) -> Path:
