@@ -1,0 +1,478 @@
+"""What the dashboard shows, as plain functions over the registry database: no Streamlit here.
+
+Every function takes an opened ``Database`` (or an already loaded report or frame) and returns a
+DataFrame, a dict or a frozen dataclass, so that the pages stay thin and the figures are tested
+without a browser. The Streamlit caching lives in ``dashboard.state``; ``freshness`` is the cheap
+token it keys on, so a cached page is recomputed as soon as a run writes a trial or a grade.
+
+Large experiments (100,000 trials) are reduced here, not in the browser: the heat map gets one
+cell per task and variant, the latency chart a histogram per variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from registry.readers import AgentLog
+
+if TYPE_CHECKING:
+    from experiments.winner import Winner
+    from registry.database import Database
+    from registry.store import LabelMove
+    from variants.agentfile import AgentDefinition
+    from variants.diff import DefinitionDiff
+
+TRIAL_COLUMNS = ("variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error")
+LATENCY_BINS = 40
+VERDICT_TITLES = {
+    "winner": "{winner} wins",
+    "no_difference": "No significant difference",
+    "inconclusive": "Inconclusive",
+}
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+
+def agents_frame(url: str) -> pd.DataFrame:
+    """One row per agent: latest version, number of versions, model, labels."""
+    from registry.readers import list_agents
+
+    rows = [
+        {
+            "agent": a.name,
+            "latest": a.latest,
+            "versions": a.versions,
+            "model": a.model,
+            "labels": ", ".join(f"{label}@{n}" for label, n in sorted(a.labels.items())),
+            "updated": a.updated_at,
+        }
+        for a in list_agents(url)
+    ]
+    columns = ["agent", "latest", "versions", "model", "labels", "updated"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def agent_history(url: str, name: str) -> AgentLog:
+    from registry.readers import agent_log
+
+    return agent_log(url, name)
+
+
+def versions_frame(log: AgentLog) -> pd.DataFrame:
+    rows = [
+        {
+            "version": v.number,
+            "labels": ", ".join(v.labels),
+            "model": v.model,
+            "parent": f"@{v.parent}" if v.parent is not None else "",
+            "message": v.message or "",
+            "author": v.author or "",
+            "created": v.created_at,
+            "hash": v.content_hash[:12],
+        }
+        for v in log.versions
+    ]
+    columns = ["version", "labels", "model", "parent", "message", "author", "created", "hash"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def label_history_frame(log: AgentLog) -> pd.DataFrame:
+    rows = [
+        {
+            "label": m.label,
+            "from": f"@{m.from_number}" if m.from_number is not None else "(new)",
+            "to": f"@{m.to_number}" if m.to_number is not None else "(deleted)",
+            "who": m.actor or "",
+            "why": m.reason or "",
+            "when": m.created_at,
+        }
+        for m in log.label_moves
+    ]
+    return pd.DataFrame(rows, columns=["label", "from", "to", "who", "why", "when"])
+
+
+@dataclass(frozen=True)
+class VersionPair:
+    """Two versions of one agent and what differs between them."""
+
+    old: AgentDefinition
+    new: AgentDefinition
+    diff: DefinitionDiff
+
+
+def version_pair(db: Database, name: str, old: int, new: int) -> VersionPair:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+    from variants.diff import diff_definitions
+    from variants.refs import Ref
+
+    registry = Registry(db)
+    refs = Ref(name, number=old), Ref(name, number=new)
+    a, b = (AgentDefinition.parse(registry.source(ref), origin=str(ref)) for ref in refs)
+    return VersionPair(a, b, diff_definitions(a, b, old_label=str(refs[0]), new_label=str(refs[1])))
+
+
+def fields_frame(pair: VersionPair) -> pd.DataFrame:
+    """Every frontmatter field of either version side by side, changed ones first."""
+    changed = {c.key for c in pair.diff.fields}
+    if pair.diff.model is not None:
+        changed.add("model")
+    if pair.diff.description is not None:
+        changed.add("description")
+    keys = [*pair.new.fields, *(k for k in pair.old.fields if k not in pair.new.fields)]
+    rows = [
+        {
+            "field": key,
+            "changed": key in changed,
+            "old": _cell(pair.old.fields.get(key)),
+            "new": _cell(pair.new.fields.get(key)),
+        }
+        for key in keys
+        if key != "description"  # shown apart: examples and text are their own axes
+    ]
+    frame = pd.DataFrame(rows, columns=["field", "changed", "old", "new"])
+    return frame.sort_values("changed", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else repr(value)
+
+
+# -- experiments -------------------------------------------------------------------------------
+
+
+def experiments_frame(db: Database) -> pd.DataFrame:
+    """Every experiment, newest first: status, trials done of planned, errors, cost."""
+    from experiments.queries import experiment_summaries
+
+    columns = [
+        "id",
+        "name",
+        "status",
+        "provider",
+        "simulated",
+        "variants",
+        "tasks",
+        "epochs",
+        "trials",
+        "total",
+        "progress",
+        "errors",
+        "cost_usd",
+        "judge_cost_usd",
+        "created_at",
+        "note",
+    ]
+    rows = experiment_summaries(db)
+    for row in rows:
+        row["progress"] = row["trials"] / row["total"] if row["total"] else 0.0
+    return pd.DataFrame(rows, columns=columns)
+
+
+def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
+    """(status, trials, newest trial id, newest grade id): changes whenever a run writes."""
+    from sqlmodel import func, select
+
+    from experiments.records import Experiment, Grade, Trial
+
+    with db.session() as session:
+        experiment = session.get(Experiment, experiment_id)
+        status = experiment.status if experiment is not None else "missing"
+        count, newest = session.exec(
+            select(func.count(), func.max(Trial.id)).where(Trial.experiment_id == experiment_id)
+        ).one()
+        newest_grade = session.exec(select(func.max(Grade.id))).one()
+    return status, int(count), int(newest or 0), int(newest_grade or 0)
+
+
+def catalog_freshness(db: Database) -> tuple[int, int]:
+    """(newest version id, newest label event id): changes on every publish or label move."""
+    from sqlmodel import func, select
+
+    from registry.models import LabelEvent, Version
+
+    with db.session() as session:
+        version = session.exec(select(func.max(Version.id))).one()
+        event = session.exec(select(func.max(LabelEvent.id))).one()
+    return int(version or 0), int(event or 0)
+
+
+# -- compare -----------------------------------------------------------------------------------
+
+
+def report(db: Database, experiment_id: int) -> dict[str, Any]:
+    from experiments.report import build_report
+
+    return build_report(db, experiment_id)
+
+
+def verdict_title(verdict: dict[str, Any]) -> str:
+    """The verdict in a few words: "tight wins", "No significant difference", "Inconclusive"."""
+    return VERDICT_TITLES[verdict["status"]].format(winner=verdict.get("winner"))
+
+
+def stats_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Per variant: quality and its interval, the difference with control, p-values, cost, speed."""
+    comparisons = {c["variant"]: c for c in report["comparisons"]}
+    rows = []
+    for v in report["variants"]:
+        c = comparisons.get(v["label"])
+        q = c["quality"] if c else None
+        rows.append(
+            {
+                "variant": v["label"],
+                "control": v["label"] == report["control"],
+                "model": v.get("model"),
+                "trials": v["trials"],
+                "errors": v["errors"],
+                "quality": v["quality"]["mean"],
+                "quality 95% CI": _interval(v["quality"].get("ci")),
+                "diff vs control": q["diff"] if q else None,
+                "diff 95% CI": _interval(q["ci"]) if q else "",
+                "p": q["p"] if q else None,
+                "p (Holm)": q["p_adjusted"] if q else None,
+                "cost/task $": v["cost"]["mean"],
+                "cost ratio": c["cost"].get("ratio") if c else None,
+                "latency p50 s": v["latency"]["p50"],
+                "latency p90 s": v["latency"]["p90"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval(ci: list[float] | None) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci[0] < 0 else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def variants_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """Per variant: quality, its interval and cost per task (error bars and the trade-off)."""
+    rows = []
+    for v in report["variants"]:
+        low, high = v["quality"].get("ci") or (None, None)
+        rows.append(
+            {
+                "variant": v["label"],
+                "role": "control" if v["label"] == report["control"] else "variant",
+                "model": v.get("model"),
+                "quality": v["quality"]["mean"],
+                "low": low,
+                "high": high,
+                "cost_per_task": v["cost"]["mean"],
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["variant", "role", "model", "quality", "low", "high", "cost_per_task"]
+    )
+
+
+def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
+    """The per-trial figures the charts need (no response text), one row per trial."""
+    from sqlmodel import select
+
+    from experiments.records import Trial
+
+    query = select(*(getattr(Trial, c) for c in TRIAL_COLUMNS)).where(
+        Trial.experiment_id == experiment_id
+    )
+    # A Core query, its rows as plain tuples: ORM rows, or pandas probing SQLAlchemy rows for
+    # attributes, cost seconds at 100,000 trials.
+    with db.engine.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(query)]
+    frame = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
+    return frame.astype({"quality": "float64", "cost_usd": "float64", "latency_s": "float64"})
+
+
+def task_matrix(trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Mean quality per (task, variant) over the graded epochs, with how many were graded."""
+    graded = trials[trials["quality"].notna()]
+    matrix = (
+        graded.groupby(["task_id", "variant"], sort=False)["quality"]
+        .agg(quality="mean", graded="count")
+        .reset_index()
+    )
+    matrix["variant"] = pd.Categorical(matrix["variant"], categories=order, ordered=True)
+    return matrix.sort_values(["task_id", "variant"]).reset_index(drop=True)
+
+
+def latency_histogram(trials: pd.DataFrame, bins: int = LATENCY_BINS) -> pd.DataFrame:
+    """Latency counts per variant on shared bins up to the 99th percentile (the tail in the last).
+
+    Failed trials are left out, as in the report: their time measures the failure.
+    """
+    ok = trials[trials["latency_s"].notna() & trials["error"].isna()]
+    columns = ["variant", "start", "end", "trials", "share"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    top = float(np.quantile(ok["latency_s"], 0.99)) or 1.0
+    edges = np.linspace(0.0, top, bins + 1)
+    parts = []
+    for variant, group in ok.groupby("variant", sort=False):
+        counts, _ = np.histogram(np.minimum(group["latency_s"].to_numpy(), top), bins=edges)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "variant": variant,
+                    "start": edges[:-1],
+                    "end": edges[1:],
+                    "trials": counts,
+                    "share": counts / counts.sum(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    """One task of an experiment at one epoch: what was asked, every answer, every grade."""
+
+    task_id: str
+    prompt: str
+    reference: list[str]
+    rubric: str | None
+    answers: pd.DataFrame  # variant, model, response, quality, cost_usd, latency_s, error
+    grades: pd.DataFrame  # variant, grader, score, passed, reason, error
+
+
+def task_ids(db: Database, experiment_id: int) -> list[str]:
+    from experiments.queries import experiment_tasks
+
+    return [t.task_id for t in experiment_tasks(db, experiment_id)]
+
+
+def task_detail(db: Database, experiment_id: int, task_id: str, epoch: int) -> TaskDetail:
+    """The answers of every variant to one task at one epoch, with the latest grades."""
+    from sqlmodel import select
+
+    from experiments.queries import experiment_variants
+    from experiments.records import ExperimentTask, Grade, Trial
+
+    order = {v.label: v.position for v in experiment_variants(db, experiment_id)}
+    with db.session() as session:
+        task = session.exec(
+            select(ExperimentTask).where(
+                ExperimentTask.experiment_id == experiment_id, ExperimentTask.task_id == task_id
+            )
+        ).one()
+        trials = session.exec(
+            select(Trial).where(
+                Trial.experiment_id == experiment_id,
+                Trial.task_id == task_id,
+                Trial.epoch == epoch,
+            )
+        ).all()
+        by_id = {t.id: t.variant for t in trials}
+        grades = session.exec(
+            select(Grade).where(Grade.trial_id.in_(list(by_id)))  # type: ignore[union-attr]
+        ).all()
+    trials = sorted(trials, key=lambda t: order.get(t.variant, len(order)))
+    answers = pd.DataFrame(
+        [
+            {
+                "variant": t.variant,
+                "model": t.model_id,
+                "response": t.response_text or "",
+                "quality": t.quality,
+                "cost_usd": t.cost_usd,
+                "latency_s": t.latency_s,
+                "error": t.error,
+            }
+            for t in trials
+        ],
+        columns=["variant", "model", "response", "quality", "cost_usd", "latency_s", "error"],
+    )
+    latest = {}  # (trial, grader) -> the grade of the newest grading run
+    for g in sorted(grades, key=lambda g: (g.grading_run, g.id or 0)):
+        latest[(g.trial_id, g.grader)] = g
+    grade_frame = pd.DataFrame(
+        [
+            {
+                "variant": by_id[g.trial_id],
+                "grader": g.grader,
+                "score": g.score,
+                "passed": g.passed,
+                "reason": g.reason,
+                "error": g.error,
+            }
+            for g in latest.values()
+        ],
+        columns=["variant", "grader", "score", "passed", "reason", "error"],
+    )
+    return TaskDetail(
+        task.task_id, task.prompt, list(task.reference), task.rubric, answers, grade_frame
+    )
+
+
+@dataclass(frozen=True)
+class Pairwise:
+    """The pairwise judge's results: per variant against the control, and position bias."""
+
+    grading_run: int | None
+    variants: pd.DataFrame  # variant, vs, pairs, wins, ties, losses, errors, rates
+    position_bias: dict[str, Any] | None  # pairs, flipped, flip_rate, first_position_share
+
+
+def pairwise(db: Database, experiment_id: int) -> Pairwise | None:
+    """The pairwise judge's results, or None when this install has no pairwise judge."""
+    try:
+        from experiments.graders.pairwise import pairwise_summary
+    except ImportError:  # the judge ships apart from the dashboard: the page works without it
+        return None
+    summary = pairwise_summary(db, experiment_id)
+    return Pairwise(
+        summary["grading_run"], pd.DataFrame(summary["variants"]), summary["position_bias"]
+    )
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def winner(db: Database, experiment_id: int) -> Winner:
+    """The exact version that won (raises ``NoWinner`` when the verdict names none)."""
+    from experiments.winner import find_winner
+    from registry.store import Registry
+
+    return find_winner(Registry(db), experiment_id)
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    move: LabelMove | None
+
+
+def export_winner(db: Database, won: Winner, folder: Path, label: str | None) -> Exported:
+    """Write the winner's markdown byte for byte to ``folder/NAME.md``; move ``label`` to it."""
+    from experiments.winner import label_winner
+    from registry.commands.common import write_atomically
+    from registry.store import Registry
+    from variants.refs import check_label
+
+    if label:
+        check_label(label)  # before writing: a bad label must not leave a half-done export
+    path = folder / f"{won.ref.name}.md"
+    write_atomically(path, won.source)
+    move = label_winner(Registry(db), won, label) if label else None
+    return Exported(path, move)
+
+
+def label_position(db: Database, name: str, label: str) -> int | None:
+    """The version ``label`` points at now, or None when the agent has no such label."""
+    from registry.store import Registry
+    from variants.errors import NotFoundError
+    from variants.refs import Ref
+
+    try:
+        return Registry(db).version(Ref(name, label=label)).number
+    except NotFoundError:
+        return None

@@ -1,0 +1,116 @@
+"""Streamlit glue shared by the pages: the database, cached reads, the selected experiment.
+
+Caching rule: a cached read is keyed on the database URL, the experiment and its ``freshness``
+token (status, trial count, newest trial and grade ids). Computing the token is one indexed
+query per rerun, so a page shows new trials as soon as a run writes them, and an unchanged
+experiment (the common case: a finished one) is analysed once per server process. The ttl only
+bounds how long an entry nobody asks for stays in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+
+if TYPE_CHECKING:
+    from experiments.winner import Winner
+    from registry.database import Database
+
+DB_ENV = "REGISTRY_DB"
+CACHE_TTL_S = 600
+REFRESH_S = 2.0  # how often a page showing a running experiment rereads it
+EXPERIMENT_KEY = "experiment_id"  # session state: the experiment the pages show
+Token = tuple[Any, ...]
+
+
+def db_url() -> str:
+    """The database the ``registry dashboard`` command passed (``$REGISTRY_DB``), resolved."""
+    from registry.database import database_url
+
+    return database_url(os.environ.get(DB_ENV))
+
+
+@st.cache_resource(show_spinner=False)
+def database(url: str) -> Database:
+    """One opened (and migrated) database per URL for the whole server: it holds the pool."""
+    from registry.database import Database
+
+    return Database(url)
+
+
+def current_db() -> Database:
+    return database(db_url())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def report(url: str, experiment_id: int, token: Token) -> dict[str, Any]:
+    return data.report(database(url), experiment_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
+def trials(url: str, experiment_id: int, token: Token) -> pd.DataFrame:
+    return data.trial_frame(database(url), experiment_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def task_detail(
+    url: str, experiment_id: int, task_id: str, epoch: int, token: Token
+) -> data.TaskDetail:
+    return data.task_detail(database(url), experiment_id, task_id, epoch)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def pairwise(url: str, experiment_id: int, token: Token) -> data.Pairwise | None:
+    return data.pairwise(database(url), experiment_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
+def winner(url: str, experiment_id: int, token: Token) -> Winner:
+    """The winner (``NoWinner`` when none: exceptions are not cached, it is asked again)."""
+    return data.winner(database(url), experiment_id)
+
+
+def token(experiment_id: int) -> Token:
+    return data.freshness(current_db(), experiment_id)
+
+
+def pick_experiment(experiments: pd.DataFrame) -> int | None:
+    """A sidebar selector of experiments, newest first, shared by the pages.
+
+    The choice lives in session state (it survives page switches) and in the URL's
+    ``?experiment=`` (a link opens the same view); a URL naming an experiment wins.
+    """
+    if experiments.empty:
+        return None
+    ids = [int(i) for i in experiments["id"]]
+    names = dict(zip(ids, experiments["name"], strict=True))
+    wanted = st.query_params.get("experiment")
+    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
+        st.session_state[EXPERIMENT_KEY] = int(wanted)
+    chosen = st.session_state.get(EXPERIMENT_KEY)
+    if chosen not in ids:
+        chosen = ids[0]
+    picked = st.sidebar.selectbox(
+        "Experiment", ids, index=ids.index(chosen), format_func=lambda i: f"#{i} {names[i]}"
+    )
+    st.session_state[EXPERIMENT_KEY] = picked
+    st.query_params["experiment"] = str(picked)
+    return picked
+
+
+def experiments() -> pd.DataFrame:
+    """The experiment list, read on every rerun: it is one grouped query, cheap at any size."""
+    return data.experiments_frame(current_db())
+
+
+def simulated_banner(simulated: bool) -> None:
+    if simulated:
+        st.warning(
+            "**SIMULATED**: these responses came from the offline simulator, not from a model. "
+            "The figures show how the pipeline works, not how the variants perform."
+        )

@@ -1,0 +1,194 @@
+"""Compare: the verdict first, then the statistics and the charts that explain it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import charts, data, state
+
+PAIRWISE_AUTO_TRIALS = 20_000  # above this, the pairwise section loads on request
+VERDICT_BOX = {"winner": st.success, "no_difference": st.info, "inconclusive": st.warning}
+
+
+def show_verdict(report: dict[str, Any]) -> None:
+    verdict = report["verdict"]
+    VERDICT_BOX[verdict["status"]](f"**Verdict: {data.verdict_title(verdict)}.** {verdict['text']}")
+
+
+def show_statistics(report: dict[str, Any]) -> None:
+    st.subheader("Statistics")
+    exp = report["experiment"]
+    st.caption(
+        f"{exp['tasks']} tasks x {exp['epochs']} epochs; differences are paired over tasks "
+        f"against {report['control']}, 95% intervals, p-values Holm-adjusted across variants."
+    )
+    st.dataframe(
+        data.stats_table(report),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "quality": st.column_config.NumberColumn(format="%.3f"),
+            "diff vs control": st.column_config.NumberColumn(format="%+.3f"),
+            "p": st.column_config.NumberColumn(format="%.4f"),
+            "p (Holm)": st.column_config.NumberColumn(format="%.4f"),
+            "cost/task $": st.column_config.NumberColumn(format="%.5f"),
+            "cost ratio": st.column_config.NumberColumn(format="%.2f"),
+            "latency p50 s": st.column_config.NumberColumn(format="%.2f"),
+            "latency p90 s": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+
+
+def show_charts(report: dict[str, Any], url: str, experiment_id: int, token: state.Token) -> None:
+    order = [v["label"] for v in report["variants"]]
+    variants = data.variants_frame(report)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Quality per variant")
+        st.altair_chart(charts.quality_bars(variants), width="stretch")
+    with right:
+        st.subheader("Quality against cost")
+        st.altair_chart(charts.quality_vs_cost(variants), width="stretch")
+    trials = state.trials(url, experiment_id, token)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Latency")
+        st.altair_chart(
+            charts.latency_distributions(data.latency_histogram(trials), order), width="stretch"
+        )
+    with right:
+        st.subheader("Quality per task")
+        st.altair_chart(
+            charts.task_heatmap(data.task_matrix(trials, order), order), width="stretch"
+        )
+
+
+def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> None:
+    st.subheader("One task, side by side")
+    tasks = data.task_ids(state.current_db(), experiment_id)
+    if not tasks:
+        return
+    left, right = st.columns([3, 1])
+    task_id = left.selectbox("Task", tasks, key="drill_task")
+    epoch = right.selectbox("Epoch", list(range(1, epochs + 1)), key="drill_epoch")
+    detail = state.task_detail(url, experiment_id, task_id, epoch, token)
+    with st.expander("The task", expanded=False):
+        st.markdown(detail.prompt)
+        if detail.reference:
+            st.markdown(
+                "**A good answer covers:**\n" + "\n".join(f"- {r}" for r in detail.reference)
+            )
+        if detail.rubric:
+            st.markdown(f"**Rubric:** {detail.rubric}")
+    if detail.answers.empty:
+        st.info("No trial of this task at this epoch yet.")
+        return
+    for column, answer in zip(
+        st.columns(len(detail.answers)), detail.answers.itertuples(), strict=True
+    ):
+        with column:
+            st.markdown(f"**{answer.variant}** · `{answer.model}`")
+            quality = "-" if answer.quality != answer.quality else f"{answer.quality:.3f}"
+            st.caption(
+                f"quality {quality} · ${answer.cost_usd:.5f} · {answer.latency_s or 0:.2f} s"
+            )
+            if answer.error:
+                st.error(answer.error)
+            with st.container(height=360, border=True):
+                st.markdown(answer.response)
+            grades = detail.grades[detail.grades["variant"] == answer.variant]
+            st.dataframe(
+                grades.drop(columns="variant"),
+                hide_index=True,
+                width="stretch",
+                column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+            )
+
+
+def show_pairwise(url: str, experiment_id: int, token: state.Token) -> None:
+    st.subheader("Pairwise judge")
+    # Reading every grade's details takes seconds on a very large experiment: ask first there.
+    if not st.toggle(
+        "Show the pairwise judge's results",
+        value=token[1] <= PAIRWISE_AUTO_TRIALS,
+        key="show_pairwise",
+    ):
+        return
+    result = state.pairwise(url, experiment_id, token)
+    if result is None:
+        st.caption("The pairwise judge is not installed in this version.")
+        return
+    if result.variants.empty:
+        st.caption(
+            "No pairwise judgements for this experiment: re-grade with a pairwise judge, "
+            "`registry grade EXP --graders FILE`."
+        )
+        return
+    st.caption(
+        f"Grading run {result.grading_run}: each variant's answer against the control's for the "
+        "same task and epoch, judged in both orders."
+    )
+    st.dataframe(
+        result.variants,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(format="percent")
+            for name in ("win_rate", "preference", "flip_rate")
+        },
+    )
+    bias = result.position_bias or {}
+    left, right = st.columns(2)
+    left.metric(
+        "Verdict flipped with the order",
+        _percent(bias.get("flip_rate")),
+        help="Share of pairs whose verdict changed when the answers swapped places.",
+    )
+    right.metric(
+        "Decided verdicts for the first answer",
+        _percent(bias.get("first_position_share")),
+        help="50% means no position bias.",
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def page() -> None:
+    st.title("Compare")
+    experiments = state.experiments()
+    experiment_id = state.pick_experiment(experiments)
+    if experiment_id is None:
+        st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")
+        return
+    url = state.db_url()
+    row = experiments.set_index("id").loc[experiment_id]
+    running = row["status"] == "running"
+
+    @st.fragment(run_every=state.REFRESH_S if running else None)
+    def body() -> None:
+        token = state.token(experiment_id)
+        if running and token[0] != "running":
+            st.rerun()  # the run ended: redraw once without the refresh timer
+        report = state.report(url, experiment_id, token)
+        exp = report["experiment"]
+        st.caption(
+            f"Experiment #{exp['id']} **{exp['name']}** · provider {exp['provider']} · "
+            f"status {exp['status']} · {token[1]}/{int(row['total'])} trials"
+        )
+        state.simulated_banner(bool(exp.get("simulated")))
+        if running:
+            st.progress(min(1.0, token[1] / max(1, int(row["total"]))), "running")
+        show_verdict(report)
+        show_statistics(report)
+        show_charts(report, url, experiment_id, token)
+        show_task(url, experiment_id, exp["epochs"], token)
+        show_pairwise(url, experiment_id, token)
+
+    body()
+
+
+page()

@@ -1,0 +1,82 @@
+"""Export: download the winner's markdown, or write it to a folder and move a label to it.
+
+Writing and moving a label change shared state, so they take two clicks: the first shows exactly
+what will happen (file, label from -> to), the second does it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import data, state
+from experiments.winner import NoWinner, Winner
+from variants.errors import AgentRegistryError
+
+PENDING_KEY = "export_pending"  # session state: (folder, label) awaiting confirmation
+DONE_KEY = "export_done"  # session state: what the last confirmed export did
+
+
+def confirm_and_write(won: Winner, folder: str, label: str) -> None:
+    db = state.current_db()
+    target = (Path(folder).expanduser() / f"{won.ref.name}.md").resolve()
+    now = data.label_position(db, won.ref.name, label) if label else None
+    plan = [f"write **{target}** ({len(won.source):,} bytes, exactly {won.ref})"]
+    if target.exists():
+        plan[0] += ", replacing the file there"
+    if label:
+        where = f"@{now}" if now is not None else "(new)"
+        plan.append(f"move label **{label}**: {where} → @{won.ref.number}")
+    st.warning("Please confirm:\n" + "\n".join(f"- {line}" for line in plan))
+    yes, no = st.columns(2)
+    if yes.button("Confirm", type="primary", key="export_confirm"):
+        del st.session_state[PENDING_KEY]
+        try:
+            done = data.export_winner(db, won, Path(folder).expanduser(), label or None)
+        except (AgentRegistryError, OSError) as err:
+            st.error(f"Nothing exported: {err}")
+            return
+        message = f"Wrote {done.path}."
+        if done.move is not None:
+            message += f" Label {done.move.label} now points at @{done.move.to_number}."
+        st.session_state[DONE_KEY] = message
+        st.rerun()
+    if no.button("Cancel", key="export_cancel"):
+        del st.session_state[PENDING_KEY]
+        st.rerun()
+
+
+def page() -> None:
+    st.title("Export the winner")
+    experiment_id = state.pick_experiment(state.experiments())
+    if experiment_id is None:
+        st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")
+        return
+    try:
+        won = state.winner(state.db_url(), experiment_id, state.token(experiment_id))
+    except NoWinner as err:
+        st.info(str(err))
+        return
+    st.success(f"**{won.label}** won: {won.verdict['text']}")
+    st.markdown(f"It is **{won.ref}**, the exact version the experiment ran.")
+    st.download_button(
+        f"Download {won.ref.name}.md",
+        data=won.source,
+        file_name=f"{won.ref.name}.md",
+        mime="text/markdown",
+        key="download",
+    )
+    st.subheader("Write it and move a label")
+    if DONE_KEY in st.session_state:
+        st.success(st.session_state.pop(DONE_KEY))
+    with st.form("export"):
+        folder = st.text_input("Folder", value=".claude/agents", key="export_folder")
+        label = st.text_input("Label to move (empty: none)", value="production", key="export_label")
+        if st.form_submit_button("Export"):
+            st.session_state[PENDING_KEY] = (folder, label.strip())
+    if PENDING_KEY in st.session_state:
+        confirm_and_write(won, *st.session_state[PENDING_KEY])
+
+
+page()

@@ -1,0 +1,47 @@
+"""``registry dashboard``: the Streamlit command line, refusals, and a real server answering."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from contextlib import closing
+
+import pytest
+
+from dashboard.server import APP, running_dashboard, streamlit_argv
+from tests.conftest import Cli
+
+
+def test_streamlit_runs_headless_on_loopback_without_usage_stats() -> None:
+    argv = streamlit_argv("127.0.0.1", 8765)
+    assert argv[1:5] == ["-m", "streamlit", "run", str(APP)]
+    options = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert options["--server.address"] == "127.0.0.1"
+    assert options["--server.port"] == "8765"
+    assert options["--server.headless"] == "true"
+    assert options["--browser.gatherUsageStats"] == "false"
+
+
+def test_a_taken_port_is_one_clear_error(sqlite_cli: Cli) -> None:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = sqlite_cli("dashboard", "--port", str(port))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"registry: error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_open_is_refused_before_serving(sqlite_cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = sqlite_cli("dashboard", "--db", str(tmp_path))
+    assert result.exit_code == 1
+    assert "is a folder, not a database file" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_real_command_serves_the_app_on_loopback(sqlite_db: str) -> None:
+    with running_dashboard(sqlite_db) as base_url:
+        assert base_url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=5) as response:
+            assert response.read() == b"ok"

@@ -1,0 +1,157 @@
+"""The dashboard's data functions, without Streamlit, against experiments the tests create."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from dashboard import data
+from experiments.records import Grade, Trial
+from experiments.report import build_report
+from experiments.winner import NoWinner
+from registry.store import Registry
+from tests.dashboard.conftest import Experiment
+from variants.refs import InvalidReference
+
+
+def test_stats_table_carries_the_reports_figures(experiment: Experiment) -> None:
+    report = build_report(experiment.db, experiment.id)
+    table = data.stats_table(report).set_index("variant")
+    assert list(table.index) == ["control", "cheap"]
+    assert table.loc["control", "control"] and not table.loc["cheap", "control"]
+    [comparison] = report["comparisons"]
+    cheap = table.loc["cheap"]
+    assert cheap["diff vs control"] == comparison["quality"]["diff"]
+    assert cheap["p (Holm)"] == comparison["quality"]["p_adjusted"]
+    low, high = comparison["quality"]["ci"]
+    assert cheap["diff 95% CI"] == f"[{low:+.3f}, {high:+.3f}]"
+    assert table.loc["control", "trials"] == 56  # 28 tasks x 2 epochs
+    assert data.verdict_title(report["verdict"]) in ("Inconclusive", "No significant difference")
+
+
+def test_trial_frame_matrix_and_histogram_agree_with_the_stored_trials(
+    shared: Experiment,
+) -> None:
+    trials = data.trial_frame(shared.db, shared.id)
+    assert len(trials) == 2 * 28 * 2
+    with shared.db.session() as session:
+        stored = session.exec(
+            select(Trial.quality).where(
+                Trial.task_id == "register-endpoint", Trial.variant == "cheap"
+            )
+        ).all()
+    matrix = data.task_matrix(trials, ["control", "cheap"])
+    assert len(matrix) == 28 * 2
+    cell = matrix[(matrix["task_id"] == "register-endpoint") & (matrix["variant"] == "cheap")]
+    assert cell["quality"].item() == pytest.approx(sum(stored) / len(stored))
+    assert cell["graded"].item() == 2
+
+    histogram = data.latency_histogram(trials, bins=10)
+    per_variant = histogram.groupby("variant")["trials"].sum()
+    assert per_variant.to_dict() == {"control": 56, "cheap": 56}
+    assert histogram.groupby("variant")["share"].sum().to_list() == pytest.approx([1.0, 1.0])
+    assert (histogram["start"] < histogram["end"]).all()
+
+
+def test_latency_histogram_leaves_failed_trials_out() -> None:
+    import pandas as pd
+
+    trials = pd.DataFrame(
+        {"variant": ["a", "a", "a"], "latency_s": [1.0, 2.0, 30.0],
+         "error": [None, None, "overloaded"]}
+    )  # fmt: skip
+    histogram = data.latency_histogram(trials, bins=4)
+    assert histogram["trials"].sum() == 2
+    assert histogram["end"].max() == pytest.approx(2.0, rel=0.02)  # 99th pct of ok trials
+
+
+def test_freshness_changes_when_a_run_writes(experiment: Experiment) -> None:
+    before = data.freshness(experiment.db, experiment.id)
+    assert before[:2] == ("completed", 112)
+    with experiment.db.session() as session:
+        trial = session.exec(select(Trial)).first()
+        session.add(Grade(trial_id=trial.id, grading_run=2, grader="extra", score=1.0))
+        session.commit()
+    after = data.freshness(experiment.db, experiment.id)
+    assert after[:3] == before[:3] and after[3] > before[3]
+
+
+def test_task_detail_shows_every_variant_and_the_latest_grades(experiment: Experiment) -> None:
+    detail = data.task_detail(experiment.db, experiment.id, "register-endpoint", 2)
+    assert list(detail.answers["variant"]) == ["control", "cheap"]
+    assert "registration endpoint" in detail.prompt
+    assert all(detail.answers["response"].str.len() > 0)
+    with experiment.db.session() as session:
+        ids = session.exec(
+            select(Trial.id).where(Trial.task_id == "register-endpoint", Trial.epoch == 2)
+        ).all()
+        stored = session.exec(select(Grade).where(Grade.trial_id.in_(ids))).all()
+        session.add(Grade(trial_id=ids[0], grading_run=2, grader="slow-hash", score=0.5,
+                          reason="second opinion"))  # fmt: skip
+        session.commit()
+    assert len(detail.grades) == len(stored)
+    again = data.task_detail(experiment.db, experiment.id, "register-endpoint", 2)
+    regraded = again.grades[again.grades["grader"] == "slow-hash"]
+    assert len(regraded) == 2  # one per variant: the newer run replaced one, added none
+    assert "second opinion" in set(regraded["reason"])
+
+
+def test_version_pair_shows_the_model_change(shared: Experiment) -> None:
+    pair = data.version_pair(shared.db, "backend-logic-implementer", 1, 2)
+    assert pair.diff.model is not None and (pair.diff.model.old, pair.diff.model.new) == (
+        "sonnet",
+        "haiku",
+    )
+    fields = data.fields_frame(pair)
+    assert fields.iloc[0].to_dict() == {
+        "field": "model", "changed": True, "old": "sonnet", "new": "haiku"
+    }  # fmt: skip
+    assert not fields[fields["field"] == "name"]["changed"].item()
+
+
+def test_agent_frames(shared: Experiment) -> None:
+    agents = data.agents_frame(shared.url)
+    assert agents.to_dict("records")[0] | {"updated": None} == {
+        "agent": "backend-logic-implementer", "latest": 2, "versions": 2, "model": "haiku",
+        "labels": "cheap@2", "updated": None,
+    }  # fmt: skip
+    log = data.agent_history(shared.url, "backend-logic-implementer")
+    assert data.versions_frame(log)["version"].to_list() == [2, 1]
+    moves = data.label_history_frame(log)
+    assert moves[["label", "from", "to"]].values.tolist() == [["cheap", "(new)", "@2"]]
+
+
+def test_experiments_frame_reports_progress(shared: Experiment) -> None:
+    frame = data.experiments_frame(shared.db)
+    row = frame.iloc[0]
+    assert (row["trials"], row["total"], row["progress"], row["errors"]) == (112, 112, 1.0, 0)
+    assert row["simulated"] and row["cost_usd"] > 0
+
+
+def test_pairwise_is_empty_without_pairwise_grades(shared: Experiment) -> None:
+    result = data.pairwise(shared.db, shared.id)
+    assert result is not None and result.variants.empty and result.position_bias is None
+
+
+def test_no_winner_is_refused(shared: Experiment) -> None:
+    with pytest.raises(NoWinner):
+        data.winner(shared.db, shared.id)
+
+
+def test_export_writes_the_exact_version_and_moves_the_label(decided: Experiment, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    won = data.winner(decided.db, decided.id)
+    registry = Registry(decided.db)
+    assert won.label == "tight"
+    assert won.source == registry.source(won.ref)
+    done = data.export_winner(decided.db, won, tmp_path / "agents", "production")
+    assert done.path == tmp_path / "agents" / "backend-logic-implementer.md"
+    assert done.path.read_bytes() == won.source
+    assert done.move is not None and done.move.to_number == won.ref.number
+    assert data.label_position(decided.db, won.ref.name, "production") == won.ref.number
+
+
+def test_export_checks_the_label_before_writing(decided: Experiment, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    won = data.winner(decided.db, decided.id)
+    with pytest.raises(InvalidReference):
+        data.export_winner(decided.db, won, tmp_path / "out", "Not A Label")
+    assert not (tmp_path / "out").exists()

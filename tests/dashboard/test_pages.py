@@ -1,0 +1,174 @@
+"""Every dashboard page through Streamlit's AppTest, on experiments the tests create."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from sqlmodel import delete, select
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import AlertBase
+
+from dashboard import data
+from experiments.records import Experiment as ExperimentRow
+from experiments.records import Grade, Trial
+from experiments.report import build_report
+from tests.dashboard.conftest import Experiment
+
+OpenPage = Callable[..., AppTest]
+
+
+def boxes(at: AppTest) -> list[str]:
+    """Every alert box's text (success, info, warning, error), in page order."""
+    return [node.value for node in at.main if isinstance(node, AlertBase)]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + boxes(at))
+
+
+def test_experiments_page_lists_the_run_and_opens_it_in_compare(
+    shared: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("experiments")
+    [row] = at.dataframe[0].value.to_dict("records")
+    assert (row["id"], row["status"], row["trials"], row["total"]) == (shared.id, "completed",
+                                                                      112, 112)  # fmt: skip
+    assert row["simulated"] and row["errors"] == 0 and row["cost_usd"] > 0
+    assert "in progress" not in texts(at)
+    at.button[0].click().run()
+    assert at.title[0].value == "Compare"
+    assert any(text.startswith("**Verdict:") for text in boxes(at))
+
+
+def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
+    shared: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("compare", shared.id)
+    report = build_report(shared.db, shared.id)
+    verdict = report["verdict"]
+    # Before the statistics: the SIMULATED label, then the verdict in words.
+    main = boxes(at)
+    assert main[0].startswith("**SIMULATED**")
+    assert main[1] == f"**Verdict: {data.verdict_title(verdict)}.** {verdict['text']}"
+    stats = at.dataframe[0].value
+    expected = data.stats_table(report)
+    pd.testing.assert_frame_equal(stats, expected, check_dtype=False)
+    charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert len(charts) == 4  # quality with error bars, quality vs cost, latency, heat map
+    assert any(layer["mark"]["type"] == "errorbar" for layer in charts[0]["layer"])
+    assert "row" in charts[2]["encoding"] or "facet" in json.dumps(charts[2])
+    assert charts[3]["mark"]["type"] == "rect"
+    # Pairwise: installed, no judgements in this experiment.
+    assert "No pairwise judgements" in texts(at)
+
+
+def test_compare_drill_down_shows_each_answer_and_every_grade(
+    shared: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("compare", shared.id)
+    at.selectbox(key="drill_task").select("rbac-team-scopes")
+    at.selectbox(key="drill_epoch").select(2)
+    at.run()
+    assert not at.exception
+    with shared.db.session() as session:
+        trials = session.exec(
+            select(Trial).where(Trial.task_id == "rbac-team-scopes", Trial.epoch == 2)
+        ).all()
+        graders = {
+            t.variant: len(session.exec(select(Grade).where(Grade.trial_id == t.id)).all())
+            for t in trials
+        }
+    shown = [m.value for m in at.markdown]
+    for trial in trials:
+        assert trial.response_text in shown
+    grade_tables = [df.value for df in at.dataframe[1:] if "grader" in df.value.columns]
+    assert [len(t) for t in grade_tables] == [graders["control"], graders["cheap"]]
+    assert all(grade_tables[0]["reason"].str.len() > 0)
+
+
+def test_compare_follows_a_run_as_it_writes(experiment: Experiment, open_page: OpenPage) -> None:
+    at = open_page("compare", experiment.id)
+    assert "112/112 trials" in texts(at)
+    with experiment.db.session() as session:
+        ids = session.exec(select(Trial.id).where(Trial.task_id == "register-endpoint")).all()
+        session.exec(delete(Grade).where(Grade.trial_id.in_(ids)))  # type: ignore[call-overload]
+        session.exec(delete(Trial).where(Trial.id.in_(ids)))  # type: ignore[call-overload]
+        row = session.get(ExperimentRow, experiment.id)
+        row.status = "running"
+        session.add(row)
+        session.commit()
+    at.run()
+    assert not at.exception
+    assert "status running · 108/112 trials" in texts(at)
+    assert at.get("progress")
+
+
+def test_experiments_page_says_when_it_refreshes(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    with experiment.db.session() as session:
+        row = session.get(ExperimentRow, experiment.id)
+        row.status = "running"
+        session.add(row)
+        session.commit()
+    at = open_page("experiments")
+    assert "A run is in progress" in texts(at)
+    assert at.dataframe[0].value["status"].to_list() == ["running"]
+
+
+def test_agents_page_versions_labels_and_a_side_by_side_diff(
+    shared: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("agents")
+    assert at.dataframe[0].value["agent"].to_list() == ["backend-logic-implementer"]
+    versions = at.dataframe[1].value
+    assert versions["version"].to_list() == [2, 1]
+    assert versions["labels"].to_list() == ["cheap", ""]
+    history = at.dataframe[2].value
+    assert history[["label", "from", "to"]].values.tolist() == [["cheap", "(new)", "@2"]]
+    assert (at.selectbox(key="diff_old").value, at.selectbox(key="diff_new").value) == (1, 2)
+    assert "- model: sonnet -> haiku" in texts(at)
+    assert [m.value for m in at.metric] == ["sonnet", "haiku"]
+    fields = at.dataframe[3].value
+    assert fields.iloc[0].to_dict() == {"field": "model", "changed": True, "old": "sonnet",
+                                        "new": "haiku"}  # fmt: skip
+    at.selectbox(key="diff_old").select(2).run()
+    assert "are identical" in texts(at)
+
+
+def test_export_page_without_a_winner_writes_nothing(
+    shared: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("export", shared.id)
+    assert any("has no winner, nothing written" in text for text in boxes(at))
+    assert not at.get("download_button") and not at.text_input
+
+
+def test_export_page_downloads_or_writes_the_winner_after_confirmation(
+    decided: Experiment, open_page: OpenPage, tmp_path: Path
+) -> None:
+    won = data.winner(decided.db, decided.id)
+    at = open_page("export", decided.id)
+    assert any(text.startswith("**tight** won") for text in boxes(at))
+    [download] = at.get("download_button")
+    assert download.proto.label == "Download backend-logic-implementer.md"
+    target = tmp_path / "out" / "backend-logic-implementer.md"
+    at.text_input(key="export_folder").input(str(tmp_path / "out"))
+    at.text_input(key="export_label").input("production")
+    at.form_submit_button[0].click().run()
+    [confirm] = [text for text in boxes(at) if text.startswith("Please confirm")]
+    assert str(target) in confirm and f"(new) → @{won.ref.number}" in confirm
+    assert not target.exists()  # nothing happens before the second click
+
+    at.button(key="export_cancel").click().run()
+    assert not target.exists() and not any("Please confirm" in t for t in boxes(at))
+
+    at.form_submit_button[0].click().run()
+    at.button(key="export_confirm").click().run()
+    assert not at.exception
+    assert target.read_bytes() == won.source
+    assert data.label_position(decided.db, won.ref.name, "production") == won.ref.number
+    assert any(text.startswith(f"Wrote {target}.") for text in boxes(at))
