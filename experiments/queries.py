@@ -74,24 +74,27 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
 
 
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
-    """The columns the statistics need, for every trial of one experiment."""
-    from sqlmodel import select
+    """The columns the statistics need, for every trial of one experiment.
 
-    with db.session() as session:
-        rows = session.exec(
-            select(
-                Trial.variant,
-                Trial.task_id,
-                Trial.epoch,
-                Trial.quality,
-                Trial.cost_usd,
-                Trial.latency_s,
-                Trial.ttft_s,
-                Trial.error,
-                Trial.cached,
-            ).where(Trial.experiment_id == experiment_id)
-        ).all()
-    return [TrialRecord(*row) for row in rows]
+    A Core query returning plain tuples: on 100,000 trials the ORM's row objects cost about a
+    second more.
+    """
+    from sqlalchemy import select
+
+    t = Trial.__table__.c  # type: ignore[attr-defined]
+    query = select(
+        t.variant,
+        t.task_id,
+        t.epoch,
+        t.quality,
+        t.cost_usd,
+        t.latency_s,
+        t.ttft_s,
+        t.error,
+        t.cached,
+    ).where(t.experiment_id == experiment_id)
+    with db.engine.connect() as conn:
+        return [TrialRecord(*row) for row in conn.execute(query).tuples()]
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
