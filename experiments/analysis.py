@@ -643,6 +643,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += _pairwise_lines(report)
     lines.append("")
     lines.append("verdict: " + _verdict_line(report))
     return "\n".join(lines) + "\n"
@@ -658,5 +659,23 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
     for row in _rows(report):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines += _pairwise_lines(report)
     lines += ["", f"**Verdict: {_verdict_line(report)}**"]
     return "\n".join(lines) + "\n"
+
+
+def _pairwise_lines(report: dict[str, Any]) -> list[str]:
+    """The pairwise judge's results, when the experiment has them (see graders.pairwise)."""
+    pairwise = report.get("pairwise")
+    if not pairwise:
+        return []
+    lines = ["", "pairwise judge (both orders; not part of quality):"]
+    for row in pairwise["variants"]:
+        lines.append(
+            f"  {row['variant']} vs {row['vs']}: {row['wins']} wins, {row['ties']} ties, "
+            f"{row['losses']} losses"
+        )
+    flip_rate = pairwise["position_bias"]["flip_rate"]
+    if flip_rate is not None:
+        lines.append(f"  position bias: the verdict flipped with the order in {flip_rate:.0%}")
+    return lines

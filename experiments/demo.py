@@ -31,6 +31,7 @@ concurrency: 16
 max_cost_usd: 20.0
 graders:                        # added to the suite's own checks
   - {{type: rubric_judge, model: haiku, scale: "1-10", weight: 2}}
+  - {{type: pairwise, model: sonnet}}   # each variant against control, in both orders
 decision:
   alpha: 0.05
   # A winner may cost at most 20% more per task and have at most a 50% higher p90 latency,

@@ -25,6 +25,7 @@ from experiments.graders.base import GraderConfig, GradeResult, build_grader, pa
 from experiments.graders.combine import combine
 from experiments.graders.judge import JudgeEnvironment, trial_graders
 from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
+from experiments.plan import Plan
 from experiments.records import Grade, Trial
 from experiments.tasks import Task
 from registry.database import Database
@@ -162,6 +163,26 @@ async def aregrade(
         if own_env:
             await env.aclose()
     return _store(db, experiment_id, tasks, graded, pair_grades)
+
+
+async def run_pairwise(
+    db: Database, plan: Plan, env: JudgeEnvironment, *, grading_run: int = 1
+) -> int:
+    """The spec's pairwise judges over a finished run's answers, stored in ``grading_run``;
+    the number of comparisons made. Quality is left alone: pairwise is not part of it."""
+    from experiments.runner import _grade_row
+
+    if not any(c.type == "pairwise" for c in plan.extra_graders):
+        return 0
+    tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}
+    trials = _answered_trials(db, plan.experiment_id, tasks)  # type: ignore[arg-type]
+    limit = asyncio.Semaphore(plan.concurrency or DEFAULT_CONCURRENCY)
+    pair_grades = await _pairwise(plan.extra_graders, tasks, trials, plan.control, env, limit)
+    with db.session(write=True) as session:
+        for trial_id, result in pair_grades:
+            session.add(_grade_row(trial_id, result, grading_run))
+        session.commit()
+    return len(pair_grades)
 
 
 async def _pairwise(

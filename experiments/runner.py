@@ -166,12 +166,20 @@ class Runner:
         status = "completed"
         try:
             await self._schedule(rows, state, queue, fatal)
+            await queue.put(None)
+            await writer
+            if not fatal and not state.stopped:
+                # Pairwise judges compare whole answers, so they run once every trial is stored.
+                from experiments.grading import run_pairwise
+
+                await run_pairwise(self.db, self.plan, self.judges)
         except asyncio.CancelledError:
             status, state.stopped = "stopped", "interrupted"
             raise
         finally:
-            await queue.put(None)
-            await asyncio.shield(writer)
+            if not writer.done():
+                await queue.put(None)
+                await asyncio.shield(writer)
             await self.judges.aclose()
             if fatal:
                 status = "failed"

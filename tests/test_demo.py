@@ -23,6 +23,7 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
         assert step in out
     assert "SIMULATED" in out
     assert "verdict: WINNER: checklist" in out
+    assert "checklist vs control:" in out and "position bias" in out  # the pairwise judge ran
     exported = tmp_path / "demo" / "agents" / "backend-logic-implementer.md"
     assert exported.is_file()
     assert "registry --db demo/registry.db dashboard" in out

@@ -224,5 +224,15 @@ def test_runner_combines_a_judge_with_its_weight(sqlite_cli: Cli, tmp_path: Path
     sqlite_cli.ok("run", "spec.yaml", "--json")
     db = Database(sqlite_cli.db)
     rows = grades(db)
-    assert {g.grader for g in rows} == {"code_block", "slow-hash", "idem", "rubric_judge"}
-    assert qualities(db) == pytest.approx(weighted(rows, WEIGHTS))
+    assert {g.grader for g in rows} == {
+        "code_block",
+        "slow-hash",
+        "idem",
+        "rubric_judge",
+        "pairwise",
+    }
+    # the pairwise judge ran after the trials, on the variant's trials only, outside quality
+    pairwise = [g for g in rows if g.grader == "pairwise"]
+    assert len(pairwise) == 2 and all(g.details["vs_trial_id"] for g in pairwise)
+    per_trial = [g for g in rows if g.grader != "pairwise"]
+    assert qualities(db) == pytest.approx(weighted(per_trial, WEIGHTS))

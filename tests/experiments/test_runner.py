@@ -96,6 +96,18 @@ def test_simulated_run_report_and_listing(cli: Cli, tmp_path: Path) -> None:
     assert "SIMULATED" in cli.ok("report", "exp").stdout
 
 
+def test_pairwise_judge_in_the_spec_runs_after_the_trials(cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(cli, tmp_path, extra="graders:\n  - {type: pairwise, model: haiku}\n")
+    out = json.loads(cli.ok("run", str(spec), "--json").stdout)
+    report = json.loads(cli.ok("report", str(out["experiment"]), "--json").stdout)
+    (row,) = report["pairwise"]["variants"]
+    assert (row["variant"], row["vs"]) == ("cheap", "control")
+    assert row["wins"] + row["ties"] + row["losses"] + row["errors"] == 6  # 3 tasks x 2 epochs
+    assert "pairwise judge" in cli.ok("report", str(out["experiment"])).stdout
+    # pairwise grades never enter quality: every trial's quality is its checks' score
+    assert all(v["quality"]["mean"] is not None for v in report["variants"])
+
+
 def test_simulated_runs_are_deterministic_per_seed(cli: Cli, tmp_path: Path) -> None:
     spec = _setup(cli, tmp_path, extra="cache: false\n")
     first = json.loads(cli.ok("run", str(spec), "--json").stdout)["experiment"]
