@@ -124,24 +124,25 @@ class Registry:
         parent: Ref | None,
         spec: str | None,
     ) -> PublishResult:
-        from sqlmodel import func, select
+        from sqlmodel import select
 
         agent = self._agent(session, agent_name, lock=True, create=True)
         existing = session.exec(
-            select(Version).where(
+            select(Version.number).where(
                 Version.agent_id == agent.id, Version.content_hash == definition.content_hash
             )
         ).first()
         if existing is not None:
-            return PublishResult(agent_name, existing.number, created=False)
+            return PublishResult(agent_name, existing, created=False)
+        # The newest version: the next number follows it, and it is the parent unless one is given.
         last = session.exec(
-            select(Version).where(Version.agent_id == agent.id).order_by(Version.number.desc())  # type: ignore[attr-defined]
+            select(Version.id, Version.number)
+            .where(Version.agent_id == agent.id)
+            .order_by(Version.number.desc())  # type: ignore[attr-defined]
+            .limit(1)
         ).first()
-        parent_version = self._version(session, parent) if parent is not None else last
-        number = (
-            session.exec(select(func.max(Version.number)).where(Version.agent_id == agent.id)).one()
-            or 0
-        ) + 1
+        parent_id = self._version(session, parent).id if parent is not None else last and last[0]
+        number = (last[1] if last else 0) + 1
         version = Version(
             agent_id=agent.id,  # type: ignore[arg-type]
             number=number,
@@ -149,7 +150,7 @@ class Registry:
             source=definition.source,
             fields=jsonable(definition.fields),
             model=definition.model,
-            parent_id=parent_version.id if parent_version is not None else None,
+            parent_id=parent_id,
             message=message,
             author=current_author(),
             origin=origin,
