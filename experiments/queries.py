@@ -94,7 +94,7 @@ def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
         t.cached,
     ).where(t.experiment_id == experiment_id)
     with db.engine.connect() as conn:
-        return [TrialRecord(*row) for row in conn.execute(query).tuples()]
+        return [TrialRecord(*row) for row in conn.execute(query)]
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:

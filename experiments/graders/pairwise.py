@@ -320,10 +320,12 @@ def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
 
     control = get_experiment(db, experiment_id).control
     with db.session() as session:
+        # Filtered in SQL (json_extract / ->>): the other grades of a big run are many.
         found = session.exec(
             select(Trial.variant, Grade.grading_run, Grade.error, Grade.details)
             .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
             .where(Trial.experiment_id == experiment_id)
+            .where(Grade.details["kind"].as_string() == KIND)  # type: ignore[index]
         ).all()
-    rows = [PairwiseRow(*r) for r in found if (r[3] or {}).get("kind") == KIND]
+    rows = [PairwiseRow(*r) for r in found]
     return summarise(rows, control)
