@@ -4,6 +4,7 @@
     .venv/bin/python bench/runner_bench.py --memory        # also 2,000 vs 20,000 trials, peak RSS
 
 Prints, per run: wall time, the physical limit (calls x L / concurrency) and the ratio to it,
+the same for whole waves (ceil(calls / concurrency) x L, what equal-latency calls can reach),
 CPU seconds per trial, and peak memory. Each run is its own process (clean peak-RSS figures); the
 fake Messages API runs in another process so that it does not compete for the runner's GIL.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import resource
@@ -142,10 +144,13 @@ def main() -> None:
         for tasks, concurrency in runs:
             r = run_child(base_url, tasks, concurrency)
             limit = r["trials"] * args.latency / concurrency
+            # Calls of equal latency go in whole waves: this is the bound a runner can reach.
+            waves = math.ceil(r["trials"] / concurrency) * args.latency
             print(
                 f"{int(r['trials']):>6} trials, concurrency {concurrency:>3}: "
                 f"wall {r['wall']:.2f} s, "
-                f"limit {limit:.2f} s, ratio {r['wall'] / limit:.3f}, "
+                f"limit {limit:.2f} s, ratio {r['wall'] / limit:.3f} "
+                f"(whole waves {waves:.2f} s, ratio {r['wall'] / waves:.3f}), "
                 f"CPU {r['cpu_per_trial_ms']:.2f} ms/trial, peak RSS {r['peak_mb']:.0f} MB"
             )
     finally:

@@ -67,7 +67,9 @@ def make_client(
     Raises ``FatalProviderError`` before any request when no credential is set.
     ``base_url`` falls back to ``ANTHROPIC_BASE_URL`` (the SDK reads it). Up to
     ``max_connections`` connections are kept alive: the SDK default keeps 100, so a run at higher
-    concurrency would reconnect on every call.
+    concurrency would reconnect on every call. The transport is the SDK's aiohttp one: on this
+    project's benchmark it takes 4-6 ms of CPU per streamed call where httpx2 takes about 10,
+    which decides how close a run at concurrency 128 comes to the latency-bound limit.
     """
     api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
     auth_token = None if api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN") or None
@@ -86,7 +88,7 @@ def make_client(
         base_url=base_url,
         max_retries=0,
         timeout=timeout,
-        http_client=anthropic.DefaultAsyncHttpxClient(limits=limits, timeout=timeout),
+        http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout),
     )
     return client, secret
 
