@@ -76,25 +76,18 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     """The columns the statistics need, for every trial of one experiment.
 
-    A Core query returning plain tuples: on 100,000 trials the ORM's row objects cost about a
-    second more.
+    Plain SQL rows into named tuples: on 100,000 trials, ORM rows and per-column result
+    processing cost more than the statistics themselves.
     """
-    from sqlalchemy import select
+    from sqlalchemy import text
 
-    t = Trial.__table__.c  # type: ignore[attr-defined]
-    query = select(
-        t.variant,
-        t.task_id,
-        t.epoch,
-        t.quality,
-        t.cost_usd,
-        t.latency_s,
-        t.ttft_s,
-        t.error,
-        t.cached,
-    ).where(t.experiment_id == experiment_id)
+    query = text(
+        "SELECT variant, task_id, epoch, quality, cost_usd, latency_s, ttft_s, error, cached"
+        " FROM trial WHERE experiment_id = :experiment_id"
+    )
     with db.engine.connect() as conn:
-        return [TrialRecord(*row) for row in conn.execute(query)]
+        rows = conn.execute(query, {"experiment_id": experiment_id}).all()
+    return [TrialRecord._make(row) for row in rows]
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
