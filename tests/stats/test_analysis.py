@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -114,7 +113,7 @@ def test_missing_trials_are_reported_and_only_complete_pairs_compared():
     # Task 0 never ran for tight: both of its epochs are gone, so the pair is incomplete.
     trials = [t for t in trials if not (t.variant == "tight" and t.task_id == "task-000")]
     # One control trial was run but not graded.
-    trials[5] = dataclasses.replace(trials[5], quality=None)
+    trials[5] = trials[5]._replace(quality=None)
     report = analyse(
         experiment=experiment(30, 2),
         variants=variants("control", "tight"),
@@ -197,8 +196,7 @@ def test_binary_single_epoch_uses_exact_mcnemar_and_cochran_q():
 def test_cached_and_failed_trials_do_not_count_for_latency():
     trials = make_trials({"control": Arm(), "tight": Arm()}, n_tasks=10, epochs=2, seed=5)
     trials = [
-        dataclasses.replace(t, cached=True, latency_s=0.001) if t.variant == "tight" else t
-        for t in trials
+        t._replace(cached=True, latency_s=0.001) if t.variant == "tight" else t for t in trials
     ]
     report = analyse(
         experiment=experiment(10, 2),
