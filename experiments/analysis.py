@@ -129,10 +129,19 @@ def _is_binary(quality: np.ndarray) -> bool:
 
 
 def _guardrails(
-    rule: DecisionRule, cost: CostComparison, latency: LatencyComparison | None
+    rule: DecisionRule,
+    cost: CostComparison,
+    latency: LatencyComparison | None,
+    latency_measured: bool,
 ) -> tuple[GuardrailJudgement, ...]:
+    """One judgement per guardrail. A latency guardrail of an experiment that measured no
+    latency at all (a batch run, or only cached answers) is ``not_measured``: nothing can be
+    said either way, and it does not block a winner; the verdict says so."""
     judgements = []
     for guardrail in rule.guardrails:
+        if guardrail.metric.startswith("latency_") and not latency_measured:
+            judgements.append(GuardrailJudgement(guardrail, None, None, None, "not_measured"))
+            continue
         ratio = lower = upper = None
         if guardrail.metric == "cost" and cost.ratio is not None:
             ratio, lower, upper = cost.ratio.ratio, cost.ratio.lower, cost.ratio.upper
@@ -167,6 +176,7 @@ def _compare_all(
         latency = compare_latency(arms[control], arms[label])
         raw.append((label, quality, cost, latency))
 
+    latency_measured = bool(np.isfinite(cube.latency).any())
     tested = [i for i, (_, q, _, _) in enumerate(raw) if q.p is not None]
     adjusted = dict(zip(tested, holm([raw[i][1].p for i in tested]), strict=True))
     comparisons = [
@@ -176,7 +186,7 @@ def _compare_all(
             cost=cost,
             latency=latency,
             p_adjusted=adjusted.get(i),
-            guardrails=_guardrails(rule, cost, latency),
+            guardrails=_guardrails(rule, cost, latency, latency_measured),
         )
         for i, (label, quality, cost, latency) in enumerate(raw)
     ]
@@ -303,18 +313,22 @@ def _verdict(comparisons: list[_Comparison], control: str, rule: DecisionRule) -
         for c in comparisons
         if c.p_adjusted is not None and c.p_adjusted < alpha and c.quality.diff > 0
     ]
-    qualified = [c for c in better if all(j.status == "pass" for j in c.guardrails)]
+    qualified = [
+        c for c in better if all(j.status in ("pass", "not_measured") for j in c.guardrails)
+    ]
     if qualified:
         best = max(qualified, key=lambda c: c.quality.diff)
         text = (
             f"{best.label} beats {control} on quality by "
             f"{_quality_phrase(best, holm_applied)}{_cost_phrase(best)}."
         )
+        if any(j.status == "not_measured" for j in best.guardrails):
+            text += " Latency was not measured in this run (batch or cached answers)."
         return {"status": "winner", "winner": best.label, "text": text}
 
     if better:
         best = max(better, key=lambda c: c.quality.diff)
-        blocking = next(j for j in best.guardrails if j.status != "pass")
+        blocking = next(j for j in best.guardrails if j.status not in ("pass", "not_measured"))
         text = (
             f"{best.label} beats {control} on quality by {_quality_phrase(best, holm_applied)}, "
             f"but {_guardrail_phrase(blocking)}, so there is no winner."

@@ -39,7 +39,8 @@ class Guardrail:
 class GuardrailJudgement:
     """``pass``: the one-sided upper bound of the ratio is within the limit; ``fail``: the
     one-sided lower bound is above it (significantly worse than allowed); ``unclear``: neither,
-    or no data."""
+    or no data; ``not_measured``: the experiment has no such figure at all (latency of a batch
+    run), which does not block a winner."""
 
     guardrail: Guardrail
     ratio: float | None

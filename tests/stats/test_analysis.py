@@ -44,6 +44,27 @@ def test_clear_win_names_the_winner_with_effect_interval_and_cost():
     assert comparison(report, "tight")["cost"]["ratio"] == pytest.approx(0.85, abs=0.03)
 
 
+def test_a_run_without_latency_figures_can_still_name_a_winner():
+    # A batch run measures no latency: the latency guardrail cannot block (nor pass) a winner.
+    arms = {"control": Arm(), "tight": Arm(quality_shift=0.1)}
+    trials = [
+        t._replace(latency_s=None, ttft_s=None)
+        for t in make_trials(arms, n_tasks=40, epochs=3, seed=1)
+    ]
+    report = analyse(
+        experiment=experiment(40, 3),
+        variants=variants(*arms),
+        control="control",
+        trials=trials,
+        rule=DecisionRule(),
+        seed=1,
+    )
+    assert report["verdict"]["status"] == "winner" and report["verdict"]["winner"] == "tight"
+    assert "Latency was not measured" in report["verdict"]["text"]
+    statuses = {g: v["status"] for g, v in comparison(report, "tight")["guardrails"].items()}
+    assert statuses == {"cost": "pass", "latency_p90": "not_measured"}
+
+
 def test_report_satisfies_the_json_contract_and_is_strict_json():
     report = run({"control": Arm(), "tight": Arm(quality_shift=0.05)}, 24, 3)
     text = json.dumps(report, allow_nan=False)  # no NaN or numpy types anywhere
