@@ -16,7 +16,15 @@ from typing import Any
 from experiments.plan import Plan, cell_estimate
 from experiments.providers.base import ModelResponse, Provider, ProviderError
 from experiments.records import Experiment
-from experiments.runner import Cell, Runner, RunState, RunSummary, _Result, pending_cells
+from experiments.runner import (
+    Cell,
+    Runner,
+    RunState,
+    RunSummary,
+    _Result,
+    pending_cells,
+    run_status,
+)
 from registry.database import Database
 from variants.errors import SpecError
 
@@ -46,11 +54,18 @@ async def run_batch(
         batches = MessageBatches()
     report = on_progress or (lambda state: None)
     runner = Runner(db, plan, provider)
-    rows, stored = pending_cells(db, plan)
-    state = RunState(total=plan.total_cells, done=stored)
-    cells = _admit(plan, rows, state)
-    by_id = {custom_id(cell, plan): cell for cell in cells}
+    pending = pending_cells(db, plan)
+    state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
     batch_id = _stored_batch_id(db, plan)
+    # A batch already sent is paid for: collect all of it. A new one admits what the budget allows.
+    cells = (
+        [c for row in pending.rows for c in row]
+        if batch_id is not None
+        else _admit(plan, pending.rows, state)
+    )
+    by_id = {custom_id(cell, plan): cell for cell in cells}
+    fatal: list[BaseException] = []
+    interrupted = False
     try:
         if batch_id is None and by_id:
             requests = [(cid, plan.request_for(c.arm, c.task)) for cid, c in by_id.items()]
@@ -59,12 +74,11 @@ async def run_batch(
         if batch_id is not None:
             await batches.wait(batch_id, interval=poll_interval, sleep=sleep)
             outcomes = await batches.results(batch_id)
-            results = []
-            for cid, outcome in outcomes.items():
-                cell = by_id.get(cid)
-                if cell is None:
-                    continue  # already stored by an earlier collection of this batch
-                results.append(await _result(runner, cell, outcome))
+            results = [
+                await _result(runner, by_id[cid], outcome)
+                for cid, outcome in outcomes.items()
+                if cid in by_id  # others were stored by an earlier collection of this batch
+            ]
             runner.store(results)
             for r in results:
                 state.done += 1
@@ -72,14 +86,17 @@ async def run_batch(
                 state.cost_usd += r.trial["cost_usd"]
             _set_batch_id(db, plan, None)
             report(state)
+    except asyncio.CancelledError:
+        interrupted = True
+        raise
+    except ProviderError as err:
+        fatal.append(err)
+        raise
     finally:
         await batches.aclose()
         await runner.judges.aclose()
-    status = "completed" if state.done == state.total and not state.failed else "stopped"
-    note = state.stopped or (
-        f"{state.failed} requests failed; resume to retry them" if state.failed else None
-    )
-    runner.finish(status, note)
+        status, note = run_status(state, fatal, interrupted)
+        runner.finish(status, note)
     return RunSummary(
         plan.experiment_id,  # type: ignore[arg-type]
         status,

@@ -70,7 +70,11 @@ Examples:
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at once.")
 @click.option("--dry-run", is_flag=True, help="Print the planned calls and estimated cost only.")
 @click.option("--batch", is_flag=True, help="Send through the Message Batches API (half price).")
-@click.option("--no-cache", is_flag=True, help="Do not reuse cached responses.")
+@click.option(
+    "--cache/--no-cache",
+    default=None,
+    help="Reuse earlier answers to identical requests (default: the spec's `cache`, off).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_context
@@ -82,7 +86,7 @@ def run(
     concurrency: int | None,
     dry_run: bool,
     batch: bool,
-    no_cache: bool,
+    cache: bool | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -95,7 +99,7 @@ def run(
     spec = load_experiment_spec(spec_path)
     db = open_database(ctx)
     if resume_id is not None:
-        plan = load_plan(db, resume_id, concurrency=concurrency, max_cost_usd=max_cost)
+        plan = load_plan(db, resume_id, concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
         if plan.name != spec.name:
             raise AgentRegistryError(
                 f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
@@ -106,7 +110,7 @@ def run(
             spec,
             concurrency=concurrency,
             max_cost_usd=max_cost,
-            cache=False if no_cache else None,
+            cache=cache,
         )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)

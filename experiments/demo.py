@@ -111,7 +111,7 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         concurrency=None,
         dry_run=False,
         batch=False,
-        no_cache=True,
+        cache=False,
         quiet=False,
         as_json=False,
     )

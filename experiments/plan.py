@@ -253,6 +253,7 @@ def load_plan(
     *,
     concurrency: int | None = None,
     max_cost_usd: float | None = None,
+    cache: bool | None = None,
 ) -> Plan:
     """The plan of a stored experiment, for ``--resume``."""
     from sqlmodel import select
@@ -311,7 +312,7 @@ def load_plan(
             max_tokens=resolved.get("max_tokens", 4096),
             request=MappingProxyType(resolved.get("request", {})),
             max_cost_usd=max_cost_usd if max_cost_usd is not None else experiment.max_cost_usd,
-            cache=resolved.get("cache", True),
+            cache=resolved.get("cache", False) if cache is None else cache,
             max_attempts=resolved.get("max_attempts", 6),
             concurrency=concurrency or resolved.get("concurrency", 8),
             estimate_output_tokens=resolved.get("estimate_output_tokens", 800),

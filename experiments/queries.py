@@ -22,7 +22,8 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
                     Trial.experiment_id,
                     func.count(),
                     func.sum(case((Trial.error.is_not(None), 1), else_=0)),  # type: ignore[union-attr]
-                    func.sum(Trial.cost_usd),
+                    # billed: a cache hit's cost_usd is what the answer costs, not what was paid
+                    func.sum(case((Trial.cached.is_(False), Trial.cost_usd), else_=0.0)),  # type: ignore[attr-defined]
                 ).group_by(Trial.experiment_id)
             ).all()
         }

@@ -9,8 +9,9 @@ Invariants:
 - The budget admits whole task rows (every variant and epoch of one task) and only when the
   money spent, plus what admitted rows are expected to cost, plus this row's estimate, stays
   within ``max_cost_usd``; so a stop never leaves one variant with fewer answers than another.
-- A response cache hit (same request, same epoch) is marked ``cached`` and costs nothing;
-  its latency figures are kept out of the statistics.
+- A response cache hit (same request, same epoch; off unless the spec or ``--cache`` asks) is
+  marked ``cached``: it is billed nothing, its ``cost_usd`` is what the answer costs (so arms
+  stay comparable), and its latency is kept out of the statistics.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from experiments.retry import call_with_retries
 from experiments.tasks import Task
 from registry.database import Database
 from registry.models import utcnow
+from variants.errors import AgentRegistryError
 
 WRITE_BATCH = 256
 
@@ -84,9 +86,16 @@ class _Result:
     cache_entry: dict[str, Any] | None = None
 
 
-def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
-    """Cells still to run, grouped in task rows in suite order, and how many are stored."""
-    from sqlmodel import col, delete, select
+@dataclass(frozen=True)
+class Pending:
+    rows: list[list[Cell]]  # cells still to run, grouped in task rows, in suite order
+    stored: int  # cells that already have a trial
+    billed_usd: float  # what the stored trials cost (cache hits cost nothing)
+
+
+def pending_cells(db: Database, plan: Plan) -> Pending:
+    """What is left to run; failed trials are removed first, so that they run again."""
+    from sqlmodel import col, delete, func, select
 
     with db.session(write=True) as session:
         failed_ids = session.exec(
@@ -105,6 +114,11 @@ def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
                 )
             ).all()
         )
+        billed = session.exec(
+            select(func.sum(Trial.cost_usd)).where(
+                Trial.experiment_id == plan.experiment_id, col(Trial.cached).is_(False)
+            )
+        ).one()
     rows = []
     for task in plan.tasks:
         row = [
@@ -115,7 +129,7 @@ def pending_cells(db: Database, plan: Plan) -> tuple[list[list[Cell]], int]:
         ]
         if row:
             rows.append(row)
-    return rows, len(stored)
+    return Pending(rows, len(stored), float(billed or 0.0))
 
 
 class Runner:
@@ -157,15 +171,18 @@ class Runner:
         }
 
     async def run(self) -> RunSummary:
-        rows, stored = pending_cells(self.db, self.plan)
-        state = RunState(total=self.plan.total_cells, done=stored)
+        pending = pending_cells(self.db, self.plan)
+        # The budget covers the whole experiment, resumed runs included.
+        state = RunState(
+            total=self.plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd
+        )
         self.on_progress(state)
         queue: asyncio.Queue[_Result | None] = asyncio.Queue()
-        writer = asyncio.create_task(self._write(queue))
         fatal: list[BaseException] = []
-        status = "completed"
+        writer = asyncio.create_task(self._write(queue, fatal))
+        interrupted = False
         try:
-            await self._schedule(rows, state, queue, fatal)
+            await self._schedule(pending.rows, state, queue, fatal)
             await queue.put(None)
             await writer
             if not fatal and not state.stopped:
@@ -174,19 +191,15 @@ class Runner:
 
                 await run_pairwise(self.db, self.plan, self.judges)
         except asyncio.CancelledError:
-            status, state.stopped = "stopped", "interrupted"
+            interrupted = True
             raise
         finally:
             if not writer.done():
                 await queue.put(None)
                 await asyncio.shield(writer)
             await self.judges.aclose()
-            if fatal:
-                status = "failed"
-                state.stopped = str(fatal[0])
-            elif state.stopped and status == "completed":
-                status = "stopped"
-            self.finish(status, state.stopped)
+            status, note = run_status(state, fatal, interrupted)
+            self.finish(status, note)
             self.on_progress(state)
         if fatal:
             raise fatal[0]
@@ -199,7 +212,7 @@ class Runner:
             state.cached,
             state.cost_usd,
             time.monotonic() - state.started,
-            state.stopped,
+            note,
         )
 
     async def _schedule(
@@ -223,7 +236,7 @@ class Runner:
                 limit.release()
                 state.reserved_usd -= estimate
             state.done += 1
-            state.cost_usd += result.trial["cost_usd"]
+            state.cost_usd += 0.0 if result.trial["cached"] else result.trial["cost_usd"]
             state.failed += result.trial["error"] is not None
             state.cached += result.trial["cached"]
             if result.trial["error"] is None and not result.trial["cached"]:
@@ -323,12 +336,12 @@ class Runner:
             trial["retries"] = getattr(err, "retries", 0)
             return _Result(trial, [])
         result = await self.complete(cell, trial, response)
-        if self.plan.cache:
-            result.cache_entry = {
-                "key": key,
-                "response": _response_record(response),
-                "created_at": utcnow(),
-            }
+        # Always kept, so that a later run asked to reuse answers (``--cache``) finds this one.
+        result.cache_entry = {
+            "key": key,
+            "response": _response_record(response),
+            "created_at": utcnow(),
+        }
         return result
 
     async def complete(
@@ -338,7 +351,6 @@ class Runner:
         from experiments.pricing import cost_usd
 
         usage = response.usage
-        cached = trial["cached"]
         trial.update(
             model_id=response.model or cell.arm.model_id,
             response_text=response.text,
@@ -348,9 +360,9 @@ class Runner:
             cache_write_tokens=usage.cache_write_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             batch=batch,
-            cost_usd=0.0
-            if cached
-            else cost_usd(cell.arm.model_id, usage, batch=batch, table=self.prices),
+            # What the answer costs, cached or not (so that arms stay comparable); the budget
+            # and the progress bar count only what was billed (see ``one``).
+            cost_usd=cost_usd(cell.arm.model_id, usage, batch=batch, table=self.prices),
             # A batch has no per-request timing: no latency rather than a false zero.
             latency_s=None if batch else response.latency_s,
             ttft_s=None if batch else response.ttft_s,
@@ -359,7 +371,11 @@ class Runner:
         trial["quality"] = combine(grades, self.weights[cell.task.id]) if grades else None
         return _Result(trial, grades)
 
-    async def _write(self, queue: asyncio.Queue[_Result | None]) -> None:
+    async def _write(
+        self, queue: asyncio.Queue[_Result | None], fatal: list[BaseException]
+    ) -> None:
+        """Store results in small transactions until the None sentinel; a failure to store is
+        fatal (no more calls are made), and what follows it is drained unstored."""
         done = False
         while not done:
             batch: list[_Result] = []
@@ -372,8 +388,11 @@ class Runner:
                 if len(batch) >= WRITE_BATCH or queue.empty():
                     break
                 item = queue.get_nowait()
-            if batch:
-                await asyncio.to_thread(self.store, batch)
+            if batch and not fatal:
+                try:
+                    await asyncio.to_thread(self.store, batch)
+                except Exception as err:  # any database failure stops the run
+                    fatal.append(_store_error(err, self.plan.experiment_id))
 
     def store(self, batch: list[_Result]) -> None:
         """Insert a batch of trials, their grades and cache entries in one transaction."""
@@ -414,6 +433,33 @@ class Runner:
             experiment.finished_at = utcnow()
             session.add(experiment)
             session.commit()
+
+
+def run_status(
+    state: RunState, fatal: list[BaseException], interrupted: bool
+) -> tuple[str, str | None]:
+    """The experiment's status after a run, and the note that explains it."""
+    if fatal:
+        return "failed", str(fatal[0])
+    if interrupted:
+        return "stopped", "interrupted"
+    if state.stopped:
+        return "stopped", state.stopped
+    if state.failed:
+        return "incomplete", f"{state.failed} trials failed after retries; resume to retry them"
+    return "completed", None
+
+
+def _store_error(err: Exception, experiment_id: int | None) -> AgentRegistryError:
+    from sqlalchemy.exc import IntegrityError
+
+    if isinstance(err, IntegrityError):
+        return AgentRegistryError(
+            f"experiment {experiment_id}: a cell already has a trial; is another "
+            "`registry run --resume` writing it? Stop it first"
+        )
+    reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+    return AgentRegistryError(f"could not store trials, run stopped: {reason}")
 
 
 def _grade_values(trial_id: int, g: GradeResult, grading_run: int = 1) -> dict[str, Any]:
