@@ -26,7 +26,7 @@ from experiments.graders.combine import combine
 from experiments.graders.judge import JudgeEnvironment, trial_graders
 from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
 from experiments.plan import Plan
-from experiments.records import Grade, Trial
+from experiments.records import Grade, Trial, grade_values
 from experiments.tasks import Task
 from registry.database import Database
 from variants.errors import SpecError
@@ -51,6 +51,8 @@ def load_graders_file(path: str | Path) -> tuple[GraderConfig, ...]:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text") from None
     except OSError as err:
         raise SpecError(f"{path}: cannot read graders: {err.strerror or err}") from None
     except yaml.YAMLError as err:
@@ -170,8 +172,6 @@ async def run_pairwise(
 ) -> int:
     """The spec's pairwise judges over a finished run's answers, stored in ``grading_run``;
     the number of comparisons made. Quality is left alone: pairwise is not part of it."""
-    from experiments.runner import _grade_row
-
     if not any(c.type == "pairwise" for c in plan.extra_graders):
         return 0
     tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}
@@ -180,7 +180,7 @@ async def run_pairwise(
     pair_grades = await _pairwise(plan.extra_graders, tasks, trials, plan.control, env, limit)
     with db.session(write=True) as session:
         for trial_id, result in pair_grades:
-            session.add(_grade_row(trial_id, result, grading_run))
+            session.add(Grade(**grade_values(trial_id, result, grading_run)))
         session.commit()
     return len(pair_grades)
 
@@ -234,8 +234,6 @@ def _store(
 ) -> RegradeSummary:
     from sqlmodel import func, select
 
-    from experiments.runner import _grade_row
-
     with db.session(write=True) as session:
         newest = session.exec(
             select(func.max(Grade.grading_run))
@@ -252,9 +250,9 @@ def _store(
             row.quality = quality
             session.add(row)
             for result in results:
-                session.add(_grade_row(trial.trial_id, result, run))
+                session.add(Grade(**grade_values(trial.trial_id, result, run)))
         for trial_id, result in pair_grades:
-            session.add(_grade_row(trial_id, result, run))
+            session.add(Grade(**grade_values(trial_id, result, run)))
         session.commit()
     every = [r for _, results in graded for r in results] + [r for _, r in pair_grades]
     return RegradeSummary(

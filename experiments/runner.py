@@ -34,7 +34,7 @@ from experiments.providers.base import (
     ProviderError,
     Usage,
 )
-from experiments.records import Experiment, Grade, ResponseCache, Trial
+from experiments.records import Experiment, Grade, ResponseCache, Trial, grade_values
 from experiments.retry import call_with_retries
 from experiments.tasks import Task
 from registry.database import Database
@@ -404,7 +404,7 @@ class Runner:
                 [r.trial for r in batch],
             ).all()
             grades = [
-                _grade_values(trial_id, g)
+                grade_values(trial_id, g)
                 for trial_id, r in zip(ids, batch, strict=True)
                 for g in r.grades
             ]
@@ -460,25 +460,6 @@ def _store_error(err: Exception, experiment_id: int | None) -> AgentRegistryErro
         )
     reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
     return AgentRegistryError(f"could not store trials, run stopped: {reason}")
-
-
-def _grade_values(trial_id: int, g: GradeResult, grading_run: int = 1) -> dict[str, Any]:
-    return {
-        "trial_id": trial_id,
-        "grading_run": grading_run,
-        "grader": g.grader,
-        "score": g.score,
-        "passed": g.passed,
-        "reason": g.reason,
-        "error": g.error,
-        "cost_usd": g.cost_usd,
-        "details": g.details,
-        "created_at": utcnow(),
-    }
-
-
-def _grade_row(trial_id: int, g: GradeResult, grading_run: int = 1) -> Grade:
-    return Grade(**_grade_values(trial_id, g, grading_run))
 
 
 def _column_defaults(model: type[Trial]) -> dict[str, Any]:
