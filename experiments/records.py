@@ -123,7 +123,7 @@ class ResponseCache(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> dict[str, Any]:
+def grade_values(trial_id: int, result: "GradeResult", grading_run: int = 1) -> dict[str, Any]:
     """The column values of the ``Grade`` row that stores ``result`` for a trial."""
     return {
         "trial_id": trial_id,
