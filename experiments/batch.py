@@ -86,7 +86,7 @@ async def run_batch(
                 state.cost_usd += r.trial["cost_usd"]
             _set_batch_id(db, plan, None)
             report(state)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
         raise
     except ProviderError as err:

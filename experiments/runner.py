@@ -190,7 +190,7 @@ class Runner:
                 from experiments.grading import run_pairwise
 
                 await run_pairwise(self.db, self.plan, self.judges)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, KeyboardInterrupt):
             interrupted = True
             raise
         finally:

@@ -420,3 +420,36 @@ def _fast_polls(run_batch):  # type: ignore[no-untyped-def]
         return await run_batch(*args, **kwargs)
 
     return fast
+
+
+def test_an_interrupted_batch_is_collected_on_resume_not_sent_again(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.providers.batches import MessageBatches
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    original_wait = MessageBatches.wait
+    waits = {"n": 0}
+
+    async def wait_then_ctrl_c(self, batch_id, **kwargs):  # type: ignore[no-untyped-def]
+        waits["n"] += 1
+        if waits["n"] == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the batch is processing
+        return await original_wait(self, batch_id, interval=0.01)
+
+    monkeypatch.setattr(MessageBatches, "wait", wait_then_ctrl_c)
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        first = sqlite_cli("run", str(spec), "--batch", "--quiet")
+        assert first.exit_code == 130 and "--resume 1" in first.stderr
+        with sqlite3.connect(sqlite_cli.db) as conn:
+            stored = conn.execute("SELECT batch_id, status FROM experiment").fetchone()
+        assert stored[0] is not None and stored[1] == "stopped"
+        out = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        created = [r for r in fake.requests if r.path == "/v1/messages/batches"]
+    assert len(created) == 1  # the same batch was collected, not paid for twice
+    assert (out["status"], out["trials"]) == ("completed", 6)
+    assert _trials(sqlite_cli, 1) == sorted((v, t, 1) for v, t, _ in _all_cells(1))
