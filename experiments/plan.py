@@ -16,7 +16,7 @@ from typing import Any
 
 from experiments.graders.base import GraderConfig, parse_grader_config
 from experiments.pricing import PriceTable
-from experiments.providers.base import ModelRequest
+from experiments.providers.base import ModelRequest, Usage
 from experiments.records import Experiment, ExperimentTask, ExperimentVariant
 from experiments.spec import ExperimentSpec
 from experiments.tasks import Task, TaskSuite, load_suite
@@ -330,42 +330,45 @@ class ArmEstimate:
 
 
 def estimate(plan: Plan, *, batch: bool = False) -> list[ArmEstimate]:
-    """Planned calls and an estimated cost per arm (input from text length, output assumed)."""
-    from experiments.pricing import cost_usd
-    from experiments.providers.base import Usage
+    """Planned calls and an estimated cost per arm (input from text length, output assumed).
 
+    Priced call by call: a price tier depends on the size of one request, not of the sum.
+    """
+    from experiments.pricing import cost_usd, load_price_table
+
+    table = load_price_table()
     rows = []
     for arm in plan.arms:
-        input_tokens = (
-            sum((len(arm.system) + len(task.prompt)) // CHARS_PER_TOKEN + 1 for task in plan.tasks)
-            * plan.epochs
-        )
-        calls = len(plan.tasks) * plan.epochs
-        output_tokens = calls * min(plan.estimate_output_tokens, plan.max_tokens)
-        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+        usages = [estimated_usage(plan, arm, task) for task in plan.tasks]
         rows.append(
             ArmEstimate(
                 arm.label,
                 arm.model_id,
-                calls,
-                input_tokens,
-                output_tokens,
-                cost_usd(arm.model_id, usage, batch=batch),
+                calls=len(usages) * plan.epochs,
+                input_tokens=sum(u.input_tokens for u in usages) * plan.epochs,
+                output_tokens=sum(u.output_tokens for u in usages) * plan.epochs,
+                cost_usd=sum(cost_usd(arm.model_id, u, batch=batch, table=table) for u in usages)
+                * plan.epochs,
             )
         )
     return rows
 
 
-def cell_estimate(plan: Plan, arm: Arm, task: Task, *, table: PriceTable | None = None) -> float:
-    """Estimated cost of one call, before any real usage is known."""
-    from experiments.pricing import cost_usd
-    from experiments.providers.base import Usage
+def estimated_usage(plan: Plan, arm: Arm, task: Task) -> Usage:
+    """One call's usage before any real usage is known: input from the text's length, output
+    the spec's ``estimate_output_tokens`` (at most ``max_tokens``)."""
 
-    usage = Usage(
+    return Usage(
         input_tokens=(len(arm.system) + len(task.prompt)) // CHARS_PER_TOKEN + 1,
         output_tokens=min(plan.estimate_output_tokens, plan.max_tokens),
     )
-    return cost_usd(arm.model_id, usage, table=table)
+
+
+def cell_estimate(plan: Plan, arm: Arm, task: Task, *, table: PriceTable | None = None) -> float:
+    """Estimated cost of one call, before any real usage is known."""
+    from experiments.pricing import cost_usd
+
+    return cost_usd(arm.model_id, estimated_usage(plan, arm, task), table=table)
 
 
 def as_rows(estimates: Sequence[ArmEstimate]) -> list[dict[str, Any]]:

@@ -453,3 +453,29 @@ def test_an_interrupted_batch_is_collected_on_resume_not_sent_again(
     assert len(created) == 1  # the same batch was collected, not paid for twice
     assert (out["status"], out["trials"]) == ("completed", 6)
     assert _trials(sqlite_cli, 1) == sorted((v, t, 1) for v, t, _ in _all_cells(1))
+
+
+def test_dry_run_prices_each_call_on_its_own(sqlite_cli: Cli, tmp_path: Path) -> None:
+    # Haiku 5.5's long-prompt rate applies to a request over 100k tokens, never to the sum of
+    # many smaller ones: 12 calls of ~10k tokens each must cost 12 times one such call.
+    from experiments.pricing import cost_usd
+    from experiments.providers.base import Usage
+
+    spec = _setup(sqlite_cli, tmp_path, epochs=4)
+    body = "Be brief. " * 4_000  # ~10k tokens of system prompt
+    (tmp_path / "b.md").write_text(AGENT.format(model="haiku", body=body))
+    sqlite_cli.ok("publish", str(tmp_path / "b.md"), "--label", "cheap")
+    rows = json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)["variants"]
+    cheap = next(r for r in rows if r["variant"] == "cheap")
+    assert cheap["model"] == "claude-haiku-5-5" and cheap["calls"] == 12
+    assert cheap["input_tokens"] > 100_000  # in all, not per call
+    prompts = (
+        "How should I store passwords?",
+        "Which status code for a duplicate email?",
+        "How do I retry a flaky payment call?",
+    )
+    per_call = [
+        cost_usd("claude-haiku-5-5", Usage((len(body.strip()) + len(p)) // 4 + 1, 800))
+        for p in prompts
+    ]
+    assert cheap["cost_usd"] == pytest.approx(sum(per_call) * 4, abs=1e-6)
