@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,10 +14,15 @@ from registry.commands.common import emit_json, json_option, open_database
 from variants.errors import AgentRegistryError
 
 if TYPE_CHECKING:
-    from experiments.runner import RunState
+    from rich.progress import Progress
+
+    from experiments.providers.base import Provider
+    from experiments.runner import RunState, RunSummary
 
 
-def _progress_printer(label: str, enabled: bool):  # type: ignore[no-untyped-def]
+def _progress_printer(
+    label: str, enabled: bool
+) -> tuple[Progress | None, Callable[[RunState], None]]:
     """A rich progress bar on stderr: done/total, failures, cost so far, ETA."""
     if not enabled:
         return None, lambda state: None
@@ -194,14 +200,14 @@ def run(
     click.echo(f"  report: registry report {summary.experiment_id}")
 
 
-async def _closing(coro, provider):  # type: ignore[no-untyped-def]
+async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:
     try:
         return await coro
     finally:
         await provider.aclose()
 
 
-def _provider(name: str) -> Any:
+def _provider(name: str) -> Provider:
     from experiments.providers.registry import get_provider
 
     return get_provider(name)
