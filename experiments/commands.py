@@ -252,7 +252,7 @@ def report(
     ctx: click.Context, experiment: str, markdown: bool, seed: int | None, as_json: bool
 ) -> None:
     """The comparison: statistics per variant, differences vs control, and the verdict."""
-    from experiments.analysis import render_markdown, render_table
+    from experiments.render import render_markdown, render_table
     from experiments.report import build_report
 
     result = build_report(open_database(ctx), experiment, seed=seed)

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from experiments.analysis import TrialRecord, analyse, render_markdown, render_table
+from experiments.analysis import TrialRecord, analyse
 from experiments.decision import DecisionRule, parse_decision
+from experiments.render import render_markdown, render_table
 from experiments.stats.multiplicity import holm
 from tests.stats.synthetic import Arm, experiment, make_trials, variants
 

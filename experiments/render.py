@@ -1,0 +1,118 @@
+"""The report as text: a fixed-width table for the terminal and markdown for a pull request.
+
+Both read only the report dict that ``experiments.analysis.analyse`` builds, and both say
+SIMULATED first when the answers came from the offline simulator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(value: float | None, fmt: str = ".3f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _interval(ci: list[float] | None, fmt: str = ".3f") -> str:
+    return "" if ci is None else f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
+
+
+def _rows(report: dict[str, Any]) -> list[list[str]]:
+    by_variant = {c["variant"]: c for c in report["comparisons"]}
+    rows = []
+    for v in report["variants"]:
+        c = by_variant.get(v["label"])
+        q = c["quality"] if c else None
+        diff = "-" if not q or q["diff"] is None else _cell(q["diff"], "+.3f")
+        cost = v["cost"]["mean"]
+        rows.append(
+            [
+                v["label"],
+                _cell(v["quality"]["mean"]) + _interval(v["quality"]["ci"]),
+                diff + (_interval(q["ci"], "+.3f") if q else ""),
+                _cell(q["p"], ".3g") if q else "-",
+                _cell(q["p_adjusted"], ".3g") if q else "-",
+                "-" if cost is None else f"${cost:.4g}",
+                _cell(v["latency"]["p50"], ".2f"),
+                _cell(v["latency"]["p90"], ".2f"),
+            ]
+        )
+    return rows
+
+
+_HEADERS = [
+    "variant",
+    "quality [95% CI]",
+    "diff vs control [95% CI]",
+    "p",
+    "p adj",
+    "cost/task",
+    "p50 s",
+    "p90 s",
+]
+_SIMULATED = "SIMULATED: responses came from the offline simulator, not from a model."
+
+
+def _title(report: dict[str, Any]) -> str:
+    e = report["experiment"]
+    return (
+        f"experiment {e.get('name', '')} (#{e.get('id', '?')}), provider {e.get('provider', '?')}, "
+        f"{e.get('tasks', '?')} tasks x {e.get('epochs', '?')} epochs, control {report['control']}"
+    )
+
+
+def _verdict_line(report: dict[str, Any]) -> str:
+    v = report["verdict"]
+    status = v["status"].replace("_", " ").upper()
+    head = f"{status}: {v['winner']}" if v["winner"] else status
+    return f"{head}. {v['text']}"
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """Fixed-width plain-text table for the terminal, then the verdict line."""
+    rows = [_HEADERS, *_rows(report)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    lines = []
+    if report["experiment"].get("simulated"):
+        lines.append(_SIMULATED)
+    lines.append(_title(report))
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += _pairwise_lines(report)
+    lines.append("")
+    lines.append("verdict: " + _verdict_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """GitHub markdown (for a pull-request comment): the table and the verdict."""
+    lines = []
+    if report["experiment"].get("simulated"):
+        lines += [f"> **{_SIMULATED.split(':')[0]}**:{_SIMULATED.split(':', 1)[1]}", ""]
+    lines += [f"**{_title(report)}**", ""]
+    lines.append("| " + " | ".join(_HEADERS) + " |")
+    lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
+    for row in _rows(report):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines += _pairwise_lines(report)
+    lines += ["", f"**Verdict: {_verdict_line(report)}**"]
+    return "\n".join(lines) + "\n"
+
+
+def _pairwise_lines(report: dict[str, Any]) -> list[str]:
+    """The pairwise judge's results, when the experiment has them (see graders.pairwise)."""
+    pairwise = report.get("pairwise")
+    if not pairwise:
+        return []
+    lines = ["", "pairwise judge (both orders; not part of quality):"]
+    for row in pairwise["variants"]:
+        lines.append(
+            f"  {row['variant']} vs {row['vs']}: {row['wins']} wins, {row['ties']} ties, "
+            f"{row['losses']} losses"
+        )
+    flip_rate = pairwise["position_bias"]["flip_rate"]
+    if flip_rate is not None:
+        lines.append(f"  position bias: the verdict flipped with the order in {flip_rate:.0%}")
+    return lines
