@@ -11,6 +11,7 @@ cell per task and variant, the latency chart a histogram per variant.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,8 @@ import pandas as pd
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
-    from experiments.winner import Winner
+    from experiments.winner import Shipped, Winner
     from registry.database import Database
-    from registry.store import LabelMove
     from variants.agentfile import AgentDefinition
     from variants.diff import DefinitionDiff
 
@@ -191,18 +191,6 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
         ).one()
         newest_grade = session.exec(select(func.max(Grade.id))).one()
     return status, int(count), int(newest or 0), int(newest_grade or 0)
-
-
-def catalog_freshness(db: Database) -> tuple[int, int]:
-    """(newest version id, newest label event id): changes on every publish or label move."""
-    from sqlmodel import func, select
-
-    from registry.models import LabelEvent, Version
-
-    with db.session() as session:
-        version = session.exec(select(func.max(Version.id))).one()
-        event = session.exec(select(func.max(LabelEvent.id))).one()
-    return int(version or 0), int(event or 0)
 
 
 # -- compare -----------------------------------------------------------------------------------
@@ -445,25 +433,13 @@ def winner(db: Database, experiment_id: int) -> Winner:
     return find_winner(Registry(db), experiment_id)
 
 
-@dataclass(frozen=True)
-class Exported:
-    path: Path
-    move: LabelMove | None
-
-
-def export_winner(db: Database, won: Winner, folder: Path, label: str | None) -> Exported:
-    """Write the winner's markdown byte for byte to ``folder/NAME.md``; move ``label`` to it."""
-    from experiments.winner import label_winner
-    from registry.commands.common import write_atomically
+def export_winner(db: Database, won: Winner, folder: Path, label: str | None) -> Shipped:
+    """Write the winner's markdown to ``folder/NAME.md`` (made if missing); move ``label`` to it."""
+    from experiments.winner import ship_winner
     from registry.store import Registry
-    from variants.refs import check_label
 
-    if label:
-        check_label(label)  # before writing: a bad label must not leave a half-done export
-    path = folder / f"{won.ref.name}.md"
-    write_atomically(path, won.source)
-    move = label_winner(Registry(db), won, label) if label else None
-    return Exported(path, move)
+    # The trailing separator makes ``folder`` a folder even before it exists.
+    return ship_winner(Registry(db), won, output=os.path.join(folder, ""), label=label)
 
 
 def label_position(db: Database, name: str, label: str) -> int | None:

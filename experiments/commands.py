@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from registry.commands.common import emit_json, json_option, open_database
+from registry.commands.common import db_url, emit_json, json_option, open_database
+from registry.database import database_exists
 from variants.errors import AgentRegistryError
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def list_experiments(ctx: click.Context, as_json: bool) -> None:
     """List experiments: status, trials done, errors, cost."""
     from experiments.queries import experiment_summaries
 
-    rows = experiment_summaries(open_database(ctx))
+    rows = experiment_summaries(open_database(ctx)) if database_exists(db_url(ctx)) else []
     if as_json:
         emit_json(rows)
         return
@@ -255,7 +256,7 @@ def report(
     from experiments.render import render_markdown, render_table
     from experiments.report import build_report
 
-    result = build_report(open_database(ctx), experiment, seed=seed)
+    result = build_report(open_database(ctx, create=False), experiment, seed=seed)
     if as_json:
         emit_json(result)
     elif markdown:
@@ -294,7 +295,7 @@ def grade(
     from experiments.grading import load_graders_file, regrade
     from experiments.queries import find_experiment_id
 
-    db = open_database(ctx)
+    db = open_database(ctx, create=False)
     experiment_id = find_experiment_id(db, experiment)
     configs = load_graders_file(graders_path) if graders_path is not None else None
     summary = regrade(db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency)

@@ -30,6 +30,7 @@ from experiments.records import Grade, Trial, grade_values
 from experiments.tasks import Task
 from registry.database import Database
 from variants.errors import SpecError
+from variants.yamlio import load_strict_yaml, yaml_error_line
 
 JUDGE_TYPES = ("rubric_judge", "pairwise")
 DEFAULT_CONCURRENCY = 8
@@ -50,13 +51,13 @@ def load_graders_file(path: str | Path) -> tuple[GraderConfig, ...]:
     """A YAML list of graders (or a mapping with a ``graders`` list); each is validated."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text") from None
+        raw = load_strict_yaml(path.read_bytes().decode("utf-8"))
     except OSError as err:
         raise SpecError(f"{path}: cannot read graders: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as err:
-        raise SpecError(f"{path}: invalid YAML: {' '.join(str(err).split())}") from None
+        raise SpecError(yaml_error_line(str(path), err)) from None
     if isinstance(raw, Mapping) and set(raw) == {"graders"}:
         raw = raw["graders"]
     if not isinstance(raw, list):

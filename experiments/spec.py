@@ -18,6 +18,7 @@ import yaml
 from experiments.decision import DecisionRule, parse_decision
 from variants.errors import SpecError
 from variants.refs import InvalidReference, parse_ref
+from variants.yamlio import load_strict_yaml, yaml_error_line
 
 # Rejected by the 2026-10-21 API even at their defaults (see shared notes, section 2.2).
 REMOVED_SAMPLING = ("temperature", "top_p", "top_k")
@@ -66,7 +67,7 @@ class ExperimentSpec:
     request: Mapping[str, Any] = field(default_factory=dict)
     graders: tuple[Mapping[str, Any], ...] = ()
     decision: DecisionRule = field(default_factory=DecisionRule)
-    cache: bool = True
+    cache: bool = False  # reuse answers of earlier experiments to identical requests
     max_attempts: int = 6
     estimate_output_tokens: int = 800  # for --dry-run and the budget before any answer is in
     source_text: str = ""
@@ -84,12 +85,9 @@ def load_experiment_spec(path: str | Path) -> ExperimentSpec:
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"{path}: cannot read the experiment spec: {err}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_strict_yaml(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SpecError(f"{where}: invalid YAML: {problem}") from None
+        raise SpecError(yaml_error_line(str(path), err)) from None
     return parse_experiment_spec(raw, base_dir=path.parent, where=str(path), text=text, path=path)
 
 
@@ -106,6 +104,9 @@ def parse_experiment_spec(
 
     if not isinstance(raw, Mapping):
         raise SpecError(f"{where}: an experiment spec must be a YAML mapping")
+    for key in raw:
+        if not isinstance(key, str):
+            raise fail(str(key), "keys must be text, like the known keys")
     unknown = sorted(set(raw) - set(KNOWN_KEYS))
     if unknown:
         raise fail(unknown[0], f"unknown key; known keys are {', '.join(KNOWN_KEYS)}")
@@ -133,7 +134,7 @@ def parse_experiment_spec(
         parsed_variants.append(VariantSpec(label, ref))
 
     control = raw["control"]
-    if control not in variants:
+    if not isinstance(control, str) or control not in variants:
         raise fail("control", f"{control!r} is not one of the variants ({', '.join(variants)})")
 
     tasks = raw["tasks"]
@@ -176,7 +177,7 @@ def parse_experiment_spec(
     if not isinstance(graders, list) or not all(isinstance(g, Mapping) for g in graders):
         raise fail("graders", "must be a list of grader settings")
 
-    cache = raw.get("cache", True)
+    cache = raw.get("cache", False)
     if not isinstance(cache, bool):
         raise fail("cache", "must be true or false")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,32 +23,11 @@ from experiments.graders import GraderConfig, build_grader, parse_grader_config
 from experiments.graders.base import Grader
 from experiments.providers.base import TaskMaterial
 from variants.errors import SpecError
+from variants.yamlio import load_strict_yaml, yaml_error_line
 
 TASK_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _SUITE_KEYS = ("name", "description", "graders", "tasks")
 _TASK_KEYS = ("id", "prompt", "reference", "rubric", "area", "graders")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that rejects duplicate keys: PyYAML would silently keep the last one, and a
-    second ``graders:`` in a long suite would quietly drop checks."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    loader.flatten_mapping(node)
-    seen: set[Hashable] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, Hashable):
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass(frozen=True)
@@ -92,13 +71,12 @@ def load_suite(path: str | Path) -> TaskSuite:
         raw_bytes = path.read_bytes()
     except OSError as err:
         raise SpecError(f"{path}: cannot read task suite: {err.strerror or err}") from err
+    except ValueError:  # a NUL byte in the path
+        raise SpecError(f"{str(path)!r}: cannot read task suite: the path has a NUL byte") from None
     try:
-        data = yaml.load(raw_bytes, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as err:
-        line = f":{err.problem_mark.line + 1}" if err.problem_mark else ""
-        raise SpecError(f"{path}{line}: invalid YAML: {err.problem or err.context}") from err
+        data = load_strict_yaml(raw_bytes)
     except yaml.YAMLError as err:
-        raise SpecError(f"{path}: invalid YAML: {' '.join(str(err).split())}") from err
+        raise SpecError(yaml_error_line(str(path), err)) from err
     try:
         return _parse_suite(data, path, hashlib.sha256(raw_bytes).hexdigest())
     except SpecError as err:

@@ -6,19 +6,17 @@ spec's reference points at today: a label such as ``@candidate`` may have moved 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-import click
 
 from experiments.queries import experiment_variants
 from experiments.report import build_report
-from registry.commands.common import open_registry, write_atomically
+from registry.files import export_path, write_atomically
 from registry.models import Agent, Version
 from registry.store import LabelMove, Registry
 from variants.errors import AgentRegistryError
-from variants.refs import Ref
+from variants.refs import Ref, check_label
 
 
 class NoWinner(AgentRegistryError):
@@ -57,21 +55,26 @@ def label_winner(registry: Registry, winner: Winner, label: str) -> LabelMove:
     return registry.set_label(winner.ref, label, reason=reason)
 
 
-def export_winner(
-    ctx: click.Context, experiment: str, *, output: str | None, label: str | None
-) -> None:
-    from registry.commands.catalog import export_path
+@dataclass(frozen=True)
+class Shipped:
+    path: Path | None  # the file written; None when no output was asked for
+    move: LabelMove | None  # the label moved to the winner, if one was asked for
 
-    registry = open_registry(ctx)
-    winner = find_winner(registry, experiment)
-    if output is None:
-        sys.stdout.buffer.write(winner.source)
-        sys.stdout.buffer.flush()
-    else:
-        target = export_path(output, winner.ref.name)
-        write_atomically(target, winner.source)
-        click.echo(f"wrote {target} ({winner.ref}, variant {winner.label})", err=True)
+
+def ship_winner(
+    registry: Registry, winner: Winner, *, output: str | None, label: str | None
+) -> Shipped:
+    """Write the winner's markdown byte for byte to ``output`` and move ``label`` to it.
+
+    ``output`` is a file, or a folder (existing, or ending in a slash) that gets NAME.md; None
+    writes nothing (the caller prints the markdown). The label is checked before anything is
+    written, so a bad one leaves no half-done export.
+    """
     if label is not None:
-        move = label_winner(registry, winner, label)
-        src = f"@{move.from_number}" if move.from_number is not None else "(new)"
-        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
+        check_label(label)
+    path: Path | None = None
+    if output is not None:
+        path = export_path(output, winner.ref.name)
+        write_atomically(path, winner.source)
+    move = label_winner(registry, winner, label) if label is not None else None
+    return Shipped(path, move)

@@ -7,6 +7,7 @@ engine (anthropic, scipy, pandas) or the dashboard (streamlit).
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import click
@@ -41,16 +42,10 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name and err.name.startswith(module_name.split(".")[0]):
-                return None  # that part of the product is not built yet
-            raise
-        return getattr(module, attr, None)
+        return getattr(importlib.import_module(module_name), attr)
 
     def invoke(self, ctx: click.Context) -> Any:
-        # The error boundary: a domain error is one line on stderr, never a traceback.
+        # The error boundary: an error is one line on stderr, never a traceback.
         try:
             return super().invoke(ctx)
         except AgentRegistryError as err:
@@ -59,6 +54,19 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("registry: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors, --help, ctx.exit(): click reports them itself
+        except Exception as err:
+            # A bug. The user still gets one line; REGISTRY_DEBUG=1 shows the traceback.
+            if os.environ.get("REGISTRY_DEBUG", "") not in ("", "0"):
+                raise
+            message = " ".join(str(err).split())
+            click.echo(
+                f"registry: error: unexpected {type(err).__name__}: {message} "
+                "(set REGISTRY_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 @click.group(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from variants.errors import AgentRegistryError
 
@@ -24,6 +25,7 @@ DEFAULT_DB = Path("data") / "registry.db"
 # The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
 SCHEMA_HEAD = "0001"
 _PG_MIGRATION_LOCK = 7_270_701
+_URL_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
 
 
 class DatabaseError(AgentRegistryError):
@@ -34,7 +36,9 @@ def database_url(db: str | None = None) -> str:
     """The SQLAlchemy URL for ``db``, ``$REGISTRY_DB`` or the default SQLite file."""
     raw = db or os.environ.get("REGISTRY_DB") or str(DEFAULT_DB)
     if "://" not in raw:
-        return "sqlite:///" + str(Path(raw).expanduser().resolve())
+        path = str(Path(raw).expanduser().resolve())
+        # Escaped as SQLAlchemy's URL parser unescapes: "?" would start a query, "%" an escape.
+        return "sqlite:///" + path.translate(_URL_ESCAPES)
     for prefix in ("postgresql://", "postgres://"):
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix) :]
@@ -56,7 +60,16 @@ def redact(url: str) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    """The file of a SQLite URL, as SQLAlchemy reads it (the exact inverse of ``database_url``)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(unquote(url.removeprefix("sqlite:///").partition("?")[0]))
+
+
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there (a server database is assumed to exist)."""
+    path = sqlite_path(url)
+    return path is None or path.exists()
 
 
 def create_db_engine(url: str) -> Engine:

@@ -2,8 +2,9 @@
 
 They run on a plain DB-API connection (the stdlib sqlite3 module, or psycopg) instead of
 SQLAlchemy: importing SQLAlchemy alone costs about 0.4 s here, more than the whole budget for a
-cold ``registry list``. When the database is missing or behind the newest migration they open it
-through ``Database`` (which migrates) and run the same SQL on its raw connection.
+cold ``registry list``. A SQLite file that does not exist reads as empty and is not created; a
+database behind the newest migration is opened through ``Database`` (which migrates) and the same
+SQL runs on its raw connection.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from registry.database import SCHEMA_HEAD, Database, sqlite_path
+from registry.database import SCHEMA_HEAD, Database, database_exists, sqlite_path
 from variants.errors import NotFoundError
 
 
@@ -82,7 +83,9 @@ class _Cursor:
 def _connect(url: str) -> Iterator[_Cursor]:
     path = sqlite_path(url)
     if path is not None and path.is_file():
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as conn:
+        # as_uri() percent-encodes "?", "#" and "%", which would otherwise cut the file name.
+        uri = path.absolute().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=60)) as conn:
             if _revision(conn) == SCHEMA_HEAD:
                 yield _Cursor(conn, False)
                 return
@@ -112,6 +115,8 @@ def _utc(value: Any) -> datetime:
 
 
 def list_agents(url: str) -> list[AgentSummary]:
+    if not database_exists(url):
+        return []  # reading creates no database
     with _connect(url) as db:
         rows = db.all(
             "SELECT a.name, v.number, v.model, v.created_at, c.n FROM agent a"
@@ -132,10 +137,13 @@ def list_agents(url: str) -> list[AgentSummary]:
 
 
 def agent_log(url: str, name: str) -> AgentLog:
+    missing = NotFoundError(f"no agent named {name!r}")
+    if not database_exists(url):
+        raise missing  # reading creates no database
     with _connect(url) as db:
         found = db.all("SELECT id FROM agent WHERE name = ?", (name,))
         if not found:
-            raise NotFoundError(f"no agent named {name!r}")
+            raise missing
         agent_id = found[0][0]
         labels: dict[int, list[str]] = {}
         for number, label in db.all(

@@ -28,7 +28,13 @@ _PUBLISH_ATTEMPTS = 20
 
 
 def current_author() -> str:
-    return os.environ.get("REGISTRY_AUTHOR") or getpass.getuser()
+    author = os.environ.get("REGISTRY_AUTHOR")
+    if author:
+        return author
+    try:
+        return getpass.getuser()
+    except Exception:  # KeyError or OSError: a container user with no passwd entry, no $USER
+        return "unknown"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """One hierarchy for every error a user can cause or meet.
 
-The CLI turns any ``AgentRegistryError`` into a single line on stderr and a non-zero exit;
-anything else is a bug and is allowed to show a traceback.
+The CLI turns any ``AgentRegistryError`` into a single line on stderr and a non-zero exit.
+Anything else is a bug: the CLI still prints one line (``unexpected TypeName: message``) and exits
+1, and shows the traceback only when ``REGISTRY_DEBUG=1`` is set.
 """
 
 
@@ -25,7 +26,3 @@ class NotFoundError(AgentRegistryError):
 
 class ConflictError(AgentRegistryError):
     """An operation that contradicts what is stored (for example a clashing version)."""
-
-
-class BudgetExceeded(AgentRegistryError):
-    """A run stopped because the next request would pass ``max_cost_usd``."""

@@ -87,10 +87,16 @@ class DocumentError(ValueError):
     """The text has no frontmatter, or it is never closed; the message is the reason."""
 
 
+def starts_with_frontmatter(text: str) -> bool:
+    """Whether the first line (after an optional BOM) is the opening '---' fence."""
+    lines = split_lines(text.removeprefix("\ufeff"))
+    return bool(lines) and _FENCE_RE.fullmatch(line_content(lines[0])) is not None
+
+
 def split_document(text: str) -> Document:
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     lines = split_lines(text[len(bom) :])
-    if not lines or not _FENCE_RE.fullmatch(line_content(lines[0])):
+    if not starts_with_frontmatter(text):
         raise DocumentError("no frontmatter (the file must start with a '---' line)")
     for index in range(1, len(lines)):
         if _FENCE_RE.fullmatch(line_content(lines[index])):

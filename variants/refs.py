@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from variants.errors import AgentRegistryError
 
-LABEL_RE = re.compile(r"^[a-z0-9._-]+$")
+# The first character is a letter or digit: "-1" would read as an option on the command line.
+LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -55,7 +56,7 @@ def parse_ref(text: str, *, default_name: str | None = None) -> Ref:
 def check_label(label: str, *, context: str = "label") -> str:
     if not LABEL_RE.match(label) or label.isdigit() or label == "latest":
         raise InvalidReference(
-            f"invalid {context}: label {label!r} must match [a-z0-9._-]+, not be a number"
+            f"invalid {context}: label {label!r} must match [a-z0-9][a-z0-9._-]*, not be a number"
             " and not be 'latest'"
         )
     return label

@@ -47,6 +47,7 @@ from variants.agentfile import AgentDefinition
 from variants.errors import AgentFileError, NotFoundError, SpecError
 from variants.examples import Example, split_examples
 from variants.refs import InvalidReference, Ref, check_label, parse_ref
+from variants.yamlio import load_strict_yaml, yaml_error_line
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -178,13 +179,9 @@ def load_variant_spec(path: str | Path) -> VariantSpec:
 def parse_variant_spec(text: str, *, origin: str, root: Path) -> VariantSpec:
     """Parse and check a spec; ``root`` is where the files it names are looked up."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{origin}{line}: invalid YAML: {err.problem or err.context}") from None
+        data = load_strict_yaml(text)
     except yaml.YAMLError as err:
-        raise SpecError(f"{origin}: invalid YAML: {err}") from None
+        raise SpecError(yaml_error_line(origin, err)) from None
     return _Reader(origin, root).spec(data, text)
 
 
@@ -487,3 +484,5 @@ class _Reader:
             raise self.fail(where, f"cannot read {path}: {err.strerror}") from None
         except UnicodeDecodeError:
             raise self.fail(where, f"{path} is not UTF-8 text") from None
+        except ValueError:  # a NUL byte in the name (after UnicodeDecodeError, a ValueError too)
+            raise self.fail(where, f"cannot read {name!r}: the name has a NUL byte") from None

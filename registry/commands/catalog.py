@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from registry.commands.common import (
-    db_url,
-    emit_json,
-    json_option,
-    open_registry,
-    write_atomically,
-)
+from registry.commands.common import db_url, emit_json, json_option, open_registry
+from registry.files import export_path, write_atomically
 from variants.errors import AgentFileError, AgentRegistryError, NotFoundError
 
 if TYPE_CHECKING:
@@ -24,6 +19,7 @@ if TYPE_CHECKING:
 from variants.refs import parse_ref
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+_SKIPPED = "skipped, no frontmatter (not an agent file)"
 
 
 @dataclass(frozen=True)
@@ -33,20 +29,43 @@ class _Input:
 
 
 def _collect(paths: tuple[str, ...]) -> list[_Input]:
-    """Files to publish, folders expanded recursively (agent markdown and variant specs)."""
+    """Files to publish, folders expanded recursively (agent markdown and variant specs).
+
+    In a folder, a markdown file that does not start with frontmatter (a README, notes) is not
+    an agent file: it is skipped with a warning. A file named on its own is always parsed, so
+    a missing frontmatter there is an error.
+    """
     found: list[_Input] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix == ".md")
-            if not files:
+            agents = []
+            for file in files:
+                if _is_other_markdown(file):
+                    click.echo(f"warning: {file}: {_SKIPPED}", err=True)
+                else:
+                    agents.append(file)
+            if not agents:
                 raise AgentFileError(f"{path}: no .md agent files in this folder")
-            found.extend(_Input(p, False) for p in files)
+            found.extend(_Input(p, False) for p in agents)
         elif path.is_file():
             found.append(_Input(path, path.suffix.lower() in SPEC_SUFFIXES))
         else:
             raise AgentFileError(f"{path}: no such file or folder")
     return found
+
+
+def _is_other_markdown(path: Path) -> bool:
+    """True for a non-empty file whose first line (after a BOM) is not the '---' fence.
+
+    An empty file is left to the parser, which refuses it: it is more likely a broken agent file
+    than a README.
+    """
+    from variants.frontmatter import starts_with_frontmatter
+
+    data = _read(path)
+    return bool(data) and not starts_with_frontmatter(data.decode("utf-8", "replace"))
 
 
 @click.command(
@@ -76,6 +95,10 @@ def publish(
     from variants.refs import check_label
 
     inputs = _collect(paths)
+    if (label is not None or name is not None) and any(item.is_spec for item in inputs):
+        raise AgentRegistryError(
+            "--label and --name apply to agent files; a variant spec names its own label"
+        )
     if name is not None and len(inputs) != 1:
         raise AgentFileError("--name needs exactly one file")
     if label is not None:
@@ -222,13 +245,12 @@ def _when(moment: datetime) -> str:
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Print a version's markdown, exactly what export writes."""
-    registry = open_registry(ctx)
+    registry = open_registry(ctx, create=False)
     if as_json:
         info = registry.info(ref)
         emit_json({**_info_dict(info), "markdown": registry.source(ref).decode("utf-8", "replace")})
         return
-    sys.stdout.buffer.write(registry.source(ref))
-    sys.stdout.buffer.flush()
+    _to_stdout(registry.source(ref))
 
 
 def _info_dict(info) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -249,7 +271,7 @@ def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
 
     old_ref = parse_ref(old)
     new_ref = parse_ref(new, default_name=old_ref.name)
-    registry = open_registry(ctx)
+    registry = open_registry(ctx, create=False)
     a = AgentDefinition.parse(registry.source(old_ref), origin=str(old_ref))
     b = AgentDefinition.parse(registry.source(new_ref), origin=str(new_ref))
     result = diff_definitions(a, b, old_label=str(old_ref), new_label=str(new_ref))
@@ -276,7 +298,7 @@ def label(
     ctx: click.Context, ref: str, label: str, delete: bool, reason: str | None, as_json: bool
 ) -> None:
     """Move LABEL to the version REF, or remove it with --delete."""
-    registry = open_registry(ctx)
+    registry = open_registry(ctx, create=False)
     if delete:
         move = registry.delete_label(parse_ref(ref).name, label, reason=reason)
     else:
@@ -306,7 +328,7 @@ Examples:
 def export(
     ctx: click.Context,
     ref: str | None,
-    output: Path | None,
+    output: str | None,
     experiment: str | None,
     label: str | None,
 ) -> None:
@@ -314,28 +336,40 @@ def export(
     if experiment is not None:
         if ref is not None:
             raise AgentRegistryError("give either REF or --winner EXP, not both")
-        from experiments.winner import export_winner
-
-        export_winner(ctx, experiment, output=output, label=label)
+        _export_winner(ctx, experiment, output=output, label=label)
         return
     if ref is None:
         raise AgentRegistryError("export needs REF or --winner EXP")
     if label is not None:
         raise AgentRegistryError("--label goes with --winner; to move a label use registry label")
-    registry = open_registry(ctx)
     parsed = parse_ref(ref)
-    data = registry.source(parsed)
+    data = open_registry(ctx, create=False).source(parsed)
     if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _to_stdout(data)
         return
     target = export_path(output, parsed.name)
     write_atomically(target, data)
     click.echo(f"wrote {target}", err=True)
 
 
-def export_path(output: str, name: str) -> Path:
-    """A folder (existing, or written with a trailing slash) gets NAME.md."""
-    if Path(output).is_dir() or output.endswith(("/", "\\")):
-        return Path(output) / f"{name}.md"
-    return Path(output)
+def _export_winner(
+    ctx: click.Context, experiment: str, *, output: str | None, label: str | None
+) -> None:
+    from experiments.winner import find_winner, ship_winner
+
+    registry = open_registry(ctx, create=False)
+    winner = find_winner(registry, experiment)
+    shipped = ship_winner(registry, winner, output=output, label=label)
+    if shipped.path is None:
+        _to_stdout(winner.source)
+    else:
+        click.echo(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})", err=True)
+    if shipped.move is not None:
+        move = shipped.move
+        src = f"@{move.from_number}" if move.from_number is not None else "(new)"
+        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
+
+
+def _to_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

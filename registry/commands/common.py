@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from registry.database import database_url
+from registry.database import database_exists, database_url, sqlite_path
+from variants.errors import NotFoundError
 
 if TYPE_CHECKING:
     from registry.database import Database
@@ -23,16 +24,20 @@ def db_url(ctx: click.Context) -> str:
     return database_url((ctx.obj or {}).get("db"))
 
 
-def open_database(ctx: click.Context) -> Database:
+def open_database(ctx: click.Context, *, create: bool = True) -> Database:
+    """The registry; ``create=False`` (commands that only read) refuses to make a new one."""
     from registry.database import Database
 
-    return Database(db_url(ctx))
+    url = db_url(ctx)
+    if not create and not database_exists(url):
+        raise NotFoundError(f"no registry at {sqlite_path(url)}")
+    return Database(url)
 
 
-def open_registry(ctx: click.Context) -> Registry:
+def open_registry(ctx: click.Context, *, create: bool = True) -> Registry:
     from registry.store import Registry
 
-    return Registry(open_database(ctx))
+    return Registry(open_database(ctx, create=create))
 
 
 def _default(value: Any) -> Any:
@@ -51,11 +56,3 @@ def _default(value: Any) -> Any:
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, default=_default, indent=2, ensure_ascii=False))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` so that a crash leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

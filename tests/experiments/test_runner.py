@@ -281,7 +281,7 @@ def test_a_database_failure_stops_the_run(
 ) -> None:
     from experiments.runner import Runner
 
-    spec = _setup(sqlite_cli, tmp_path, epochs=4, extra="concurrency: 1\n")
+    spec = _setup(sqlite_cli, tmp_path, epochs=4)
     calls = {"n": 0}
     original = Runner.store
 
@@ -292,7 +292,7 @@ def test_a_database_failure_stops_the_run(
         original(self, batch)
 
     monkeypatch.setattr(Runner, "store", failing_store)
-    result = sqlite_cli("run", str(spec), "--quiet")
+    result = sqlite_cli("run", str(spec), "--quiet", "--concurrency", "1")
     assert result.exit_code == 1
     assert (
         result.stderr.strip() == "registry: error: could not store trials, run stopped: disk full"

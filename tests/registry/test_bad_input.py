@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
+from tests.conftest import SEED, Cli
 
 GOOD = b"---\nname: good-agent\ndescription: Use this agent for good work.\n---\nBody.\n"
 
@@ -15,7 +16,6 @@ CASES: list[tuple[str, bytes, str]] = [
     ("empty", b"", "empty"),
     ("binary", b"---\nname: x\x00\x01\n---\n", "binary"),
     ("latin1", "---\nname: caf\xe9\ndescription: d\n---\n".encode("latin-1"), "UTF-8"),
-    ("no-frontmatter", b"# Just markdown\n\nNo frontmatter here.\n", "frontmatter"),
     (
         "never-closed",
         b"---\nname: open-agent\ndescription: d\nBody without a closing line\n",
@@ -48,6 +48,45 @@ def test_bad_file_is_refused_and_nothing_is_written(
     assert lines[0].startswith("registry: error: ")
     assert str(bad) in lines[0] and message.lower() in lines[0].lower()
     assert _stored(sqlite_cli) == []  # the good file in the same folder was not published either
+
+
+NO_FRONTMATTER = b"# Just markdown\n\nNo frontmatter here.\n"
+
+
+def test_a_file_without_frontmatter_named_alone_is_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_bytes(NO_FRONTMATTER)
+    result = sqlite_cli("publish", str(readme))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: {readme}: no frontmatter (the file must start with a '---' line)"
+    ]
+    assert _stored(sqlite_cli) == []
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_a_folder_skips_markdown_without_frontmatter(
+    sqlite_cli: Cli, tmp_path: Path, bom: bytes
+) -> None:
+    folder = tmp_path / "agents"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "good.md").write_bytes(bom + GOOD)
+    (folder / "README.md").write_bytes(NO_FRONTMATTER)
+    (folder / "docs" / "notes.md").write_bytes(b"\xef\xbb\xbfSome notes\n---\n")
+    result = sqlite_cli("publish", str(folder))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {folder / 'README.md'}: skipped, no frontmatter (not an agent file)",
+        f"warning: {folder / 'docs' / 'notes.md'}: skipped, no frontmatter (not an agent file)",
+    ]
+    assert [a["name"] for a in _stored(sqlite_cli)] == ["good-agent"]
+
+
+def test_a_folder_of_only_other_markdown_is_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.md").write_bytes(NO_FRONTMATTER)
+    result = sqlite_cli("publish", str(tmp_path / "docs"))
+    assert result.exit_code == 1 and "no .md agent files" in result.stderr
 
 
 def test_missing_path_and_empty_folder(sqlite_cli: Cli, tmp_path: Path) -> None:
@@ -88,3 +127,138 @@ def test_not_a_registry_database(tmp_path: Path) -> None:
     result = Cli(str(junk), tmp_path)("list")
     assert result.exit_code == 1 and "cannot open the registry database" in result.stderr
     assert junk.read_bytes() == b"this is not sqlite" * 100
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {SEED_NAME}@1\nlabel: haiku\n{text}")
+    return spec
+
+
+SEED_NAME = "backend-logic-implementer"
+
+
+@pytest.mark.parametrize("option", [("--label", "x"), ("--name", "x")], ids=["label", "name"])
+def test_label_and_name_are_refused_with_a_spec(
+    sqlite_cli: Cli, tmp_path: Path, option: tuple[str, str]
+) -> None:
+    spec = _spec(tmp_path, "model: haiku\n")
+    result = sqlite_cli("publish", str(SEED), str(spec), *option)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "registry: error: --label and --name apply to agent files; a variant spec names its own"
+        " label"
+    ]
+    assert _stored(sqlite_cli) == []
+
+
+def test_duplicate_key_in_a_variant_spec(sqlite_cli: Cli, tmp_path: Path) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    spec = _spec(tmp_path, "model: haiku\nmessage: m\nmodel: opus\n")
+    result = sqlite_cli("publish", str(spec))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: {spec}:5: invalid YAML: duplicate key 'model'"
+    ]
+    assert [a["latest"] for a in _stored(sqlite_cli)] == [1]
+
+
+def test_a_nul_byte_in_a_file_a_spec_names(sqlite_cli: Cli, tmp_path: Path) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    spec = _spec(tmp_path, 'wording:\n  - {body_from: "new\\0body.md"}\n')
+    result = sqlite_cli("publish", str(spec))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: {spec}: wording[1]: cannot read 'new\\x00body.md': the name has a NUL"
+        " byte"
+    ]
+
+
+@pytest.mark.parametrize("bad", ["-1", "-x", ".hidden", "_x"])
+def test_a_label_starts_with_a_letter_or_digit(sqlite_cli: Cli, tmp_path: Path, bad: str) -> None:
+    good = tmp_path / "good.md"
+    good.write_bytes(GOOD)
+    result = sqlite_cli("publish", str(good), f"--label={bad}")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: invalid label: label {bad!r} must match [a-z0-9][a-z0-9._-]*, not be a"
+        " number and not be 'latest'"
+    ]
+    assert _stored(sqlite_cli) == []
+    sqlite_cli.ok("publish", str(good))
+    result = sqlite_cli("label", "good-agent@1", "--", bad)
+    assert result.exit_code == 1 and f"label {bad!r} must match" in result.stderr
+    assert sqlite_cli.ok("label", "good-agent@1", "1.x").stdout == "good-agent 1.x: (new) -> @1\n"
+
+
+def test_export_into_a_file_as_if_it_were_a_folder(sqlite_cli: Cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.md"
+    good.write_bytes(GOOD)
+    sqlite_cli.ok("publish", str(good))
+    result = sqlite_cli("export", "good-agent", "-o", f"{good}/sub/x.md")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: cannot write {good}/sub/x.md: {good} is not a folder"
+    ]
+    assert good.read_bytes() == GOOD
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_export_into_a_read_only_folder(sqlite_cli: Cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.md"
+    good.write_bytes(GOOD)
+    sqlite_cli.ok("publish", str(good))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        result = sqlite_cli("export", "good-agent", "-o", f"{locked}/")
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: error: cannot write {locked}/good-agent.md: Permission denied"
+    ]
+    assert list(locked.iterdir()) == []
+
+
+def test_an_author_without_a_user_name(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    def no_passwd_entry() -> str:
+        raise KeyError("getpwuid(): uid not found: 4242")
+
+    monkeypatch.delenv("REGISTRY_AUTHOR", raising=False)
+    monkeypatch.setattr(getpass, "getuser", no_passwd_entry)
+    good = tmp_path / "good.md"
+    good.write_bytes(GOOD)
+    sqlite_cli.ok("publish", str(good))
+    log = json.loads(sqlite_cli.ok("log", "good-agent", "--json").stdout)
+    assert log["versions"][0]["author"] == "unknown"
+
+
+def test_a_bug_is_one_line_unless_debugging(
+    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import registry.readers
+
+    def broken(url: str) -> list[object]:
+        raise RuntimeError("something\nbroke")
+
+    monkeypatch.setattr(registry.readers, "list_agents", broken)
+    monkeypatch.delenv("REGISTRY_DEBUG", raising=False)
+    result = sqlite_cli("list")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "registry: error: unexpected RuntimeError: something broke"
+        " (set REGISTRY_DEBUG=1 for the traceback)"
+    ]
+    monkeypatch.setenv("REGISTRY_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="something"):
+        sqlite_cli("list")
+
+
+def test_usage_errors_stay_clicks(sqlite_cli: Cli) -> None:
+    result = sqlite_cli("list", "--no-such-option")
+    assert result.exit_code == 2 and "No such option '--no-such-option'" in result.stderr

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from registry.database import SCHEMA_HEAD, Database, database_url, redact
-from tests.conftest import REPO, SEED
+import pytest
+
+from registry.database import SCHEMA_HEAD, Database, database_url, redact, sqlite_path
+from tests.conftest import REPO, SEED, Cli
 
 
 def test_schema_head_matches_alembic() -> None:
@@ -81,3 +83,56 @@ def test_list_and_log_import_nothing_heavy(tmp_path: Path) -> None:
             check=True,
         )
         assert json.loads(done.stderr.strip().splitlines()[-1]) == [], args
+
+
+WEIRD_NAMES = ["what?.db", "a#b.db", "100%.db", "x%3Fy.db", "q?mode=rw#x%25.db"]
+
+
+@pytest.mark.parametrize("name", WEIRD_NAMES)
+def test_sqlite_path_inverts_database_url(tmp_path: Path, name: str) -> None:
+    url = database_url(str(tmp_path / name))
+    assert sqlite_path(url) == tmp_path / name
+    assert database_url(url) == url  # a URL given again is kept as it is
+
+
+@pytest.mark.parametrize("name", WEIRD_NAMES)
+def test_a_database_file_name_with_url_characters(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "dbs"
+    cli = Cli(str(folder / name), tmp_path)
+    cli.ok("publish", str(SEED))
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
+        name
+    ]
+    # list and log read the file through sqlite3's read-only URI, show through SQLAlchemy.
+    listed = json.loads(cli.ok("list", "--json").stdout)
+    assert [(a["name"], a["latest"]) for a in listed] == [("backend-logic-implementer", 1)]
+    log = json.loads(cli.ok("log", "backend-logic-implementer", "--json").stdout)
+    assert [v["number"] for v in log["versions"]] == [1]
+    assert cli.ok("show", "backend-logic-implementer").stdout_bytes == SEED.read_bytes()
+
+
+def test_reading_commands_create_no_database(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "registry.db"
+    cli = Cli(str(db), tmp_path)
+    assert cli.ok("list").stdout == "no agents yet: registry publish PATH\n"
+    assert json.loads(cli.ok("list", "--json").stdout) == []
+    assert cli.ok("experiments").stdout == "no experiments yet: registry run SPEC\n"
+    assert json.loads(cli.ok("experiments", "--json").stdout) == []
+    missing = f"registry: error: no registry at {db}"
+    for args, message in (
+        (["log", "backend-logic-implementer"], "no agent named 'backend-logic-implementer'"),
+        (["report", "1"], missing),
+        (["show", "backend-logic-implementer"], missing),
+        (["export", "backend-logic-implementer"], missing),
+        (["export", "--winner", "1"], missing),
+        (["diff", "backend-logic-implementer@1", "@2"], missing),
+        (["label", "backend-logic-implementer@1", "production"], missing),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.splitlines() == [
+            message if message.startswith("registry:") else f"registry: error: {message}"
+        ], args
+    assert list(tmp_path.iterdir()) == []
+    cli.ok("publish", str(SEED))  # writing still creates it
+    assert db.is_file()

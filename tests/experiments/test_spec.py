@@ -1,0 +1,64 @@
+"""Experiment specs that are wrong in shape: one SpecError line naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.spec import load_experiment_spec
+from experiments.tasks import load_suite
+from tests.conftest import REPO
+from variants.errors import SpecError
+
+SUITE = REPO / "data" / "tasks" / "backend.yaml"
+GOOD = (
+    "name: wording\n"
+    "variants:\n  control: agent@1\n  tight: agent@2\n"
+    "control: control\n"
+    f"tasks: {SUITE}\n"
+    "epochs: 3\n"
+)
+
+
+def _load(tmp_path: Path, text: str) -> str:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_experiment_spec(spec)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message.replace(str(spec), "SPEC")
+
+
+def test_the_good_spec_loads(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD)
+    loaded = load_experiment_spec(spec)
+    assert (loaded.epochs, loaded.control, loaded.labels) == (3, "control", ["control", "tight"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + "epochs: 5\n", "SPEC:8: invalid YAML: duplicate key 'epochs'"),
+        (
+            GOOD.replace("  tight: agent@2\n", "  tight: agent@2\n  control: agent@3\n"),
+            "SPEC:5: invalid YAML: duplicate key 'control'",
+        ),
+        (
+            GOOD.replace("control: control\n", "control: [control]\n"),
+            "SPEC: control: ['control'] is not one of the variants (control, tight)",
+        ),
+        (GOOD + "1: x\nfoo: y\n", "SPEC: 1: keys must be text, like the known keys"),
+    ],
+    ids=["duplicate-top-level", "duplicate-nested", "unhashable-control", "mixed-key-types"],
+)
+def test_spec_errors(tmp_path: Path, text: str, message: str) -> None:
+    assert _load(tmp_path, text) == message
+
+
+def test_a_task_suite_path_with_a_nul_byte() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_suite("tasks\0.yaml")
+    assert str(caught.value) == "'tasks\\x00.yaml': cannot read task suite: the path has a NUL byte"
