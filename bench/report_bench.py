@@ -15,10 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -27,91 +24,16 @@ VARIANTS, TASKS, EPOCHS = 10, 1_000, 5
 
 
 def build(db_url: str) -> int:
-    from sqlalchemy import insert
-
-    from experiments.records import Experiment, ExperimentTask, ExperimentVariant, Trial
+    """10 arms of the same model with small quality shifts; the first is the control."""
+    from bench.synthetic import build_experiment
     from registry.database import Database
-    from registry.store import Registry
-    from variants.agentfile import AgentDefinition
 
+    arms = {f"v{i}": ("sonnet", "claude-sonnet-5-5", 0.01 * i, 0.01, 6.0) for i in range(VARIANTS)}
     db = Database(db_url)
-    registry = Registry(db)
-    versions = []
-    for v in range(VARIANTS):
-        text = f"---\nname: bench\ndescription: Use this agent.\nmodel: sonnet\n---\nVariant {v}.\n"
-        versions.append(registry.publish(AgentDefinition.parse(text.encode())).number)
-    rng = np.random.default_rng(1)
-    now = datetime.now(UTC)
-    with db.session() as session:
-        experiment = Experiment(
-            name="report-bench",
-            status="completed",
-            provider="simulated",
-            simulated=True,
-            control="v0",
-            epochs=EPOCHS,
-            spec_yaml="",
-        )
-        session.add(experiment)
-        session.flush()
-        exp = experiment.id
-        version_rows = [registry.version(f"bench@{n}") for n in versions]
-        session.execute(
-            insert(ExperimentVariant),
-            [
-                {
-                    "experiment_id": exp,
-                    "label": f"v{i}",
-                    "ref": f"bench@{versions[i]}",
-                    "version_id": version_rows[i].id,
-                    "model_id": "claude-sonnet-5-5",
-                    "position": i,
-                }
-                for i in range(VARIANTS)
-            ],
-        )
-        session.execute(
-            insert(ExperimentTask),
-            [
-                {
-                    "experiment_id": exp,
-                    "task_id": f"t{t}",
-                    "position": t,
-                    "prompt": "p",
-                    "reference": [],
-                    "graders": [],
-                }
-                for t in range(TASKS)
-            ],
-        )
-        difficulty = rng.normal(0.6, 0.15, TASKS)
-        rows = []
-        for i in range(VARIANTS):
-            for t in range(TASKS):
-                for e in range(1, EPOCHS + 1):
-                    rows.append(
-                        {
-                            "experiment_id": exp,
-                            "variant": f"v{i}",
-                            "task_id": f"t{t}",
-                            "epoch": e,
-                            "provider": "simulated",
-                            "model_id": "claude-sonnet-5-5",
-                            "request": {},
-                            "quality": float(
-                                np.clip(difficulty[t] + 0.01 * i + rng.normal(0, 0.1), 0, 1)
-                            ),
-                            "cost_usd": float(rng.lognormal(-4.6, 0.3)),
-                            "latency_s": float(rng.lognormal(1.6, 0.4)),
-                            "ttft_s": 0.5,
-                            "created_at": now,
-                        }
-                    )
-        for start in range(0, len(rows), 10_000):
-            session.execute(insert(Trial), rows[start : start + 10_000])
-        session.commit()
-    db.dispose()
-    return exp  # type: ignore[return-value]
+    try:
+        return build_experiment(db, tasks=TASKS, epochs=EPOCHS, arms=arms, name="report-bench")
+    finally:
+        db.dispose()
 
 
 def main() -> None:

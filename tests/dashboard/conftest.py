@@ -91,7 +91,7 @@ def shared(_shared_experiment: Experiment, monkeypatch: pytest.MonkeyPatch) -> E
 @pytest.fixture
 def decided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Experiment]:
     """An experiment with a clear winner ("tight"), stored directly as the benchmark does."""
-    from bench.dashboard_bench import build_experiment
+    from bench.synthetic import build_experiment
 
     url = database_url(str(tmp_path / "decided.db"))
     monkeypatch.setenv("REGISTRY_DB", url)

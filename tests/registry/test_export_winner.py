@@ -16,7 +16,7 @@ AGENT = "backend-logic-implementer"
 
 def _experiment(cli: Cli, *, tasks: int, epochs: int, name: str) -> int:
     """A completed simulated experiment stored directly (4 arms; "tight" is better by design)."""
-    from bench.dashboard_bench import build_experiment
+    from bench.synthetic import build_experiment
 
     db = Database(database_url(cli.db))
     try:
