@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from experiments.models import data_path
+from registry.shipped import data_path
 
 AGENT = "backend-logic-implementer"
 VARIANT_SPECS = ("checklist.yaml", "haiku.yaml", "tight.yaml")

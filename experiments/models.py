@@ -11,35 +11,19 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
+from registry.shipped import data_path
 from variants.errors import SpecError
 
 MODELS_ENV = "REGISTRY_MODELS"
 INHERIT = "inherit"
 # Full API model IDs all start with this; anything else must be an alias in the table.
 MODEL_ID_PREFIX = "claude-"
-
-
-def data_path(name: str) -> Path:
-    """Path of a shipped data file: ``<repo>/data/NAME`` in a checkout, else the wheel's copy.
-
-    The wheel force-includes data files under ``registry/_data/``. The checkout is recognised by the
-    ``pyproject.toml`` next to ``data/``, so a stray ``site-packages/data`` folder is never used.
-    """
-    root = Path(__file__).resolve().parent.parent
-    checkout = root / "data" / name
-    if (root / "pyproject.toml").is_file() and checkout.exists():
-        return checkout
-    installed = Path(str(resources.files("registry").joinpath("_data", name)))
-    if installed.exists():
-        return installed
-    raise FileNotFoundError(f"shipped data file {name!r} not found at {checkout} or {installed}")
 
 
 def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from experiments import models
-from experiments.models import data_path, load_model_table, resolve_model
+from experiments.models import load_model_table, resolve_model
 from experiments.pricing import cost_usd, load_price_table, price_for
 from experiments.providers.base import Usage
+from registry import shipped
+from registry.shipped import data_path
 from variants.errors import SpecError
 
 # (input, 5m cache write, cache read, output) from platform-facts.md section 2.1.
@@ -207,7 +208,7 @@ def test_invalid_model_tables_say_what_is_wrong(tmp_path: Path, text: str, compl
 
 def test_data_path_prefers_the_checkout():
     path = data_path("models.yaml")
-    assert path == Path(models.__file__).resolve().parent.parent / "data" / "models.yaml"
+    assert path == Path(shipped.__file__).resolve().parent.parent / "data" / "models.yaml"
 
 
 def test_data_path_falls_back_to_the_installed_copy(
@@ -217,8 +218,8 @@ def test_data_path_falls_back_to_the_installed_copy(
     installed = tmp_path / "registry"
     (installed / "_data").mkdir(parents=True)
     (installed / "_data" / "models.yaml").write_text(MODELS_YAML)
-    monkeypatch.setattr(models, "__file__", str(tmp_path / "experiments" / "models.py"))
-    monkeypatch.setattr(models.resources, "files", lambda package: installed)
+    monkeypatch.setattr(shipped, "__file__", str(tmp_path / "registry" / "shipped.py"))
+    monkeypatch.setattr(shipped.resources, "files", lambda package: installed)
     assert data_path("models.yaml") == installed / "_data" / "models.yaml"
     with pytest.raises(FileNotFoundError, match=r"prices\.yaml"):
         data_path("prices.yaml")
