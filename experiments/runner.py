@@ -17,6 +17,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,11 +164,9 @@ class Runner:
 
         self.prices = load_price_table()
         self._trial_defaults = _column_defaults(Trial)
-        # The recorded request of each (variant, task): built once, shared by its epochs.
-        self._requests = {
-            (arm.label, task.id): _request_record(plan.request_for(arm, task).body())
-            for arm in plan.arms
-            for task in plan.tasks
+        # The system prompt is recorded as its hash (the version holds the text): one per arm.
+        self._system_hashes = {
+            arm.label: hashlib.sha256(arm.system.encode()).hexdigest() for arm in plan.arms
         }
 
     async def run(self) -> RunSummary:
@@ -310,9 +309,17 @@ class Runner:
             "epoch": cell.epoch,
             "provider": self.provider.name,
             "model_id": cell.arm.model_id,
-            "request": self._requests[(cell.arm.label, cell.task.id)],
+            "request": self._request_record(cell),
             "created_at": utcnow(),
         }
+
+    def _request_record(self, cell: Cell) -> dict[str, Any]:
+        """The request as sent, its system prompt replaced by the prompt's hash. Built per
+        trial, not kept per cell: memory must not grow with the size of the run."""
+        record = self.plan.request_for(cell.arm, cell.task).body()
+        del record["system"]
+        record["system_sha256"] = self._system_hashes[cell.arm.label]
+        return record
 
     async def _run_cell(self, cell: Cell, cache: dict[str, dict[str, Any]]) -> _Result:
         request = self.plan.request_for(cell.arm, cell.task)
@@ -470,16 +477,6 @@ def _column_defaults(model: type[Trial]) -> dict[str, Any]:
             continue
         defaults[name] = None if info.is_required() else info.get_default(call_default_factory=True)
     return defaults
-
-
-def _request_record(body: dict[str, Any]) -> dict[str, Any]:
-    """The request as sent, with the system prompt replaced by its hash: the version holds it."""
-    import hashlib
-
-    record = dict(body)
-    system = record.pop("system", "")
-    record["system_sha256"] = hashlib.sha256(str(system).encode()).hexdigest()
-    return record
 
 
 def _response_record(response: ModelResponse) -> dict[str, Any]:

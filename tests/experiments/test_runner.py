@@ -96,6 +96,26 @@ def test_simulated_run_report_and_listing(cli: Cli, tmp_path: Path) -> None:
     assert "SIMULATED" in cli.ok("report", "exp").stdout
 
 
+def test_each_trial_records_its_request_without_the_prompt_text(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    import hashlib
+
+    spec = _setup(sqlite_cli, tmp_path, extra="request: {output_config: {effort: low}}\n")
+    sqlite_cli.ok("run", str(spec), "--quiet")
+    with sqlite3.connect(sqlite_cli.db) as conn:
+        rows = conn.execute("SELECT variant, task_id, request FROM trial").fetchall()
+    requests = {(v, t): json.loads(r) for v, t, r in rows}
+    sent = requests[("cheap", "status-codes")]
+    assert sent == {
+        "model": "claude-haiku-5-5",
+        "messages": [{"role": "user", "content": "Which status code for a duplicate email?"}],
+        "max_tokens": 4096,
+        "output_config": {"effort": "low"},
+        "system_sha256": hashlib.sha256(b"Be brief.").hexdigest(),
+    }
+
+
 def test_pairwise_judge_in_the_spec_runs_after_the_trials(cli: Cli, tmp_path: Path) -> None:
     spec = _setup(cli, tmp_path, extra="graders:\n  - {type: pairwise, model: haiku}\n")
     out = json.loads(cli.ok("run", str(spec), "--json").stdout)
