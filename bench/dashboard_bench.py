@@ -25,6 +25,24 @@ from bench.synthetic import ARMS, build_experiment  # noqa: E402
 from registry.database import Database  # noqa: E402
 
 
+def time_after_dwell(db_url: str, experiment_id: int, dwell: float = 5.0) -> float:
+    """Seconds for the first Compare view when the user first spends ``dwell`` seconds on the
+    Experiments page (which analyses the newest experiment in the background)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["REGISTRY_DB"] = db_url
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=120).run()
+    time.sleep(dwell)
+    at.query_params["experiment"] = str(experiment_id)
+    at.switch_page("views/compare_view.py")
+    started = time.perf_counter()
+    at.run()
+    return time.perf_counter() - started
+
+
 def time_apptest(db_url: str, experiment_id: int) -> tuple[float, float]:
     """Seconds to render the Compare page under AppTest: first view, then a cached one.
 
@@ -105,6 +123,8 @@ def main() -> None:
         print(f"built experiment {exp_id}: {n:,} trials, {2 * n:,} grades in {built:.1f} s")
         cold, warm = time_apptest(db.url, exp_id)
         print(f"Compare page, AppTest: {cold:.2f} s first view, {warm:.2f} s cached")
+        dwelt = time_after_dwell(db.url, exp_id)
+        print(f"Compare page, AppTest, after 5 s on the Experiments page: {dwelt:.2f} s")
         chromium = os.environ.get("REGISTRY_TEST_CHROMIUM")
         if chromium:
             first, again = time_browser(db.url, exp_id, chromium)

@@ -59,6 +59,7 @@ def page() -> None:
     chosen = left.selectbox(
         "Open an experiment", ids, format_func=lambda i: f"#{i} {names[i]}", key="open_experiment"
     )
+    state.warm(ids[0])  # the newest experiment is the one most likely opened next
     if right.button("Compare", type="primary"):
         st.session_state[state.EXPERIMENT_KEY] = chosen
         st.switch_page("views/compare_view.py", query_params={"experiment": str(chosen)})
