@@ -1,7 +1,8 @@
 """Runner benchmark: an experiment through the real SDK against the loopback fake at latency L.
 
     .venv/bin/python bench/runner_bench.py                 # 2 variants x 200 tasks, conc 32 and 128
-    .venv/bin/python bench/runner_bench.py --memory        # also 2,000 vs 20,000 trials, peak RSS
+    .venv/bin/python bench/runner_bench.py --memory        # also 2,000 vs 20,000 trials (the same
+                                                           # 1,000 tasks x 1 or 10 epochs), peak RSS
 
 Prints, per run: wall time, the physical limit (calls x L / concurrency) and the ratio to it,
 the same for whole waves (ceil(calls / concurrency) x L, what equal-latency calls can reach),
@@ -42,7 +43,7 @@ def serve_fake(latency: float, ready: multiprocessing.Queue) -> None:  # type: i
             time.sleep(3600)
 
 
-def child(db: str, base_url: str, tasks: int, concurrency: int) -> dict[str, float]:
+def child(db: str, base_url: str, tasks: int, concurrency: int, epochs: int) -> dict[str, float]:
     """Run one experiment in this process and measure it."""
     import asyncio
 
@@ -75,7 +76,7 @@ def child(db: str, base_url: str, tasks: int, concurrency: int) -> dict[str, flo
             "variants": {"a": "bench@sonnet", "b": "bench@haiku"},
             "control": "a",
             "tasks": str(suite),
-            "epochs": 1,
+            "epochs": epochs,
             "provider": "anthropic",
             "cache": False,
         },
@@ -99,7 +100,7 @@ def child(db: str, base_url: str, tasks: int, concurrency: int) -> dict[str, flo
     }
 
 
-def run_child(base_url: str, tasks: int, concurrency: int) -> dict[str, float]:
+def run_child(base_url: str, tasks: int, concurrency: int, epochs: int = 1) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [
@@ -124,12 +125,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency", type=float, default=2.0, help="seconds per call (L)")
     parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--memory", action="store_true", help="also 2,000 vs 20,000 trials")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory", action="store_true", help="also 1,000 tasks x 1 and x 10 epochs (peak RSS)"
+    )
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        base_url, tasks, concurrency, db = args.child
-        print(json.dumps(child(db, base_url, int(tasks), int(concurrency))))
+        base_url, tasks, concurrency, epochs, db = args.child
+        print(json.dumps(child(db, base_url, int(tasks), int(concurrency), int(epochs))))
         return
     ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     server = multiprocessing.Process(target=serve_fake, args=(args.latency, ready), daemon=True)
@@ -138,11 +141,12 @@ def main() -> None:
     os.environ.pop("ANTHROPIC_API_KEY", None)
     try:
         print(f"fake Messages API at {base_url}, latency L = {args.latency} s per call")
-        runs = [(args.tasks, 32), (args.tasks, 128)]
+        # (tasks, concurrency, epochs); the memory pair keeps the suite and grows the trials 10x
+        runs = [(args.tasks, 32, 1), (args.tasks, 128, 1)]
         if args.memory:
-            runs += [(1_000, 128), (10_000, 128)]
-        for tasks, concurrency in runs:
-            r = run_child(base_url, tasks, concurrency)
+            runs += [(1_000, 128, 1), (1_000, 128, 10)]
+        for tasks, concurrency, epochs in runs:
+            r = run_child(base_url, tasks, concurrency, epochs)
             limit = r["trials"] * args.latency / concurrency
             # Calls of equal latency go in whole waves: this is the bound a runner can reach.
             waves = math.ceil(r["trials"] / concurrency) * args.latency
