@@ -110,6 +110,7 @@ def run_child(base_url: str, tasks: int, concurrency: int, epochs: int = 1) -> d
                 base_url,
                 str(tasks),
                 str(concurrency),
+                str(epochs),
                 str(Path(tmp) / "bench.db"),
             ],
             capture_output=True,
