@@ -1,7 +1,7 @@
 """Paired comparison of a quality metric between a control and a treatment variant.
 
 Inputs are ``tasks x epochs`` arrays aligned on tasks (NaN = no graded trial). Only tasks graded
-in both arms are used. The primary p-value follows /work/shared/notes/statistics.md section 3:
+in both arms are used. The primary p-value follows shared/notes/statistics.md section 3:
 
 - binary metric with one epoch: exact McNemar on the discordant tasks;
 - otherwise fewer than 30 tasks: exact (or Monte Carlo) sign-flip permutation, because the t

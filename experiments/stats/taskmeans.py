@@ -5,7 +5,7 @@ A variant's raw data for one metric is an array whose last axis is the epochs of
 failed or ungraded trial. Epochs of a task are correlated (same prompt, same difficulty), so they
 are averaged first and every test runs on the per-task means (Miller 2024, "Adding Error Bars to
 Evals", recommendation 3). Treating the n*K trials as independent inflates the false-positive rate
-to 7-12% (see /work/shared/notes/statistics.md, section 5).
+to 7-12% (see shared/notes/statistics.md, section 5).
 """
 
 from __future__ import annotations
