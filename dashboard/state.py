@@ -9,6 +9,7 @@ bounds how long an entry nobody asks for stays in memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -88,8 +89,11 @@ def _warm_once(url: str, experiment_id: int, token: Token) -> threading.Thread:
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     def work() -> None:
-        report(url, experiment_id, token)
-        trials(url, experiment_id, token)
+        # Best effort: if anything fails here (the database went away, the experiment was
+        # deleted), the page computes what it needs itself and reports any error there.
+        with contextlib.suppress(Exception):
+            report(url, experiment_id, token)
+            trials(url, experiment_id, token)
 
     thread = threading.Thread(target=work, name=f"warm-{experiment_id}", daemon=True)
     add_script_run_ctx(thread, get_script_run_ctx())
