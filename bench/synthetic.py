@@ -39,7 +39,7 @@ def build_experiment(
     each) with bulk inserts; its id. The first arm is the control."""
     from sqlalchemy import func, insert, select
 
-    from experiments.records import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
+    from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
 
     version_ids = _publish_versions(db, arms)
     rng = np.random.default_rng(seed)

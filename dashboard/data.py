@@ -181,7 +181,7 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
     """(status, trials, newest trial id, newest grade id): changes whenever a run writes."""
     from sqlmodel import func, select
 
-    from experiments.records import Experiment, Grade, Trial
+    from experiments.store.tables import Experiment, Grade, Trial
 
     with db.session() as session:
         experiment = session.get(Experiment, experiment_id)
@@ -267,7 +267,7 @@ def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
     """The per-trial figures the charts need (no response text), one row per trial."""
     from sqlmodel import select
 
-    from experiments.records import Trial
+    from experiments.store.tables import Trial
 
     query = select(*(getattr(Trial, c) for c in TRIAL_COLUMNS)).where(
         Trial.experiment_id == experiment_id
@@ -343,7 +343,7 @@ def task_detail(db: Database, experiment_id: int, task_id: str, epoch: int) -> T
     from sqlmodel import select
 
     from experiments.queries import experiment_variants
-    from experiments.records import ExperimentTask, Grade, Trial
+    from experiments.store.tables import ExperimentTask, Grade, Trial
 
     order = {v.label: v.position for v in experiment_variants(db, experiment_id)}
     with db.session() as session:
@@ -444,8 +444,8 @@ def export_winner(db: Database, won: Winner, folder: Path, label: str | None) ->
 
 def label_position(db: Database, name: str, label: str) -> int | None:
     """The version ``label`` points at now, or None when the agent has no such label."""
+    from core.errors import NotFoundError
     from registry.store import Registry
-    from variants.errors import NotFoundError
     from variants.refs import Ref
 
     try:

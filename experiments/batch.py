@@ -13,9 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.errors import SpecError
 from experiments.plan import Plan, cell_estimate
 from experiments.providers.base import ModelResponse, Provider, ProviderError
-from experiments.records import Experiment
 from experiments.runner import (
     Cell,
     Runner,
@@ -25,8 +25,8 @@ from experiments.runner import (
     pending_cells,
     run_status,
 )
+from experiments.store.tables import Experiment
 from registry.database import Database
-from variants.errors import SpecError
 
 
 def custom_id(cell: Cell, plan: Plan) -> str:

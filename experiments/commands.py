@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from core.errors import AgentRegistryError
 from registry.commands.common import db_url, emit_json, json_option, open_database
 from registry.database import database_exists
-from variants.errors import AgentRegistryError
 
 if TYPE_CHECKING:
     from rich.progress import Progress

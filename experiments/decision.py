@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from variants.errors import SpecError
+from core.errors import SpecError
 
 PRIMARY_METRICS = ("quality",)
 GUARDRAIL_METRICS = ("cost", "latency_p50", "latency_p90")

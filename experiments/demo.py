@@ -65,9 +65,9 @@ Example:
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
     """Publish the bundled agent, derive variants, run, grade, report, export the winner."""
+    from core.errors import AgentRegistryError
     from experiments.commands import report, run
     from registry.commands.catalog import diff, export, publish
-    from variants.errors import AgentRegistryError
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "registry.db"

@@ -21,15 +21,15 @@ from typing import Any
 
 import yaml
 
+from core.errors import SpecError
 from experiments.graders.base import GraderConfig, GradeResult, build_grader, parse_grader_config
 from experiments.graders.combine import combine
 from experiments.graders.judge import JudgeEnvironment, trial_graders
 from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
 from experiments.plan import Plan
-from experiments.records import Grade, Trial, grade_values
+from experiments.store.tables import Grade, Trial, grade_values
 from experiments.tasks import Task
 from registry.database import Database
-from variants.errors import SpecError
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
 JUDGE_TYPES = ("rubric_judge", "pairwise")

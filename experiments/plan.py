@@ -14,17 +14,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from core.errors import NotFoundError, SpecError
 from experiments.graders.base import GraderConfig, parse_grader_config
 from experiments.pricing import PriceTable
 from experiments.providers.base import ModelRequest, Usage
-from experiments.records import Experiment, ExperimentTask, ExperimentVariant
 from experiments.spec import ExperimentSpec
+from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.database import Database
 from registry.models import Version
 from registry.store import Registry
 from variants.agentfile import AgentDefinition
-from variants.errors import NotFoundError, SpecError
 from variants.refs import parse_ref
 
 CHARS_PER_TOKEN = 4  # rough, for estimates only; real usage comes back from the API
@@ -86,7 +86,7 @@ def _system_prompt(definition: AgentDefinition) -> str:
 
 def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, ...], list[str]]:
     """Arms for every variant, plus warnings (e.g. two labels on identical versions)."""
-    from experiments.models import resolve_model
+    from experiments.aliases import resolve_model
     from experiments.pricing import price_for
 
     arms = []

@@ -14,9 +14,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from experiments.models import load_yaml_mapping, table_source
+from core.errors import SpecError
+from experiments.aliases import load_yaml_mapping, table_source
 from experiments.providers.base import Usage
-from variants.errors import SpecError
 
 PRICES_ENV = "REGISTRY_PRICES"
 PER_TOKENS = 1_000_000

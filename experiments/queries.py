@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.analysis import TrialRecord
-from experiments.records import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
+from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
 from registry.database import Database
 
 
@@ -118,7 +118,7 @@ def experiment_tasks(db: Database, experiment_id: int) -> list[ExperimentTask]:
 
 
 def get_experiment(db: Database, experiment_id: int) -> Experiment:
-    from variants.errors import NotFoundError
+    from core.errors import NotFoundError
 
     with db.session() as session:
         found = session.get(Experiment, experiment_id)
@@ -131,7 +131,7 @@ def find_experiment_id(db: Database, ref: str) -> int:
     """An experiment by id, or by name (its newest run)."""
     from sqlmodel import select
 
-    from variants.errors import NotFoundError
+    from core.errors import NotFoundError
 
     with db.session() as session:
         if ref.isdigit():

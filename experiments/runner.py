@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import AgentRegistryError
 from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
 from experiments.graders.judge import JudgeEnvironment, trial_graders
@@ -35,12 +36,11 @@ from experiments.providers.base import (
     ProviderError,
     Usage,
 )
-from experiments.records import Experiment, Grade, ResponseCache, Trial, grade_values
 from experiments.retry import call_with_retries
+from experiments.store.tables import Experiment, Grade, ResponseCache, Trial, grade_values
 from experiments.tasks import Task
 from registry.database import Database
 from registry.models import utcnow
-from variants.errors import AgentRegistryError
 
 WRITE_BATCH = 256
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import SpecError
 from experiments.decision import DecisionRule, parse_decision
-from variants.errors import SpecError
 from variants.refs import InvalidReference, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
@@ -24,7 +24,9 @@ from variants.yamlio import load_strict_yaml, yaml_error_line
 REMOVED_SAMPLING = ("temperature", "top_p", "top_k")
 # Request fields that the spec sets elsewhere or that would break the comparison.
 RESERVED_REQUEST = ("model", "system", "messages", "max_tokens", "stream")
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# An arm label names a variant inside one experiment (a key of `variants:`); unlike a registry
+# label it may use capitals, and it is never resolved against the registry.
+ARM_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 KNOWN_KEYS = (
     "name",
     "description",
@@ -47,7 +49,9 @@ KNOWN_KEYS = (
 
 
 @dataclass(frozen=True)
-class VariantSpec:
+class ArmSpec:
+    """One entry of the spec's `variants:`: an arm label and the registry reference it runs."""
+
     label: str
     ref: str
 
@@ -55,7 +59,7 @@ class VariantSpec:
 @dataclass(frozen=True)
 class ExperimentSpec:
     name: str
-    variants: tuple[VariantSpec, ...]
+    variants: tuple[ArmSpec, ...]
     control: str
     tasks_path: Path
     epochs: int = 1
@@ -123,7 +127,7 @@ def parse_experiment_spec(
         raise fail("variants", "must map at least two labels to registry references")
     parsed_variants = []
     for label, ref in variants.items():
-        if not isinstance(label, str) or not LABEL_RE.match(label):
+        if not isinstance(label, str) or not ARM_LABEL_RE.match(label):
             raise fail("variants", f"invalid label {label!r}: letters, digits, . _ -")
         if not isinstance(ref, str):
             raise fail(f"variants.{label}", "must be a reference like NAME@3 or NAME@label")
@@ -131,7 +135,7 @@ def parse_experiment_spec(
             parse_ref(ref)
         except InvalidReference as err:
             raise fail(f"variants.{label}", str(err)) from None
-        parsed_variants.append(VariantSpec(label, ref))
+        parsed_variants.append(ArmSpec(label, ref))
 
     control = raw["control"]
     if not isinstance(control, str) or control not in variants:

@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
+from core.errors import SpecError
 from experiments.graders import GraderConfig, build_grader, parse_grader_config
 from experiments.graders.base import Grader
 from experiments.providers.base import TaskMaterial
-from variants.errors import SpecError
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
 TASK_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import AgentRegistryError
 from experiments.queries import experiment_variants
 from experiments.report import build_report
 from registry.files import export_path, write_atomically
 from registry.models import Agent, Version
 from registry.store import LabelMove, Registry
-from variants.errors import AgentRegistryError
 from variants.refs import Ref, check_label
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from variants.errors import AgentRegistryError
+from core.errors import AgentRegistryError
 
 # command name -> "module:attribute"; one module per command group.
 COMMANDS: dict[str, str] = {

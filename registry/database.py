@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from variants.errors import AgentRegistryError
+from core.errors import AgentRegistryError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from variants.errors import AgentRegistryError
+from core.errors import AgentRegistryError
 
 
 def export_path(output: str, name: str) -> Path:

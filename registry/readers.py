@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.errors import NotFoundError
 from registry.database import SCHEMA_HEAD, Database, database_exists, sqlite_path
-from variants.errors import NotFoundError
 
 
 @dataclass(frozen=True)

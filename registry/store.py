@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.errors import ConflictError, NotFoundError
 from registry.models import Agent, Label, LabelEvent, Version, utcnow
-from variants.errors import ConflictError, NotFoundError
 from variants.refs import Ref, check_label, parse_ref
 
 if TYPE_CHECKING:

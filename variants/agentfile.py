@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from core.errors import AgentFileError
 from variants import frontmatter as fm
-from variants.errors import AgentFileError
 from variants.examples import Example, replace_examples, split_examples
 from variants.tools import split_tools
 from variants.validate import MAX_FILE_BYTES, check_fields, decode_source

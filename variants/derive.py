@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from core.errors import SpecError
 from variants import frontmatter as fm
 from variants.agentfile import KNOWN_FIELDS, AgentDefinition
-from variants.errors import SpecError
 from variants.examples import Example
 from variants.sections import Heading, headings, section_stop
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from variants.errors import AgentRegistryError
+from core.errors import AgentRegistryError
 
 # The first character is a letter or digit: "-1" would read as an option on the command line.
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from core.errors import AgentFileError, NotFoundError, SpecError
 from variants import derive
 from variants.agentfile import AgentDefinition
-from variants.errors import AgentFileError, NotFoundError, SpecError
 from variants.examples import Example, split_examples
 from variants.refs import InvalidReference, Ref, check_label, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from variants.errors import AgentFileError
+from core.errors import AgentFileError
 
 MAX_FILE_BYTES = 1_048_576
 # Lowercase letters, digits and hyphens, 1..64 characters, starting and ending alphanumeric.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.errors import AgentRegistryError
 from dashboard import data, state
 from experiments.winner import NoWinner, Winner
-from variants.errors import AgentRegistryError
 
 PENDING_KEY = "export_pending"  # session state: (folder, label) awaiting confirmation
 DONE_KEY = "export_done"  # session state: what the last confirmed export did

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from variants.errors import SpecError
+from core.errors import SpecError
 
 if TYPE_CHECKING:
     from experiments.tasks import Task

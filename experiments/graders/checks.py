@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import SpecError
 from experiments.graders.base import (
     GraderConfig,
     GradeResult,
@@ -31,7 +32,6 @@ from experiments.graders.base import (
     str_list_param,
     str_param,
 )
-from variants.errors import SpecError
 
 if TYPE_CHECKING:
     from experiments.tasks import Task

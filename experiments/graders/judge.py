@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.errors import SpecError
 from experiments.graders.base import (
     Grader,
     GraderConfig,
@@ -42,7 +43,6 @@ from experiments.graders.base import (
     str_param,
 )
 from experiments.providers.base import ModelRequest, ProviderError, Usage
-from variants.errors import SpecError
 
 if TYPE_CHECKING:
     from experiments.tasks import Task
@@ -272,7 +272,7 @@ class JudgeModel:
 
 def judge_model_param(params: Mapping[str, Any]) -> JudgeModel:
     """``model`` (alias or ID), resolved and priced now so that a typo fails at plan time."""
-    from experiments.models import resolve_model
+    from experiments.aliases import resolve_model
     from experiments.pricing import price_for
 
     alias = str_param(params, "model", DEFAULT_JUDGE_MODEL)

@@ -316,7 +316,7 @@ def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
     from sqlmodel import select
 
     from experiments.queries import get_experiment
-    from experiments.records import Grade, Trial
+    from experiments.store.tables import Grade, Trial
 
     control = get_experiment(db, experiment_id).control
     with db.session() as session:

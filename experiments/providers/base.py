@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from variants.errors import AgentRegistryError
+from core.errors import AgentRegistryError
 
 
 @dataclass(frozen=True)

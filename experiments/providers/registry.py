@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import SpecError
 from experiments.providers.base import Provider
-from variants.errors import SpecError
 
 PROVIDER_NAMES = ("anthropic", "simulated")
 

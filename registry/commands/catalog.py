@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from core.errors import AgentFileError, AgentRegistryError, NotFoundError
 from registry.commands.common import db_url, emit_json, json_option, open_registry
 from registry.files import export_path, write_atomically
-from variants.errors import AgentFileError, AgentRegistryError, NotFoundError
 
 if TYPE_CHECKING:
     from variants.spec import VariantSpec

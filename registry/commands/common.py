@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from core.errors import NotFoundError
 from registry.database import database_exists, database_url, sqlite_path
-from variants.errors import NotFoundError
 
 if TYPE_CHECKING:
     from registry.database import Database

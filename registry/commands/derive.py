@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
+from core.errors import AgentRegistryError, SpecError
 from registry.commands.common import emit_json, json_option, open_registry
-from variants.errors import AgentRegistryError, SpecError
 
 ORIGIN = "registry derive"
 

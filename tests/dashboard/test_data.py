@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from dashboard import data
-from experiments.records import Grade, Trial
 from experiments.report import build_report
+from experiments.store.tables import Grade, Trial
 from experiments.winner import NoWinner
 from registry.store import Registry
 from tests.dashboard.conftest import Experiment

@@ -12,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
 
 from dashboard import data
-from experiments.records import Experiment as ExperimentRow
-from experiments.records import Grade, Trial
 from experiments.report import build_report
+from experiments.store.tables import Experiment as ExperimentRow
+from experiments.store.tables import Grade, Trial
 from tests.dashboard.conftest import Experiment
 
 OpenPage = Callable[..., AppTest]

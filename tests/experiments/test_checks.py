@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.errors import SpecError
 from experiments.graders import (
     GraderConfig,
     GradeResult,
@@ -20,7 +21,6 @@ from experiments.graders import (
 )
 from experiments.graders.checks import code_blocks
 from experiments.tasks import Task
-from variants.errors import SpecError
 
 TASK = Task(id="t", prompt="Write a registration endpoint.", reference=("uses bcrypt",))
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from core.errors import SpecError
 from experiments.graders.pairwise import pairwise_summary
 from experiments.grading import regrade
-from experiments.records import Grade, Trial
+from experiments.store.tables import Grade, Trial
 from registry.database import Database
 from tests.conftest import SEED, Cli
-from variants.errors import SpecError
 
 SUITE = """\
 graders:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.errors import SpecError
 from experiments.graders import build_grader
 from experiments.graders.base import GradeResult
 from experiments.graders.judge import JudgeEnvironment, RubricJudge, trial_graders
@@ -20,7 +21,6 @@ from experiments.tasks import Task, load_suite
 from tests.conftest import Cli
 from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
 from tests.fake_anthropic import Text, http_error
-from variants.errors import SpecError
 
 HAIKU = "claude-haiku-5-5"
 TASK = Task(

@@ -1,16 +1,16 @@
-"""The shipped data tables: prices (experiments.pricing) and model aliases (experiments.models)."""
+"""The shipped data tables: prices (experiments.pricing) and model aliases (experiments.aliases)."""
 
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from experiments.models import load_model_table, resolve_model
+from core.errors import SpecError
+from experiments.aliases import load_model_table, resolve_model
 from experiments.pricing import cost_usd, load_price_table, price_for
 from experiments.providers.base import Usage
 from registry import shipped
 from registry.shipped import data_path
-from variants.errors import SpecError
 
 # (input, 5m cache write, cache read, output) from platform-facts.md section 2.1.
 NOTES_PRICES = {

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from core.errors import SpecError
 from experiments.pricing import cost_usd
 from experiments.providers.anthropic import MISSING_KEY, AnthropicProvider, parse_retry_after
 from experiments.providers.base import (
@@ -31,7 +32,6 @@ from tests.fake_anthropic import (
     fake_anthropic,
     http_error,
 )
-from variants.errors import SpecError
 
 T = TypeVar("T")
 MODEL = "claude-sonnet-5-5"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import SpecError
 from experiments.spec import load_experiment_spec
 from experiments.tasks import load_suite
 from tests.conftest import REPO
-from variants.errors import SpecError
 
 SUITE = REPO / "data" / "tasks" / "backend.yaml"
 GOOD = (

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import SpecError
 from experiments.graders import combine, grade_all
 from experiments.providers.base import TaskMaterial
 from experiments.tasks import TASK_ID, Task, TaskSuite, load_suite
-from variants.errors import SpecError
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "data" / "tasks" / "backend.yaml"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import SpecError
 from experiments.decision import DecisionRule, Guardrail, judge_guardrail, parse_decision
-from variants.errors import SpecError
 
 
 def test_missing_decision_gives_the_documented_defaults():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import AgentFileError, AgentRegistryError
 from variants import frontmatter as fm
 from variants.agentfile import KNOWN_FIELDS, MAX_FILE_BYTES, AgentDefinition
-from variants.errors import AgentFileError, AgentRegistryError
 from variants.tools import split_tools
 
 DATA = Path(__file__).parent / "data"

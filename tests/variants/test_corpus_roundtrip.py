@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import AgentFileError
 from tests.conftest import CORPUS, SEED, corpus_files
 from variants import frontmatter as fm
 from variants.agentfile import AgentDefinition
-from variants.errors import AgentFileError
 
 FILES = corpus_files()
 ALL = [*FILES, SEED]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import AgentFileError, SpecError
 from tests.conftest import SEED, corpus_files
 from variants import derive
 from variants.agentfile import AgentDefinition
-from variants.errors import AgentFileError, SpecError
 from variants.examples import Example
 from variants.spec import parse_variant_spec
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import AgentFileError, SpecError
 from tests.conftest import REPO, SEED
 from tests.variants.test_derive import changed_lines
 from variants.agentfile import AgentDefinition
-from variants.errors import AgentFileError, SpecError
 from variants.spec import combination_levels, load_variant_spec
 
 SHIPPED = REPO / "data" / "variants"

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import SpecError
 from registry.shipped import data_path
-from variants.errors import SpecError
 
 MODELS_ENV = "REGISTRY_MODELS"
 INHERIT = "inherit"

@@ -1,0 +1,1 @@
+"""The only code in experiments/ and dashboard/ that touches the experiment tables."""
