@@ -151,7 +151,7 @@ def _cell(value: Any) -> str:
 
 def experiments_frame(db: Database) -> pd.DataFrame:
     """Every experiment, newest first: status, trials done of planned, errors, cost."""
-    from experiments.queries import experiment_summaries
+    from experiments.store.reads import experiment_summaries
 
     columns = [
         "id",
@@ -333,7 +333,7 @@ class TaskDetail:
 
 
 def task_ids(db: Database, experiment_id: int) -> list[str]:
-    from experiments.queries import experiment_tasks
+    from experiments.store.reads import experiment_tasks
 
     return [t.task_id for t in experiment_tasks(db, experiment_id)]
 
@@ -342,7 +342,7 @@ def task_detail(db: Database, experiment_id: int, task_id: str, epoch: int) -> T
     """The answers of every variant to one task at one epoch, with the latest grades."""
     from sqlmodel import select
 
-    from experiments.queries import experiment_variants
+    from experiments.store.reads import experiment_variants
     from experiments.store.tables import ExperimentTask, Grade, Trial
 
     order = {v.label: v.position for v in experiment_variants(db, experiment_id)}
@@ -410,12 +410,10 @@ class Pairwise:
     position_bias: dict[str, Any] | None  # pairs, flipped, flip_rate, first_position_share
 
 
-def pairwise(db: Database, experiment_id: int) -> Pairwise | None:
-    """The pairwise judge's results, or None when this install has no pairwise judge."""
-    try:
-        from experiments.graders.pairwise import pairwise_summary
-    except ImportError:  # the judge ships apart from the dashboard: the page works without it
-        return None
+def pairwise(db: Database, experiment_id: int) -> Pairwise:
+    """The pairwise judge's results (an empty frame when the experiment has none)."""
+    from experiments.store.reads import pairwise_summary
+
     summary = pairwise_summary(db, experiment_id)
     return Pairwise(
         summary["grading_run"], pd.DataFrame(summary["variants"]), summary["position_bias"]

@@ -67,7 +67,7 @@ def task_detail(
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
-def pairwise(url: str, experiment_id: int, token: Token) -> data.Pairwise | None:
+def pairwise(url: str, experiment_id: int, token: Token) -> data.Pairwise:
     return data.pairwise(database(url), experiment_id)
 
 

@@ -219,7 +219,7 @@ def _provider(name: str) -> Provider:
 @click.pass_context
 def list_experiments(ctx: click.Context, as_json: bool) -> None:
     """List experiments: status, trials done, errors, cost."""
-    from experiments.queries import experiment_summaries
+    from experiments.store.reads import experiment_summaries
 
     rows = experiment_summaries(open_database(ctx)) if database_exists(db_url(ctx)) else []
     if as_json:
@@ -291,9 +291,8 @@ def grade(
     as_json: bool,
 ) -> None:
     """Re-grade stored responses (no variant is called again); earlier grades are kept."""
-    from experiments.graders.pairwise import pairwise_summary
     from experiments.grading import load_graders_file, regrade
-    from experiments.queries import find_experiment_id
+    from experiments.store.reads import find_experiment_id, pairwise_summary
 
     db = open_database(ctx, create=False)
     experiment_id = find_experiment_id(db, experiment)

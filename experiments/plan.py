@@ -22,7 +22,6 @@ from experiments.spec import ExperimentSpec
 from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.database import Database
-from registry.models import Version
 from registry.store import Registry
 from variants.agentfile import AgentDefinition
 from variants.refs import parse_ref
@@ -268,10 +267,10 @@ def load_plan(
             .order_by(ExperimentVariant.position)  # type: ignore[arg-type]
         ).all()
         arms = []
+        registry = Registry(db)
         for v in variants:
-            version = session.get(Version, v.version_id)
-            assert version is not None
-            definition = AgentDefinition.parse(version.source, origin=v.ref)
+            source = registry.exact(v.version_id).source
+            definition = AgentDefinition.parse(source, origin=v.ref)
             arms.append(
                 Arm(
                     v.label,

@@ -6,7 +6,7 @@ from typing import Any
 
 from experiments.analysis import analyse
 from experiments.decision import parse_decision
-from experiments.queries import (
+from experiments.store.reads import (
     experiment_tasks,
     experiment_variants,
     find_experiment_id,
@@ -46,7 +46,7 @@ def build_report(
         rule=parse_decision(decision),
         seed=experiment.seed if seed is None else seed,
     )
-    from experiments.graders.pairwise import pairwise_summary
+    from experiments.store.reads import pairwise_summary
 
     pairwise = pairwise_summary(db, experiment_id)
     report["pairwise"] = pairwise if pairwise.get("variants") else None

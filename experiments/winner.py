@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import AgentRegistryError
-from experiments.queries import experiment_variants
 from experiments.report import build_report
+from experiments.store.reads import experiment_variants
 from registry.files import export_path, write_atomically
-from registry.models import Agent, Version
 from registry.store import LabelMove, Registry
 from variants.refs import Ref, check_label
 
@@ -41,13 +40,8 @@ def find_winner(registry: Registry, experiment: str | int) -> Winner:
     variant = next(
         v for v in experiment_variants(registry.db, exp_id) if v.label == verdict["winner"]
     )
-    with registry.db.session() as session:
-        version = session.get(Version, variant.version_id)
-        assert version is not None
-        agent = session.get(Agent, version.agent_id)
-        assert agent is not None
-        ref = Ref(agent.name, number=version.number)
-        return Winner(exp_id, variant.label, ref, version.source, verdict)
+    exact = registry.exact(variant.version_id)
+    return Winner(exp_id, variant.label, exact.ref, exact.source, verdict)
 
 
 def label_winner(registry: Registry, winner: Winner, label: str) -> LabelMove:

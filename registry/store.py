@@ -69,6 +69,15 @@ class VersionInfo:
 
 
 @dataclass(frozen=True)
+class ExactVersion:
+    """One stored version by its id: its ``NAME@N`` and its exact bytes."""
+
+    version_id: int
+    ref: Ref
+    source: bytes
+
+
+@dataclass(frozen=True)
 class LabelMove:
     name: str
     label: str
@@ -253,6 +262,16 @@ class Registry:
         """The stored version row (immutable) that ``ref`` names."""
         with self.db.session() as session:
             return self._version(session, ref)
+
+    def exact(self, version_id: int) -> ExactVersion:
+        """The version with this id (as an experiment pinned it), whatever labels say today."""
+        with self.db.session() as session:
+            version = session.get(Version, version_id)
+            if version is None:
+                raise NotFoundError(f"no version with id {version_id}")
+            agent = session.get(Agent, version.agent_id)
+            assert agent is not None  # a foreign key: every version has its agent
+            return ExactVersion(version_id, Ref(agent.name, number=version.number), version.source)
 
     def source(self, ref: str | Ref) -> bytes:
         with self.db.session() as session:

@@ -117,9 +117,6 @@ def show_pairwise(url: str, experiment_id: int, token: state.Token) -> None:
     ):
         return
     result = state.pairwise(url, experiment_id, token)
-    if result is None:
-        st.caption("The pairwise judge is not installed in this version.")
-        return
     if result.variants.empty:
         st.caption(
             "No pairwise judgements for this experiment: re-grade with a pairwise judge, "

@@ -35,7 +35,6 @@ from experiments.providers.base import ModelRequest, ProviderError
 
 if TYPE_CHECKING:
     from experiments.tasks import Task
-    from registry.database import Database
 
 TOOL_NAME = "record_preference"
 KIND = "pairwise"  # details["kind"] of every pairwise grade row
@@ -309,23 +308,3 @@ def summarise(rows: Sequence[PairwiseRow], control: str) -> dict[str, Any]:
             "first_position_share": first_wins / decided if decided else None,
         },
     }
-
-
-def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
-    """The pairwise results of an experiment's newest grading run that has them."""
-    from sqlmodel import select
-
-    from experiments.queries import get_experiment
-    from experiments.store.tables import Grade, Trial
-
-    control = get_experiment(db, experiment_id).control
-    with db.session() as session:
-        # Filtered in SQL (json_extract / ->>): the other grades of a big run are many.
-        found = session.exec(
-            select(Trial.variant, Grade.grading_run, Grade.error, Grade.details)
-            .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
-            .where(Trial.experiment_id == experiment_id)
-            .where(Grade.details["kind"].as_string() == KIND)  # type: ignore[index]
-        ).all()
-    rows = [PairwiseRow(*r) for r in found]
-    return summarise(rows, control)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from core.errors import SpecError
-from experiments.graders.pairwise import pairwise_summary
 from experiments.grading import regrade
+from experiments.store.reads import pairwise_summary
 from experiments.store.tables import Grade, Trial
 from registry.database import Database
 from tests.conftest import SEED, Cli

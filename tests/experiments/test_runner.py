@@ -55,7 +55,7 @@ def _setup(
 
 
 def _trials(cli: Cli, exp: int) -> list[tuple[str, str, int]]:
-    from experiments.queries import trial_records
+    from experiments.store.reads import trial_records
     from registry.database import Database
 
     db = Database(cli.db)

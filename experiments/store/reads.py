@@ -145,3 +145,22 @@ def find_experiment_id(db: Database, ref: str) -> int:
         if row is None:
             raise NotFoundError(f"no experiment named {ref!r}")
         return row.id  # type: ignore[return-value]
+
+
+def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
+    """The pairwise results of an experiment's newest grading run that has them."""
+    from sqlmodel import select
+
+    from experiments.graders.pairwise import KIND, PairwiseRow, summarise
+
+    control = get_experiment(db, experiment_id).control
+    with db.session() as session:
+        # Filtered in SQL (json_extract / ->>): the other grades of a big run are many.
+        found = session.exec(
+            select(Trial.variant, Grade.grading_run, Grade.error, Grade.details)
+            .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
+            .where(Trial.experiment_id == experiment_id)
+            .where(Grade.details["kind"].as_string() == KIND)  # type: ignore[index]
+        ).all()
+    rows = [PairwiseRow(*r) for r in found]
+    return summarise(rows, control)
