@@ -47,10 +47,11 @@ def child(db: str, base_url: str, tasks: int, concurrency: int, epochs: int) -> 
     """Run one experiment in this process and measure it."""
     import asyncio
 
-    from experiments.plan import build_plan, store_plan
+    from experiments.plan import build_plan
     from experiments.providers.anthropic import AnthropicProvider
     from experiments.runner import Runner
     from experiments.spec import parse_experiment_spec
+    from experiments.store.plans import store_plan
     from registry.database import Database
     from registry.store import Registry
     from tests.fake_anthropic import DEFAULT_KEY
@@ -82,8 +83,10 @@ def child(db: str, base_url: str, tasks: int, concurrency: int, epochs: int) -> 
         },
         base_dir=work,
     )
-    plan, suite_obj, _ = build_plan(database, spec, concurrency=concurrency)
-    plan = store_plan(database, plan, spec, suite_obj)
+    plan, suite_obj, _ = build_plan(registry, spec)
+    plan = store_plan(
+        database, plan.overridden(concurrency=concurrency), spec.source_text, suite_obj
+    )
     provider = AnthropicProvider(api_key=DEFAULT_KEY, base_url=base_url)
     cpu0 = time.process_time()
     start = time.perf_counter()

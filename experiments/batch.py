@@ -3,29 +3,25 @@
 The batch id is stored on the experiment as soon as the batch exists, so ``--resume`` after an
 interruption (or a kill) collects the same batch instead of paying for a second one. Once its
 results are written the id is cleared: a later resume sends a new batch for whatever is still
-missing (errored or expired requests).
+missing (errored or expired requests). Only a trial kind whose cell is one request
+(``SingleRequestKind``) can run this way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.errors import SpecError
-from experiments.plan import Plan, cell_estimate
+from experiments.graders.judge import JudgeEnvironment
+from experiments.kinds import SingleRequestKind, trial_kind
+from experiments.plan import Cell, Plan
+from experiments.pricing import load_price_table
 from experiments.providers.base import ModelResponse, Provider, ProviderError
-from experiments.runner import (
-    Cell,
-    Runner,
-    RunState,
-    RunSummary,
-    _Result,
-    pending_cells,
-    run_status,
-)
-from experiments.store.tables import Experiment
+from experiments.run_state import RunState, RunSummary, run_status
+from experiments.scoring import Scorer
+from experiments.store.trials import TrialResult, TrialStore
 from registry.database import Database
 
 
@@ -48,43 +44,57 @@ async def run_batch(
 ) -> RunSummary:
     if plan.provider != "anthropic":
         raise SpecError("--batch needs provider: anthropic (the Message Batches API)")
+    kind = trial_kind(plan, load_price_table())
+    if not isinstance(kind, SingleRequestKind):
+        raise SpecError(f"--batch: a {plan.kind} trial is not one request; run it without --batch")
     if batches is None:
         from experiments.providers.batches import MessageBatches
 
         batches = MessageBatches()
     report = on_progress or (lambda state: None)
-    runner = Runner(db, plan, provider)
-    pending = pending_cells(db, plan)
+    store = TrialStore(db, plan)
+    judges = JudgeEnvironment(
+        provider.name, seed=plan.seed, max_attempts=plan.settings.max_attempts
+    )
+    scorer = Scorer(plan, judges)
+    pending = store.pending()
     state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
-    batch_id = _stored_batch_id(db, plan)
+    batch_id = store.batch_id()
     # A batch already sent is paid for: collect all of it. A new one admits what the budget allows.
     cells = (
         [c for row in pending.rows for c in row]
         if batch_id is not None
-        else _admit(plan, pending.rows, state)
+        else _admit(plan, kind, pending.rows, state)
     )
     by_id = {custom_id(cell, plan): cell for cell in cells}
     fatal: list[BaseException] = []
     interrupted = False
+
+    async def result(cell: Cell, answer: ModelResponse | ProviderError) -> TrialResult:
+        if isinstance(answer, ProviderError):
+            return TrialResult(cell, kind.failure(cell, answer, batch=True), provider.name)
+        outcome = kind.outcome(cell, answer, batch=True)
+        grades, quality = await scorer.score(cell, outcome)
+        return TrialResult(cell, outcome, provider.name, grades, quality)
+
     try:
         if batch_id is None and by_id:
-            requests = [(cid, plan.request_for(c.arm, c.task)) for cid, c in by_id.items()]
-            batch_id = await batches.submit(requests)
-            _set_batch_id(db, plan, batch_id)
+            batch_id = await batches.submit([(cid, kind.request(c)) for cid, c in by_id.items()])
+            store.set_batch_id(batch_id)
         if batch_id is not None:
             await batches.wait(batch_id, interval=poll_interval, sleep=sleep)
-            outcomes = await batches.results(batch_id)
+            answers = await batches.results(batch_id)
             results = [
-                await _result(runner, by_id[cid], outcome)
-                for cid, outcome in outcomes.items()
+                await result(by_id[cid], answer)
+                for cid, answer in answers.items()
                 if cid in by_id  # others were stored by an earlier collection of this batch
             ]
-            runner.store(results)
+            store.insert(results)
             for r in results:
                 state.done += 1
-                state.failed += r.trial["error"] is not None
-                state.cost_usd += r.trial["cost_usd"]
-            _set_batch_id(db, plan, None)
+                state.failed += r.outcome.error is not None
+                state.cost_usd += r.outcome.cost_usd
+            store.set_batch_id(None)
             report(state)
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
@@ -94,31 +104,20 @@ async def run_batch(
         raise
     finally:
         await batches.aclose()
-        await runner.judges.aclose()
+        await judges.aclose()
         status, note = run_status(state, fatal, interrupted)
-        runner.finish(status, note)
-    return RunSummary(
-        plan.experiment_id,  # type: ignore[arg-type]
-        status,
-        state.total,
-        state.done,
-        state.failed,
-        0,
-        state.cost_usd,
-        time.monotonic() - state.started,
-        note,
-    )
+        store.finish(status, note)
+    return RunSummary.of(store.experiment_id, state, status, note)
 
 
-def _admit(plan: Plan, rows: list[list[Cell]], state: RunState) -> list[Cell]:
+def _admit(
+    plan: Plan, kind: SingleRequestKind, rows: list[list[Cell]], state: RunState
+) -> list[Cell]:
     """Whole task rows, as many as the budget allows at the batch price."""
-    from experiments.pricing import load_price_table
-
-    discount = 1.0 - load_price_table().batch_discount
     admitted: list[Cell] = []
     planned = 0.0
     for row in rows:
-        cost = sum(cell_estimate(plan, c.arm, c.task) for c in row) * discount
+        cost = sum(kind.estimate(c, batch=True).cost_usd for c in row)
         if plan.max_cost_usd is not None and planned + cost > plan.max_cost_usd:
             state.stopped = (
                 f"budget: the next task row (~${cost:.4f}) would pass max_cost_usd "
@@ -128,26 +127,3 @@ def _admit(plan: Plan, rows: list[list[Cell]], state: RunState) -> list[Cell]:
         planned += cost
         admitted.extend(row)
     return admitted
-
-
-async def _result(runner: Runner, cell: Cell, outcome: ModelResponse | ProviderError) -> _Result:
-    trial = runner.new_trial(cell)
-    if isinstance(outcome, ProviderError):
-        trial.update(error=str(outcome), batch=True)
-        return _Result(trial, [])
-    return await runner.complete(cell, trial, outcome, batch=True)
-
-
-def _stored_batch_id(db: Database, plan: Plan) -> str | None:
-    with db.session() as session:
-        experiment = session.get(Experiment, plan.experiment_id)
-        return experiment.batch_id if experiment else None
-
-
-def _set_batch_id(db: Database, plan: Plan, batch_id: str | None) -> None:
-    with db.session(write=True) as session:
-        experiment = session.get(Experiment, plan.experiment_id)
-        assert experiment is not None
-        experiment.batch_id = batch_id
-        session.add(experiment)
-        session.commit()

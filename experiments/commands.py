@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from experiments.providers.base import Provider
-    from experiments.runner import RunState, RunSummary
+    from experiments.run_state import RunState, RunSummary
 
 
 def _progress_printer(
@@ -98,31 +98,37 @@ def run(
     as_json: bool,
 ) -> None:
     """Run an experiment: the same tasks, with epochs, against every variant."""
-    from experiments.plan import as_rows, build_plan, estimate, load_plan, store_plan
+    from experiments.kinds import trial_kind
+    from experiments.kinds.base import estimate_arms
+    from experiments.plan import build_plan
+    from experiments.pricing import load_price_table
     from experiments.spec import load_experiment_spec
+    from experiments.store.plans import load_plan, store_plan
+    from registry.store import Registry
 
     if max_cost is not None and max_cost <= 0:
         raise AgentRegistryError("--max-cost must be a positive number of dollars")
     spec = load_experiment_spec(spec_path)
     db = open_database(ctx)
     if resume_id is not None:
-        plan = load_plan(db, resume_id, concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
+        plan = load_plan(db, resume_id)
         if plan.name != spec.name:
             raise AgentRegistryError(
                 f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
             )
     else:
-        plan, suite, warnings = build_plan(
-            db,
-            spec,
-            concurrency=concurrency,
-            max_cost_usd=max_cost,
-            cache=cache,
-        )
+        plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
+    plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
     if dry_run:
-        rows = as_rows(estimate(plan, batch=batch))
+        estimates = estimate_arms(plan, trial_kind(plan, load_price_table()), batch=batch)
+        rows = [
+            {"variant": e.label, "model": e.model_id, "calls": e.calls,
+             "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
+             "cost_usd": round(e.cost_usd, 6)}
+            for e in estimates
+        ]  # fmt: skip
         total = sum(r["cost_usd"] for r in rows)
         if as_json:
             emit_json(
@@ -149,7 +155,7 @@ def run(
         return
     provider = _provider(plan.provider)
     if resume_id is None:
-        plan = store_plan(db, plan, spec, suite)
+        plan = store_plan(db, plan, spec.source_text, suite)
     label = f"experiment {plan.experiment_id} {plan.name}"
     if plan.provider == "simulated":
         label += " (SIMULATED)"

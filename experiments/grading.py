@@ -27,7 +27,12 @@ from experiments.graders.combine import combine
 from experiments.graders.judge import JudgeEnvironment, trial_graders
 from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
 from experiments.plan import Plan
-from experiments.store.tables import Grade, Trial, grade_values
+from experiments.store.grades import (
+    GradedTrial,
+    add_grading_run,
+    add_pair_grades,
+    answered_trials,
+)
 from experiments.tasks import Task
 from registry.database import Database
 from variants.yamlio import load_strict_yaml, yaml_error_line
@@ -130,7 +135,7 @@ async def aregrade(
 ) -> RegradeSummary:
     """``regrade`` inside a running event loop. ``env`` defaults to one on the experiment's
     provider and seed (and is closed here only when made here)."""
-    from experiments.plan import load_plan
+    from experiments.store.plans import load_plan
 
     plan = load_plan(db, experiment_id)
     if grader_configs is None:
@@ -147,10 +152,12 @@ async def aregrade(
             configs = with_judge_model(configs, judge_model)
         tasks[task.id] = replace(task, graders=configs)
     own_env = env is None
-    env = env or JudgeEnvironment(plan.provider, seed=plan.seed, max_attempts=plan.max_attempts)
-    limit = asyncio.Semaphore(concurrency or plan.concurrency or DEFAULT_CONCURRENCY)
+    env = env or JudgeEnvironment(
+        plan.provider, seed=plan.seed, max_attempts=plan.settings.max_attempts
+    )
+    limit = asyncio.Semaphore(concurrency or plan.settings.concurrency or DEFAULT_CONCURRENCY)
     try:
-        trials = _answered_trials(db, experiment_id, tasks)
+        trials = answered_trials(db, experiment_id, tasks)
         graders = {i: trial_graders(t.graders, env) for i, t in tasks.items()}
 
         async def one(trial: TrialAnswer) -> tuple[TrialAnswer, tuple[GradeResult, ...]]:
@@ -175,14 +182,12 @@ async def run_pairwise(
     the number of comparisons made. Quality is left alone: pairwise is not part of it."""
     if not any(c.type == "pairwise" for c in plan.extra_graders):
         return 0
+    assert plan.experiment_id is not None, "pairwise judges compare stored trials"
     tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}
-    trials = _answered_trials(db, plan.experiment_id, tasks)  # type: ignore[arg-type]
-    limit = asyncio.Semaphore(plan.concurrency or DEFAULT_CONCURRENCY)
+    trials = answered_trials(db, plan.experiment_id, tasks)
+    limit = asyncio.Semaphore(plan.settings.concurrency or DEFAULT_CONCURRENCY)
     pair_grades = await _pairwise(plan.extra_graders, tasks, trials, plan.control, env, limit)
-    with db.session(write=True) as session:
-        for trial_id, result in pair_grades:
-            session.add(Grade(**grade_values(trial_id, result, grading_run)))
-        session.commit()
+    add_pair_grades(db, pair_grades, grading_run)
     return len(pair_grades)
 
 
@@ -211,21 +216,6 @@ async def _pairwise(
     return list(await asyncio.gather(*(one(j, p) for j in unique for p in pairs)))
 
 
-def _answered_trials(
-    db: Database, experiment_id: int, tasks: Mapping[str, Task]
-) -> list[TrialAnswer]:
-    from sqlmodel import col, select
-
-    with db.session() as session:
-        rows = session.exec(
-            select(Trial.id, Trial.variant, Trial.task_id, Trial.epoch, Trial.response_text)
-            .where(Trial.experiment_id == experiment_id, col(Trial.error).is_(None))
-            .where(col(Trial.response_text).is_not(None))
-            .order_by(Trial.id)  # type: ignore[arg-type]
-        ).all()
-    return [TrialAnswer(*row) for row in rows if row[2] in tasks]  # type: ignore[arg-type]
-
-
 def _store(
     db: Database,
     experiment_id: int,
@@ -233,34 +223,21 @@ def _store(
     graded: Sequence[tuple[TrialAnswer, tuple[GradeResult, ...]]],
     pair_grades: Sequence[tuple[int, GradeResult]],
 ) -> RegradeSummary:
-    from sqlmodel import func, select
-
-    with db.session(write=True) as session:
-        newest = session.exec(
-            select(func.max(Grade.grading_run))
-            .join(Trial, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
-            .where(Trial.experiment_id == experiment_id)
-        ).one()
-        run = (newest or 0) + 1
-        with_quality = 0
-        for trial, results in graded:
-            quality = combine(results, tasks[trial.task_id].weights()) if results else None
-            with_quality += quality is not None
-            row = session.get(Trial, trial.trial_id)
-            assert row is not None
-            row.quality = quality
-            session.add(row)
-            for result in results:
-                session.add(Grade(**grade_values(trial.trial_id, result, run)))
-        for trial_id, result in pair_grades:
-            session.add(Grade(**grade_values(trial_id, result, run)))
-        session.commit()
+    rows = [
+        GradedTrial(
+            trial.trial_id,
+            combine(results, tasks[trial.task_id].weights()) if results else None,
+            results,
+        )
+        for trial, results in graded
+    ]
+    run = add_grading_run(db, experiment_id, rows, pair_grades)
     every = [r for _, results in graded for r in results] + [r for _, r in pair_grades]
     return RegradeSummary(
         experiment_id=experiment_id,
         grading_run=run,
         trials=len(graded),
-        graded=with_quality,
+        graded=sum(row.quality is not None for row in rows),
         grader_errors=sum(r.error is not None for r in every),
         judge_cost_usd=sum(r.cost_usd for r in every),
         pairs=len(pair_grades),

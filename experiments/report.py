@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.analysis import analyse
-from experiments.decision import parse_decision
+from experiments.store.plans import load_document
 from experiments.store.reads import (
     experiment_tasks,
     experiment_variants,
@@ -23,8 +23,6 @@ def build_report(
     experiment = get_experiment(db, experiment_id)
     variants = experiment_variants(db, experiment_id)
     tasks = experiment_tasks(db, experiment_id)
-    decision = dict(experiment.spec.get("decision") or {})
-    decision.pop("guardrail_confidence", None)  # reported, not a setting
     report = analyse(
         experiment={
             "id": experiment.id,
@@ -43,7 +41,7 @@ def build_report(
         ],
         control=experiment.control,
         trials=trial_records(db, experiment_id),
-        rule=parse_decision(decision),
+        rule=load_document(db, experiment_id).decision,
         seed=experiment.seed if seed is None else seed,
     )
     from experiments.store.reads import pairwise_summary

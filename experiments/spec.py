@@ -57,6 +57,22 @@ class ArmSpec:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """How the cells of an experiment are run. These defaults are the only ones: the spec, the
+    stored plan and ``--resume`` of an experiment stored before a setting existed all read them."""
+
+    concurrency: int = 8
+    max_tokens: int = 4096
+    request: Mapping[str, Any] = field(default_factory=dict)  # other Messages API fields
+    cache: bool = False  # reuse answers of earlier experiments to identical requests
+    max_attempts: int = 6
+    estimate_output_tokens: int = 800  # for --dry-run and the budget before any answer is in
+
+
+DEFAULT_SETTINGS = RunSettings()
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     name: str
     variants: tuple[ArmSpec, ...]
@@ -65,15 +81,10 @@ class ExperimentSpec:
     epochs: int = 1
     provider: str = "simulated"
     seed: int = 0
-    concurrency: int = 8
     max_cost_usd: float | None = None
-    max_tokens: int = 4096
-    request: Mapping[str, Any] = field(default_factory=dict)
+    settings: RunSettings = DEFAULT_SETTINGS
     graders: tuple[Mapping[str, Any], ...] = ()
     decision: DecisionRule = field(default_factory=DecisionRule)
-    cache: bool = False  # reuse answers of earlier experiments to identical requests
-    max_attempts: int = 6
-    estimate_output_tokens: int = 800  # for --dry-run and the budget before any answer is in
     source_text: str = ""
     path: Path | None = None
 
@@ -181,7 +192,8 @@ def parse_experiment_spec(
     if not isinstance(graders, list) or not all(isinstance(g, Mapping) for g in graders):
         raise fail("graders", "must be a list of grader settings")
 
-    cache = raw.get("cache", False)
+    defaults = DEFAULT_SETTINGS
+    cache = raw.get("cache", defaults.cache)
     if not isinstance(cache, bool):
         raise fail("cache", "must be true or false")
 
@@ -202,15 +214,19 @@ def parse_experiment_spec(
         epochs=integer("epochs", 1, 1, 1000),
         provider=provider,
         seed=seed,
-        concurrency=integer("concurrency", 8, 1, 1024),
         max_cost_usd=float(max_cost) if max_cost is not None else None,
-        max_tokens=integer("max_tokens", 4096, 1, 200_000),
-        request=dict(request),
+        settings=RunSettings(
+            concurrency=integer("concurrency", defaults.concurrency, 1, 1024),
+            max_tokens=integer("max_tokens", defaults.max_tokens, 1, 200_000),
+            request=dict(request),
+            cache=cache,
+            max_attempts=integer("max_attempts", defaults.max_attempts, 1, 50),
+            estimate_output_tokens=integer(
+                "estimate_output_tokens", defaults.estimate_output_tokens, 1, 200_000
+            ),
+        ),
         graders=tuple(dict(g) for g in graders),
         decision=decision,
-        cache=cache,
-        max_attempts=integer("max_attempts", 6, 1, 50),
-        estimate_output_tokens=integer("estimate_output_tokens", 800, 1, 200_000),
         source_text=text,
         path=path,
     )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = Path("data") / "registry.db"
 # The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 _PG_MIGRATION_LOCK = 7_270_701
 _URL_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
 

@@ -6,15 +6,12 @@ that re-grading adds rows and never rewrites what the model answered.
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from registry.models import UTCDateTime, created_at_field, utcnow
-
-if TYPE_CHECKING:
-    from experiments.graders.base import GradeResult
+from registry.models import UTCDateTime, created_at_field
 
 
 class Experiment(SQLModel, table=True):
@@ -96,6 +93,8 @@ class Trial(SQLModel, table=True):
     cached: bool = False  # served from the response cache: kept out of latency figures
     batch: bool = False
     quality: float | None = None  # the spec's weighted combination of the latest grades
+    choice: str | None = None  # for trial kinds whose outcome is a choice (which agent)
+    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # kind-specific
     created_at: datetime = created_at_field()
 
 
@@ -121,19 +120,3 @@ class ResponseCache(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     response: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = created_at_field()
-
-
-def grade_values(trial_id: int, result: "GradeResult", grading_run: int = 1) -> dict[str, Any]:
-    """The column values of the ``Grade`` row that stores ``result`` for a trial."""
-    return {
-        "trial_id": trial_id,
-        "grading_run": grading_run,
-        "grader": result.grader,
-        "score": result.score,
-        "passed": result.passed,
-        "reason": result.reason,
-        "error": result.error,
-        "cost_usd": result.cost_usd,
-        "details": result.details,
-        "created_at": utcnow(),
-    }

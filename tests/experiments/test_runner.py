@@ -299,11 +299,11 @@ def test_budget_holds_across_resumes(sqlite_cli: Cli, tmp_path: Path) -> None:
 def test_a_database_failure_stops_the_run(
     sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from experiments.runner import Runner
+    from experiments.store.trials import TrialStore
 
     spec = _setup(sqlite_cli, tmp_path, epochs=4)
     calls = {"n": 0}
-    original = Runner.store
+    original = TrialStore.insert
 
     def failing_store(self, batch):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -311,7 +311,7 @@ def test_a_database_failure_stops_the_run(
             raise OSError("disk full")
         original(self, batch)
 
-    monkeypatch.setattr(Runner, "store", failing_store)
+    monkeypatch.setattr(TrialStore, "insert", failing_store)
     result = sqlite_cli("run", str(spec), "--quiet", "--concurrency", "1")
     assert result.exit_code == 1
     assert (

@@ -1,0 +1,22 @@
+"""Trial kinds; importing this package registers the built-in ones (``response``)."""
+
+from experiments.kinds import response as _response  # noqa: F401  (registers the kind)
+from experiments.kinds.base import (
+    CellEstimate,
+    ModelCalls,
+    Outcome,
+    SingleRequestKind,
+    TrialKind,
+    register_trial_kind,
+    trial_kind,
+)
+
+__all__ = [
+    "CellEstimate",
+    "ModelCalls",
+    "Outcome",
+    "SingleRequestKind",
+    "TrialKind",
+    "register_trial_kind",
+    "trial_kind",
+]

@@ -1,0 +1,56 @@
+"""What a run reports while it goes and when it ends: shared by the runner and the batch path."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunState:
+    """What the progress display and the summary read."""
+
+    total: int
+    done: int = 0  # already stored before this run, plus completed in it
+    failed: int = 0
+    cached: int = 0
+    cost_usd: float = 0.0  # billed: cache hits cost nothing
+    reserved_usd: float = 0.0  # expected cost of the cells admitted and still running
+    stopped: str | None = None  # why the run stopped early, if it did
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    experiment_id: int
+    status: str  # completed, incomplete, stopped, failed
+    total: int
+    done: int
+    failed: int
+    cached: int
+    cost_usd: float
+    elapsed_s: float
+    note: str | None
+
+    @classmethod
+    def of(cls, experiment_id: int, state: RunState, status: str, note: str | None) -> RunSummary:
+        elapsed = time.monotonic() - state.started
+        return cls(
+            experiment_id, status, state.total, state.done, state.failed, state.cached,
+            state.cost_usd, elapsed, note,
+        )  # fmt: skip
+
+
+def run_status(
+    state: RunState, fatal: list[BaseException], interrupted: bool
+) -> tuple[str, str | None]:
+    """The experiment's status after a run, and the note that explains it."""
+    if fatal:
+        return "failed", str(fatal[0])
+    if interrupted:
+        return "stopped", "interrupted"
+    if state.stopped:
+        return "stopped", state.stopped
+    if state.failed:
+        return "incomplete", f"{state.failed} trials failed after retries; resume to retry them"
+    return "completed", None

@@ -1,0 +1,31 @@
+"""Grading one outcome as it completes: the task's graders, then the weighted quality."""
+
+from __future__ import annotations
+
+from experiments.graders.base import GradeResult, grade_all
+from experiments.graders.combine import combine
+from experiments.graders.judge import JudgeEnvironment, trial_graders
+from experiments.kinds.base import Outcome
+from experiments.plan import Cell, Plan
+
+
+class Scorer:
+    """The per-trial graders of every task of a plan, judges bound to one environment."""
+
+    def __init__(self, plan: Plan, judges: JudgeEnvironment) -> None:
+        self.graders = {
+            task.id: trial_graders(plan.graders_for(task), judges) for task in plan.tasks
+        }
+        self.weights = {
+            task.id: {c.name: c.weight for c in plan.graders_for(task)} for task in plan.tasks
+        }
+
+    async def score(
+        self, cell: Cell, outcome: Outcome
+    ) -> tuple[tuple[GradeResult, ...], float | None]:
+        """The grades of an outcome and its quality; a failed or empty one is not graded."""
+        if outcome.error is not None or outcome.text is None:
+            return (), None
+        grades = await grade_all(self.graders[cell.task.id], outcome.text, cell.task)
+        quality = combine(grades, self.weights[cell.task.id]) if grades else None
+        return grades, quality

@@ -1,0 +1,129 @@
+"""Plans kept with their experiment: the experiment row, its variants, its tasks, its document."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.errors import NotFoundError
+from experiments.plan import (
+    Arm,
+    Plan,
+    PlanDocument,
+    grader_config_from_json,
+    grader_config_json,
+    system_prompt,
+)
+from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
+from experiments.tasks import Task, TaskSuite
+from registry.database import Database
+from registry.store import Registry
+from variants.agentfile import AgentDefinition
+
+
+def store_plan(db: Database, plan: Plan, spec_yaml: str, suite: TaskSuite) -> Plan:
+    """Write the experiment, its variants and its tasks; return the plan with its id."""
+    with db.session(write=True) as session:
+        experiment = Experiment(
+            name=plan.name,
+            status="running",
+            provider=plan.provider,
+            simulated=plan.provider == "simulated",
+            control=plan.control,
+            epochs=plan.epochs,
+            seed=plan.seed,
+            spec_yaml=spec_yaml,
+            spec=plan.document.to_json(),
+            suite_name=suite.name,
+            suite_hash=suite.content_hash,
+            max_cost_usd=plan.max_cost_usd,
+        )
+        session.add(experiment)
+        session.flush()
+        assert experiment.id is not None  # flushed: the database gave it one
+        for position, arm in enumerate(plan.arms):
+            session.add(
+                ExperimentVariant(
+                    experiment_id=experiment.id,
+                    label=arm.label,
+                    ref=arm.ref,
+                    version_id=arm.version_id,
+                    model_alias=arm.model_alias,
+                    model_id=arm.model_id,
+                    position=position,
+                )
+            )
+        for position, task in enumerate(plan.tasks):
+            session.add(
+                ExperimentTask(
+                    experiment_id=experiment.id,
+                    task_id=task.id,
+                    position=position,
+                    prompt=task.prompt,
+                    reference=list(task.reference),
+                    rubric=task.rubric,
+                    area=task.area,
+                    graders=[grader_config_json(c) for c in task.graders],
+                )
+            )
+        session.commit()
+        return replace(plan, experiment_id=experiment.id)
+
+
+def load_document(db: Database, experiment_id: int) -> PlanDocument:
+    """The plan document of a stored experiment (for the report's decision rule)."""
+    with db.session() as session:
+        experiment = session.get(Experiment, experiment_id)
+        if experiment is None:
+            raise NotFoundError(f"no experiment with id {experiment_id}")
+        return PlanDocument.from_json(experiment.spec)
+
+
+def load_plan(db: Database, experiment_id: int) -> Plan:
+    """The plan of a stored experiment, exactly as it was run (for ``--resume`` and re-grading)."""
+    from sqlmodel import col, select
+
+    with db.session() as session:
+        experiment = session.get(Experiment, experiment_id)
+        if experiment is None:
+            raise NotFoundError(f"no experiment with id {experiment_id}")
+        variants = session.exec(
+            select(ExperimentVariant)
+            .where(ExperimentVariant.experiment_id == experiment_id)
+            .order_by(col(ExperimentVariant.position))
+        ).all()
+        rows = session.exec(
+            select(ExperimentTask)
+            .where(ExperimentTask.experiment_id == experiment_id)
+            .order_by(col(ExperimentTask.position))
+        ).all()
+    registry = Registry(db)
+    arms = []
+    for v in variants:
+        definition = AgentDefinition.parse(registry.exact(v.version_id).source, origin=v.ref)
+        arms.append(
+            Arm(v.label, v.ref, v.version_id, v.model_alias or "", v.model_id,
+                system_prompt(definition))
+        )  # fmt: skip
+    tasks = tuple(
+        Task(
+            r.task_id,
+            r.prompt,
+            tuple(r.reference),
+            r.rubric,
+            tuple(grader_config_from_json(g) for g in r.graders),
+            r.area,
+        )
+        for r in rows
+    )
+    return Plan(
+        experiment_id=experiment_id,
+        name=experiment.name,
+        provider=experiment.provider,
+        epochs=experiment.epochs,
+        seed=experiment.seed,
+        control=experiment.control,
+        arms=tuple(arms),
+        tasks=tasks,
+        document=PlanDocument.from_json(experiment.spec),
+        max_cost_usd=experiment.max_cost_usd,
+    )
