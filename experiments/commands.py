@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -123,7 +123,7 @@ def run(
     plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
     if dry_run:
         estimates = estimate_arms(plan, trial_kind(plan, load_price_table()), batch=batch)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"variant": e.label, "model": e.model_id, "calls": e.calls,
              "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
              "cost_usd": round(e.cost_usd, 6)}

@@ -34,14 +34,20 @@ def answered_trials(
     db: Database, experiment_id: int, task_ids: Collection[str]
 ) -> list[TrialAnswer]:
     """Every trial with an answer (no error) on one of these tasks, oldest first."""
-    from sqlmodel import col, select
+    from sqlalchemy import select
+    from sqlmodel import col
 
     with db.session() as session:
-        rows = session.exec(
+        # Core select: five columns are more than sqlmodel's typed select() takes.
+        rows = session.execute(
             select(
-                col(Trial.id), Trial.variant, Trial.task_id, Trial.epoch, col(Trial.response_text)
+                col(Trial.id),
+                col(Trial.variant),
+                col(Trial.task_id),
+                col(Trial.epoch),
+                col(Trial.response_text),
             )
-            .where(Trial.experiment_id == experiment_id, col(Trial.error).is_(None))
+            .where(col(Trial.experiment_id) == experiment_id, col(Trial.error).is_(None))
             .where(col(Trial.response_text).is_not(None))
             .order_by(col(Trial.id))
         ).all()

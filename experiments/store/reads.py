@@ -11,45 +11,46 @@ from registry.database import Database
 
 def experiment_summaries(db: Database) -> list[dict[str, Any]]:
     """Every experiment, newest first: status, trials done of planned, errors, cost."""
-    from sqlmodel import case, func, select
+    from sqlmodel import case, col, func, select
 
     with db.session() as session:
-        experiments = session.exec(select(Experiment).order_by(Experiment.id.desc())).all()  # type: ignore[union-attr]
+        experiments = session.exec(select(Experiment).order_by(col(Experiment.id).desc())).all()
         counts = {
             row[0]: row[1:]
             for row in session.exec(
                 select(
-                    Trial.experiment_id,
+                    col(Trial.experiment_id),
                     func.count(),
-                    func.sum(case((Trial.error.is_not(None), 1), else_=0)),  # type: ignore[union-attr]
+                    func.sum(case((col(Trial.error).is_not(None), 1), else_=0)),
                     # billed: a cache hit's cost_usd is what the answer costs, not what was paid
-                    func.sum(case((Trial.cached.is_(False), Trial.cost_usd), else_=0.0)),  # type: ignore[attr-defined]
-                ).group_by(Trial.experiment_id)
+                    func.sum(case((col(Trial.cached).is_(False), col(Trial.cost_usd)), else_=0.0)),
+                ).group_by(col(Trial.experiment_id))
             ).all()
         }
         grade_costs = dict(
             session.exec(
-                select(Trial.experiment_id, func.sum(Grade.cost_usd))
-                .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
-                .group_by(Trial.experiment_id)
+                select(col(Trial.experiment_id), func.sum(Grade.cost_usd))
+                .join(Grade, col(Grade.trial_id) == col(Trial.id))
+                .group_by(col(Trial.experiment_id))
             ).all()
         )
         arms = dict(
             session.exec(
-                select(ExperimentVariant.experiment_id, func.count()).group_by(
-                    ExperimentVariant.experiment_id
+                select(col(ExperimentVariant.experiment_id), func.count()).group_by(
+                    col(ExperimentVariant.experiment_id)
                 )
             ).all()
         )
         tasks = dict(
             session.exec(
-                select(ExperimentTask.experiment_id, func.count()).group_by(
-                    ExperimentTask.experiment_id
+                select(col(ExperimentTask.experiment_id), func.count()).group_by(
+                    col(ExperimentTask.experiment_id)
                 )
             ).all()
         )
     rows = []
     for e in experiments:
+        assert e.id is not None  # a stored row
         trials, errors, cost = counts.get(e.id, (0, 0, 0.0))
         rows.append(
             {
@@ -149,7 +150,7 @@ def find_experiment_id(db: Database, ref: str) -> int:
 
 def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
     """The pairwise results of an experiment's newest grading run that has them."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from experiments.graders.pairwise import KIND, PairwiseRow, summarise
 
@@ -158,9 +159,9 @@ def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
         # Filtered in SQL (json_extract / ->>): the other grades of a big run are many.
         found = session.exec(
             select(Trial.variant, Grade.grading_run, Grade.error, Grade.details)
-            .join(Grade, Grade.trial_id == Trial.id)  # type: ignore[arg-type]
+            .join(Grade, col(Grade.trial_id) == col(Trial.id))
             .where(Trial.experiment_id == experiment_id)
-            .where(Grade.details["kind"].as_string() == KIND)  # type: ignore[index]
+            .where(col(Grade.details)["kind"].as_string() == KIND)
         ).all()
     rows = [PairwiseRow(*r) for r in found]
     return summarise(rows, control)

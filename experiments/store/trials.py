@@ -110,10 +110,10 @@ class TrialStore:
         if not results:
             return
         with self.db.session(write=True) as session:
-            ids = session.scalars(
+            ids: list[int] = session.scalars(
                 insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True),
                 [self._row(r) for r in results],
-            ).all()
+            ).all()  # type: ignore[assignment]  # RETURNING a primary key: never None
             grades = [
                 grade_values(trial_id, g)
                 for trial_id, r in zip(ids, results, strict=True)
