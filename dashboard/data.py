@@ -179,18 +179,9 @@ def experiments_frame(db: Database) -> pd.DataFrame:
 
 def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
     """(status, trials, newest trial id, newest grade id): changes whenever a run writes."""
-    from sqlmodel import func, select
+    from experiments.store.reads import freshness as stored_freshness
 
-    from experiments.store.tables import Experiment, Grade, Trial
-
-    with db.session() as session:
-        experiment = session.get(Experiment, experiment_id)
-        status = experiment.status if experiment is not None else "missing"
-        count, newest = session.exec(
-            select(func.count(), func.max(Trial.id)).where(Trial.experiment_id == experiment_id)
-        ).one()
-        newest_grade = session.exec(select(func.max(Grade.id))).one()
-    return status, int(count), int(newest or 0), int(newest_grade or 0)
+    return stored_freshness(db, experiment_id)
 
 
 # -- compare -----------------------------------------------------------------------------------
@@ -340,64 +331,40 @@ def task_ids(db: Database, experiment_id: int) -> list[str]:
 
 def task_detail(db: Database, experiment_id: int, task_id: str, epoch: int) -> TaskDetail:
     """The answers of every variant to one task at one epoch, with the latest grades."""
-    from sqlmodel import select
+    from experiments.store.reads import task_answers
 
-    from experiments.store.reads import experiment_variants
-    from experiments.store.tables import ExperimentTask, Grade, Trial
-
-    order = {v.label: v.position for v in experiment_variants(db, experiment_id)}
-    with db.session() as session:
-        task = session.exec(
-            select(ExperimentTask).where(
-                ExperimentTask.experiment_id == experiment_id, ExperimentTask.task_id == task_id
-            )
-        ).one()
-        trials = session.exec(
-            select(Trial).where(
-                Trial.experiment_id == experiment_id,
-                Trial.task_id == task_id,
-                Trial.epoch == epoch,
-            )
-        ).all()
-        by_id = {t.id: t.variant for t in trials}
-        grades = session.exec(
-            select(Grade).where(Grade.trial_id.in_(list(by_id)))  # type: ignore[union-attr]
-        ).all()
-    trials = sorted(trials, key=lambda t: order.get(t.variant, len(order)))
+    found = task_answers(db, experiment_id, task_id, epoch)
     answers = pd.DataFrame(
         [
             {
-                "variant": t.variant,
-                "model": t.model_id,
-                "response": t.response_text or "",
-                "quality": t.quality,
-                "cost_usd": t.cost_usd,
-                "latency_s": t.latency_s,
-                "error": t.error,
+                "variant": a.variant,
+                "model": a.model_id,
+                "response": a.response_text or "",
+                "quality": a.quality,
+                "cost_usd": a.cost_usd,
+                "latency_s": a.latency_s,
+                "error": a.error,
             }
-            for t in trials
+            for a in found.answers
         ],
         columns=["variant", "model", "response", "quality", "cost_usd", "latency_s", "error"],
     )
-    latest = {}  # (trial, grader) -> the grade of the newest grading run
-    for g in sorted(grades, key=lambda g: (g.grading_run, g.id or 0)):
-        latest[(g.trial_id, g.grader)] = g
     grade_frame = pd.DataFrame(
         [
             {
-                "variant": by_id[g.trial_id],
+                "variant": g.variant,
                 "grader": g.grader,
                 "score": g.score,
                 "passed": g.passed,
                 "reason": g.reason,
                 "error": g.error,
             }
-            for g in latest.values()
+            for g in found.grades
         ],
         columns=["variant", "grader", "score", "passed", "reason", "error"],
     )
     return TaskDetail(
-        task.task_id, task.prompt, list(task.reference), task.rubric, answers, grade_frame
+        found.task_id, found.prompt, list(found.reference), found.rubric, answers, grade_frame
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from experiments.analysis import TrialRecord
@@ -165,3 +166,97 @@ def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:
         ).all()
     rows = [PairwiseRow(*r) for r in found]
     return summarise(rows, control)
+
+
+def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
+    """(status, trials, newest trial id, newest grade id): changes whenever a run writes, so a
+    cache keyed on it is recomputed as soon as there is something new to show."""
+    from sqlmodel import col, func, select
+
+    with db.session() as session:
+        experiment = session.get(Experiment, experiment_id)
+        status = experiment.status if experiment is not None else "missing"
+        count, newest = session.exec(
+            select(func.count(), func.max(Trial.id)).where(
+                col(Trial.experiment_id) == experiment_id
+            )
+        ).one()
+        newest_grade = session.exec(select(func.max(Grade.id))).one()
+    return status, int(count), int(newest or 0), int(newest_grade or 0)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One variant's trial of a task at one epoch, as the side-by-side view shows it."""
+
+    variant: str
+    model_id: str
+    response_text: str | None
+    quality: float | None
+    cost_usd: float
+    latency_s: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class LatestGrade:
+    """A trial's grade from its newest grading run that has this grader."""
+
+    variant: str
+    grader: str
+    score: float | None
+    passed: bool | None
+    reason: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TaskAnswers:
+    task_id: str
+    prompt: str
+    reference: tuple[str, ...]
+    rubric: str | None
+    answers: tuple[Answer, ...]  # in the experiment's variant order
+    grades: tuple[LatestGrade, ...]
+
+
+def task_answers(db: Database, experiment_id: int, task_id: str, epoch: int) -> TaskAnswers:
+    """Every variant's answer to one task at one epoch, with the latest grades."""
+    from sqlmodel import col, select
+
+    order = {v.label: v.position for v in experiment_variants(db, experiment_id)}
+    with db.session() as session:
+        task = session.exec(
+            select(ExperimentTask).where(
+                ExperimentTask.experiment_id == experiment_id, ExperimentTask.task_id == task_id
+            )
+        ).one()
+        trials = session.exec(
+            select(Trial).where(
+                Trial.experiment_id == experiment_id,
+                Trial.task_id == task_id,
+                Trial.epoch == epoch,
+            )
+        ).all()
+        by_id = {t.id: t.variant for t in trials}
+        grades = session.exec(select(Grade).where(col(Grade.trial_id).in_(list(by_id)))).all()
+    latest = {}  # (trial, grader) -> the grade of the newest grading run
+    for g in sorted(grades, key=lambda g: (g.grading_run, g.id or 0)):
+        latest[(g.trial_id, g.grader)] = g
+    ordered = sorted(trials, key=lambda t: order.get(t.variant, len(order)))
+    return TaskAnswers(
+        task.task_id,
+        task.prompt,
+        tuple(task.reference),
+        task.rubric,
+        tuple(
+            Answer(
+                t.variant, t.model_id, t.response_text, t.quality, t.cost_usd, t.latency_s, t.error
+            )
+            for t in ordered
+        ),
+        tuple(
+            LatestGrade(by_id[g.trial_id], g.grader, g.score, g.passed, g.reason, g.error)
+            for g in latest.values()
+        ),
+    )
