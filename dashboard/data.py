@@ -27,7 +27,16 @@ if TYPE_CHECKING:
     from variants.agentfile import AgentDefinition
     from variants.diff import DefinitionDiff
 
-TRIAL_COLUMNS = ("variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error")
+TRIAL_COLUMNS = (
+    "variant",
+    "task_id",
+    "epoch",
+    "quality",
+    "cost_usd",
+    "latency_s",
+    "error",
+    "cached",
+)
 LATENCY_BINS = 40
 VERDICT_TITLES = {
     "winner": "{winner} wins",
@@ -277,7 +286,9 @@ def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
     with db.engine.connect() as conn:
         rows = [tuple(row) for row in conn.execute(query)]
     frame = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
-    return frame.astype({"quality": "float64", "cost_usd": "float64", "latency_s": "float64"})
+    return frame.astype(
+        {"quality": "float64", "cost_usd": "float64", "latency_s": "float64", "cached": "bool"}
+    )
 
 
 def task_matrix(trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -295,9 +306,10 @@ def task_matrix(trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 def latency_histogram(trials: pd.DataFrame, bins: int = LATENCY_BINS) -> pd.DataFrame:
     """Latency counts per variant on shared bins up to the 99th percentile (the tail in the last).
 
-    Failed trials are left out, as in the report: their time measures the failure.
+    Failed and cached trials are left out, as in the report's p50 and p90: a failure's time
+    measures the failure, and a cache hit's measures no call to the model.
     """
-    ok = trials[trials["latency_s"].notna() & trials["error"].isna()]
+    ok = trials[trials["latency_s"].notna() & trials["error"].isna() & ~trials["cached"]]
     columns = ["variant", "start", "end", "trials", "share"]
     if ok.empty:
         return pd.DataFrame(columns=columns)

@@ -58,11 +58,30 @@ def test_latency_histogram_leaves_failed_trials_out() -> None:
 
     trials = pd.DataFrame(
         {"variant": ["a", "a", "a"], "latency_s": [1.0, 2.0, 30.0],
-         "error": [None, None, "overloaded"]}
+         "error": [None, None, "overloaded"], "cached": [False, False, False]}
     )  # fmt: skip
     histogram = data.latency_histogram(trials, bins=4)
     assert histogram["trials"].sum() == 2
     assert histogram["end"].max() == pytest.approx(2.0, rel=0.02)  # 99th pct of ok trials
+
+
+def test_latency_histogram_counts_the_trials_the_reports_latency_counts(
+    experiment: Experiment,
+) -> None:
+    # Cache hits answer without calling the model: the report's p50 and p90 leave them out,
+    # and so must the chart drawn next to them.
+    with experiment.db.session() as session:
+        for trial in session.exec(select(Trial).where(Trial.epoch == 1)).all():
+            trial.cached = True
+            session.add(trial)
+        session.commit()
+    trials = data.trial_frame(experiment.db, experiment.id)
+    assert trials["cached"].dtype == bool and trials["cached"].sum() == 2 * 28
+    histogram = data.latency_histogram(trials, bins=10)
+    counted = histogram.groupby("variant")["trials"].sum().to_dict()
+    report = build_report(experiment.db, experiment.id)
+    assert counted == {v["label"]: v["latency"]["n_trials"] for v in report["variants"]}
+    assert counted == {"control": 28, "cheap": 28}
 
 
 def test_freshness_changes_when_a_run_writes(experiment: Experiment) -> None:
