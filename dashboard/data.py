@@ -22,6 +22,7 @@ import pandas as pd
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
+    from experiments.report import Interval, Report, Verdict
     from experiments.winner import Shipped, Winner
     from registry.database import Database
     from variants.agentfile import AgentDefinition
@@ -205,66 +206,64 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
 # -- compare -----------------------------------------------------------------------------------
 
 
-def report(db: Database, experiment_id: int) -> dict[str, Any]:
-    from experiments.report import build_report
+def report(db: Database, experiment_id: int) -> Report:
+    from experiments.reporting import build_report
 
     return build_report(db, experiment_id)
 
 
-def verdict_title(verdict: dict[str, Any]) -> str:
+def verdict_title(verdict: Verdict) -> str:
     """The verdict in a few words: "tight wins", "No significant difference", "Inconclusive"."""
-    return VERDICT_TITLES[verdict["status"]].format(winner=verdict.get("winner"))
+    return VERDICT_TITLES[verdict.status].format(winner=verdict.winner)
 
 
-def stats_table(report: dict[str, Any]) -> pd.DataFrame:
+def stats_table(report: Report) -> pd.DataFrame:
     """Per variant: quality and its interval, the difference with control, p-values, cost, speed."""
-    comparisons = {c["variant"]: c for c in report["comparisons"]}
     rows = []
-    for v in report["variants"]:
-        c = comparisons.get(v["label"])
-        q = c["quality"] if c else None
+    for v in report.variants:
+        c = report.comparison(v.label)
         rows.append(
             {
-                "variant": v["label"],
-                "control": v["label"] == report["control"],
-                "model": v.get("model"),
-                "trials": v["trials"],
-                "errors": v["errors"],
-                "quality": v["quality"]["mean"],
-                "quality 95% CI": _interval(v["quality"].get("ci")),
-                "diff vs control": q["diff"] if q else None,
-                "diff 95% CI": _interval(q["ci"]) if q else "",
-                "p": q["p"] if q else None,
-                "p (Holm)": q["p_adjusted"] if q else None,
-                "cost/task $": v["cost"]["mean"],
-                "cost ratio": c["cost"].get("ratio") if c else None,
-                "latency p50 s": v["latency"]["p50"],
-                "latency p90 s": v["latency"]["p90"],
+                "variant": v.label,
+                "control": v.label == report.control,
+                "model": v.model,
+                "trials": v.trials,
+                "errors": v.errors,
+                "quality": v.quality.mean,
+                "quality 95% CI": _interval(v.quality.ci),
+                "diff vs control": c.quality.diff if c else None,
+                "diff 95% CI": _interval(c.quality.ci) if c else "",
+                "p": c.quality.p if c else None,
+                "p (Holm)": c.quality.p_adjusted if c else None,
+                "cost/task $": v.cost.mean,
+                "cost ratio": c.cost.ratio if c else None,
+                "latency p50 s": v.latency.p50,
+                "latency p90 s": v.latency.p90,
             }
         )
     return pd.DataFrame(rows)
 
 
-def _interval(ci: list[float] | None) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
+def _interval(ci: Interval | None) -> str:
+    if ci is None:
         return ""
     return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci[0] < 0 else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def variants_frame(report: dict[str, Any]) -> pd.DataFrame:
+def variants_frame(report: Report) -> pd.DataFrame:
     """Per variant: quality, its interval and cost per task (error bars and the trade-off)."""
     rows = []
-    for v in report["variants"]:
-        low, high = v["quality"].get("ci") or (None, None)
+    for v in report.variants:
+        low, high = v.quality.ci or (None, None)
         rows.append(
             {
-                "variant": v["label"],
-                "role": "control" if v["label"] == report["control"] else "variant",
-                "model": v.get("model"),
-                "quality": v["quality"]["mean"],
+                "variant": v.label,
+                "role": "control" if v.label == report.control else "variant",
+                "model": v.model,
+                "quality": v.quality.mean,
                 "low": low,
                 "high": high,
-                "cost_per_task": v["cost"]["mean"],
+                "cost_per_task": v.cost.mean,
             }
         )
     return pd.DataFrame(
