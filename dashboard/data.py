@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from experiments.comparison_table import comparison_rows
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
@@ -219,28 +220,26 @@ def verdict_title(verdict: Verdict) -> str:
 
 def stats_table(report: Report) -> pd.DataFrame:
     """Per variant: quality and its interval, the difference with control, p-values, cost, speed."""
-    rows = []
-    for v in report.variants:
-        c = report.comparison(v.label)
-        rows.append(
-            {
-                "variant": v.label,
-                "control": v.label == report.control,
-                "model": v.model,
-                "trials": v.trials,
-                "errors": v.errors,
-                "quality": v.quality.mean,
-                "quality 95% CI": _interval(v.quality.ci),
-                "diff vs control": c.quality.diff if c else None,
-                "diff 95% CI": _interval(c.quality.ci) if c else "",
-                "p": c.quality.p if c else None,
-                "p (Holm)": c.quality.p_adjusted if c else None,
-                "cost/task $": v.cost.mean,
-                "cost ratio": c.cost.ratio if c else None,
-                "latency p50 s": v.latency.p50,
-                "latency p90 s": v.latency.p90,
-            }
-        )
+    rows = [
+        {
+            "variant": row.variant,
+            "control": row.is_control,
+            "model": row.model,
+            "trials": row.trials,
+            "errors": row.errors,
+            "quality": row.quality,
+            "quality 95% CI": _interval(row.quality_ci),
+            "diff vs control": row.diff,
+            "diff 95% CI": _interval(row.diff_ci),
+            "p": row.p,
+            "p (Holm)": row.p_adjusted,
+            "cost/task $": row.cost_per_task,
+            "cost ratio": row.cost_ratio,
+            "latency p50 s": row.latency_p50,
+            "latency p90 s": row.latency_p90,
+        }
+        for row in comparison_rows(report)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -253,17 +252,17 @@ def _interval(ci: Interval | None) -> str:
 def variants_frame(report: Report) -> pd.DataFrame:
     """Per variant: quality, its interval and cost per task (error bars and the trade-off)."""
     rows = []
-    for v in report.variants:
-        low, high = v.quality.ci or (None, None)
+    for row in comparison_rows(report):
+        low, high = row.quality_ci or (None, None)
         rows.append(
             {
-                "variant": v.label,
-                "role": "control" if v.label == report.control else "variant",
-                "model": v.model,
-                "quality": v.quality.mean,
+                "variant": row.variant,
+                "role": "control" if row.is_control else "variant",
+                "model": row.model,
+                "quality": row.quality,
                 "low": low,
                 "high": high,
-                "cost_per_task": v.cost.mean,
+                "cost_per_task": row.cost_per_task,
             }
         )
     return pd.DataFrame(

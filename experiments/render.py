@@ -1,11 +1,13 @@
 """The report as text: a fixed-width table for the terminal and markdown for a pull request.
 
-Both read only the ``Report`` that ``experiments.analysis.analyse`` builds, and both say
-SIMULATED first when the answers came from the offline simulator.
+Both read only the ``Report`` that ``experiments.analysis.analyse`` builds (the table's rows
+come from ``experiments.comparison_table``), and both say SIMULATED first when the answers came
+from the offline simulator.
 """
 
 from __future__ import annotations
 
+from experiments.comparison_table import comparison_rows
 from experiments.report import Interval, Report
 
 
@@ -18,25 +20,19 @@ def _interval(ci: Interval | None, fmt: str = ".3f") -> str:
 
 
 def _rows(report: Report) -> list[list[str]]:
-    rows = []
-    for v in report.variants:
-        c = report.comparison(v.label)
-        q = c.quality if c else None
-        diff = "-" if not q or q.diff is None else _cell(q.diff, "+.3f")
-        cost = v.cost.mean
-        rows.append(
-            [
-                v.label,
-                _cell(v.quality.mean) + _interval(v.quality.ci),
-                diff + (_interval(q.ci, "+.3f") if q else ""),
-                _cell(q.p, ".3g") if q else "-",
-                _cell(q.p_adjusted, ".3g") if q else "-",
-                "-" if cost is None else f"${cost:.4g}",
-                _cell(v.latency.p50, ".2f"),
-                _cell(v.latency.p90, ".2f"),
-            ]
-        )
-    return rows
+    return [
+        [
+            row.variant,
+            _cell(row.quality) + _interval(row.quality_ci),
+            _cell(row.diff, "+.3f") + _interval(row.diff_ci, "+.3f"),
+            _cell(row.p, ".3g"),
+            _cell(row.p_adjusted, ".3g"),
+            "-" if row.cost_per_task is None else f"${row.cost_per_task:.4g}",
+            _cell(row.latency_p50, ".2f"),
+            _cell(row.latency_p90, ".2f"),
+        ]
+        for row in comparison_rows(report)
+    ]
 
 
 _HEADERS = [
