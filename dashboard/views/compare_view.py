@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, state
@@ -88,20 +89,20 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     if detail.answers.empty:
         st.info("No trial of this task at this epoch yet.")
         return
-    for column, answer in zip(
-        st.columns(len(detail.answers)), detail.answers.itertuples(), strict=True
-    ):
+    # Records, not itertuples: pandas types a tuple's fields as any scalar at all (bytes too).
+    answers = detail.answers.to_dict("records")
+    for column, answer in zip(st.columns(len(answers)), answers, strict=True):
         with column:
-            st.markdown(f"**{answer.variant}** · `{answer.model}`")
-            quality = "-" if answer.quality != answer.quality else f"{answer.quality:.3f}"
+            st.markdown(f"**{answer['variant']}** · `{answer['model']}`")
+            quality = "-" if pd.isna(answer["quality"]) else f"{answer['quality']:.3f}"
             st.caption(
-                f"quality {quality} · ${answer.cost_usd:.5f} · {answer.latency_s or 0:.2f} s"
+                f"quality {quality} · ${answer['cost_usd']:.5f} · {answer['latency_s'] or 0:.2f} s"
             )
-            if answer.error:
-                st.error(answer.error)
+            if answer["error"]:
+                st.error(answer["error"])
             with st.container(height=360, border=True):
-                st.markdown(answer.response)
-            grades = detail.grades[detail.grades["variant"] == answer.variant]
+                st.markdown(answer["response"])
+            grades = detail.grades[detail.grades["variant"] == answer["variant"]]
             st.dataframe(
                 grades.drop(columns="variant"),
                 hide_index=True,
@@ -165,8 +166,9 @@ def page() -> None:
         st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")
         return
     url = state.db_url()
-    row = experiments.set_index("id").loc[experiment_id]
+    row = experiments[experiments["id"] == experiment_id].iloc[0]
     running = row["status"] == "running"
+    total = int(row["total"])
 
     @st.fragment(run_every=state.REFRESH_S if running else None)
     def body() -> None:
@@ -177,11 +179,11 @@ def page() -> None:
         exp = report.experiment
         st.caption(
             f"Experiment #{exp.id} **{exp.name}** · provider {exp.provider} · "
-            f"status {exp.status} · {token[1]}/{int(row['total'])} trials"
+            f"status {exp.status} · {token[1]}/{total} trials"
         )
         state.simulated_banner(exp.simulated)
         if running:
-            st.progress(min(1.0, token[1] / max(1, int(row["total"]))), "running")
+            st.progress(min(1.0, token[1] / max(1, total)), "running")
         show_verdict(report)
         show_statistics(report)
         show_charts(report, url, experiment_id, token)
