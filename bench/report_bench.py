@@ -46,7 +46,7 @@ def main() -> None:
         exp = build(db_url)
         print(f"stored {VARIANTS * TASKS * EPOCHS} trials in {time.perf_counter() - start:.1f} s")
 
-        from experiments.report import build_report
+        from experiments.reporting import build_report
         from registry.database import Database
 
         db = Database(db_url)
@@ -57,7 +57,7 @@ def main() -> None:
             timings.append(time.perf_counter() - start)
         print(
             f"build_report, warm process: median {statistics.median(timings):.2f} s "
-            f"(first {timings[0]:.2f} s); verdict {report['verdict']['status']}"
+            f"(first {timings[0]:.2f} s); verdict {report.verdict.status}"
         )
         start = time.perf_counter()
         subprocess.run(

@@ -14,8 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.analysis import TrialRecord, analyse
+from experiments.analysis import TrialRecord, VariantInfo, analyse
 from experiments.decision import DecisionRule
+from experiments.report import ExperimentInfo
 
 N_VARIANTS, N_TASKS, N_EPOCHS = 10, 1000, 5
 
@@ -60,15 +61,18 @@ def main() -> None:
     started = time.perf_counter()
     records = synthetic_records()
     built = time.perf_counter() - started
-    experiment = {
-        "id": 0,
-        "name": "bench",
-        "provider": "simulated",
-        "tasks": N_TASKS,
-        "epochs": N_EPOCHS,
-        "simulated": True,
-    }
-    variants = [{"label": f"v{i}", "ref": f"agent@{i + 1}"} for i in range(N_VARIANTS)]
+    experiment = ExperimentInfo(
+        id=0,
+        name="bench",
+        provider="simulated",
+        simulated=True,
+        status="completed",
+        tasks=N_TASKS,
+        epochs=N_EPOCHS,
+        suite=None,
+        created_at="",
+    )
+    variants = [VariantInfo(f"v{i}", f"agent@{i + 1}") for i in range(N_VARIANTS)]
     timings = []
     for _ in range(args.repeat):
         started = time.perf_counter()
@@ -82,7 +86,7 @@ def main() -> None:
         timings.append(time.perf_counter() - started)
     print(f"records: {len(records):,} built in {built:.2f} s")
     print(f"analyse: first {timings[0]:.3f} s (includes scipy import), best {min(timings):.3f} s")
-    print(f"verdict: {report['verdict']['status']}: {report['verdict']['text']}")
+    print(f"verdict: {report.verdict.status}: {report.verdict.text}")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from experiments.comparison_table import comparison_rows
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
+    from experiments.report import Interval, Report, Verdict
     from experiments.winner import Shipped, Winner
     from registry.database import Database
     from variants.agentfile import AgentDefinition
     from variants.diff import DefinitionDiff
 
-TRIAL_COLUMNS = ("variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error")
+TRIAL_COLUMNS = (
+    "variant",
+    "task_id",
+    "epoch",
+    "quality",
+    "cost_usd",
+    "latency_s",
+    "error",
+    "cached",
+)
 LATENCY_BINS = 40
 VERDICT_TITLES = {
     "winner": "{winner} wins",
@@ -187,66 +198,62 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
 # -- compare -----------------------------------------------------------------------------------
 
 
-def report(db: Database, experiment_id: int) -> dict[str, Any]:
-    from experiments.report import build_report
+def report(db: Database, experiment_id: int) -> Report:
+    from experiments.reporting import build_report
 
     return build_report(db, experiment_id)
 
 
-def verdict_title(verdict: dict[str, Any]) -> str:
+def verdict_title(verdict: Verdict) -> str:
     """The verdict in a few words: "tight wins", "No significant difference", "Inconclusive"."""
-    return VERDICT_TITLES[verdict["status"]].format(winner=verdict.get("winner"))
+    return VERDICT_TITLES[verdict.status].format(winner=verdict.winner)
 
 
-def stats_table(report: dict[str, Any]) -> pd.DataFrame:
+def stats_table(report: Report) -> pd.DataFrame:
     """Per variant: quality and its interval, the difference with control, p-values, cost, speed."""
-    comparisons = {c["variant"]: c for c in report["comparisons"]}
-    rows = []
-    for v in report["variants"]:
-        c = comparisons.get(v["label"])
-        q = c["quality"] if c else None
-        rows.append(
-            {
-                "variant": v["label"],
-                "control": v["label"] == report["control"],
-                "model": v.get("model"),
-                "trials": v["trials"],
-                "errors": v["errors"],
-                "quality": v["quality"]["mean"],
-                "quality 95% CI": _interval(v["quality"].get("ci")),
-                "diff vs control": q["diff"] if q else None,
-                "diff 95% CI": _interval(q["ci"]) if q else "",
-                "p": q["p"] if q else None,
-                "p (Holm)": q["p_adjusted"] if q else None,
-                "cost/task $": v["cost"]["mean"],
-                "cost ratio": c["cost"].get("ratio") if c else None,
-                "latency p50 s": v["latency"]["p50"],
-                "latency p90 s": v["latency"]["p90"],
-            }
-        )
+    rows = [
+        {
+            "variant": row.variant,
+            "control": row.is_control,
+            "model": row.model,
+            "trials": row.trials,
+            "errors": row.errors,
+            "quality": row.quality,
+            "quality 95% CI": _interval(row.quality_ci),
+            "diff vs control": row.diff,
+            "diff 95% CI": _interval(row.diff_ci),
+            "p": row.p,
+            "p (Holm)": row.p_adjusted,
+            "cost/task $": row.cost_per_task,
+            "cost ratio": row.cost_ratio,
+            "latency p50 s": row.latency_p50,
+            "latency p90 s": row.latency_p90,
+        }
+        for row in comparison_rows(report)
+    ]
     return pd.DataFrame(rows)
 
 
-def _interval(ci: list[float] | None) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
+def _interval(ci: Interval | None) -> str:
+    if ci is None:
         return ""
     return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci[0] < 0 else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def variants_frame(report: dict[str, Any]) -> pd.DataFrame:
+def variants_frame(report: Report) -> pd.DataFrame:
     """Per variant: quality, its interval and cost per task (error bars and the trade-off)."""
     rows = []
-    for v in report["variants"]:
-        low, high = v["quality"].get("ci") or (None, None)
+    for row in comparison_rows(report):
+        low, high = row.quality_ci or (None, None)
         rows.append(
             {
-                "variant": v["label"],
-                "role": "control" if v["label"] == report["control"] else "variant",
-                "model": v.get("model"),
-                "quality": v["quality"]["mean"],
+                "variant": row.variant,
+                "role": "control" if row.is_control else "variant",
+                "model": row.model,
+                "quality": row.quality,
                 "low": low,
                 "high": high,
-                "cost_per_task": v["cost"]["mean"],
+                "cost_per_task": row.cost_per_task,
             }
         )
     return pd.DataFrame(
@@ -268,7 +275,9 @@ def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
     with db.engine.connect() as conn:
         rows = [tuple(row) for row in conn.execute(query)]
     frame = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
-    return frame.astype({"quality": "float64", "cost_usd": "float64", "latency_s": "float64"})
+    return frame.astype(
+        {"quality": "float64", "cost_usd": "float64", "latency_s": "float64", "cached": "bool"}
+    )
 
 
 def task_matrix(trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -286,9 +295,10 @@ def task_matrix(trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 def latency_histogram(trials: pd.DataFrame, bins: int = LATENCY_BINS) -> pd.DataFrame:
     """Latency counts per variant on shared bins up to the 99th percentile (the tail in the last).
 
-    Failed trials are left out, as in the report: their time measures the failure.
+    Failed and cached trials are left out, as in the report's p50 and p90: a failure's time
+    measures the failure, and a cache hit's measures no call to the model.
     """
-    ok = trials[trials["latency_s"].notna() & trials["error"].isna()]
+    ok = trials[trials["latency_s"].notna() & trials["error"].isna() & ~trials["cached"]]
     columns = ["variant", "start", "end", "trials", "share"]
     if ok.empty:
         return pd.DataFrame(columns=columns)

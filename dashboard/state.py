@@ -20,6 +20,7 @@ import streamlit as st
 from dashboard import data
 
 if TYPE_CHECKING:
+    from experiments.report import Report
     from experiments.winner import Winner
     from registry.database import Database
 
@@ -50,7 +51,7 @@ def current_db() -> Database:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
-def report(url: str, experiment_id: int, token: Token) -> dict[str, Any]:
+def report(url: str, experiment_id: int, token: Token) -> Report:
     return data.report(database(url), experiment_id)
 
 

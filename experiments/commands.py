@@ -260,11 +260,11 @@ def report(
 ) -> None:
     """The comparison: statistics per variant, differences vs control, and the verdict."""
     from experiments.render import render_markdown, render_table
-    from experiments.report import build_report
+    from experiments.reporting import build_report
 
     result = build_report(open_database(ctx, create=False), experiment, seed=seed)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_json())
     elif markdown:
         click.echo(render_markdown(result), nl=False)
     else:

@@ -1,43 +1,38 @@
 """The report as text: a fixed-width table for the terminal and markdown for a pull request.
 
-Both read only the report dict that ``experiments.analysis.analyse`` builds, and both say
-SIMULATED first when the answers came from the offline simulator.
+Both read only the ``Report`` that ``experiments.analysis.analyse`` builds (the table's rows
+come from ``experiments.comparison_table``), and both say SIMULATED first when the answers came
+from the offline simulator.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from experiments.comparison_table import comparison_rows
+from experiments.report import Interval, Report
 
 
 def _cell(value: float | None, fmt: str = ".3f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _interval(ci: list[float] | None, fmt: str = ".3f") -> str:
+def _interval(ci: Interval | None, fmt: str = ".3f") -> str:
     return "" if ci is None else f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
 
 
-def _rows(report: dict[str, Any]) -> list[list[str]]:
-    by_variant = {c["variant"]: c for c in report["comparisons"]}
-    rows = []
-    for v in report["variants"]:
-        c = by_variant.get(v["label"])
-        q = c["quality"] if c else None
-        diff = "-" if not q or q["diff"] is None else _cell(q["diff"], "+.3f")
-        cost = v["cost"]["mean"]
-        rows.append(
-            [
-                v["label"],
-                _cell(v["quality"]["mean"]) + _interval(v["quality"]["ci"]),
-                diff + (_interval(q["ci"], "+.3f") if q else ""),
-                _cell(q["p"], ".3g") if q else "-",
-                _cell(q["p_adjusted"], ".3g") if q else "-",
-                "-" if cost is None else f"${cost:.4g}",
-                _cell(v["latency"]["p50"], ".2f"),
-                _cell(v["latency"]["p90"], ".2f"),
-            ]
-        )
-    return rows
+def _rows(report: Report) -> list[list[str]]:
+    return [
+        [
+            row.variant,
+            _cell(row.quality) + _interval(row.quality_ci),
+            _cell(row.diff, "+.3f") + _interval(row.diff_ci, "+.3f"),
+            _cell(row.p, ".3g"),
+            _cell(row.p_adjusted, ".3g"),
+            "-" if row.cost_per_task is None else f"${row.cost_per_task:.4g}",
+            _cell(row.latency_p50, ".2f"),
+            _cell(row.latency_p90, ".2f"),
+        ]
+        for row in comparison_rows(report)
+    ]
 
 
 _HEADERS = [
@@ -53,27 +48,27 @@ _HEADERS = [
 _SIMULATED = "SIMULATED: responses came from the offline simulator, not from a model."
 
 
-def _title(report: dict[str, Any]) -> str:
-    e = report["experiment"]
+def _title(report: Report) -> str:
+    e = report.experiment
     return (
-        f"experiment {e.get('name', '')} (#{e.get('id', '?')}), provider {e.get('provider', '?')}, "
-        f"{e.get('tasks', '?')} tasks x {e.get('epochs', '?')} epochs, control {report['control']}"
+        f"experiment {e.name} (#{e.id}), provider {e.provider}, "
+        f"{e.tasks} tasks x {e.epochs} epochs, control {report.control}"
     )
 
 
-def _verdict_line(report: dict[str, Any]) -> str:
-    v = report["verdict"]
-    status = v["status"].replace("_", " ").upper()
-    head = f"{status}: {v['winner']}" if v["winner"] else status
-    return f"{head}. {v['text']}"
+def _verdict_line(report: Report) -> str:
+    v = report.verdict
+    status = v.status.replace("_", " ").upper()
+    head = f"{status}: {v.winner}" if v.winner else status
+    return f"{head}. {v.text}"
 
 
-def render_table(report: dict[str, Any]) -> str:
+def render_table(report: Report) -> str:
     """Fixed-width plain-text table for the terminal, then the verdict line."""
     rows = [_HEADERS, *_rows(report)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     lines = []
-    if report["experiment"].get("simulated"):
+    if report.experiment.simulated:
         lines.append(_SIMULATED)
     lines.append(_title(report))
     for n, row in enumerate(rows):
@@ -86,10 +81,10 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: Report) -> str:
     """GitHub markdown (for a pull-request comment): the table and the verdict."""
     lines = []
-    if report["experiment"].get("simulated"):
+    if report.experiment.simulated:
         lines += [f"> **{_SIMULATED.split(':')[0]}**:{_SIMULATED.split(':', 1)[1]}", ""]
     lines += [f"**{_title(report)}**", ""]
     lines.append("| " + " | ".join(_HEADERS) + " |")
@@ -101,18 +96,17 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pairwise_lines(report: dict[str, Any]) -> list[str]:
+def _pairwise_lines(report: Report) -> list[str]:
     """The pairwise judge's results, when the experiment has them (see graders.pairwise)."""
-    pairwise = report.get("pairwise")
+    pairwise = report.pairwise
     if not pairwise:
         return []
     lines = ["", "pairwise judge (both orders; not part of quality):"]
-    for row in pairwise["variants"]:
+    for row in pairwise.variants:
         lines.append(
-            f"  {row['variant']} vs {row['vs']}: {row['wins']} wins, {row['ties']} ties, "
-            f"{row['losses']} losses"
+            f"  {row.variant} vs {row.vs}: {row.wins} wins, {row.ties} ties, {row.losses} losses"
         )
-    flip_rate = pairwise["position_bias"]["flip_rate"]
+    flip_rate = pairwise.position_bias.flip_rate
     if flip_rate is not None:
         lines.append(f"  position bias: the verdict flipped with the order in {flip_rate:.0%}")
     return lines

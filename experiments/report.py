@@ -1,56 +1,280 @@
-"""The full report of one stored experiment: load it, analyse it, name the verdict."""
+"""The experiment report as types: what ``experiments.analysis.analyse`` concludes.
+
+Field names, and their order, are the keys of ``registry report --json`` (the contract in
+DESIGN.md), so ``Report.to_json`` is a plain walk: a dataclass becomes an object, a tuple a list,
+a float that is not finite null. The analysis rounds its figures to 6 significant digits as it
+assembles a report, so that the JSON, the text renderings and the dashboard show the same
+numbers; the pairwise judge's rates come from the grades and are kept as computed.
+
+Nothing heavy is imported here (no numpy, no database), so a reader of reports pays for none.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, Literal
 
-from experiments.analysis import analyse
-from experiments.store.plans import load_document
-from experiments.store.reads import (
-    experiment_tasks,
-    experiment_variants,
-    find_experiment_id,
-    get_experiment,
-    trial_records,
-)
-from registry.database import Database
+Interval = tuple[float, float]
+VerdictStatus = Literal["winner", "no_difference", "inconclusive"]
 
 
-def build_report(
-    db: Database, experiment_ref: str | int, *, seed: int | None = None
-) -> dict[str, Any]:
-    experiment_id = find_experiment_id(db, str(experiment_ref))
-    experiment = get_experiment(db, experiment_id)
-    variants = experiment_variants(db, experiment_id)
-    tasks = experiment_tasks(db, experiment_id)
-    report = analyse(
-        experiment={
-            "id": experiment.id,
-            "name": experiment.name,
-            "provider": experiment.provider,
-            "simulated": experiment.simulated,
-            "status": experiment.status,
-            "tasks": len(tasks),
-            "epochs": experiment.epochs,
-            "suite": experiment.suite_name,
-            "created_at": experiment.created_at.isoformat(),
-        },
-        variants=[
-            {"label": v.label, "ref": v.ref, "model": v.model_id, "model_alias": v.model_alias}
-            for v in variants
-        ],
-        control=experiment.control,
-        trials=trial_records(db, experiment_id),
-        rule=load_document(db, experiment_id).decision,
-        seed=experiment.seed if seed is None else seed,
-    )
-    from experiments.store.reads import pairwise_summary
+@dataclass(frozen=True)
+class ExperimentInfo:
+    id: int
+    name: str
+    provider: str
+    simulated: bool
+    status: str
+    tasks: int  # in the suite, run or not
+    epochs: int
+    suite: str | None
+    created_at: str  # ISO 8601
 
-    pairwise = pairwise_summary(db, experiment_id)
-    report["pairwise"] = pairwise if pairwise.get("variants") else None
-    models = {v.label: (v.model_alias, v.model_id) for v in variants}
-    for entry in report["variants"]:
-        alias, model_id = models[entry["label"]]
-        entry.setdefault("model", model_id)
-        entry.setdefault("model_alias", alias)
-    return report
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision rule the verdict applied (``DecisionRule.as_dict``)."""
+
+    primary: str
+    alpha: float
+    guardrails: Mapping[str, float]  # metric -> allowed relative increase over the control
+    guardrail_confidence: float
+    effect_of_interest: float
+
+
+@dataclass(frozen=True)
+class ArmQuality:
+    """Mean of the task means, its standard error clustered by task, and the 95% t interval."""
+
+    mean: float | None
+    se: float | None
+    ci: Interval | None
+    n_tasks: int
+
+
+@dataclass(frozen=True)
+class ArmCost:
+    mean: float | None  # per task: the mean of task means, over the tasks with a cost
+    total: float  # every trial's cost
+    n_tasks: int
+
+
+@dataclass(frozen=True)
+class ArmLatency:
+    p50: float | None
+    p90: float | None
+    n_trials: int  # the trials that count: neither failed nor cached
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    label: str
+    ref: str
+    trials: int
+    errors: int
+    quality: ArmQuality
+    cost: ArmCost
+    latency: ArmLatency
+    model: str | None  # the model ID the variant ran on; None when the analysis was not told
+    model_alias: str | None
+
+
+@dataclass(frozen=True)
+class QualityDiff:
+    """Variant minus control on the tasks graded in both (see ``experiments.stats.quality``)."""
+
+    diff: float | None
+    se: float | None
+    ci: Interval | None
+    p: float | None  # the primary test's
+    p_adjusted: float | None  # Holm, across the comparisons that have a p
+    test: str | None
+    p_t: float | None
+    p_permutation: float | None
+    permutation_method: str | None
+    p_wilcoxon: float | None
+    wilcoxon_method: str | None
+    p_mcnemar: float | None
+    discordant: tuple[int, int] | None  # (tasks improved, tasks worsened)
+    correlation: float | None
+    control_mean: float | None
+    control_se: float | None
+    variant_mean: float | None
+    variant_se: float | None
+    mde: float | None
+    tasks_needed: float | None
+    epochs_needed: float | None
+
+
+@dataclass(frozen=True)
+class CostDiff:
+    """Mean cost per task, variant against control (see ``experiments.stats.cost``)."""
+
+    n_tasks: int
+    control_mean: float | None
+    variant_mean: float | None
+    diff: float | None
+    ci: Interval | None
+    ratio: float | None
+    ratio_ci: Interval | None
+    ratio_upper: float | None  # one-sided 95% bound
+    ratio_method: str
+    bootstrap_ci: Interval | None
+    bootstrap_ratio_ci: Interval | None
+
+
+@dataclass(frozen=True)
+class LatencyDiff:
+    """Differences of latency quantiles, variant minus control (``experiments.stats.latency``)."""
+
+    p50_diff: float | None
+    p50_ci: Interval | None
+    p50_ratio: float | None
+    p50_ratio_upper: float | None
+    p90_diff: float | None
+    p90_ci: Interval | None
+    p90_ratio: float | None
+    p90_ratio_upper: float | None
+    method: str
+
+
+@dataclass(frozen=True)
+class GuardrailCheck:
+    margin: float
+    ratio: float | None
+    lower: float | None
+    upper: float | None
+    status: str  # pass, fail, unclear or not_measured (``experiments.decision``)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    variant: str
+    vs: str  # the control
+    n_tasks: int  # graded in both
+    epochs: int
+    quality: QualityDiff
+    cost: CostDiff
+    latency: LatencyDiff
+    guardrails: Mapping[str, GuardrailCheck]  # by metric
+
+
+@dataclass(frozen=True)
+class OmnibusTest:
+    """Friedman, or Cochran's Q, over the variants with graded tasks (``variants``)."""
+
+    test: str
+    statistic: float
+    df: int
+    p: float
+    n_tasks: int
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PowerPlan:
+    """What would settle the open comparisons, at alpha over the number of comparisons."""
+
+    target_power: float
+    alpha: float
+    alpha_per_comparison: float
+    effect_of_interest: float
+    n_tasks: int
+    epochs: int
+    tasks_needed: int | None
+    epochs_needed: int | None
+
+
+@dataclass(frozen=True)
+class MissingCounts:
+    expected: int
+    graded: int
+    missing: int  # expected but not graded
+    errors: int
+    ungraded: int  # run without an error, but not graded
+    not_run: int
+
+
+@dataclass(frozen=True)
+class Missing:
+    total: int
+    expected_per_variant: int
+    by_variant: Mapping[str, MissingCounts]
+    policy: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: VerdictStatus
+    winner: str | None  # set only when the status is "winner"
+    text: str
+
+
+@dataclass(frozen=True)
+class PairwiseResult:
+    variant: str
+    vs: str
+    pairs: int
+    wins: int
+    ties: int
+    losses: int
+    errors: int
+    win_rate: float | None
+    preference: float | None  # ties count half
+    flip_rate: float | None
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    pairs: int
+    flipped: int
+    flip_rate: float | None
+    first_position_share: float | None  # of decided verdicts, those for the answer shown first
+
+
+@dataclass(frozen=True)
+class PairwiseSummary:
+    """The pairwise judge's results of the newest grading run that has them (never quality)."""
+
+    grading_run: int
+    control: str
+    variants: tuple[PairwiseResult, ...]
+    position_bias: PositionBias
+
+
+@dataclass(frozen=True)
+class Report:
+    """One experiment's report: every figure ``registry report`` shows, and its verdict."""
+
+    experiment: ExperimentInfo
+    control: str
+    decision: Decision
+    variants: tuple[VariantSummary, ...]
+    comparisons: tuple[Comparison, ...]  # one per variant other than the control
+    omnibus: OmnibusTest | None  # None below three variants with graded tasks, or undefined
+    power: PowerPlan
+    missing: Missing
+    verdict: Verdict
+    pairwise: PairwiseSummary | None
+
+    def comparison(self, variant: str) -> Comparison | None:
+        """The comparison of ``variant`` with the control (None for the control itself)."""
+        return next((c for c in self.comparisons if c.variant == variant), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object ``registry report --json`` prints."""
+        return _json(self)
+
+
+def _json(value: object) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

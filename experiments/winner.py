@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.errors import AgentRegistryError
-from experiments.report import build_report
+from experiments.report import Verdict
+from experiments.reporting import build_report
 from experiments.store.reads import experiment_variants
 from registry.files import export_path, write_atomically
 from registry.store import LabelMove, Registry
@@ -28,24 +28,22 @@ class Winner:
     label: str  # the variant label in the experiment
     ref: Ref  # NAME@N of the exact version
     source: bytes
-    verdict: dict[str, Any]
+    verdict: Verdict
 
 
 def find_winner(registry: Registry, experiment: str | int) -> Winner:
     report = build_report(registry.db, experiment)
-    verdict = report["verdict"]
-    exp_id = report["experiment"]["id"]
-    if verdict["status"] != "winner" or not verdict.get("winner"):
-        raise NoWinner(f"experiment {exp_id} has no winner, nothing written: {verdict['text']}")
-    variant = next(
-        v for v in experiment_variants(registry.db, exp_id) if v.label == verdict["winner"]
-    )
+    verdict = report.verdict
+    exp_id = report.experiment.id
+    if verdict.status != "winner" or not verdict.winner:
+        raise NoWinner(f"experiment {exp_id} has no winner, nothing written: {verdict.text}")
+    variant = next(v for v in experiment_variants(registry.db, exp_id) if v.label == verdict.winner)
     exact = registry.exact(variant.version_id)
     return Winner(exp_id, variant.label, exact.ref, exact.source, verdict)
 
 
 def label_winner(registry: Registry, winner: Winner, label: str) -> LabelMove:
-    reason = f"winner of experiment {winner.experiment_id}: {winner.verdict['text']}"
+    reason = f"winner of experiment {winner.experiment_id}: {winner.verdict.text}"
     return registry.set_label(winner.ref, label, reason=reason)
 
 

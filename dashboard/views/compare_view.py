@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, state
+
+if TYPE_CHECKING:
+    from experiments.report import Report
 
 PAIRWISE_AUTO_TRIALS = 20_000  # above this, the pairwise section loads on request
 VERDICT_BOX = {"winner": st.success, "no_difference": st.info, "inconclusive": st.warning}
 
 
-def show_verdict(report: dict[str, Any]) -> None:
-    verdict = report["verdict"]
-    VERDICT_BOX[verdict["status"]](f"**Verdict: {data.verdict_title(verdict)}.** {verdict['text']}")
+def show_verdict(report: Report) -> None:
+    verdict = report.verdict
+    VERDICT_BOX[verdict.status](f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}")
 
 
-def show_statistics(report: dict[str, Any]) -> None:
+def show_statistics(report: Report) -> None:
     st.subheader("Statistics")
-    exp = report["experiment"]
+    exp = report.experiment
     st.caption(
-        f"{exp['tasks']} tasks x {exp['epochs']} epochs; differences are paired over tasks "
-        f"against {report['control']}, 95% intervals, p-values Holm-adjusted across variants."
+        f"{exp.tasks} tasks x {exp.epochs} epochs; differences are paired over tasks "
+        f"against {report.control}, 95% intervals, p-values Holm-adjusted across variants."
     )
     st.dataframe(
         data.stats_table(report),
@@ -41,8 +45,8 @@ def show_statistics(report: dict[str, Any]) -> None:
     )
 
 
-def show_charts(report: dict[str, Any], url: str, experiment_id: int, token: state.Token) -> None:
-    order = [v["label"] for v in report["variants"]]
+def show_charts(report: Report, url: str, experiment_id: int, token: state.Token) -> None:
+    order = [v.label for v in report.variants]
     variants = data.variants_frame(report)
     left, right = st.columns(2)
     with left:
@@ -85,20 +89,20 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     if detail.answers.empty:
         st.info("No trial of this task at this epoch yet.")
         return
-    for column, answer in zip(
-        st.columns(len(detail.answers)), detail.answers.itertuples(), strict=True
-    ):
+    # Records, not itertuples: pandas types a tuple's fields as any scalar at all (bytes too).
+    answers = detail.answers.to_dict("records")
+    for column, answer in zip(st.columns(len(answers)), answers, strict=True):
         with column:
-            st.markdown(f"**{answer.variant}** · `{answer.model}`")
-            quality = "-" if answer.quality != answer.quality else f"{answer.quality:.3f}"
+            st.markdown(f"**{answer['variant']}** · `{answer['model']}`")
+            quality = "-" if pd.isna(answer["quality"]) else f"{answer['quality']:.3f}"
             st.caption(
-                f"quality {quality} · ${answer.cost_usd:.5f} · {answer.latency_s or 0:.2f} s"
+                f"quality {quality} · ${answer['cost_usd']:.5f} · {answer['latency_s'] or 0:.2f} s"
             )
-            if answer.error:
-                st.error(answer.error)
+            if answer["error"]:
+                st.error(answer["error"])
             with st.container(height=360, border=True):
-                st.markdown(answer.response)
-            grades = detail.grades[detail.grades["variant"] == answer.variant]
+                st.markdown(answer["response"])
+            grades = detail.grades[detail.grades["variant"] == answer["variant"]]
             st.dataframe(
                 grades.drop(columns="variant"),
                 hide_index=True,
@@ -162,8 +166,9 @@ def page() -> None:
         st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")
         return
     url = state.db_url()
-    row = experiments.set_index("id").loc[experiment_id]
+    row = experiments[experiments["id"] == experiment_id].iloc[0]
     running = row["status"] == "running"
+    total = int(row["total"])
 
     @st.fragment(run_every=state.REFRESH_S if running else None)
     def body() -> None:
@@ -171,18 +176,18 @@ def page() -> None:
         if running and token[0] != "running":
             st.rerun()  # the run ended: redraw once without the refresh timer
         report = state.report(url, experiment_id, token)
-        exp = report["experiment"]
+        exp = report.experiment
         st.caption(
-            f"Experiment #{exp['id']} **{exp['name']}** · provider {exp['provider']} · "
-            f"status {exp['status']} · {token[1]}/{int(row['total'])} trials"
+            f"Experiment #{exp.id} **{exp.name}** · provider {exp.provider} · "
+            f"status {exp.status} · {token[1]}/{total} trials"
         )
-        state.simulated_banner(bool(exp.get("simulated")))
+        state.simulated_banner(exp.simulated)
         if running:
-            st.progress(min(1.0, token[1] / max(1, int(row["total"]))), "running")
+            st.progress(min(1.0, token[1] / max(1, total)), "running")
         show_verdict(report)
         show_statistics(report)
         show_charts(report, url, experiment_id, token)
-        show_task(url, experiment_id, exp["epochs"], token)
+        show_task(url, experiment_id, exp.epochs, token)
         show_pairwise(url, experiment_id, token)
 
     body()

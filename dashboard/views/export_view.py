@@ -58,7 +58,7 @@ def page() -> None:
     except NoWinner as err:
         st.info(str(err))
         return
-    st.success(f"**{won.label}** won: {won.verdict['text']}")
+    st.success(f"**{won.label}** won: {won.verdict.text}")
     st.markdown(f"It is **{won.ref}**, the exact version the experiment ran.")
     st.download_button(
         f"Download {won.ref.name}.md",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.server import running_dashboard
-from experiments.report import build_report
+from experiments.reporting import build_report
 from tests.dashboard.conftest import Experiment
 
 CHROMIUM = os.environ.get("REGISTRY_TEST_CHROMIUM")
@@ -38,7 +38,7 @@ pytestmark = [
 def test_compare_page_in_headless_chromium(shared: Experiment, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    verdict = build_report(shared.db, shared.id)["verdict"]
+    verdict = build_report(shared.db, shared.id).verdict
     screenshot = tmp_path / "compare.png"
     with running_dashboard(shared.url) as base_url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -46,7 +46,7 @@ def test_compare_page_in_headless_chromium(shared: Experiment, tmp_path: Path) -
             page = browser.new_page(viewport={"width": 1500, "height": 2600})
             page.goto(f"{base_url}/compare?experiment={shared.id}")
             alert = page.get_by_test_id("stAlertContainer").filter(has_text="Verdict:")
-            expect(alert).to_contain_text(verdict["text"], timeout=60_000)
+            expect(alert).to_contain_text(verdict.text, timeout=60_000)
             expect(page.get_by_text("SIMULATED").first).to_be_visible()
             table = page.get_by_test_id("stDataFrame").first
             expect(table).to_be_visible(timeout=30_000)

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from dashboard import data
-from experiments.report import build_report
+from experiments.reporting import build_report
 from experiments.store.tables import Grade, Trial
 from experiments.winner import NoWinner
 from registry.store import Registry
@@ -19,14 +19,14 @@ def test_stats_table_carries_the_reports_figures(experiment: Experiment) -> None
     table = data.stats_table(report).set_index("variant")
     assert list(table.index) == ["control", "cheap"]
     assert table.loc["control", "control"] and not table.loc["cheap", "control"]
-    [comparison] = report["comparisons"]
+    [comparison] = report.comparisons
     cheap = table.loc["cheap"]
-    assert cheap["diff vs control"] == comparison["quality"]["diff"]
-    assert cheap["p (Holm)"] == comparison["quality"]["p_adjusted"]
-    low, high = comparison["quality"]["ci"]
+    assert cheap["diff vs control"] == comparison.quality.diff
+    assert cheap["p (Holm)"] == comparison.quality.p_adjusted
+    low, high = comparison.quality.ci
     assert cheap["diff 95% CI"] == f"[{low:+.3f}, {high:+.3f}]"
     assert table.loc["control", "trials"] == 56  # 28 tasks x 2 epochs
-    assert data.verdict_title(report["verdict"]) in ("Inconclusive", "No significant difference")
+    assert data.verdict_title(report.verdict) in ("Inconclusive", "No significant difference")
 
 
 def test_trial_frame_matrix_and_histogram_agree_with_the_stored_trials(
@@ -58,11 +58,30 @@ def test_latency_histogram_leaves_failed_trials_out() -> None:
 
     trials = pd.DataFrame(
         {"variant": ["a", "a", "a"], "latency_s": [1.0, 2.0, 30.0],
-         "error": [None, None, "overloaded"]}
+         "error": [None, None, "overloaded"], "cached": [False, False, False]}
     )  # fmt: skip
     histogram = data.latency_histogram(trials, bins=4)
     assert histogram["trials"].sum() == 2
     assert histogram["end"].max() == pytest.approx(2.0, rel=0.02)  # 99th pct of ok trials
+
+
+def test_latency_histogram_counts_the_trials_the_reports_latency_counts(
+    experiment: Experiment,
+) -> None:
+    # Cache hits answer without calling the model: the report's p50 and p90 leave them out,
+    # and so must the chart drawn next to them.
+    with experiment.db.session() as session:
+        for trial in session.exec(select(Trial).where(Trial.epoch == 1)).all():
+            trial.cached = True
+            session.add(trial)
+        session.commit()
+    trials = data.trial_frame(experiment.db, experiment.id)
+    assert trials["cached"].dtype == bool and trials["cached"].sum() == 2 * 28
+    histogram = data.latency_histogram(trials, bins=10)
+    counted = histogram.groupby("variant")["trials"].sum().to_dict()
+    report = build_report(experiment.db, experiment.id)
+    assert counted == {v.label: v.latency.n_trials for v in report.variants}
+    assert counted == {"control": 28, "cheap": 28}
 
 
 def test_freshness_changes_when_a_run_writes(experiment: Experiment) -> None:

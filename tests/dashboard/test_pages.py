@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
 
 from dashboard import data
-from experiments.report import build_report
+from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
 from experiments.store.tables import Grade, Trial
 from tests.dashboard.conftest import Experiment
@@ -48,11 +48,11 @@ def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
 ) -> None:
     at = open_page("compare", shared.id)
     report = build_report(shared.db, shared.id)
-    verdict = report["verdict"]
+    verdict = report.verdict
     # Before the statistics: the SIMULATED label, then the verdict in words.
     main = boxes(at)
     assert main[0].startswith("**SIMULATED**")
-    assert main[1] == f"**Verdict: {data.verdict_title(verdict)}.** {verdict['text']}"
+    assert main[1] == f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}"
     stats = at.dataframe[0].value
     expected = data.stats_table(report)
     pd.testing.assert_frame_equal(stats, expected, check_dtype=False)

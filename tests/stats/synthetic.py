@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.analysis import TrialRecord
+from experiments.analysis import TrialRecord, VariantInfo
+from experiments.report import ExperimentInfo
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,19 @@ def make_trials(
     return records
 
 
-def experiment(n_tasks: int, epochs: int, simulated: bool = True) -> dict:
-    return {
-        "id": 1,
-        "name": "backend-wording",
-        "provider": "simulated" if simulated else "anthropic",
-        "tasks": n_tasks,
-        "epochs": epochs,
-        "simulated": simulated,
-    }
+def experiment(n_tasks: int, epochs: int, simulated: bool = True) -> ExperimentInfo:
+    return ExperimentInfo(
+        id=1,
+        name="backend-wording",
+        provider="simulated" if simulated else "anthropic",
+        simulated=simulated,
+        status="completed",
+        tasks=n_tasks,
+        epochs=epochs,
+        suite="backend",
+        created_at="2026-01-01T00:00:00+00:00",
+    )
 
 
-def variants(*labels: str) -> list[dict]:
-    return [{"label": label, "ref": f"backend-logic-implementer@{label}"} for label in labels]
+def variants(*labels: str) -> list[VariantInfo]:
+    return [VariantInfo(label, f"backend-logic-implementer@{label}") for label in labels]

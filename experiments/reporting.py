@@ -1,0 +1,59 @@
+"""The report of one stored experiment: load what the analysis needs, and analyse it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.analysis import VariantInfo, analyse
+from experiments.report import ExperimentInfo, PairwiseResult, PairwiseSummary, PositionBias, Report
+from experiments.store.plans import load_document
+from experiments.store.reads import (
+    experiment_tasks,
+    experiment_variants,
+    find_experiment_id,
+    get_experiment,
+    pairwise_summary,
+    trial_records,
+)
+from registry.database import Database
+
+
+def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = None) -> Report:
+    """The report of an experiment (by id or name); ``seed`` overrides the spec's bootstrap seed."""
+    experiment_id = find_experiment_id(db, str(experiment_ref))
+    experiment = get_experiment(db, experiment_id)
+    tasks = experiment_tasks(db, experiment_id)
+    return analyse(
+        experiment=ExperimentInfo(
+            id=experiment_id,
+            name=experiment.name,
+            provider=experiment.provider,
+            simulated=experiment.simulated,
+            status=experiment.status,
+            tasks=len(tasks),
+            epochs=experiment.epochs,
+            suite=experiment.suite_name,
+            created_at=experiment.created_at.isoformat(),
+        ),
+        variants=[
+            VariantInfo(label=v.label, ref=v.ref, model=v.model_id, model_alias=v.model_alias)
+            for v in experiment_variants(db, experiment_id)
+        ],
+        control=experiment.control,
+        trials=trial_records(db, experiment_id),
+        rule=load_document(db, experiment_id).decision,
+        seed=experiment.seed if seed is None else seed,
+        pairwise=_pairwise(pairwise_summary(db, experiment_id)),
+    )
+
+
+def _pairwise(summary: dict[str, Any]) -> PairwiseSummary | None:
+    """``graders.pairwise.summarise``'s dict, typed; None when no variant has pairwise grades."""
+    if not summary["variants"]:
+        return None
+    return PairwiseSummary(
+        grading_run=summary["grading_run"],
+        control=summary["control"],
+        variants=tuple(PairwiseResult(**row) for row in summary["variants"]),
+        position_bias=PositionBias(**summary["position_bias"]),
+    )
