@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from registry.database import Database
     from variants.agentfile import AgentDefinition
+    from variants.spec import Derived, VariantSpec
 
 _PUBLISH_ATTEMPTS = 20
 
@@ -66,6 +67,14 @@ class VersionInfo:
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.number}"
+
+
+@dataclass(frozen=True)
+class PublishedVariant:
+    """One variant of a spec, derived from its base and published (or found unchanged)."""
+
+    derived: Derived
+    result: PublishResult
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,32 @@ class Registry:
             except IntegrityError as err:  # a concurrent publisher won the race: try again
                 last_error = err
         raise ConflictError(f"could not publish {agent_name}: {last_error}")
+
+    def publish_derived(
+        self, spec: VariantSpec, *, message: str | None = None, derived: list[Derived] | None = None
+    ) -> list[PublishedVariant]:
+        """Publish every variant as a version of the base's agent, its label pointing at it.
+
+        ``derived`` is the result of an earlier ``spec.derive(registry.resolve)`` (so that callers
+        can check several specs before writing any); without it the variants are derived here.
+        Each version records the spec that derived it and its base as parent.
+        """
+        published: list[PublishedVariant] = []
+        for item in derived if derived is not None else spec.derive(self.resolve):
+            levels = item.variant.levels
+            how = f" ({', '.join(f'{k}={v}' for k, v in levels.items())})" if levels else ""
+            result = self.publish(
+                item.definition,
+                name=item.base.name,
+                message=message or spec.message,
+                origin=spec.origin,
+                label=item.variant.label,
+                parent=item.base,
+                spec=item.variant.spec_text,
+                reason=f"derived by {spec.origin}{how}",
+            )
+            published.append(PublishedVariant(item, result))
+        return published
 
     def _publish_once(
         self,
@@ -269,9 +304,12 @@ class Registry:
             version = session.get(Version, version_id)
             if version is None:
                 raise NotFoundError(f"no version with id {version_id}")
-            agent = session.get(Agent, version.agent_id)
-            assert agent is not None  # a foreign key: every version has its agent
-            return ExactVersion(version_id, Ref(agent.name, number=version.number), version.source)
+            return self._exact(session, version)
+
+    def resolve(self, ref: str | Ref) -> ExactVersion:
+        """The version ``ref`` names today (a label, a number or the latest), pinned."""
+        with self.db.session() as session:
+            return self._exact(session, self._version(session, ref))
 
     def source(self, ref: str | Ref) -> bytes:
         with self.db.session() as session:
@@ -324,6 +362,13 @@ class Registry:
             raise NotFoundError(f"{ref.name} has no versions")
         return version
 
+    def _exact(self, session: Session, version: Version) -> ExactVersion:
+        agent = session.get(Agent, version.agent_id)
+        assert agent is not None  # a foreign key: every version has its agent
+        return ExactVersion(
+            _stored_id(version), Ref(agent.name, number=version.number), version.source
+        )
+
     def _info(self, session: Session, version: Version) -> VersionInfo:
         from sqlmodel import select
 
@@ -344,6 +389,12 @@ class Registry:
             created_at=version.created_at,
             labels=tuple(sorted(labels)),
         )
+
+
+def _stored_id(row: Agent | Version) -> int:
+    """The primary key of a row in the database (loaded, or added and flushed): never None."""
+    assert row.id is not None
+    return row.id
 
 
 def jsonable(value: object) -> object:

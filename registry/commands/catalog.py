@@ -12,11 +12,12 @@ import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
 from registry.commands.common import db_url, emit_json, json_option, open_registry
+from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
+from variants.refs import parse_ref
 
 if TYPE_CHECKING:
-    from variants.spec import VariantSpec
-from variants.refs import parse_ref
+    from variants.spec import Derived, VariantSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _SKIPPED = "skipped, no frontmatter (not an agent file)"
@@ -124,10 +125,10 @@ def publish(
     registry = open_registry(ctx)
     # Derive every spec before writing anything; a spec whose base agent arrives with the files
     # of this same command can only be derived after they are published.
-    derived_specs = []
+    derived_specs: list[tuple[VariantSpec, list[Derived] | None]] = []
     for prepared in prepared_specs:
         try:
-            derived_specs.append((prepared, prepared.derive(registry)))
+            derived_specs.append((prepared, prepared.derive(registry.resolve)))
         except NotFoundError:
             if prepared.base.name not in seen:
                 raise
@@ -139,16 +140,10 @@ def publish(
         result = registry.publish(
             definition, name=name, message=message, origin=str(item.path), label=label
         )
-        results.append(
-            {
-                "ref": result.ref,
-                "status": "new" if result.created else "unchanged",
-                "path": str(item.path),
-                "label": result.label,
-            }
-        )
+        results.append(version_row(result, str(item.path)))
     for prepared, derived in derived_specs:
-        results.extend(prepared.publish(registry, message=message, derived=derived))
+        published = registry.publish_derived(prepared, message=message, derived=derived)
+        results.extend(variant_row(variant, prepared.origin) for variant in published)
     if as_json:
         emit_json(results)
         return
