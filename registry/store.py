@@ -12,7 +12,7 @@ import getpass
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 from core.errors import ConflictError, NotFoundError
 from registry.models import Agent, Label, LabelEvent, Version, utcnow
@@ -174,7 +174,7 @@ class Registry:
         parent: Ref | None,
         spec: str | None,
     ) -> PublishResult:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         agent = self._agent(session, agent_name, lock=True, create=True)
         existing = session.exec(
@@ -188,13 +188,13 @@ class Registry:
         last = session.exec(
             select(Version.id, Version.number)
             .where(Version.agent_id == agent.id)
-            .order_by(Version.number.desc())  # type: ignore[attr-defined]
+            .order_by(col(Version.number).desc())
             .limit(1)
         ).first()
         parent_id = self._version(session, parent).id if parent is not None else last and last[0]
         number = (last[1] if last else 0) + 1
         version = Version(
-            agent_id=agent.id,  # type: ignore[arg-type]
+            agent_id=_stored_id(agent),
             number=number,
             content_hash=definition.content_hash,
             source=definition.source,
@@ -230,7 +230,7 @@ class Registry:
                 raise NotFoundError(f"{name} has no label {label!r}")
             from_version = session.get(Version, row.version_id)
             event = LabelEvent(
-                agent_id=agent.id,  # type: ignore[arg-type]
+                agent_id=_stored_id(agent),
                 label=label,
                 from_version_id=row.version_id,
                 to_version_id=None,
@@ -262,16 +262,16 @@ class Registry:
         ).first()
         previous = session.get(Version, row.version_id) if row is not None else None
         if row is None:
-            row = Label(agent_id=agent.id, name=label, version_id=version.id)  # type: ignore[arg-type]
+            row = Label(agent_id=_stored_id(agent), name=label, version_id=_stored_id(version))
         elif row.version_id == version.id:  # already there: nothing moves, nothing recorded
             return LabelMove(
                 agent.name, label, version.number, version.number, None, None, row.updated_at
             )
         else:
-            row.version_id = version.id  # type: ignore[assignment]
+            row.version_id = _stored_id(version)
             row.updated_at = utcnow()
         event = LabelEvent(
-            agent_id=agent.id,  # type: ignore[arg-type]
+            agent_id=_stored_id(agent),
             label=label,
             from_version_id=previous.id if previous else None,
             to_version_id=version.id,
@@ -338,7 +338,7 @@ class Registry:
         return agent
 
     def _version(self, session: Session, ref: str | Ref) -> Version:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         agent = self._agent(session, ref.name)
@@ -357,7 +357,7 @@ class Registry:
             version = session.get(Version, label.version_id)
             assert version is not None
             return version
-        version = session.exec(query.order_by(Version.number.desc())).first()  # type: ignore[attr-defined]
+        version = session.exec(query.order_by(col(Version.number).desc())).first()
         if version is None:
             raise NotFoundError(f"{ref.name} has no versions")
         return version
@@ -397,6 +397,10 @@ def _stored_id(row: Agent | Version) -> int:
     return row.id
 
 
+@overload
+def jsonable(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def jsonable(value: object) -> object: ...
 def jsonable(value: object) -> object:
     """Frontmatter values as JSON can hold them (YAML may give dates or sets)."""
     if isinstance(value, dict):

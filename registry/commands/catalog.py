@@ -17,6 +17,7 @@ from registry.files import export_path, write_atomically
 from variants.refs import parse_ref
 
 if TYPE_CHECKING:
+    from registry.store import VersionInfo
     from variants.spec import Derived, VariantSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -248,7 +249,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     _to_stdout(registry.source(ref))
 
 
-def _info_dict(info) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _info_dict(info: VersionInfo) -> dict[str, object]:
     from dataclasses import asdict
 
     return {"ref": info.ref, **asdict(info)}
