@@ -67,7 +67,8 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
     """Publish the bundled agent, derive variants, run, grade, report, export the winner."""
     from core.errors import AgentRegistryError
     from experiments.commands import report, run
-    from registry.commands.catalog import diff, export, publish
+    from registry.cli import export
+    from registry.commands.catalog import diff, publish
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "registry.db"

@@ -2,6 +2,9 @@
 
 Subcommands are imported only when invoked, so ``registry list`` never pays for the experiment
 engine (anthropic, scipy, pandas) or the dashboard (streamlit).
+
+This is the composition root, the one registry module that may import any layer: it maps every
+command group, and defines ``export``, which writes a catalog version or an experiment's winner.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "show": "registry.commands.catalog:show",
     "diff": "registry.commands.catalog:diff",
     "label": "registry.commands.catalog:label",
-    "export": "registry.commands.catalog:export",
+    "export": "registry.cli:export",
     "derive": "registry.commands.derive:derive",
     "run": "experiments.commands:run",
     "experiments": "experiments.commands:list_experiments",
@@ -90,6 +93,61 @@ Examples:
 def cli(ctx: click.Context, db: str | None) -> None:
     """Version Claude Code agents, A/B test their variants, ship the winner."""
     ctx.obj = {"db": db}
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  registry export backend-logic-implementer@production -o .claude/agents/
+  registry export --winner 3 -o .claude/agents/ --label production
+"""
+)
+@click.argument("ref", required=False)
+@click.option(
+    "-o", "--output", metavar="PATH", help="File, or folder (existing or ending in /) for NAME.md."
+)
+@click.option("--winner", "experiment", metavar="EXP", help="Export the winner of experiment EXP.")
+@click.option("--label", help="With --winner: also move this label to the winner.")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    ref: str | None,
+    output: str | None,
+    experiment: str | None,
+    label: str | None,
+) -> None:
+    """Write a version's markdown (byte-exact) to stdout, a file or a folder."""
+    if experiment is not None:
+        if ref is not None:
+            raise AgentRegistryError("give either REF or --winner EXP, not both")
+        _export_winner(ctx, experiment, output=output, label=label)
+        return
+    if ref is None:
+        raise AgentRegistryError("export needs REF or --winner EXP")
+    if label is not None:
+        raise AgentRegistryError("--label goes with --winner; to move a label use registry label")
+    from registry.commands.catalog import export_version
+
+    export_version(ctx, ref, output)
+
+
+def _export_winner(
+    ctx: click.Context, experiment: str, *, output: str | None, label: str | None
+) -> None:
+    from experiments.winner import find_winner, ship_winner
+    from registry.commands.common import emit_bytes, open_registry
+
+    registry = open_registry(ctx, create=False)
+    winner = find_winner(registry, experiment)
+    shipped = ship_winner(registry, winner, output=output, label=label)
+    if shipped.path is None:
+        emit_bytes(winner.source)
+    else:
+        click.echo(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})", err=True)
+    if shipped.move is not None:
+        move = shipped.move
+        src = f"@{move.from_number}" if move.from_number is not None else "(new)"
+        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
 
 
 def main() -> None:

@@ -18,7 +18,10 @@ from urllib.parse import unquote
 from core.errors import AgentRegistryError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.pool import ConnectionPoolEntry
     from sqlmodel import Session
 
 DEFAULT_DB = Path("data") / "registry.db"
@@ -83,7 +86,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
             # Let SQLAlchemy, not the sqlite3 module, decide when transactions start (see below).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
@@ -94,7 +97,7 @@ def create_db_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn: Connection) -> None:
             # A writing transaction takes the write lock up front (IMMEDIATE): two publishers then
             # queue on busy_timeout instead of both reading the same next version number, and a
             # read-then-write never fails on a stale snapshot. Readers stay DEFERRED, so under WAL

@@ -12,7 +12,7 @@ import getpass
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 from core.errors import ConflictError, NotFoundError
 from registry.models import Agent, Label, LabelEvent, Version, utcnow
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from registry.database import Database
     from variants.agentfile import AgentDefinition
+    from variants.spec import Derived, VariantSpec
 
 _PUBLISH_ATTEMPTS = 20
 
@@ -66,6 +67,14 @@ class VersionInfo:
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.number}"
+
+
+@dataclass(frozen=True)
+class PublishedVariant:
+    """One variant of a spec, derived from its base and published (or found unchanged)."""
+
+    derived: Derived
+    result: PublishResult
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,32 @@ class Registry:
                 last_error = err
         raise ConflictError(f"could not publish {agent_name}: {last_error}")
 
+    def publish_derived(
+        self, spec: VariantSpec, *, message: str | None = None, derived: list[Derived] | None = None
+    ) -> list[PublishedVariant]:
+        """Publish every variant as a version of the base's agent, its label pointing at it.
+
+        ``derived`` is the result of an earlier ``spec.derive(registry.resolve)`` (so that callers
+        can check several specs before writing any); without it the variants are derived here.
+        Each version records the spec that derived it and its base as parent.
+        """
+        published: list[PublishedVariant] = []
+        for item in derived if derived is not None else spec.derive(self.resolve):
+            levels = item.variant.levels
+            how = f" ({', '.join(f'{k}={v}' for k, v in levels.items())})" if levels else ""
+            result = self.publish(
+                item.definition,
+                name=item.base.name,
+                message=message or spec.message,
+                origin=spec.origin,
+                label=item.variant.label,
+                parent=item.base,
+                spec=item.variant.spec_text,
+                reason=f"derived by {spec.origin}{how}",
+            )
+            published.append(PublishedVariant(item, result))
+        return published
+
     def _publish_once(
         self,
         session: Session,
@@ -139,7 +174,7 @@ class Registry:
         parent: Ref | None,
         spec: str | None,
     ) -> PublishResult:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         agent = self._agent(session, agent_name, lock=True, create=True)
         existing = session.exec(
@@ -153,13 +188,13 @@ class Registry:
         last = session.exec(
             select(Version.id, Version.number)
             .where(Version.agent_id == agent.id)
-            .order_by(Version.number.desc())  # type: ignore[attr-defined]
+            .order_by(col(Version.number).desc())
             .limit(1)
         ).first()
         parent_id = self._version(session, parent).id if parent is not None else last and last[0]
         number = (last[1] if last else 0) + 1
         version = Version(
-            agent_id=agent.id,  # type: ignore[arg-type]
+            agent_id=_stored_id(agent),
             number=number,
             content_hash=definition.content_hash,
             source=definition.source,
@@ -195,7 +230,7 @@ class Registry:
                 raise NotFoundError(f"{name} has no label {label!r}")
             from_version = session.get(Version, row.version_id)
             event = LabelEvent(
-                agent_id=agent.id,  # type: ignore[arg-type]
+                agent_id=_stored_id(agent),
                 label=label,
                 from_version_id=row.version_id,
                 to_version_id=None,
@@ -227,16 +262,16 @@ class Registry:
         ).first()
         previous = session.get(Version, row.version_id) if row is not None else None
         if row is None:
-            row = Label(agent_id=agent.id, name=label, version_id=version.id)  # type: ignore[arg-type]
+            row = Label(agent_id=_stored_id(agent), name=label, version_id=_stored_id(version))
         elif row.version_id == version.id:  # already there: nothing moves, nothing recorded
             return LabelMove(
                 agent.name, label, version.number, version.number, None, None, row.updated_at
             )
         else:
-            row.version_id = version.id  # type: ignore[assignment]
+            row.version_id = _stored_id(version)
             row.updated_at = utcnow()
         event = LabelEvent(
-            agent_id=agent.id,  # type: ignore[arg-type]
+            agent_id=_stored_id(agent),
             label=label,
             from_version_id=previous.id if previous else None,
             to_version_id=version.id,
@@ -269,9 +304,12 @@ class Registry:
             version = session.get(Version, version_id)
             if version is None:
                 raise NotFoundError(f"no version with id {version_id}")
-            agent = session.get(Agent, version.agent_id)
-            assert agent is not None  # a foreign key: every version has its agent
-            return ExactVersion(version_id, Ref(agent.name, number=version.number), version.source)
+            return self._exact(session, version)
+
+    def resolve(self, ref: str | Ref) -> ExactVersion:
+        """The version ``ref`` names today (a label, a number or the latest), pinned."""
+        with self.db.session() as session:
+            return self._exact(session, self._version(session, ref))
 
     def source(self, ref: str | Ref) -> bytes:
         with self.db.session() as session:
@@ -300,7 +338,7 @@ class Registry:
         return agent
 
     def _version(self, session: Session, ref: str | Ref) -> Version:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         agent = self._agent(session, ref.name)
@@ -319,10 +357,17 @@ class Registry:
             version = session.get(Version, label.version_id)
             assert version is not None
             return version
-        version = session.exec(query.order_by(Version.number.desc())).first()  # type: ignore[attr-defined]
+        version = session.exec(query.order_by(col(Version.number).desc())).first()
         if version is None:
             raise NotFoundError(f"{ref.name} has no versions")
         return version
+
+    def _exact(self, session: Session, version: Version) -> ExactVersion:
+        agent = session.get(Agent, version.agent_id)
+        assert agent is not None  # a foreign key: every version has its agent
+        return ExactVersion(
+            _stored_id(version), Ref(agent.name, number=version.number), version.source
+        )
 
     def _info(self, session: Session, version: Version) -> VersionInfo:
         from sqlmodel import select
@@ -346,6 +391,16 @@ class Registry:
         )
 
 
+def _stored_id(row: Agent | Version) -> int:
+    """The primary key of a row in the database (loaded, or added and flushed): never None."""
+    assert row.id is not None
+    return row.id
+
+
+@overload
+def jsonable(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def jsonable(value: object) -> object: ...
 def jsonable(value: object) -> object:
     """Frontmatter values as JSON can hold them (YAML may give dates or sets)."""
     if isinstance(value, dict):

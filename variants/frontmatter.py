@@ -32,7 +32,7 @@ _EXAMPLE_CLOSE = "</example>"
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]  # a base picked at run time
     """SafeLoader without the timestamp resolver: ``2025-01-01`` stays a string.
 
     Claude Code's JavaScript YAML (core schema) has no timestamps either, and parsed fields must

@@ -24,7 +24,8 @@ top-level changes first, then each axis in the order written.
 
 Three stages keep a bad spec from writing anything: ``load_variant_spec`` checks all that needs no
 database (YAML, keys, types, reference and label syntax, the files the spec names);
-``VariantSpec.derive`` reads the base and applies every variant; only then ``publish`` writes.
+``VariantSpec.derive`` reads the base (through the ``ReadBase`` its caller gives) and applies
+every variant; only then does the registry publish them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -48,9 +49,6 @@ from variants.agentfile import AgentDefinition
 from variants.examples import Example, split_examples
 from variants.refs import InvalidReference, Ref, check_label, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line
-
-if TYPE_CHECKING:
-    from registry.store import Registry
 
 SPEC_KEYS = ("base", "label", "message", "model", "fields", "wording", "examples")
 FACTORIAL_KEYS = ("base", "label", "message", "axes", "model", "fields", "wording", "examples")
@@ -107,6 +105,21 @@ class Derived:
     definition: AgentDefinition
 
 
+class BaseVersion(Protocol):
+    """A stored version as derive reads it: its exact reference (``NAME@N``) and its bytes."""
+
+    @property
+    def ref(self) -> Ref: ...
+
+    @property
+    def source(self) -> bytes: ...
+
+
+# Resolves a spec's base reference (a label, a number or the latest) to the version it names
+# today; raises NotFoundError when there is none (the registry store's ``resolve`` is one).
+ReadBase = Callable[[Ref], BaseVersion]
+
+
 @dataclass(frozen=True)
 class VariantSpec:
     origin: str  # the spec file as given, or the command that built the spec
@@ -114,55 +127,16 @@ class VariantSpec:
     message: str | None
     variants: tuple[Variant, ...]
 
-    def derive(self, registry: Registry) -> list[Derived]:
-        """Every variant applied to the base; reads the registry, writes nothing."""
+    def derive(self, read_base: ReadBase) -> list[Derived]:
+        """Every variant applied to the base that ``read_base`` gives; writes nothing."""
         try:
-            info = registry.info(self.base)
+            base = read_base(self.base)
         except NotFoundError as err:
             raise NotFoundError(f"{self.origin}: base {self.base}: {err}") from None
-        base_ref = Ref(info.name, number=info.number)
-        base = AgentDefinition.parse(
-            registry.source(base_ref), origin=str(base_ref), name_override=info.name
+        definition = AgentDefinition.parse(
+            base.source, origin=str(base.ref), name_override=base.ref.name
         )
-        return [Derived(v, base_ref, v.apply(base, self.origin)) for v in self.variants]
-
-    def publish(
-        self,
-        registry: Registry,
-        *,
-        message: str | None = None,
-        derived: list[Derived] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Publish every variant as a version of the base's agent, its label pointing at it.
-
-        ``derived`` is the result of an earlier ``derive`` (so that callers can check several
-        specs before writing any); without it the variants are derived here.
-        """
-        rows: list[dict[str, Any]] = []
-        for item in derived if derived is not None else self.derive(registry):
-            levels = item.variant.levels
-            how = f" ({', '.join(f'{k}={v}' for k, v in levels.items())})" if levels else ""
-            result = registry.publish(
-                item.definition,
-                name=item.base.name,
-                message=message or self.message,
-                origin=self.origin,
-                label=item.variant.label,
-                parent=item.base,
-                spec=item.variant.spec_text,
-                reason=f"derived by {self.origin}{how}",
-            )
-            row: dict[str, Any] = {
-                "ref": result.ref,
-                "status": "new" if result.created else "unchanged",
-                "path": self.origin,
-                "label": result.label,
-                "base": str(item.base),
-            }
-            if levels is not None:
-                row["levels"] = dict(levels)
-            rows.append(row)
-        return rows
+        return [Derived(v, base.ref, v.apply(definition, self.origin)) for v in self.variants]
 
 
 def load_variant_spec(path: str | Path) -> VariantSpec:

@@ -16,7 +16,8 @@ def split_tools(value: Any) -> list[str] | None:
     if isinstance(value, list):
         return [str(item).strip() for item in value]
     names: list[str] = []
-    depth, current = 0, []
+    depth = 0
+    current: list[str] = []
     for char in str(value):
         if char == "," and depth == 0:
             names.append("".join(current))

@@ -115,14 +115,14 @@ def _planning(
     n_tasks, epochs = control.shape
     sigma2_c = within_task_variance(control)
     sigma2_t = within_task_variance(treatment)
-    omega2 = None
+    needed_tasks = None
+    if effect and sd_diff is not None:
+        needed_tasks = tasks_needed(effect, sd_diff, alpha=alpha, power=power)
+    omega2 = needed_epochs = None
     if sd_diff is not None and sigma2_c is not None and sigma2_t is not None:
         # Var(d_i) = omega^2 + (sigma_A^2 + sigma_B^2)/K; what is left after epoch noise.
         omega2 = max(0.0, sd_diff**2 - (sigma2_c + sigma2_t) / epochs)
-    needed_tasks = needed_epochs = None
-    if effect and sd_diff is not None:
-        needed_tasks = tasks_needed(effect, sd_diff, alpha=alpha, power=power)
-        if omega2 is not None:
+        if effect:
             needed_epochs = epochs_needed(
                 n_tasks,
                 effect,
@@ -187,7 +187,7 @@ def compare_quality(
             test, p = "mcnemar_exact", mcnemar_p
         elif flip is not None:
             test, p = "sign_flip_permutation", flip.p
-        else:
+        elif ttest is not None:  # always, with two tasks or more
             test, p = "paired_t", ttest.p
 
     return QualityComparison(

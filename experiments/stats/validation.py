@@ -180,5 +180,6 @@ def cost_ratio_coverage(
         control = np.exp(task + rng.normal(0.0, noise_sd, n_tasks))
         treatment = np.exp(task + math.log(true_ratio) + rng.normal(0.0, noise_sd, n_tasks))
         interval = ratio_of_means(control, treatment)
-        covered += interval.ci[0] <= true_ratio <= interval.ci[1]
+        # No interval (fewer than two tasks) covers nothing.
+        covered += interval is not None and interval.ci[0] <= true_ratio <= interval.ci[1]
     return RateEstimate(rate=covered / replicates, replicates=replicates)

@@ -1,8 +1,11 @@
-"""Catalog commands: publish, list, log, show, diff, label, export."""
+"""Catalog commands: publish, list, log, show, diff, label, and exporting a version.
+
+``registry export`` itself is composed at the CLI root (registry/cli.py): it also exports an
+experiment's winner, which is the experiments layer's business.
+"""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,12 +14,14 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
-from registry.commands.common import db_url, emit_json, json_option, open_registry
+from registry.commands.common import db_url, emit_bytes, emit_json, json_option, open_registry
+from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
+from variants.refs import parse_ref
 
 if TYPE_CHECKING:
-    from variants.spec import VariantSpec
-from variants.refs import parse_ref
+    from registry.store import VersionInfo
+    from variants.spec import Derived, VariantSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _SKIPPED = "skipped, no frontmatter (not an agent file)"
@@ -124,10 +129,10 @@ def publish(
     registry = open_registry(ctx)
     # Derive every spec before writing anything; a spec whose base agent arrives with the files
     # of this same command can only be derived after they are published.
-    derived_specs = []
+    derived_specs: list[tuple[VariantSpec, list[Derived] | None]] = []
     for prepared in prepared_specs:
         try:
-            derived_specs.append((prepared, prepared.derive(registry)))
+            derived_specs.append((prepared, prepared.derive(registry.resolve)))
         except NotFoundError:
             if prepared.base.name not in seen:
                 raise
@@ -139,16 +144,10 @@ def publish(
         result = registry.publish(
             definition, name=name, message=message, origin=str(item.path), label=label
         )
-        results.append(
-            {
-                "ref": result.ref,
-                "status": "new" if result.created else "unchanged",
-                "path": str(item.path),
-                "label": result.label,
-            }
-        )
+        results.append(version_row(result, str(item.path)))
     for prepared, derived in derived_specs:
-        results.extend(prepared.publish(registry, message=message, derived=derived))
+        published = registry.publish_derived(prepared, message=message, derived=derived)
+        results.extend(variant_row(variant, prepared.origin) for variant in published)
     if as_json:
         emit_json(results)
         return
@@ -250,10 +249,10 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
         info = registry.info(ref)
         emit_json({**_info_dict(info), "markdown": registry.source(ref).decode("utf-8", "replace")})
         return
-    _to_stdout(registry.source(ref))
+    emit_bytes(registry.source(ref))
 
 
-def _info_dict(info) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _info_dict(info: VersionInfo) -> dict[str, object]:
     from dataclasses import asdict
 
     return {"ref": info.ref, **asdict(info)}
@@ -311,65 +310,16 @@ def label(
     click.echo(f"{move.name} {move.label}: {src} -> {dst}")
 
 
-@click.command(
-    epilog="""\b
-Examples:
-  registry export backend-logic-implementer@production -o .claude/agents/
-  registry export --winner 3 -o .claude/agents/ --label production
-"""
-)
-@click.argument("ref", required=False)
-@click.option(
-    "-o", "--output", metavar="PATH", help="File, or folder (existing or ending in /) for NAME.md."
-)
-@click.option("--winner", "experiment", metavar="EXP", help="Export the winner of experiment EXP.")
-@click.option("--label", help="With --winner: also move this label to the winner.")
-@click.pass_context
-def export(
-    ctx: click.Context,
-    ref: str | None,
-    output: str | None,
-    experiment: str | None,
-    label: str | None,
-) -> None:
-    """Write a version's markdown (byte-exact) to stdout, a file or a folder."""
-    if experiment is not None:
-        if ref is not None:
-            raise AgentRegistryError("give either REF or --winner EXP, not both")
-        _export_winner(ctx, experiment, output=output, label=label)
-        return
-    if ref is None:
-        raise AgentRegistryError("export needs REF or --winner EXP")
-    if label is not None:
-        raise AgentRegistryError("--label goes with --winner; to move a label use registry label")
+def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
+    """``registry export REF``: the version's markdown, byte-exact, to stdout or ``output``.
+
+    ``output`` is a file, or a folder (existing, or ending in a slash) that gets NAME.md.
+    """
     parsed = parse_ref(ref)
     data = open_registry(ctx, create=False).source(parsed)
     if output is None:
-        _to_stdout(data)
+        emit_bytes(data)
         return
     target = export_path(output, parsed.name)
     write_atomically(target, data)
     click.echo(f"wrote {target}", err=True)
-
-
-def _export_winner(
-    ctx: click.Context, experiment: str, *, output: str | None, label: str | None
-) -> None:
-    from experiments.winner import find_winner, ship_winner
-
-    registry = open_registry(ctx, create=False)
-    winner = find_winner(registry, experiment)
-    shipped = ship_winner(registry, winner, output=output, label=label)
-    if shipped.path is None:
-        _to_stdout(winner.source)
-    else:
-        click.echo(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})", err=True)
-    if shipped.move is not None:
-        move = shipped.move
-        src = f"@{move.from_number}" if move.from_number is not None else "(new)"
-        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
-
-
-def _to_stdout(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()

@@ -1,8 +1,9 @@
-"""What every command needs: the database it was pointed at, and JSON output."""
+"""What every command needs: the database it was pointed at, and JSON or byte-exact output."""
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,3 +57,9 @@ def _default(value: Any) -> Any:
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, default=_default, indent=2, ensure_ascii=False))
+
+
+def emit_bytes(data: bytes) -> None:
+    """Write ``data`` to stdout unchanged (no decoding, no newline added)."""
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

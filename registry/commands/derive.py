@@ -13,6 +13,7 @@ import click
 
 from core.errors import AgentRegistryError, SpecError
 from registry.commands.common import emit_json, json_option, open_registry
+from registry.commands.publish_rows import variant_row
 
 ORIGIN = "registry derive"
 
@@ -101,7 +102,8 @@ def derive(
     spec = {"base": ref, "label": label, **({"message": message} if message else {}), **changes}
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=10**9)
     prepared = parse_variant_spec(text, origin=ORIGIN, root=Path.cwd())
-    (row,) = prepared.publish(open_registry(ctx))
+    (published,) = open_registry(ctx).publish_derived(prepared)
+    row = variant_row(published, prepared.origin)
     if as_json:
         emit_json(row)
         return

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from core.errors import AgentFileError, SpecError
+from core.errors import AgentFileError, NotFoundError, SpecError
 from tests.conftest import REPO, SEED
 from tests.variants.test_derive import changed_lines
 from variants.agentfile import AgentDefinition
+from variants.refs import Ref
 from variants.spec import combination_levels, load_variant_spec
 
 SHIPPED = REPO / "data" / "variants"
@@ -288,6 +290,45 @@ def test_factorial_spec_gives_every_combination(tmp_path: Path, seed: AgentDefin
     assert results["sonnet-all-plain"].render() == seed.with_field("effort", "low").render()
     few = results["haiku-few-brief"]
     assert (few.model, len(few.examples), few.body.endswith("Be brief.\n")) == ("haiku", 1, True)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    ref: Ref
+    source: bytes
+
+
+def _read_seed_as_version_4(ref: Ref) -> _Stored:
+    """A base reader with one stored version, the seed as backend-logic-implementer@4."""
+    if ref.name != "backend-logic-implementer":
+        raise NotFoundError(f"no agent named {ref.name!r}")
+    return _Stored(Ref(ref.name, number=4), SEED_BYTES)
+
+
+def test_derive_reads_the_base_through_the_reader_it_is_given(
+    tmp_path: Path, seed: AgentDefinition
+) -> None:
+    path = _write(
+        tmp_path,
+        FACTORIAL.replace(
+            "base: backend-logic-implementer@1", "base: backend-logic-implementer@production"
+        ),
+    )
+    spec = load_variant_spec(path)
+    derived = spec.derive(_read_seed_as_version_4)
+    assert [item.variant for item in derived] == list(spec.variants)
+    assert {str(item.base) for item in derived} == {"backend-logic-implementer@4"}
+    assert [item.definition.render() for item in derived] == [
+        v.apply(seed, str(path)).render() for v in spec.variants
+    ]
+
+
+def test_derive_names_the_spec_when_the_base_is_missing(tmp_path: Path) -> None:
+    path = _write(tmp_path, "base: ghost@1\nlabel: x\nmodel: haiku\n")
+    with pytest.raises(
+        NotFoundError, match=re.escape(f"{path}: base ghost@1: no agent named 'ghost'")
+    ):
+        load_variant_spec(path).derive(_read_seed_as_version_4)
 
 
 def test_factorial_label_template(tmp_path: Path) -> None:
