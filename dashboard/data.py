@@ -29,16 +29,6 @@ if TYPE_CHECKING:
     from variants.agentfile import AgentDefinition
     from variants.diff import DefinitionDiff
 
-TRIAL_COLUMNS = (
-    "variant",
-    "task_id",
-    "epoch",
-    "quality",
-    "cost_usd",
-    "latency_s",
-    "error",
-    "cached",
-)
 LATENCY_BINS = 40
 VERDICT_TITLES = {
     "winner": "{winner} wins",
@@ -263,18 +253,9 @@ def variants_frame(report: Report) -> pd.DataFrame:
 
 def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
     """The per-trial figures the charts need (no response text), one row per trial."""
-    from sqlmodel import select
+    from experiments.store.reads import FIGURE_COLUMNS, trial_figures
 
-    from experiments.store.tables import Trial
-
-    query = select(*(getattr(Trial, c) for c in TRIAL_COLUMNS)).where(
-        Trial.experiment_id == experiment_id
-    )
-    # A Core query, its rows as plain tuples: ORM rows, or pandas probing SQLAlchemy rows for
-    # attributes, cost seconds at 100,000 trials.
-    with db.engine.connect() as conn:
-        rows = [tuple(row) for row in conn.execute(query)]
-    frame = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
+    frame = pd.DataFrame(trial_figures(db, experiment_id), columns=list(FIGURE_COLUMNS))
     return frame.astype(
         {"quality": "float64", "cost_usd": "float64", "latency_s": "float64", "cached": "bool"}
     )

@@ -93,6 +93,28 @@ def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     return [TrialRecord._make(row) for row in rows]
 
 
+# What the dashboard's charts need of each trial (no response text).
+FIGURE_COLUMNS = (
+    "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached",
+)  # fmt: skip
+
+
+def trial_figures(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
+    """``FIGURE_COLUMNS`` of every trial of one experiment, as plain tuples.
+
+    A Core query: ORM rows, or pandas probing SQLAlchemy rows for attributes, cost seconds at
+    100,000 trials.
+    """
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    query = select(*(col(getattr(Trial, c)) for c in FIGURE_COLUMNS)).where(
+        col(Trial.experiment_id) == experiment_id
+    )
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
+
+
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
     from sqlmodel import select
 
