@@ -49,9 +49,7 @@ async def run_batch(
     if plan.provider != "anthropic":
         raise SpecError("--batch needs provider: anthropic (the Message Batches API)")
     if batches is None:
-        from experiments.providers.batches import MessageBatches
-
-        batches = MessageBatches()
+        batches = provider.batches()
     report = on_progress or (lambda state: None)
     runner = Runner(db, plan, provider)
     pending = pending_cells(db, plan)
@@ -93,7 +91,6 @@ async def run_batch(
         fatal.append(err)
         raise
     finally:
-        await batches.aclose()
         await runner.judges.aclose()
         status, note = run_status(state, fatal, interrupted)
         runner.finish(status, note)

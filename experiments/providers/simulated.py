@@ -20,7 +20,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from experiments.providers.base import CallContext, ModelRequest, ModelResponse, Usage
+from core.errors import SpecError
+from experiments.providers.api_capabilities import messages_api_capabilities
+from experiments.providers.base import (
+    Batches,
+    CallContext,
+    Capabilities,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,15 @@ class SimulatedProvider:
 
     def __init__(self, profiles: Mapping[str, ModelProfile] | None = None) -> None:
         self._profiles = {**DEFAULT_PROFILES, **(profiles or {})}
+
+    def capabilities(self, model: str) -> Capabilities:
+        # Streaming: it reports a (simulated) time to first token, as a streamed call would.
+        return messages_api_capabilities(model, streaming=True, batches=False)
+
+    def batches(self) -> Batches:
+        raise SpecError(
+            "the simulated provider has no Message Batches: --batch needs provider: anthropic"
+        )
 
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
         digest = _call_digest(request, context)
