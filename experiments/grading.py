@@ -158,7 +158,7 @@ async def aregrade(
                 from experiments.graders.base import grade_all
 
                 task = tasks[trial.task_id]
-                return trial, await grade_all(graders[trial.task_id], trial.answer, task)
+                return trial, await grade_all(graders[trial.task_id], trial.answer, task.material())
 
         graded = await asyncio.gather(*(one(t) for t in trials))
         pair_grades = await _pairwise(extra, tasks, trials, plan.control, env, limit)
@@ -206,7 +206,7 @@ async def _pairwise(
 
     async def one(judge: PairwiseJudge, pair: Any) -> tuple[int, GradeResult]:
         async with limit:
-            return pair.trial_id, await judge.compare(tasks[pair.task_id], pair)
+            return pair.trial_id, await judge.compare(tasks[pair.task_id].material(), pair)
 
     return list(await asyncio.gather(*(one(j, p) for j in unique for p in pairs)))
 

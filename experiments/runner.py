@@ -374,7 +374,9 @@ class Runner:
             latency_s=None if batch else response.latency_s,
             ttft_s=None if batch else response.ttft_s,
         )
-        grades = list(await grade_all(self.graders[cell.task.id], response.text, cell.task))
+        grades = list(
+            await grade_all(self.graders[cell.task.id], response.text, cell.task.material())
+        )
         trial["quality"] = combine(grades, self.weights[cell.task.id]) if grades else None
         return _Result(trial, grades)
 

@@ -17,12 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from core.errors import SpecError
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.providers.base import TaskMaterial
 
 # Keys every grader configuration may have; the rest are the grader type's own parameters.
 COMMON_KEYS = ("type", "name", "weight")
@@ -53,10 +51,14 @@ class GraderConfig:
 
 
 class Grader(Protocol):
-    name: str
-    weight: float
+    # Read-only: graders are frozen dataclasses, which a settable protocol member would refuse.
+    @property
+    def name(self) -> str: ...
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult: ...
+    @property
+    def weight(self) -> float: ...
+
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult: ...
 
 
 GraderFactory = Callable[[GraderConfig], Grader]
@@ -112,7 +114,7 @@ def build_grader(config: Mapping[str, Any] | GraderConfig) -> Grader:
 
 
 async def grade_all(
-    graders: Sequence[Grader], response_text: str, task: Task
+    graders: Sequence[Grader], response_text: str, task: TaskMaterial
 ) -> tuple[GradeResult, ...]:
     """Run a task's graders concurrently (judges wait on the network), results in grader order."""
     return tuple(await asyncio.gather(*(g.grade(response_text, task) for g in graders)))

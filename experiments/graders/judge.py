@@ -29,7 +29,7 @@ import random
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from core.errors import SpecError
 from experiments.graders.base import (
@@ -42,10 +42,7 @@ from experiments.graders.base import (
     register_grader_type,
     str_param,
 )
-from experiments.providers.base import ModelRequest, ProviderError, Usage
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.providers.base import ModelRequest, ProviderError, TaskMaterial, Usage
 
 SCALES = ("1-10", "pass_fail")
 DEFAULT_JUDGE_MODEL = "sonnet"
@@ -109,7 +106,7 @@ def grade_tool(scale: str) -> dict[str, Any]:
     }
 
 
-def task_block(task: Task) -> str:
+def task_block(task: TaskMaterial) -> str:
     """The task as every judge sees it: prompt, rubric and numbered reference points."""
     points = "\n".join(f"{i}. {p}" for i, p in enumerate(task.reference, 1)) or "(none)"
     rubric = task.rubric or "(none: judge correctness and completeness for the request)"
@@ -120,7 +117,7 @@ def task_block(task: Task) -> str:
 
 
 def judge_request(
-    model_id: str, scale: str, max_tokens: int, task: Task, answer: str
+    model_id: str, scale: str, max_tokens: int, task: TaskMaterial, answer: str
 ) -> ModelRequest:
     """The judge's request: built from the task and the answer, nothing else (blinding)."""
     content = f"{task_block(task)}\n\n<answer>\n{answer}\n</answer>"
@@ -317,7 +314,7 @@ class MalformedJudgement(ValueError):
     pass
 
 
-def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -> Judgement:
+def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: TaskMaterial) -> Judgement:
     """Validate the tool input; ``MalformedJudgement`` says what was wrong."""
     import jsonschema
 
@@ -339,8 +336,9 @@ def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -
          "reason": p["reason"]}
         for p in sorted(tool_input["points"], key=lambda p: p["point"])
     )  # fmt: skip
+    raw: int | str
     if scale == "1-10":
-        raw: int | str = int(tool_input["score"])
+        raw = int(tool_input["score"])
         score = (raw - 1) / 9
     else:
         raw = tool_input["verdict"]
@@ -349,7 +347,7 @@ def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -
 
 
 def covered_points(
-    task: Task, answer: str, rng: random.Random, flip: float = NOISE_FLIP
+    task: TaskMaterial, answer: str, rng: random.Random, flip: float = NOISE_FLIP
 ) -> list[bool]:
     """Simulated verdicts: which reference points the answer covers, each flipped with ``flip``."""
     from experiments.providers.simulated import stems
@@ -363,7 +361,9 @@ def covered_points(
     return verdicts
 
 
-def simulate_grade(task: Task, answer: str, scale: str, rng: random.Random) -> dict[str, Any]:
+def simulate_grade(
+    task: TaskMaterial, answer: str, scale: str, rng: random.Random
+) -> dict[str, Any]:
     """A ``record_grade`` input as a judge that checks the reference points would give it."""
     verdicts = covered_points(task, answer, rng)
     share = sum(verdicts) / len(verdicts) if verdicts else 0.5
@@ -405,7 +405,7 @@ class RubricJudge:
     def bind(self, env: JudgeEnvironment) -> RubricJudge:
         return replace(self, env=env)
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         if self.env is None:
             unbound = "judge has no environment: build it with judge.trial_graders"
             return GradeResult(self.name, None, None, "not graded", error=unbound)
@@ -421,7 +421,12 @@ class RubricJudge:
         return self._result(attempts)
 
     async def _judge_once(
-        self, env: JudgeEnvironment, request: ModelRequest, task: Task, answer: str, epoch: int
+        self,
+        env: JudgeEnvironment,
+        request: ModelRequest,
+        task: TaskMaterial,
+        answer: str,
+        epoch: int,
     ) -> _Attempt:
         simulated = env.provider_for(self.provider) == "simulated"
         try:

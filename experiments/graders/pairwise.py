@@ -17,7 +17,7 @@ import asyncio
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from experiments.graders.base import GraderConfig, GradeResult, check_keys, register_grader_type
 from experiments.graders.judge import (
@@ -31,10 +31,7 @@ from experiments.graders.judge import (
     judge_provider_param,
     task_block,
 )
-from experiments.providers.base import ModelRequest, ProviderError
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.providers.base import ModelRequest, ProviderError, TaskMaterial
 
 TOOL_NAME = "record_preference"
 KIND = "pairwise"  # details["kind"] of every pairwise grade row
@@ -70,7 +67,7 @@ def preference_tool() -> dict[str, Any]:
 
 
 def pairwise_request(
-    model_id: str, max_tokens: int, task: Task, answer_a: str, answer_b: str
+    model_id: str, max_tokens: int, task: TaskMaterial, answer_a: str, answer_b: str
 ) -> ModelRequest:
     content = (
         f"{task_block(task)}\n\n<answer_a>\n{answer_a}\n</answer_a>\n\n"
@@ -89,7 +86,7 @@ def pairwise_request(
 
 
 def simulate_preference(
-    task: Task, answer_a: str, answer_b: str, rng: random.Random
+    task: TaskMaterial, answer_a: str, answer_b: str, rng: random.Random
 ) -> dict[str, Any]:
     """A ``record_preference`` input from the share of reference points each answer covers."""
     if rng.random() < POSITION_BIAS:
@@ -145,10 +142,10 @@ class PairwiseJudge:
     def bind(self, env: JudgeEnvironment) -> PairwiseJudge:
         return replace(self, env=env)
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         raise TypeError("the pairwise judge compares two trials: use compare(), not grade()")
 
-    async def compare(self, task: Task, pair: Pair) -> GradeResult:
+    async def compare(self, task: TaskMaterial, pair: Pair) -> GradeResult:
         """Judge ``pair`` in both orders; the result belongs on the variant's trial."""
         assert self.env is not None, "bind the pairwise judge to a JudgeEnvironment first"
         answers = {
@@ -196,7 +193,7 @@ class PairwiseJudge:
         )
         return GradeResult(self.name, OUTCOME_SCORES[outcome], None, reason, None, cost, details)
 
-    async def _ask(self, task: Task, answer_a: str, answer_b: str, epoch: int) -> ToolReply:
+    async def _ask(self, task: TaskMaterial, answer_a: str, answer_b: str, epoch: int) -> ToolReply:
         assert self.env is not None
         request = pairwise_request(self.model.model_id, self.max_tokens, task, answer_a, answer_b)
         return await self.env.ask(

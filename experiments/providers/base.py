@@ -29,6 +29,12 @@ class TaskMaterial:
     reference: tuple[str, ...] = ()
     rubric: str | None = None
 
+    @property
+    def id(self) -> str:
+        """The task's id under the name ``Task`` gives it: a ``python`` grader's function, which
+        receives this, was written against ``Task`` and may read ``task.id``."""
+        return self.task_id
+
 
 @dataclass(frozen=True)
 class ModelRequest:

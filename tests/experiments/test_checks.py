@@ -20,12 +20,12 @@ from experiments.graders import (
     register_grader_type,
 )
 from experiments.graders.checks import code_blocks
-from experiments.tasks import Task
+from experiments.providers.base import TaskMaterial
 
-TASK = Task(id="t", prompt="Write a registration endpoint.", reference=("uses bcrypt",))
+TASK = TaskMaterial("t", prompt="Write a registration endpoint.", reference=("uses bcrypt",))
 
 
-def grade(config: dict[str, Any], text: str, task: Task = TASK) -> GradeResult:
+def grade(config: dict[str, Any], text: str, task: TaskMaterial = TASK) -> GradeResult:
     return asyncio.run(build_grader(config).grade(text, task))
 
 
@@ -314,7 +314,7 @@ def test_register_grader_type_adds_a_type_once(monkeypatch: pytest.MonkeyPatch) 
         def __init__(self, config: GraderConfig) -> None:
             self.name, self.weight = config.name, config.weight
 
-        async def grade(self, response_text: str, task: Task) -> GradeResult:
+        async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
             return GradeResult(self.name, 0.75, None, "fixed", cost_usd=0.01)
 
     register_grader_type("fixed_test_judge", Fixed)

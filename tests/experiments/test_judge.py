@@ -16,14 +16,14 @@ from experiments.graders.base import GradeResult
 from experiments.graders.judge import JudgeEnvironment, RubricJudge, trial_graders
 from experiments.graders.pairwise import PairwiseJudge
 from experiments.pricing import cost_usd
-from experiments.providers.base import Usage
-from experiments.tasks import Task, load_suite
+from experiments.providers.base import TaskMaterial, Usage
+from experiments.tasks import load_suite
 from tests.conftest import Cli
 from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
 from tests.fake_anthropic import Text, http_error
 
 HAIKU = "claude-haiku-5-5"
-TASK = Task(
+TASK = TaskMaterial(
     "register-endpoint",
     "Write a POST /users registration endpoint.",
     ("hashes the password with bcrypt or argon2", "returns 409 on a duplicate email"),
@@ -247,7 +247,7 @@ def test_simulated_judge_tells_good_from_weak_on_the_shipped_suite() -> None:
     grader = judge().bind(env)
 
     async def go(answer_of: Any) -> list[float]:
-        results = [await grader.grade(answer_of(t), t) for t in suite.tasks]
+        results = [await grader.grade(answer_of(t), t.material()) for t in suite.tasks]
         return [r.score for r in results if r.score is not None]
 
     full = asyncio.run(go(lambda t: "\n".join(t.reference)))

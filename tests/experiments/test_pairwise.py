@@ -20,11 +20,11 @@ from experiments.graders.pairwise import (
     summarise,
     variant_side,
 )
-from experiments.tasks import Task
+from experiments.providers.base import TaskMaterial
 from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
 from tests.fake_anthropic import http_error
 
-TASK = Task(
+TASK = TaskMaterial(
     "register-endpoint",
     "Write a POST /users registration endpoint.",
     ("hashes the password with bcrypt or argon2", "returns 409 on a duplicate email"),

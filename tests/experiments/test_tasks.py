@@ -237,7 +237,7 @@ result in Redis for a few minutes. You could also archive old orders.
 
 
 def score(task: Task, text: str) -> float:
-    results = asyncio.run(grade_all(task.build_graders(), text, task))
+    results = asyncio.run(grade_all(task.build_graders(), text, task.material()))
     combined = combine(results, task.weights())
     assert combined is not None
     return combined
@@ -264,7 +264,8 @@ def test_good_answer_scores_clearly_higher_than_weak(
 def test_weak_register_answer_fails_the_security_checks(suite: TaskSuite) -> None:
     task = suite.task("register-endpoint")
     results = {
-        r.grader: r for r in asyncio.run(grade_all(task.build_graders(), WEAK_REGISTER, task))
+        r.grader: r
+        for r in asyncio.run(grade_all(task.build_graders(), WEAK_REGISTER, task.material()))
     }
     assert results["slow-hash"].passed is False
     assert results["no-fast-hash"].passed is False
@@ -334,7 +335,7 @@ def test_python_grader_path_is_relative_to_the_suite(tmp_path: Path) -> None:
         "      - {type: python, function: 'checks_here.py:f'}\n",
     )
     task = load_suite(path).tasks[0]
-    (result,) = asyncio.run(grade_all(task.build_graders(), "ok then", task))
+    (result,) = asyncio.run(grade_all(task.build_graders(), "ok then", task.material()))
     assert (result.score, result.passed) == (1.0, True)
 
 
