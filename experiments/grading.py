@@ -24,7 +24,8 @@ import yaml
 from core.errors import SpecError
 from experiments.graders.base import GraderConfig, GradeResult, build_grader, parse_grader_config
 from experiments.graders.combine import combine
-from experiments.graders.judge import JudgeEnvironment, trial_graders
+from experiments.graders.environment import JudgeEnvironment
+from experiments.graders.judge import trial_graders
 from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
 from experiments.plan import Plan
 from experiments.store.tables import Grade, Trial, grade_values

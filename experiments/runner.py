@@ -26,7 +26,8 @@ from typing import Any
 from core.errors import AgentRegistryError
 from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
-from experiments.graders.judge import JudgeEnvironment, trial_graders
+from experiments.graders.environment import JudgeEnvironment
+from experiments.graders.judge import trial_graders
 from experiments.plan import Arm, Plan, cell_estimate
 from experiments.providers.base import (
     CallContext,
@@ -151,7 +152,7 @@ class Runner:
         self.sleep = sleep
         # Judge graders call a model of their own: they get the experiment's provider and seed.
         self.judges = JudgeEnvironment(
-            provider.name, seed=plan.seed, max_attempts=plan.max_attempts, sleep=sleep
+            provider, seed=plan.seed, max_attempts=plan.max_attempts, sleep=sleep
         )
         self.graders = {
             task.id: trial_graders(plan.graders_for(task), self.judges) for task in plan.tasks

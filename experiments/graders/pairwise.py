@@ -20,18 +20,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from experiments.graders.base import GraderConfig, GradeResult, check_keys, register_grader_type
+from experiments.graders.environment import JudgeEnvironment, ToolQuestion, ToolReply
 from experiments.graders.judge import (
     DEFAULT_MAX_TOKENS,
-    JudgeEnvironment,
     JudgeModel,
-    ToolReply,
     covered_points,
     judge_cost,
     judge_model_param,
     judge_provider_param,
     task_block,
 )
-from experiments.providers.base import ModelRequest, ProviderError, TaskMaterial
+from experiments.providers.base import ProviderError, TaskMaterial
 
 TOOL_NAME = "record_preference"
 KIND = "pairwise"  # details["kind"] of every pairwise grade row
@@ -66,22 +65,21 @@ def preference_tool() -> dict[str, Any]:
     }
 
 
-def pairwise_request(
+def pairwise_question(
     model_id: str, max_tokens: int, task: TaskMaterial, answer_a: str, answer_b: str
-) -> ModelRequest:
+) -> ToolQuestion:
     content = (
         f"{task_block(task)}\n\n<answer_a>\n{answer_a}\n</answer_a>\n\n"
         f"<answer_b>\n{answer_b}\n</answer_b>"
     )
-    return ModelRequest(
+    return ToolQuestion(
         model=model_id,
         system=PAIRWISE_SYSTEM,
-        messages=({"role": "user", "content": content},),
+        content=content,
         max_tokens=max_tokens,
-        settings={
-            "tools": [preference_tool()],
-            "tool_choice": {"type": "tool", "name": TOOL_NAME},
-        },
+        tool=preference_tool(),
+        task=task,
+        simulate=lambda rng: simulate_preference(task, answer_a, answer_b, rng),
     )
 
 
@@ -195,13 +193,8 @@ class PairwiseJudge:
 
     async def _ask(self, task: TaskMaterial, answer_a: str, answer_b: str, epoch: int) -> ToolReply:
         assert self.env is not None
-        request = pairwise_request(self.model.model_id, self.max_tokens, task, answer_a, answer_b)
-        return await self.env.ask(
-            self.provider,
-            request,
-            lambda rng: simulate_preference(task, answer_a, answer_b, rng),
-            epoch=epoch,
-        )
+        question = pairwise_question(self.model.model_id, self.max_tokens, task, answer_a, answer_b)
+        return await self.env.ask(self.provider, question, epoch=epoch)
 
 
 def _build_pairwise(config: GraderConfig) -> PairwiseJudge:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -93,14 +94,21 @@ class ModelResponse:
     tool_calls: tuple[ToolUse, ...] = ()  # in the order the model made them
 
 
+SimulateToolCall = Callable[[random.Random], ToolUse]
+
+
 @dataclass(frozen=True)
 class CallContext:
     """Who is asking: lets the simulated provider be deterministic; never sent to a real API."""
 
     seed: int
-    variant: str
+    variant: str  # "" for a judge's call: judges are blind to the variant
     epoch: int
     task: TaskMaterial
+    # A judge's call: the tool call a simulated judge makes, from a generator the simulated
+    # provider seeds from (seed, epoch, request). Only the simulated provider reads it; it is
+    # the grader's knowledge of what a judgement looks like, which no provider should have.
+    simulate_tool_call: SimulateToolCall | None = None
 
 
 @dataclass(frozen=True)
