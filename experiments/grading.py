@@ -22,11 +22,16 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
-from experiments.graders.base import GraderConfig, GradeResult, build_grader, parse_grader_config
+from experiments.graders.base import (
+    Comparator,
+    GraderConfig,
+    GradeResult,
+    build_grader,
+    parse_grader_config,
+)
 from experiments.graders.combine import combine
-from experiments.graders.environment import JudgeEnvironment
-from experiments.graders.judge import trial_graders
-from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
+from experiments.graders.environment import JudgeEnvironment, bind_graders, trial_graders
+from experiments.graders.pairwise import TrialAnswer, pairs_of
 from experiments.plan import Plan
 from experiments.store.tables import Grade, Trial, grade_values
 from experiments.tasks import Task
@@ -196,16 +201,11 @@ async def _pairwise(
     limit: asyncio.Semaphore,
 ) -> list[tuple[int, GradeResult]]:
     """(variant trial id, grade) for every pair and every pairwise judge configured."""
-    judges = [
-        g.bind(env)
-        for task in tasks.values()
-        for g in map(build_grader, task.graders)
-        if isinstance(g, PairwiseJudge)
-    ]
+    judges = [c for task in tasks.values() for c in bind_graders(task.graders, env).comparators]
     unique = list({j.name: j for j in judges}.values())  # the same config sits on every task
     pairs = pairs_of(trials, control)
 
-    async def one(judge: PairwiseJudge, pair: Any) -> tuple[int, GradeResult]:
+    async def one(judge: Comparator, pair: Any) -> tuple[int, GradeResult]:
         async with limit:
             return pair.trial_id, await judge.compare(tasks[pair.task_id].material(), pair)
 

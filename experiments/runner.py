@@ -26,8 +26,7 @@ from typing import Any
 from core.errors import AgentRegistryError
 from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
-from experiments.graders.environment import JudgeEnvironment
-from experiments.graders.judge import trial_graders
+from experiments.graders.environment import JudgeEnvironment, trial_graders
 from experiments.plan import Arm, Plan, cell_estimate
 from experiments.providers.base import (
     CallContext,

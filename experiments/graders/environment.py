@@ -1,4 +1,4 @@
-"""What judges need at grade time: providers by name, the seed and retries.
+"""What judges need at grade time: providers by name, the seed, retries; and graders bound to it.
 
 A judge asks one question per judgement and wants the answer as a call of one tool. It asks
 through ``Provider.complete``, like every other model call, in the way the provider says the
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
+from experiments.graders.base import Comparator, Grader, GraderConfig, Graders, build_graders
 from experiments.providers.base import (
     CallContext,
     Capabilities,
@@ -32,6 +33,7 @@ from experiments.providers.registry import get_provider
 from experiments.retry import call_with_retries
 
 Simulate = Callable[[random.Random], dict[str, Any]]
+G = TypeVar("G", Grader, Comparator)
 # Judges are blind: their calls name no variant.
 JUDGE_VARIANT = ""
 
@@ -149,3 +151,31 @@ class JudgeEnvironment:
         for name, provider in made.items():
             del self._providers[name]
             await provider.aclose()
+
+
+# --- a task's graders, bound to an environment --------------------------------------------------
+
+
+@runtime_checkable
+class UsesJudges(Protocol):
+    """A grader or comparator that calls a model: it is given the environment before use."""
+
+    def bind(self, env: JudgeEnvironment) -> Self: ...
+
+
+def bind_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> Graders:
+    """A task's graders and comparators (split by their registered kind), bound to ``env``."""
+    built = build_graders(configs)
+    return Graders(
+        tuple(_bound(g, env) for g in built.per_trial),
+        tuple(_bound(c, env) for c in built.comparators),
+    )
+
+
+def trial_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> tuple[Grader, ...]:
+    """The graders that grade each trial; comparators run once all trials exist."""
+    return bind_graders(configs, env).per_trial
+
+
+def _bound(grader: G, env: JudgeEnvironment) -> G:
+    return grader.bind(env) if isinstance(grader, UsesJudges) else grader

@@ -17,8 +17,8 @@ Invariants:
   epoch, scoring by how many reference points the answer covers, with a little seeded noise.
 
 Judges need a ``JudgeEnvironment`` at grade time (the experiment's provider and seed, and the
-providers made for judges, closed with the environment): ``trial_graders`` builds a task's
-graders and binds the judges to one.
+providers made for judges, closed with the environment): ``environment.trial_graders`` builds a
+task's graders and binds the judges to one.
 """
 
 from __future__ import annotations
@@ -32,10 +32,8 @@ from typing import Any
 
 from core.errors import SpecError
 from experiments.graders.base import (
-    Grader,
     GraderConfig,
     GradeResult,
-    build_grader,
     check_keys,
     int_param,
     register_grader_type,
@@ -279,7 +277,7 @@ class RubricJudge:
 
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         if self.env is None:
-            unbound = "judge has no environment: build it with judge.trial_graders"
+            unbound = "judge has no environment: build it with environment.trial_graders"
             return GradeResult(self.name, None, None, "not graded", error=unbound)
         question = judge_question(
             self.model.model_id, self.scale, self.max_tokens, task, response_text
@@ -371,23 +369,3 @@ def _build_rubric_judge(config: GraderConfig) -> RubricJudge:
 
 
 register_grader_type("rubric_judge", _build_rubric_judge)
-
-
-# --- building a task's graders for a run ------------------------------------------------------
-
-
-def trial_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> tuple[Grader, ...]:
-    """The graders that grade each trial, judges bound to ``env``.
-
-    Graders that compare trials (``per_experiment``, the pairwise judge) are left out: they run
-    once all trials exist.
-    """
-    graders = []
-    for config in configs:
-        grader = build_grader(config)
-        if getattr(grader, "per_experiment", False):
-            continue
-        if isinstance(grader, RubricJudge):
-            grader = grader.bind(env)
-        graders.append(grader)
-    return tuple(graders)

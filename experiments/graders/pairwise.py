@@ -5,6 +5,7 @@ that prefers a position cannot make a variant win. The two verdicts, read from t
 side (+1 win, 0 tie, -1 loss), are added: above 0 is a win, below a loss, 0 a tie. A pair whose
 two verdicts differ has ``flipped``; the share of flipped pairs is the position-bias rate.
 
+It is a ``Comparator`` (registered with ``register_comparator_type``), not a per-trial grader.
 Results are grade rows on the variant's trial (score 1 / 0.5 / 0 for win / tie / loss). They are
 never part of a trial's quality: the control's trials have no pairwise grade, so combining them
 would score the arms differently. Like the rubric judge, the judge sees only the task and the two
@@ -19,7 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from experiments.graders.base import GraderConfig, GradeResult, check_keys, register_grader_type
+from experiments.graders.base import (
+    GraderConfig,
+    GradeResult,
+    Pair,
+    check_keys,
+    int_param,
+    register_comparator_type,
+)
 from experiments.graders.environment import JudgeEnvironment, ToolQuestion, ToolReply
 from experiments.graders.judge import (
     DEFAULT_MAX_TOKENS,
@@ -115,19 +123,6 @@ def outcome_of(sides: Sequence[int]) -> tuple[str, bool]:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """A variant's trial and the control's trial for the same task and epoch."""
-
-    task_id: str
-    epoch: int
-    variant: str
-    trial_id: int
-    answer: str
-    control_trial_id: int
-    control_answer: str
-
-
-@dataclass(frozen=True)
 class PairwiseJudge:
     name: str
     weight: float
@@ -135,13 +130,9 @@ class PairwiseJudge:
     provider: str | None
     max_tokens: int
     env: JudgeEnvironment | None = field(default=None, compare=False)
-    per_experiment = True  # compares trials: runs once they all exist, never per trial
 
     def bind(self, env: JudgeEnvironment) -> PairwiseJudge:
         return replace(self, env=env)
-
-    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
-        raise TypeError("the pairwise judge compares two trials: use compare(), not grade()")
 
     async def compare(self, task: TaskMaterial, pair: Pair) -> GradeResult:
         """Judge ``pair`` in both orders; the result belongs on the variant's trial."""
@@ -198,8 +189,6 @@ class PairwiseJudge:
 
 
 def _build_pairwise(config: GraderConfig) -> PairwiseJudge:
-    from experiments.graders.base import int_param
-
     check_keys(config.params, ("model", "provider", "max_tokens"))
     return PairwiseJudge(
         config.name,
@@ -210,7 +199,7 @@ def _build_pairwise(config: GraderConfig) -> PairwiseJudge:
     )
 
 
-register_grader_type("pairwise", _build_pairwise)
+register_comparator_type("pairwise", _build_pairwise)
 
 
 # --- which pairs, and the summary ---------------------------------------------------------------

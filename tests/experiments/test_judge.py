@@ -14,8 +14,8 @@ import pytest
 from core.errors import SpecError
 from experiments.graders import build_grader
 from experiments.graders.base import GradeResult
-from experiments.graders.environment import JudgeEnvironment
-from experiments.graders.judge import RubricJudge, trial_graders
+from experiments.graders.environment import JudgeEnvironment, trial_graders
+from experiments.graders.judge import RubricJudge
 from experiments.graders.pairwise import PairwiseJudge
 from experiments.pricing import cost_usd
 from experiments.providers.anthropic import AnthropicProvider

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from experiments.graders import build_grader
-from experiments.graders.base import GradeResult
-from experiments.graders.environment import JudgeEnvironment
+from experiments.graders.base import GradeResult, parse_grader_config
+from experiments.graders.environment import JudgeEnvironment, bind_graders
 from experiments.graders.pairwise import (
     Pair,
     PairwiseJudge,
@@ -192,7 +192,10 @@ def test_summary_without_pairwise_grades() -> None:
     }
 
 
-def test_pairwise_is_not_a_per_trial_grader() -> None:
-    judge = build_grader({"type": "pairwise"})
-    with pytest.raises(TypeError, match="compare"):
-        asyncio.run(judge.grade("text", TASK))
+def test_pairwise_is_a_comparator_never_a_per_trial_grader() -> None:
+    env = JudgeEnvironment("simulated")
+    bound = bind_graders([parse_grader_config({"type": "pairwise"})], env)
+    assert bound.per_trial == ()
+    [judge] = bound.comparators
+    assert isinstance(judge, PairwiseJudge) and judge.env is env
+    assert not hasattr(judge, "grade")  # nothing can grade a single trial with it
