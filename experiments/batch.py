@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.errors import SpecError
-from experiments.graders.judge import JudgeEnvironment
+from experiments.graders.environment import JudgeEnvironment
 from experiments.kinds import SingleRequestKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
@@ -47,15 +47,11 @@ async def run_batch(
     kind = trial_kind(plan, load_price_table())
     if not isinstance(kind, SingleRequestKind):
         raise SpecError(f"--batch: a {plan.kind} trial is not one request; run it without --batch")
-    if batches is None:
-        from experiments.providers.batches import MessageBatches
-
-        batches = MessageBatches()
+    # The provider's own client: closed with the provider, by whoever opened it.
+    batches = batches or provider.batches()
     report = on_progress or (lambda state: None)
     store = TrialStore(db, plan)
-    judges = JudgeEnvironment(
-        provider.name, seed=plan.seed, max_attempts=plan.settings.max_attempts
-    )
+    judges = JudgeEnvironment(provider, seed=plan.seed, max_attempts=plan.settings.max_attempts)
     scorer = Scorer(plan, judges)
     pending = store.pending()
     state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
@@ -103,7 +99,6 @@ async def run_batch(
         fatal.append(err)
         raise
     finally:
-        await batches.aclose()
         await judges.aclose()
         status, note = run_status(state, fatal, interrupted)
         store.finish(status, note)

@@ -22,10 +22,16 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
-from experiments.graders.base import GraderConfig, GradeResult, build_grader, parse_grader_config
+from experiments.graders.base import (
+    Comparator,
+    GraderConfig,
+    GradeResult,
+    build_grader,
+    parse_grader_config,
+)
 from experiments.graders.combine import combine
-from experiments.graders.judge import JudgeEnvironment, trial_graders
-from experiments.graders.pairwise import PairwiseJudge, TrialAnswer, pairs_of
+from experiments.graders.environment import JudgeEnvironment, bind_graders, trial_graders
+from experiments.graders.pairwise import TrialAnswer, pairs_of
 from experiments.plan import Plan
 from experiments.store.grades import (
     GradedTrial,
@@ -165,7 +171,7 @@ async def aregrade(
                 from experiments.graders.base import grade_all
 
                 task = tasks[trial.task_id]
-                return trial, await grade_all(graders[trial.task_id], trial.answer, task)
+                return trial, await grade_all(graders[trial.task_id], trial.answer, task.material())
 
         graded = await asyncio.gather(*(one(t) for t in trials))
         pair_grades = await _pairwise(extra, tasks, trials, plan.control, env, limit)
@@ -200,18 +206,13 @@ async def _pairwise(
     limit: asyncio.Semaphore,
 ) -> list[tuple[int, GradeResult]]:
     """(variant trial id, grade) for every pair and every pairwise judge configured."""
-    judges = [
-        g.bind(env)
-        for task in tasks.values()
-        for g in map(build_grader, task.graders)
-        if isinstance(g, PairwiseJudge)
-    ]
+    judges = [c for task in tasks.values() for c in bind_graders(task.graders, env).comparators]
     unique = list({j.name: j for j in judges}.values())  # the same config sits on every task
     pairs = pairs_of(trials, control)
 
-    async def one(judge: PairwiseJudge, pair: Any) -> tuple[int, GradeResult]:
+    async def one(judge: Comparator, pair: Any) -> tuple[int, GradeResult]:
         async with limit:
-            return pair.trial_id, await judge.compare(tasks[pair.task_id], pair)
+            return pair.trial_id, await judge.compare(tasks[pair.task_id].material(), pair)
 
     return list(await asyncio.gather(*(one(j, p) for j in unique for p in pairs)))
 

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from experiments.graders.judge import JudgeEnvironment
+from experiments.graders.environment import JudgeEnvironment
 from experiments.kinds import ModelCalls, Outcome, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
@@ -56,7 +56,7 @@ class Runner:
         self.kind = kind or trial_kind(plan, load_price_table())
         # Judge graders call a model of their own: they get the experiment's provider and seed.
         self.judges = JudgeEnvironment(
-            provider.name, seed=plan.seed, max_attempts=plan.settings.max_attempts, sleep=sleep
+            provider, seed=plan.seed, max_attempts=plan.settings.max_attempts, sleep=sleep
         )
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}

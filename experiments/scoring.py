@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
-from experiments.graders.judge import JudgeEnvironment, trial_graders
+from experiments.graders.environment import JudgeEnvironment, trial_graders
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
 
@@ -26,6 +26,6 @@ class Scorer:
         """The grades of an outcome and its quality; a failed or empty one is not graded."""
         if outcome.error is not None or outcome.text is None:
             return (), None
-        grades = await grade_all(self.graders[cell.task.id], outcome.text, cell.task)
+        grades = await grade_all(self.graders[cell.task.id], outcome.text, cell.task.material())
         quality = combine(grades, self.weights[cell.task.id]) if grades else None
         return grades, quality

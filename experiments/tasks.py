@@ -21,7 +21,6 @@ import yaml
 
 from core.errors import SpecError
 from experiments.graders import GraderConfig, build_grader, parse_grader_config
-from experiments.graders.base import Grader
 from experiments.providers.base import TaskMaterial
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
@@ -40,10 +39,8 @@ class Task:
     area: str | None = None  # free-form grouping for reports (e.g. "auth")
 
     def material(self) -> TaskMaterial:
+        """What graders and the simulated provider see of this task."""
         return TaskMaterial(self.id, self.prompt, self.reference, self.rubric)
-
-    def build_graders(self) -> tuple[Grader, ...]:
-        return tuple(build_grader(config) for config in self.graders)
 
     def weights(self) -> dict[str, float]:
         """Grader name -> weight, as ``combine`` takes it."""

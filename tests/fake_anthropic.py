@@ -9,6 +9,9 @@ function of the request body returning a reply. Replies:
   with usage incl. cache tokens, content_block_start, text deltas, content_block_stop,
   message_delta with stop_reason and output tokens, message_stop), else one JSON message. Delays
   before the first token and between chunks are configurable.
+- ``ToolCall``: an answer that calls a tool (after optional text), the way the API answers a
+  request with ``tools``; streamed, the ``tool_use`` block's input arrives as ``input_json_delta``
+  pieces (``cut_at`` ends it mid-object, as max_tokens would). ``ToolCall(None)``: prose only.
 - ``HttpError``: an HTTP error with an Anthropic error body and optional headers (``retry-after``,
   ``retry-after-ms``); ``http_error(status)`` fills in the type for 400-404, 429, 500, 529.
 - ``StreamError``: a 200 stream that breaks with ``event: error`` (overloaded_error by default).
@@ -18,8 +21,10 @@ Batches: ``POST /v1/messages/batches`` answers every request from the script at 
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
 ``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
 
-Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). ``fake.requests`` records
-method, path, lower-cased headers (``anthropic-version`` among them) and the JSON body.
+Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Like the API, a forced
+``tool_choice`` (``{"type": "tool"}``) for Fable 5.1 or later is a 400, before any script reply is
+taken. ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among
+them) and the JSON body.
 
 The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
 of concurrent streams with scripted latency cost no threads.
@@ -40,6 +45,8 @@ from http import HTTPStatus
 from typing import Any
 
 DEFAULT_KEY = "sk-ant-fake-test-key"
+# Models that reject a forced tool choice; written out here, not taken from the code under test.
+NO_FORCED_TOOL_CHOICE = frozenset({"claude-fable-5-1", "claude-fable-5-2"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,17 @@ class Text:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     model: str | None = None  # None: echo the requested model
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    input: dict[str, Any] | None  # None: the model answered in prose, no tool_use block
+    name: str = "record_grade"
+    text: str = ""
+    input_tokens: int = 1000
+    output_tokens: int = 200
+    chunks: int = 3  # input_json_delta pieces, when streamed
+    cut_at: int | None = None  # streamed input JSON ends after this many characters (max_tokens)
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ class Drop:
     after_chunks: int = 1
 
 
-Reply = Text | HttpError | StreamError | Drop
+Reply = Text | ToolCall | HttpError | StreamError | Drop
 Script = Sequence[Reply] | Callable[[dict[str, Any]], Reply]
 
 ERROR_TYPES = {
@@ -257,6 +275,9 @@ class FakeAnthropic:
     # messages ------------------------------------------------------------------------------
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
+        rejected = _rejected(body)
+        if rejected is not None:
+            return rejected
         if self._script is not None:
             return self._script(body)
         return self._queue.popleft() if self._queue else self._default
@@ -267,6 +288,8 @@ class FakeAnthropic:
             return await self._send_error(writer, reply)
         if not body.get("stream"):
             return await self._message_json(body, reply, writer)
+        if isinstance(reply, ToolCall):
+            return await self._stream_tool_call(body, reply, writer)
         writer.write(
             self._head(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
             + b"\r\n"
@@ -311,6 +334,38 @@ class FakeAnthropic:
         await writer.drain()
         return True
 
+    async def _stream_tool_call(
+        self, body: dict[str, Any], reply: ToolCall, writer: asyncio.StreamWriter
+    ) -> bool:
+        writer.write(
+            self._head(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+            + b"\r\n"
+        )
+        message = _tool_message(body, reply, content=[], output_tokens=1)
+        message["stop_reason"] = None
+        _chunk(writer, "message_start", {"type": "message_start", "message": message})
+        blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        if reply.text:
+            text_delta = {"type": "text_delta", "text": reply.text}
+            blocks.append(({"type": "text", "text": ""}, [text_delta]))
+        if reply.input is not None:
+            input_json = json.dumps(reply.input)[: reply.cut_at]
+            pieces = [
+                {"type": "input_json_delta", "partial_json": piece}
+                for piece in _split(input_json, reply.chunks)
+            ]
+            tool_use = {"type": "tool_use", "id": "toolu_fake", "name": reply.name, "input": {}}
+            blocks.append((tool_use, pieces))
+        for index, (block, deltas) in enumerate(blocks):
+            _content_block(writer, index, block, deltas)
+        stop = {"stop_reason": _tool_stop_reason(reply), "stop_sequence": None}
+        usage = {"output_tokens": reply.output_tokens}
+        _chunk(writer, "message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
+        _chunk(writer, "message_stop", {"type": "message_stop"})
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
     async def _message_json(
         self, body: dict[str, Any], reply: Reply, writer: asyncio.StreamWriter
     ) -> bool:
@@ -319,6 +374,9 @@ class FakeAnthropic:
             return False
         if isinstance(reply, StreamError):
             return await self._send_error(writer, HttpError(529, reply.error_type, reply.message))
+        if isinstance(reply, ToolCall):
+            return await self._send_json(writer, 200, _tool_message(body, reply))
+        assert isinstance(reply, Text)
         await asyncio.sleep(reply.first_token_delay + reply.chunk_delay * max(reply.chunks - 1, 0))
         return await self._send_json(writer, 200, _message_json(body, reply))
 
@@ -332,6 +390,8 @@ class FakeAnthropic:
             reply = self._next_reply(item["params"])
             if isinstance(reply, Text):
                 result = {"type": "succeeded", "message": _message_json(item["params"], reply)}
+            elif isinstance(reply, ToolCall):
+                result = {"type": "succeeded", "message": _tool_message(item["params"], reply)}
             elif isinstance(reply, Drop):
                 result = {"type": "expired"}
             else:
@@ -364,6 +424,49 @@ class FakeAnthropic:
             if ended
             else None,
         }
+
+
+def _rejected(body: dict[str, Any]) -> HttpError | None:
+    """The 400 the API gives a forced tool choice on a model that does not accept one."""
+    choice = body.get("tool_choice") or {}
+    model = body.get("model")
+    if choice.get("type") == "tool" and model in NO_FORCED_TOOL_CHOICE:
+        return http_error(400, f"tool_choice: forced tool use is not supported with {model}")
+    return None
+
+
+def _tool_stop_reason(reply: ToolCall) -> str:
+    if reply.input is None:
+        return "end_turn"
+    return "tool_use" if reply.cut_at is None else "max_tokens"
+
+
+def _tool_message(
+    body: dict[str, Any],
+    reply: ToolCall,
+    *,
+    content: list[Any] | None = None,
+    output_tokens: int | None = None,
+) -> dict[str, Any]:
+    if content is None:
+        content = [{"type": "text", "text": reply.text}] if reply.text else []
+        if reply.input is not None:
+            content.append(
+                {"type": "tool_use", "id": "toolu_fake", "name": reply.name, "input": reply.input}
+            )
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": _tool_stop_reason(reply),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": reply.input_tokens,
+            "output_tokens": reply.output_tokens if output_tokens is None else output_tokens,
+        },
+    }
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:
@@ -404,6 +507,21 @@ def _message_json(
 def _split(text: str, chunks: int) -> list[str]:
     size = max(1, -(-len(text) // max(chunks, 1)))
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _content_block(
+    writer: asyncio.StreamWriter, index: int, block: dict[str, Any], deltas: list[dict[str, Any]]
+) -> None:
+    """content_block_start, a content_block_delta per delta, content_block_stop."""
+    start = {"type": "content_block_start", "index": index, "content_block": block}
+    _chunk(writer, "content_block_start", start)
+    for delta in deltas:
+        _chunk(
+            writer,
+            "content_block_delta",
+            {"type": "content_block_delta", "index": index, "delta": delta},
+        )
+    _chunk(writer, "content_block_stop", {"type": "content_block_stop", "index": index})
 
 
 def _chunk(writer: asyncio.StreamWriter, event: str, data: Any) -> None:

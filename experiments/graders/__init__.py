@@ -1,10 +1,11 @@
-"""Graders score a response to a task; importing this package registers the built-in types:
-the checks, the rubric judge and the pairwise judge."""
+"""Graders score a response to a task, comparators a pair of responses; importing this package
+registers the built-in types: the checks, the rubric judge and the pairwise judge."""
 
 from experiments.graders import checks as _checks  # noqa: F401  (registers the built-in types)
 from experiments.graders import judge as _judge  # noqa: F401
 from experiments.graders import pairwise as _pairwise  # noqa: F401
 from experiments.graders.base import (
+    Comparator,
     Grader,
     GraderConfig,
     GradeResult,
@@ -12,11 +13,13 @@ from experiments.graders.base import (
     grade_all,
     grader_types,
     parse_grader_config,
+    register_comparator_type,
     register_grader_type,
 )
 from experiments.graders.combine import combine
 
 __all__ = [
+    "Comparator",
     "GradeResult",
     "Grader",
     "GraderConfig",
@@ -25,5 +28,6 @@ __all__ = [
     "grade_all",
     "grader_types",
     "parse_grader_config",
+    "register_comparator_type",
     "register_grader_type",
 ]

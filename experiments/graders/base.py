@@ -1,9 +1,15 @@
-"""What every grader is, and the registry that turns a grader's configuration into a grader.
+"""What graders and comparators are, and the registry that builds them from configurations.
 
-A grader's configuration is validated completely when the task suite (or experiment spec) loads:
-a factory registered with ``register_grader_type`` must check every parameter, resolve anything it
-needs (a regex, a schema, an imported function) and raise ``SpecError`` naming the field, so that
-a run never fails half-way on a typo. Factories do no network I/O.
+A ``Grader`` grades one trial's answer as soon as it exists. A ``Comparator`` compares a
+variant's answer with the control's for the same task and epoch, so it runs once all trials
+exist. Both are configured the same way (``type``, ``name``, ``weight``, parameters) in one list;
+the registry knows which is which (``register_grader_type`` / ``register_comparator_type``).
+Both see only ``TaskMaterial`` and answer text: never the variant, its reference or its model.
+
+A configuration is validated completely when the task suite (or experiment spec) loads: a
+registered factory must check every parameter, resolve anything it needs (a regex, a schema,
+an imported function) and raise ``SpecError`` naming the field, so that a run never fails
+half-way on a typo. Factories do no network I/O.
 
 A grader that cannot grade returns ``score=None`` with ``error`` set: a failure is never a zero.
 """
@@ -13,16 +19,16 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.errors import SpecError
+from experiments.providers.base import TaskMaterial
 
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+T = TypeVar("T")
 
 # Keys every grader configuration may have; the rest are the grader type's own parameters.
 COMMON_KEYS = ("type", "name", "weight")
@@ -53,25 +59,71 @@ class GraderConfig:
 
 
 class Grader(Protocol):
-    name: str
-    weight: float
+    # Read-only: graders are frozen dataclasses, which a settable protocol member would refuse.
+    @property
+    def name(self) -> str: ...
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult: ...
+    @property
+    def weight(self) -> float: ...
+
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult: ...
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A variant's trial and the control's trial for the same task and epoch."""
+
+    task_id: str
+    epoch: int
+    variant: str
+    trial_id: int
+    answer: str
+    control_trial_id: int
+    control_answer: str
+
+
+class Comparator(Protocol):
+    """Compares a pair of answers; the result belongs on the variant's trial and is never part
+    of its quality (the control's trials have no such grade)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def compare(self, task: TaskMaterial, pair: Pair) -> GradeResult: ...
 
 
 GraderFactory = Callable[[GraderConfig], Grader]
+ComparatorFactory = Callable[[GraderConfig], Comparator]
+# One namespace of type names over both: a configuration's `type` says which it is.
 _FACTORIES: dict[str, GraderFactory] = {}
+_COMPARATOR_FACTORIES: dict[str, ComparatorFactory] = {}
 
 
 def register_grader_type(type_name: str, factory: GraderFactory, *, replace: bool = False) -> None:
-    """Make ``type: type_name`` usable in grader configurations."""
-    if type_name in _FACTORIES and not replace:
-        raise ValueError(f"grader type {type_name!r} is already registered")
+    """Make ``type: type_name`` usable in grader configurations, as a per-trial grader."""
+    _make_room(type_name, replace)
     _FACTORIES[type_name] = factory
 
 
+def register_comparator_type(
+    type_name: str, factory: ComparatorFactory, *, replace: bool = False
+) -> None:
+    """Make ``type: type_name`` usable in grader configurations, as a comparator."""
+    _make_room(type_name, replace)
+    _COMPARATOR_FACTORIES[type_name] = factory
+
+
+def _make_room(type_name: str, replace: bool) -> None:
+    """Free ``type_name`` for a new factory of either kind; taken and not ``replace``: error."""
+    if type_name in grader_types():
+        if not replace:
+            raise ValueError(f"grader type {type_name!r} is already registered")
+        _FACTORIES.pop(type_name, None)
+        _COMPARATOR_FACTORIES.pop(type_name, None)
+
+
 def grader_types() -> tuple[str, ...]:
-    return tuple(sorted(_FACTORIES))
+    return tuple(sorted({*_FACTORIES, *_COMPARATOR_FACTORIES}))
 
 
 def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderConfig:
@@ -86,7 +138,7 @@ def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderC
     type_name = raw.get("type")
     if not isinstance(type_name, str) or not type_name:
         raise SpecError(f"type: required; one of {', '.join(grader_types())}")
-    if type_name not in _FACTORIES:
+    if type_name not in grader_types():
         raise SpecError(
             f"type: unknown grader type {type_name!r}; one of {', '.join(grader_types())}"
         )
@@ -102,17 +154,43 @@ def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderC
     return GraderConfig(type_name, name, float(weight), MappingProxyType(params), base_dir)
 
 
-def build_grader(config: Mapping[str, Any] | GraderConfig) -> Grader:
-    """The grader for one configuration; ``SpecError`` names the grader and the field."""
+def build_grader(config: Mapping[str, Any] | GraderConfig) -> Grader | Comparator:
+    """The grader or comparator of one configuration (building it is how a configuration is
+    validated); ``SpecError`` names the grader and the field."""
     parsed = parse_grader_config(config)
+    if parsed.type in _COMPARATOR_FACTORIES:
+        return _built(parsed, _COMPARATOR_FACTORIES[parsed.type])
+    return _built(parsed, _FACTORIES[parsed.type])
+
+
+@dataclass(frozen=True)
+class Graders:
+    """Configurations built and split by kind, each kind in configuration order."""
+
+    per_trial: tuple[Grader, ...]  # grade each trial as soon as it exists
+    comparators: tuple[Comparator, ...]  # compare pairs of trials once all trials exist
+
+
+def build_graders(configs: Iterable[Mapping[str, Any] | GraderConfig]) -> Graders:
+    per_trial: list[Grader] = []
+    comparators: list[Comparator] = []
+    for config in map(parse_grader_config, configs):
+        if config.type in _COMPARATOR_FACTORIES:
+            comparators.append(_built(config, _COMPARATOR_FACTORIES[config.type]))
+        else:
+            per_trial.append(_built(config, _FACTORIES[config.type]))
+    return Graders(tuple(per_trial), tuple(comparators))
+
+
+def _built(config: GraderConfig, factory: Callable[[GraderConfig], T]) -> T:
     try:
-        return _FACTORIES[parsed.type](parsed)
+        return factory(config)
     except SpecError as err:
-        raise SpecError(f"grader {parsed.name!r}: {err}") from err
+        raise SpecError(f"grader {config.name!r}: {err}") from err
 
 
 async def grade_all(
-    graders: Sequence[Grader], response_text: str, task: Task
+    graders: Sequence[Grader], response_text: str, task: TaskMaterial
 ) -> tuple[GradeResult, ...]:
     """Run a task's graders concurrently (judges wait on the network), results in grader order."""
     return tuple(await asyncio.gather(*(g.grade(response_text, task) for g in graders)))

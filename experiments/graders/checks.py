@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import SpecError
 from experiments.graders.base import (
@@ -32,9 +32,7 @@ from experiments.graders.base import (
     str_list_param,
     str_param,
 )
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.providers.base import TaskMaterial
 
 
 def _quoted(items: tuple[str, ...] | list[str]) -> str:
@@ -52,7 +50,7 @@ class _Check:
     name: str
     weight: float
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         return self.check(response_text)
 
     def check(self, text: str) -> GradeResult:
@@ -358,7 +356,8 @@ def _build_length(config: GraderConfig) -> Length:
 
 @dataclass(frozen=True)
 class PythonCheck:
-    """A user function ``f(response_text, task)`` returning a float, a bool or (score, reason).
+    """A user function ``f(response_text, task)`` returning a float, a bool or (score, reason);
+    ``task`` is the ``TaskMaterial`` (``task.id``, ``prompt``, ``reference``, ``rubric``).
 
     The function may be async. Its exceptions and out-of-range scores become an error result.
     """
@@ -368,7 +367,7 @@ class PythonCheck:
     function: Callable[..., Any]
     target: str  # the configured "module:function", for messages
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         try:
             value = self.function(response_text, task)
             if inspect.isawaitable(value):

@@ -4,9 +4,10 @@ Invariants:
 - Blind: the judge's request is built from the task (prompt, rubric, reference points) and the
   answer text only. ``Grader.grade`` never receives the variant, its reference or its model, so
   nothing that names the variant can reach the judge.
-- Structured: the judge must call the ``record_grade`` tool (``tool_choice`` forces it); its input
-  is validated against the tool's JSON schema and every reference point must be judged exactly
-  once. Anything else is a malformed judgement: ``score=None`` with ``error`` set, never a zero.
+- Structured: the judge must call the ``record_grade`` tool (forced through ``tool_choice`` where
+  the model accepts that, see ``environment``); its input is validated against the tool's JSON
+  schema and every reference point must be judged exactly once. Anything else is a malformed
+  judgement: ``score=None`` with ``error`` set, never a zero.
 - Judge epochs: ``epochs`` independent judgements of the same answer. The score is the mean of
   the well-formed ones (each is a measurement of the same thing; the spread is kept in
   ``details``); the grade is an error only when no judgement is well-formed.
@@ -15,44 +16,37 @@ Invariants:
   ``details["simulated"]``): deterministic from the experiment's seed, the request and the judge
   epoch, scoring by how many reference points the answer covers, with a little seeded noise.
 
-Judges need a ``JudgeEnvironment`` at grade time (the experiment's provider name and seed, and
-the API clients, created lazily and closed with the environment): ``trial_graders`` builds a
+Judges need a ``JudgeEnvironment`` at grade time (the experiment's provider and seed, and the
+providers made for judges, closed with the environment): ``environment.trial_graders`` builds a
 task's graders and binds the judges to one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
 import statistics
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from core.errors import SpecError
 from experiments.graders.base import (
-    Grader,
     GraderConfig,
     GradeResult,
-    build_grader,
     check_keys,
     int_param,
     register_grader_type,
     str_param,
 )
-from experiments.providers.base import ModelRequest, ProviderError, Usage
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.graders.environment import JudgeEnvironment, ToolQuestion
+from experiments.providers.base import ProviderError, TaskMaterial, Usage
 
 SCALES = ("1-10", "pass_fail")
 DEFAULT_JUDGE_MODEL = "sonnet"
 DEFAULT_MAX_TOKENS = 2048
 MAX_EPOCHS = 20
 TOOL_NAME = "record_grade"
-CHARS_PER_TOKEN = 4
 # Simulated judge: a point counts as covered when this share of its key words is in the answer;
 # each point verdict flips with NOISE_FLIP; the 1-10 score gets Gaussian noise of SCORE_NOISE;
 # pass_fail passes when at least PASS_SHARE of the points are met.
@@ -109,7 +103,7 @@ def grade_tool(scale: str) -> dict[str, Any]:
     }
 
 
-def task_block(task: Task) -> str:
+def task_block(task: TaskMaterial) -> str:
     """The task as every judge sees it: prompt, rubric and numbered reference points."""
     points = "\n".join(f"{i}. {p}" for i, p in enumerate(task.reference, 1)) or "(none)"
     rubric = task.rubric or "(none: judge correctness and completeness for the request)"
@@ -119,146 +113,19 @@ def task_block(task: Task) -> str:
     )
 
 
-def judge_request(
-    model_id: str, scale: str, max_tokens: int, task: Task, answer: str
-) -> ModelRequest:
-    """The judge's request: built from the task and the answer, nothing else (blinding)."""
-    content = f"{task_block(task)}\n\n<answer>\n{answer}\n</answer>"
-    return ModelRequest(
+def judge_question(
+    model_id: str, scale: str, max_tokens: int, task: TaskMaterial, answer: str
+) -> ToolQuestion:
+    """The judge's question: built from the task and the answer, nothing else (blinding)."""
+    return ToolQuestion(
         model=model_id,
         system=JUDGE_SYSTEM.format(scale_rule=SCALE_RULES[scale]),
-        messages=({"role": "user", "content": content},),
+        content=f"{task_block(task)}\n\n<answer>\n{answer}\n</answer>",
         max_tokens=max_tokens,
-        settings={
-            "tools": [grade_tool(scale)],
-            "tool_choice": {"type": "tool", "name": TOOL_NAME},
-        },
+        tool=grade_tool(scale),
+        task=task,
+        simulate=lambda rng: simulate_grade(task, answer, scale, rng),
     )
-
-
-# --- the environment: providers of judgements ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ToolReply:
-    """One judge call: the forced tool's input (None when the model did not call it)."""
-
-    tool_input: dict[str, Any] | None
-    text: str
-    usage: Usage
-    stop_reason: str | None
-    retries: int = 0
-    simulated: bool = False
-
-
-class JudgeClient(Protocol):
-    async def call(self, request: ModelRequest) -> ToolReply: ...
-
-    async def aclose(self) -> None: ...
-
-
-class AnthropicJudgeClient:
-    """One non-streamed Messages call per judgement (no time to first token is needed)."""
-
-    def __init__(self, **options: Any) -> None:
-        from experiments.providers.anthropic import make_client
-
-        self._client, self._secret = make_client(**options)
-
-    async def call(self, request: ModelRequest) -> ToolReply:
-        from experiments.providers.anthropic import call_api, request_params, response_usage
-
-        params = request_params(request)
-        message = await call_api(
-            lambda: self._client.messages.create(**params),
-            model=request.model,
-            secret=self._secret,
-        )
-        wanted = request.settings["tool_choice"]["name"]
-        tool_input = next(
-            (b.input for b in message.content if b.type == "tool_use" and b.name == wanted), None
-        )
-        text = "".join(b.text for b in message.content if b.type == "text")
-        return ToolReply(
-            tool_input if isinstance(tool_input, dict) else None,
-            text,
-            response_usage(message.usage),
-            message.stop_reason,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-
-Simulate = Callable[[random.Random], dict[str, Any]]
-
-
-class JudgeEnvironment:
-    """What judges need at grade time; one per run or re-grading, closed at its end.
-
-    ``default_provider`` is the experiment's provider: a judge without its own ``provider`` uses
-    it. API clients are created on first use (so a simulated run never needs a key) and reused.
-    """
-
-    def __init__(
-        self,
-        default_provider: str,
-        *,
-        seed: int = 0,
-        max_attempts: int = 6,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        client_factory: Callable[[str], JudgeClient] | None = None,
-    ) -> None:
-        self.default_provider = default_provider
-        self.seed = seed
-        self.max_attempts = max_attempts
-        self.sleep = sleep
-        self._client_factory = client_factory or _default_client
-        self._clients: dict[str, JudgeClient] = {}
-
-    def provider_for(self, provider: str | None) -> str:
-        return provider or self.default_provider
-
-    async def ask(
-        self, provider: str | None, request: ModelRequest, simulate: Simulate, *, epoch: int
-    ) -> ToolReply:
-        """One judgement; raises ``ProviderError`` when the call fails after retries."""
-        name = self.provider_for(provider)
-        if name == "simulated":
-            return self._simulated(request, simulate, epoch)
-        from experiments.retry import call_with_retries
-
-        client = self._clients.get(name)
-        if client is None:  # no await between the check and the store: no duplicate clients
-            client = self._clients[name] = self._client_factory(name)
-        reply, retries = await call_with_retries(
-            lambda: client.call(request), max_attempts=self.max_attempts, sleep=self.sleep
-        )
-        return replace(reply, retries=retries)
-
-    def _simulated(self, request: ModelRequest, simulate: Simulate, epoch: int) -> ToolReply:
-        blob = json.dumps(
-            {"seed": self.seed, "epoch": epoch, "body": request.body()}, sort_keys=True
-        )
-        rng = random.Random(int(hashlib.sha256(blob.encode()).hexdigest(), 16))
-        tool_input = simulate(rng)
-        prompt_chars = len(json.dumps(request.body()))
-        usage = Usage(
-            input_tokens=prompt_chars // CHARS_PER_TOKEN + 1,
-            output_tokens=len(json.dumps(tool_input)) // CHARS_PER_TOKEN + 1,
-        )
-        return ToolReply(tool_input, "", usage, "tool_use", simulated=True)
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-
-
-def _default_client(name: str) -> JudgeClient:
-    if name == "anthropic":
-        return AnthropicJudgeClient()
-    raise SpecError(f"no judge client for provider {name!r}")
 
 
 # --- validation of judge settings --------------------------------------------------------------
@@ -317,7 +184,7 @@ class MalformedJudgement(ValueError):
     pass
 
 
-def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -> Judgement:
+def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: TaskMaterial) -> Judgement:
     """Validate the tool input; ``MalformedJudgement`` says what was wrong."""
     import jsonschema
 
@@ -339,8 +206,9 @@ def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -
          "reason": p["reason"]}
         for p in sorted(tool_input["points"], key=lambda p: p["point"])
     )  # fmt: skip
+    raw: int | str
     if scale == "1-10":
-        raw: int | str = int(tool_input["score"])
+        raw = int(tool_input["score"])
         score = (raw - 1) / 9
     else:
         raw = tool_input["verdict"]
@@ -349,7 +217,7 @@ def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: Task) -
 
 
 def covered_points(
-    task: Task, answer: str, rng: random.Random, flip: float = NOISE_FLIP
+    task: TaskMaterial, answer: str, rng: random.Random, flip: float = NOISE_FLIP
 ) -> list[bool]:
     """Simulated verdicts: which reference points the answer covers, each flipped with ``flip``."""
     from experiments.providers.simulated import stems
@@ -363,7 +231,9 @@ def covered_points(
     return verdicts
 
 
-def simulate_grade(task: Task, answer: str, scale: str, rng: random.Random) -> dict[str, Any]:
+def simulate_grade(
+    task: TaskMaterial, answer: str, scale: str, rng: random.Random
+) -> dict[str, Any]:
     """A ``record_grade`` input as a judge that checks the reference points would give it."""
     verdicts = covered_points(task, answer, rng)
     share = sum(verdicts) / len(verdicts) if verdicts else 0.5
@@ -405,37 +275,33 @@ class RubricJudge:
     def bind(self, env: JudgeEnvironment) -> RubricJudge:
         return replace(self, env=env)
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
+    async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         if self.env is None:
-            unbound = "judge has no environment: build it with judge.trial_graders"
+            unbound = "judge has no environment: build it with environment.trial_graders"
             return GradeResult(self.name, None, None, "not graded", error=unbound)
-        request = judge_request(
+        question = judge_question(
             self.model.model_id, self.scale, self.max_tokens, task, response_text
         )
         attempts = await asyncio.gather(
-            *(
-                self._judge_once(self.env, request, task, response_text, e)
-                for e in range(self.epochs)
-            )
+            *(self._judge_once(self.env, question, e) for e in range(self.epochs))
         )
         return self._result(attempts)
 
     async def _judge_once(
-        self, env: JudgeEnvironment, request: ModelRequest, task: Task, answer: str, epoch: int
+        self, env: JudgeEnvironment, question: ToolQuestion, epoch: int
     ) -> _Attempt:
-        simulated = env.provider_for(self.provider) == "simulated"
         try:
-            reply = await env.ask(
-                self.provider, request, lambda rng: simulate_grade(task, answer, self.scale, rng),
-                epoch=epoch,
-            )  # fmt: skip
+            reply = await env.ask(self.provider, question, epoch=epoch)
         except ProviderError as err:
-            return _Attempt(None, f"judge call failed: {err}", 0.0, err.retries, simulated)
+            # No judgement came back, simulated or not.
+            return _Attempt(None, f"judge call failed: {err}", 0.0, err.retries, False)
         cost = judge_cost(self.model.model_id, reply.usage)
         try:
-            judgement = parse_judgement(reply.tool_input, self.scale, task)
+            judgement = parse_judgement(reply.tool_input, self.scale, question.task)
         except MalformedJudgement as err:
-            return _Attempt(None, f"malformed judgement: {err}", cost, reply.retries, simulated)
+            return _Attempt(
+                None, f"malformed judgement: {err}", cost, reply.retries, reply.simulated
+            )
         return _Attempt(judgement, None, cost, reply.retries, reply.simulated)
 
     def _result(self, attempts: Sequence[_Attempt]) -> GradeResult:
@@ -503,23 +369,3 @@ def _build_rubric_judge(config: GraderConfig) -> RubricJudge:
 
 
 register_grader_type("rubric_judge", _build_rubric_judge)
-
-
-# --- building a task's graders for a run ------------------------------------------------------
-
-
-def trial_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> tuple[Grader, ...]:
-    """The graders that grade each trial, judges bound to ``env``.
-
-    Graders that compare trials (``per_experiment``, the pairwise judge) are left out: they run
-    once all trials exist.
-    """
-    graders = []
-    for config in configs:
-        grader = build_grader(config)
-        if getattr(grader, "per_experiment", False):
-            continue
-        if isinstance(grader, RubricJudge):
-            grader = grader.bind(env)
-        graders.append(grader)
-    return tuple(graders)

@@ -5,6 +5,7 @@ that prefers a position cannot make a variant win. The two verdicts, read from t
 side (+1 win, 0 tie, -1 loss), are added: above 0 is a win, below a loss, 0 a tie. A pair whose
 two verdicts differ has ``flipped``; the share of flipped pairs is the position-bias rate.
 
+It is a ``Comparator`` (registered with ``register_comparator_type``), not a per-trial grader.
 Results are grade rows on the variant's trial (score 1 / 0.5 / 0 for win / tie / loss). They are
 never part of a trial's quality: the control's trials have no pairwise grade, so combining them
 would score the arms differently. Like the rubric judge, the judge sees only the task and the two
@@ -17,24 +18,27 @@ import asyncio
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from experiments.graders.base import GraderConfig, GradeResult, check_keys, register_grader_type
+from experiments.graders.base import (
+    GraderConfig,
+    GradeResult,
+    Pair,
+    check_keys,
+    int_param,
+    register_comparator_type,
+)
+from experiments.graders.environment import JudgeEnvironment, ToolQuestion, ToolReply
 from experiments.graders.judge import (
     DEFAULT_MAX_TOKENS,
-    JudgeEnvironment,
     JudgeModel,
-    ToolReply,
     covered_points,
     judge_cost,
     judge_model_param,
     judge_provider_param,
     task_block,
 )
-from experiments.providers.base import ModelRequest, ProviderError
-
-if TYPE_CHECKING:
-    from experiments.tasks import Task
+from experiments.providers.base import ProviderError, TaskMaterial
 
 TOOL_NAME = "record_preference"
 KIND = "pairwise"  # details["kind"] of every pairwise grade row
@@ -69,27 +73,26 @@ def preference_tool() -> dict[str, Any]:
     }
 
 
-def pairwise_request(
-    model_id: str, max_tokens: int, task: Task, answer_a: str, answer_b: str
-) -> ModelRequest:
+def pairwise_question(
+    model_id: str, max_tokens: int, task: TaskMaterial, answer_a: str, answer_b: str
+) -> ToolQuestion:
     content = (
         f"{task_block(task)}\n\n<answer_a>\n{answer_a}\n</answer_a>\n\n"
         f"<answer_b>\n{answer_b}\n</answer_b>"
     )
-    return ModelRequest(
+    return ToolQuestion(
         model=model_id,
         system=PAIRWISE_SYSTEM,
-        messages=({"role": "user", "content": content},),
+        content=content,
         max_tokens=max_tokens,
-        settings={
-            "tools": [preference_tool()],
-            "tool_choice": {"type": "tool", "name": TOOL_NAME},
-        },
+        tool=preference_tool(),
+        task=task,
+        simulate=lambda rng: simulate_preference(task, answer_a, answer_b, rng),
     )
 
 
 def simulate_preference(
-    task: Task, answer_a: str, answer_b: str, rng: random.Random
+    task: TaskMaterial, answer_a: str, answer_b: str, rng: random.Random
 ) -> dict[str, Any]:
     """A ``record_preference`` input from the share of reference points each answer covers."""
     if rng.random() < POSITION_BIAS:
@@ -120,19 +123,6 @@ def outcome_of(sides: Sequence[int]) -> tuple[str, bool]:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """A variant's trial and the control's trial for the same task and epoch."""
-
-    task_id: str
-    epoch: int
-    variant: str
-    trial_id: int
-    answer: str
-    control_trial_id: int
-    control_answer: str
-
-
-@dataclass(frozen=True)
 class PairwiseJudge:
     name: str
     weight: float
@@ -140,15 +130,11 @@ class PairwiseJudge:
     provider: str | None
     max_tokens: int
     env: JudgeEnvironment | None = field(default=None, compare=False)
-    per_experiment = True  # compares trials: runs once they all exist, never per trial
 
     def bind(self, env: JudgeEnvironment) -> PairwiseJudge:
         return replace(self, env=env)
 
-    async def grade(self, response_text: str, task: Task) -> GradeResult:
-        raise TypeError("the pairwise judge compares two trials: use compare(), not grade()")
-
-    async def compare(self, task: Task, pair: Pair) -> GradeResult:
+    async def compare(self, task: TaskMaterial, pair: Pair) -> GradeResult:
         """Judge ``pair`` in both orders; the result belongs on the variant's trial."""
         assert self.env is not None, "bind the pairwise judge to a JudgeEnvironment first"
         answers = {
@@ -196,20 +182,13 @@ class PairwiseJudge:
         )
         return GradeResult(self.name, OUTCOME_SCORES[outcome], None, reason, None, cost, details)
 
-    async def _ask(self, task: Task, answer_a: str, answer_b: str, epoch: int) -> ToolReply:
+    async def _ask(self, task: TaskMaterial, answer_a: str, answer_b: str, epoch: int) -> ToolReply:
         assert self.env is not None
-        request = pairwise_request(self.model.model_id, self.max_tokens, task, answer_a, answer_b)
-        return await self.env.ask(
-            self.provider,
-            request,
-            lambda rng: simulate_preference(task, answer_a, answer_b, rng),
-            epoch=epoch,
-        )
+        question = pairwise_question(self.model.model_id, self.max_tokens, task, answer_a, answer_b)
+        return await self.env.ask(self.provider, question, epoch=epoch)
 
 
 def _build_pairwise(config: GraderConfig) -> PairwiseJudge:
-    from experiments.graders.base import int_param
-
     check_keys(config.params, ("model", "provider", "max_tokens"))
     return PairwiseJudge(
         config.name,
@@ -220,7 +199,7 @@ def _build_pairwise(config: GraderConfig) -> PairwiseJudge:
     )
 
 
-register_grader_type("pairwise", _build_pairwise)
+register_comparator_type("pairwise", _build_pairwise)
 
 
 # --- which pairs, and the summary ---------------------------------------------------------------

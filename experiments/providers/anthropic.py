@@ -4,6 +4,10 @@
   sees and counts every retry.
 - Time to first token is the first ``text_delta``; thinking deltas do not count, so a variant that
   thinks longer shows a later first token.
+- Tool calls are assembled from the stream: a ``tool_use`` block's input arrives as
+  ``input_json_delta`` pieces that only parse once joined, at the end of the block.
+- Message Batches go through the provider's own client (``batches()``): one credential check,
+  one connection pool, closed with the provider.
 - The credential comes from the constructor or ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_AUTH_TOKEN``
   and is scrubbed from every error message this module builds; ``repr`` never shows it.
 - ``anthropic`` (about a second to import) is imported only when a client is made.
@@ -12,23 +16,29 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from experiments.providers.api_capabilities import messages_api_capabilities
 from experiments.providers.base import (
     CallContext,
+    Capabilities,
     FatalProviderError,
     ModelRequest,
     ModelResponse,
     ProviderError,
     RetryableProviderError,
+    ToolUse,
     Usage,
 )
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+
+    from experiments.providers.batches import MessageBatches
 
 T = TypeVar("T")
 
@@ -186,6 +196,16 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     return body
 
 
+def tool_input(value: object) -> dict[str, Any] | None:
+    """A tool call's input as ``ToolUse`` keeps it: an object, else None."""
+    return value if isinstance(value, dict) else None
+
+
+def message_tool_calls(content: Any) -> tuple[ToolUse, ...]:
+    """The ``tool_use`` blocks of a whole (not streamed) message."""
+    return tuple(ToolUse(b.name, tool_input(b.input)) for b in content if b.type == "tool_use")
+
+
 def response_usage(usage: Any) -> Usage:
     """Our ``Usage`` from the SDK's ``Usage`` (cache counts may be None)."""
     return Usage(
@@ -217,6 +237,14 @@ class AnthropicProvider:
     def __repr__(self) -> str:
         return f"AnthropicProvider(base_url={str(self._client.base_url)!r})"
 
+    def capabilities(self, model: str) -> Capabilities:
+        return messages_api_capabilities(model, streaming=True, batches=True)
+
+    def batches(self) -> MessageBatches:
+        from experiments.providers.batches import MessageBatches
+
+        return MessageBatches(self._client, self._secret)
+
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
         params = request_params(request)
         settings = {k: params.pop(k) for k in request.settings}
@@ -233,6 +261,7 @@ class AnthropicProvider:
         request_id = stream.response.headers.get("request-id")
         ttft: float | None = None
         parts: list[str] = []
+        tools = _ToolCalls()
         usage = Usage()
         model = params["model"]
         stop_reason: str | None = None
@@ -241,10 +270,14 @@ class AnthropicProvider:
                 if event.type == "message_start":
                     usage = response_usage(event.message.usage)
                     model = event.message.model
+                elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+                    tools.start(event.index, event.content_block.name)
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     if ttft is None:
                         ttft = time.perf_counter() - started
                     parts.append(event.delta.text)
+                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                    tools.add(event.index, event.delta.partial_json)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason
                     usage = _merge_delta_usage(usage, event.usage)
@@ -256,10 +289,40 @@ class AnthropicProvider:
             latency_s=time.perf_counter() - started,
             ttft_s=ttft,
             request_id=request_id,
+            tool_calls=tools.calls(),
         )
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+class _ToolCalls:
+    """``tool_use`` blocks of a stream, by block index, their input JSON collected in pieces."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, tuple[str, list[str]]] = {}
+
+    def start(self, index: int, name: str) -> None:
+        self._blocks[index] = (name, [])
+
+    def add(self, index: int, partial_json: str) -> None:
+        self._blocks[index][1].append(partial_json)
+
+    def calls(self) -> tuple[ToolUse, ...]:
+        return tuple(
+            ToolUse(name, _decoded("".join(pieces)))
+            for _, (name, pieces) in sorted(self._blocks.items())
+        )
+
+
+def _decoded(input_json: str) -> dict[str, Any] | None:
+    # A tool without input sends no delta at all: its input is the empty object.
+    if not input_json:
+        return {}
+    try:
+        return tool_input(json.loads(input_json))
+    except ValueError:  # cut off mid-object (max_tokens): the call has no readable input
+        return None
 
 
 def _merge_delta_usage(usage: Usage, delta: Any) -> Usage:

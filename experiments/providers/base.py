@@ -3,12 +3,18 @@
 A provider turns one ``ModelRequest`` into one ``ModelResponse`` or raises a ``ProviderError``.
 Retrying is the caller's job (see ``experiments.retry``): a provider makes exactly one attempt
 and says, through the error type, whether another attempt may succeed and after how long.
+Every model call goes through a provider (variants, judges, Message Batches), so a fix to how
+models are called is made once. What a provider can do for a model is its ``Capabilities``:
+callers choose how to ask from them, never from the model's name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +29,12 @@ class TaskMaterial:
     prompt: str
     reference: tuple[str, ...] = ()
     rubric: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The task's id under the name ``Task`` gives it: a ``python`` grader's function, which
+        receives this, was written against ``Task`` and may read ``task.id``."""
+        return self.task_id
 
 
 @dataclass(frozen=True)
@@ -61,14 +73,28 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """One ``tool_use`` block of a response: which tool the model called, with what input."""
+
+    name: str
+    # The input object; None when the model's JSON did not decode to an object (a call cut off
+    # by max_tokens): the call happened, but there is nothing to read from it.
+    input: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class ModelResponse:
-    text: str
+    text: str  # the text blocks, joined
     stop_reason: str | None
     usage: Usage
     model: str  # the model ID the provider reports having used
     latency_s: float  # request start to last byte
     ttft_s: float | None  # request start to first text token (None when not streamed)
     request_id: str | None = None
+    tool_calls: tuple[ToolUse, ...] = ()  # in the order the model made them
+
+
+SimulateToolCall = Callable[[random.Random], ToolUse]
 
 
 @dataclass(frozen=True)
@@ -76,9 +102,29 @@ class CallContext:
     """Who is asking: lets the simulated provider be deterministic; never sent to a real API."""
 
     seed: int
-    variant: str
+    variant: str  # "" for a judge's call: judges are blind to the variant
     epoch: int
     task: TaskMaterial
+    # A judge's call: the tool call a simulated judge makes, from a generator the simulated
+    # provider seeds from (seed, epoch, request). Only the simulated provider reads it; it is
+    # the grader's knowledge of what a judgement looks like, which no provider should have.
+    simulate_tool_call: SimulateToolCall | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do for one model; callers choose how to ask from this.
+
+    ``forced_tool_choice``: accepts ``tool_choice: {"type": "tool", ...}`` (Fable 5.1 and later
+    reject it). ``structured_output``: accepts a JSON-schema output format; no provider claims it
+    yet (the platform notes do not establish that the API has one), so judges ask through a tool.
+    """
+
+    streaming: bool  # responses are streamed: time to first token is measured
+    tool_use: bool  # accepts ``tools`` and returns ``tool_use`` blocks
+    forced_tool_choice: bool
+    structured_output: bool
+    batches: bool  # ``Provider.batches()`` gives a Message Batches interface
 
 
 class ProviderError(AgentRegistryError):
@@ -106,9 +152,45 @@ class FatalProviderError(ProviderError):
     """400, 401, 403, 404 or a missing key: retrying cannot help; the message says what to fix."""
 
 
+@dataclass(frozen=True)
+class BatchStatus:
+    batch_id: str
+    processing_status: str  # in_progress, canceling or ended
+    counts: Mapping[str, int]  # processing, succeeded, errored, canceled, expired
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+class Batches(Protocol):
+    """Many requests sent at once, at the batch price; results matched by ``custom_id``."""
+
+    async def submit(self, requests: Sequence[tuple[str, ModelRequest]]) -> str: ...
+
+    async def poll(self, batch_id: str) -> BatchStatus: ...
+
+    async def wait(
+        self,
+        batch_id: str,
+        *,
+        interval: float = 60.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> BatchStatus: ...
+
+    async def results(self, batch_id: str) -> dict[str, ModelResponse | ProviderError]: ...
+
+
 class Provider(Protocol):
     name: str
     simulated: bool
+
+    def capabilities(self, model: str) -> Capabilities: ...
+
+    def batches(self) -> Batches:
+        """The provider's batch interface, on its own client (closed with the provider);
+        ``SpecError`` when ``capabilities(...).batches`` is False."""
+        ...
 
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse: ...
 

@@ -4,55 +4,45 @@ A batch has no per-request timing, so its responses carry ``latency_s=0.0`` and 
 latency statistics of a batch-run experiment are meaningless and should not be reported.
 Results come back out of order; ``custom_id`` (unique within the batch, at most 64 characters of
 ``[a-zA-Z0-9_-]``) is the only link to the request.
+
+``AnthropicProvider.batches()`` makes one on the provider's client: the provider owns the client
+and closes it, so this class has nothing of its own to close.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from experiments.providers.anthropic import (
-    DEFAULT_TIMEOUT_S,
     call_api,
     classify_error,
-    make_client,
+    message_tool_calls,
     request_params,
     response_usage,
 )
 from experiments.providers.base import (
+    BatchStatus,
     ModelRequest,
     ModelResponse,
     ProviderError,
     RetryableProviderError,
 )
 
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+    from anthropic.types.messages.batch_create_params import Request
+
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class BatchStatus:
-    batch_id: str
-    processing_status: str  # in_progress, canceling or ended
-    counts: Mapping[str, int]  # processing, succeeded, errored, canceled, expired
-
-    @property
-    def ended(self) -> bool:
-        return self.processing_status == "ended"
-
-
 class MessageBatches:
-    """The Batches endpoints of one ``AsyncAnthropic`` client; the credential is checked at once."""
+    """The Batches endpoints of an ``AsyncAnthropic`` client; ``secret`` is scrubbed from errors."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        timeout: float = DEFAULT_TIMEOUT_S,
-    ) -> None:
-        self._client, self._secret = make_client(api_key, base_url, timeout=timeout)
+    def __init__(self, client: AsyncAnthropic, secret: str) -> None:
+        self._client = client
+        self._secret = secret
         self._models: dict[str, dict[str, str]] = {}  # batch id -> custom_id -> model
 
     def __repr__(self) -> str:
@@ -63,14 +53,19 @@ class MessageBatches:
         ids = [custom_id for custom_id, _ in requests]
         if len(set(ids)) != len(ids):
             raise ValueError("custom_id values must be unique within a batch")
-        body = [{"custom_id": cid, "params": request_params(req)} for cid, req in requests]
+        # The body is built as plain JSON (settings may hold fields newer than the SDK's
+        # TypedDicts), so it is declared to be what the SDK expects rather than checked as such.
+        body = cast(
+            "list[Request]",
+            [{"custom_id": cid, "params": request_params(req)} for cid, req in requests],
+        )
         batch = await self._call(lambda: self._client.messages.batches.create(requests=body))
         self._models[batch.id] = {cid: req.model for cid, req in requests}
         return batch.id
 
     async def poll(self, batch_id: str) -> BatchStatus:
         batch = await self._call(lambda: self._client.messages.batches.retrieve(batch_id))
-        return BatchStatus(batch.id, batch.processing_status, batch.request_counts.to_dict())
+        return BatchStatus(batch.id, batch.processing_status, batch.request_counts.model_dump())
 
     async def wait(
         self,
@@ -104,6 +99,7 @@ class MessageBatches:
                 latency_s=0.0,
                 ttft_s=None,
                 request_id=None,
+                tool_calls=message_tool_calls(message.content),
             )
         if result.type == "errored":
             error = result.error.error
@@ -118,6 +114,3 @@ class MessageBatches:
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         return await call_api(fn, model=None, secret=self._secret)
-
-    async def aclose(self) -> None:
-        await self._client.close()

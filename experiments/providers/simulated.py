@@ -9,18 +9,35 @@ that the system prompt mentions. So a prompt that names what good answers contai
 model, covers more points on average, which real graders can measure because the response states
 the covered points (verbatim) around a code block. Latency is a lognormal draw around the model's
 median (time to first token a fraction of it); nothing actually waits.
+
+A judge's call (its context carries ``simulate_tool_call``) is answered differently: with the
+grader's own simulated tool call, drawn from a generator seeded by sha256 of the JSON of
+{seed, epoch, request body}, and usage counted from the characters of the body and the input.
+The request is the one a real judge would send (``capabilities`` are the Messages API's), so
+the simulated judgement follows from what would be asked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from experiments.providers.base import CallContext, ModelRequest, ModelResponse, Usage
+from core.errors import SpecError
+from experiments.providers.api_capabilities import messages_api_capabilities
+from experiments.providers.base import (
+    Batches,
+    CallContext,
+    Capabilities,
+    ModelRequest,
+    ModelResponse,
+    SimulateToolCall,
+    Usage,
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,18 @@ class SimulatedProvider:
     def __init__(self, profiles: Mapping[str, ModelProfile] | None = None) -> None:
         self._profiles = {**DEFAULT_PROFILES, **(profiles or {})}
 
+    def capabilities(self, model: str) -> Capabilities:
+        # Streaming: it reports a (simulated) time to first token, as a streamed call would.
+        return messages_api_capabilities(model, streaming=True, batches=False)
+
+    def batches(self) -> Batches:
+        raise SpecError(
+            "the simulated provider has no Message Batches: --batch needs provider: anthropic"
+        )
+
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
+        if context.simulate_tool_call is not None:
+            return _tool_call(request, context, context.simulate_tool_call)
         digest = _call_digest(request, context)
         rng = random.Random(int(digest, 16))
         profile = profile_for(request.model, self._profiles)
@@ -136,6 +164,33 @@ class SimulatedProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+def _tool_call(
+    request: ModelRequest, context: CallContext, simulate: SimulateToolCall
+) -> ModelResponse:
+    """A judge's answer: the grader's simulated tool call; no time passes."""
+    blob = json.dumps(
+        {"seed": context.seed, "epoch": context.epoch, "body": request.body()}, sort_keys=True
+    )
+    digest = hashlib.sha256(blob.encode()).hexdigest()
+    call = simulate(random.Random(int(digest, 16)))
+    # The body's own key order (not sorted) is what is counted.
+    prompt_chars = len(json.dumps(request.body()))
+    usage = Usage(
+        input_tokens=prompt_chars // CHARS_PER_TOKEN + 1,
+        output_tokens=len(json.dumps(call.input)) // CHARS_PER_TOKEN + 1,
+    )
+    return ModelResponse(
+        text="",
+        stop_reason="tool_use",
+        usage=usage,
+        model=request.model,
+        latency_s=0.0,
+        ttft_s=None,
+        request_id=f"sim_{digest[:16]}",
+        tool_calls=(call,),
+    )
 
 
 def _call_digest(request: ModelRequest, context: CallContext) -> str:

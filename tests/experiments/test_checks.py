@@ -17,15 +17,16 @@ from experiments.graders import (
     build_grader,
     grade_all,
     grader_types,
+    register_comparator_type,
     register_grader_type,
 )
 from experiments.graders.checks import code_blocks
-from experiments.tasks import Task
+from experiments.providers.base import TaskMaterial
 
-TASK = Task(id="t", prompt="Write a registration endpoint.", reference=("uses bcrypt",))
+TASK = TaskMaterial("t", prompt="Write a registration endpoint.", reference=("uses bcrypt",))
 
 
-def grade(config: dict[str, Any], text: str, task: Task = TASK) -> GradeResult:
+def grade(config: dict[str, Any], text: str, task: TaskMaterial = TASK) -> GradeResult:
     return asyncio.run(build_grader(config).grade(text, task))
 
 
@@ -314,7 +315,7 @@ def test_register_grader_type_adds_a_type_once(monkeypatch: pytest.MonkeyPatch) 
         def __init__(self, config: GraderConfig) -> None:
             self.name, self.weight = config.name, config.weight
 
-        async def grade(self, response_text: str, task: Task) -> GradeResult:
+        async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
             return GradeResult(self.name, 0.75, None, "fixed", cost_usd=0.01)
 
     register_grader_type("fixed_test_judge", Fixed)
@@ -332,3 +333,25 @@ def test_register_grader_type_adds_a_type_once(monkeypatch: pytest.MonkeyPatch) 
         )
     )
     assert [(r.grader, r.score) for r in results] == [("fixed_test_judge", 0.75), ("regex", 1.0)]
+
+
+def test_comparator_types_share_the_namespace_and_build_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(base, "_FACTORIES", dict(base._FACTORIES))  # keep the registry clean
+    monkeypatch.setattr(base, "_COMPARATOR_FACTORIES", dict(base._COMPARATOR_FACTORIES))
+
+    class AlwaysTie:
+        def __init__(self, config: GraderConfig) -> None:
+            self.name = config.name
+
+        async def compare(self, task: TaskMaterial, pair: base.Pair) -> GradeResult:
+            return GradeResult(self.name, 0.5, None, "tie")
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_comparator_type("regex", AlwaysTie)
+    register_comparator_type("tie_test_comparator", AlwaysTie)
+    assert "tie_test_comparator" in grader_types()
+    built = base.build_graders([{"type": "tie_test_comparator"}, {"type": "regex", "pattern": "x"}])
+    assert [g.name for g in built.per_trial] == ["regex"]
+    assert [c.name for c in built.comparators] == ["tie_test_comparator"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,21 @@ import pytest
 from core.errors import SpecError
 from experiments.graders import build_grader
 from experiments.graders.base import GradeResult
-from experiments.graders.judge import JudgeEnvironment, RubricJudge, trial_graders
+from experiments.graders.environment import JudgeEnvironment, trial_graders
+from experiments.graders.judge import RubricJudge
 from experiments.graders.pairwise import PairwiseJudge
 from experiments.pricing import cost_usd
-from experiments.providers.base import Usage
-from experiments.tasks import Task, load_suite
+from experiments.providers.anthropic import AnthropicProvider
+from experiments.providers.base import Capabilities, Provider, TaskMaterial, Usage
+from experiments.providers.registry import get_provider
+from experiments.providers.simulated import SimulatedProvider
+from experiments.tasks import load_suite
 from tests.conftest import Cli
-from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
-from tests.fake_anthropic import Text, http_error
+from tests.experiments.tool_fake import fake_env, judge_bodies
+from tests.fake_anthropic import DEFAULT_KEY, Text, ToolCall, fake_anthropic, http_error
 
 HAIKU = "claude-haiku-5-5"
-TASK = Task(
+TASK = TaskMaterial(
     "register-endpoint",
     "Write a POST /users registration endpoint.",
     ("hashes the password with bcrypt or argon2", "returns 409 on a duplicate email"),
@@ -58,7 +63,7 @@ def grade(grader: RubricJudge, env: JudgeEnvironment, answer: str = GOOD) -> Gra
 
 def test_well_formed_score_is_normalised_with_reasons_and_cost() -> None:
     reply = ToolCall({"points": points(True, False), "score": 7, "reason": "no 409"})
-    with tool_fake([reply]) as fake:
+    with fake_anthropic([reply]) as fake:
         result = grade(judge(), fake_env(fake))
     assert result.error is None
     assert result.score == pytest.approx(6 / 9)
@@ -73,7 +78,7 @@ def test_well_formed_score_is_normalised_with_reasons_and_cost() -> None:
     assert body["model"] == HAIKU
     assert body["tool_choice"] == {"type": "tool", "name": "record_grade"}
     assert body["tools"][0]["input_schema"]["properties"]["score"]["maximum"] == 10
-    assert "stream" not in body
+    assert body["stream"] is True  # through Provider.complete, streamed like every model call
     content = body["messages"][0]["content"]
     for part in (TASK.prompt, TASK.rubric, *TASK.reference, GOOD):
         assert part in content
@@ -81,7 +86,7 @@ def test_well_formed_score_is_normalised_with_reasons_and_cost() -> None:
 
 def test_pass_fail_scale() -> None:
     reply = ToolCall({"points": points(True, True), "verdict": "pass", "reason": "ok"})
-    with tool_fake([reply]) as fake:
+    with fake_anthropic([reply]) as fake:
         result = grade(judge(scale="pass_fail"), fake_env(fake))
     assert (result.score, result.passed, result.error) == (1.0, True, None)
     schema = judge_bodies(fake)[0]["tools"][0]["input_schema"]
@@ -93,7 +98,7 @@ def test_epochs_average_and_keep_the_spread() -> None:
     replies = [
         ToolCall({"points": points(True, True), "score": s, "reason": "r"}) for s in (4, 7, 10)
     ]
-    with tool_fake(replies) as fake:
+    with fake_anthropic(replies) as fake:
         result = grade(judge(epochs=3), fake_env(fake))
     scores = [(s - 1) / 9 for s in (4, 7, 10)]
     assert fake.message_calls == 3
@@ -101,6 +106,69 @@ def test_epochs_average_and_keep_the_spread() -> None:
     assert sorted(result.details["scores"]) == pytest.approx(scores)
     assert result.details["spread"]["sd"] == pytest.approx(statistics.stdev(scores))
     assert result.cost_usd == pytest.approx(3 * cost_usd(HAIKU, Usage(1000, 200)))
+
+
+# --- how the judgement is asked for: from the provider's capabilities ---------------------------
+
+
+@pytest.mark.parametrize("model", ["claude-fable-5-1", "fable"])
+def test_fable_5_1_and_later_are_offered_the_tool_not_forced(model: str) -> None:
+    """The fake answers a forced tool_choice on these models with a 400, as the API does."""
+    reply = ToolCall({"points": points(True, True), "score": 9, "reason": "both"})
+    with fake_anthropic([reply]) as fake:
+        result = grade(judge(model=model), fake_env(fake))
+    assert result.error is None
+    assert result.score == pytest.approx(8 / 9)
+    [body] = judge_bodies(fake)
+    assert body["model"].startswith("claude-fable-5-")
+    assert body["tool_choice"] == {"type": "auto"}
+    assert [tool["name"] for tool in body["tools"]] == ["record_grade"]
+    assert "Record the grade by calling the record_grade tool" in body["system"]
+
+
+class NoForcedToolChoice(AnthropicProvider):
+    def capabilities(self, model: str) -> Capabilities:
+        return replace(super().capabilities(model), forced_tool_choice=False)
+
+
+def test_the_choice_follows_the_providers_capabilities_not_the_model_name() -> None:
+    reply = ToolCall({"points": points(True, True), "score": 9, "reason": "both"})
+    with fake_anthropic([reply]) as fake:
+        provider = NoForcedToolChoice(api_key=DEFAULT_KEY, base_url=fake.base_url)
+        result = grade(judge(), JudgeEnvironment(provider))  # haiku: forcing would be accepted
+        asyncio.run(provider.aclose())
+    assert result.error is None
+    assert judge_bodies(fake)[0]["tool_choice"] == {"type": "auto"}
+
+
+def test_environment_reuses_the_given_provider_and_closes_only_what_it_made() -> None:
+    """The experiment's provider serves judges without a provider of their own and stays open;
+    a judge naming another provider gets one made for it, closed with the environment."""
+    own = SimulatedProvider()
+    made: list[Provider] = []
+    verdict = ToolCall({"points": points(True, True), "score": 10, "reason": "r"})
+
+    with fake_anthropic(default=verdict) as fake:
+
+        def factory(name: str) -> Provider:
+            made.append(get_provider(name, api_key=DEFAULT_KEY, base_url=fake.base_url))
+            return made[-1]
+
+        env = JudgeEnvironment(own, provider_factory=factory)
+
+        async def go() -> tuple[GradeResult, GradeResult]:
+            try:
+                simulated = await judge().bind(env).grade(GOOD, TASK)
+                real = await judge(provider="anthropic", epochs=2).bind(env).grade(GOOD, TASK)
+                return simulated, real
+            finally:
+                await env.aclose()
+
+        simulated, real = asyncio.run(go())
+    assert simulated.details["simulated"] is True
+    assert real.details["simulated"] is False and real.score == 1.0
+    assert [p.name for p in made] == ["anthropic"]  # made once, used by both epochs
+    assert isinstance(made[0], AnthropicProvider) and made[0]._client.is_closed()
 
 
 # --- malformed and failing judgements -----------------------------------------------------------
@@ -117,7 +185,7 @@ def test_epochs_average_and_keep_the_spread() -> None:
     ],
 )
 def test_malformed_judgement_is_an_error_not_a_zero(reply: ToolCall, message: str) -> None:
-    with tool_fake([reply]) as fake:
+    with fake_anthropic([reply]) as fake:
         result = grade(judge(), fake_env(fake))
     assert result.score is None and result.passed is None
     assert result.error is not None and "malformed judgement" in result.error
@@ -126,7 +194,7 @@ def test_malformed_judgement_is_an_error_not_a_zero(reply: ToolCall, message: st
 
 
 def test_failed_judge_call_is_retried_then_an_error() -> None:
-    with tool_fake([http_error(529), http_error(529), http_error(529)]) as fake:
+    with fake_anthropic([http_error(529), http_error(529), http_error(529)]) as fake:
         result = grade(judge(), fake_env(fake))
     assert fake.message_calls == 3  # max_attempts of the environment
     assert result.score is None
@@ -136,7 +204,7 @@ def test_failed_judge_call_is_retried_then_an_error() -> None:
 
 
 def test_fatal_judge_error_is_not_retried() -> None:
-    with tool_fake([http_error(404)]) as fake:
+    with fake_anthropic([http_error(404)]) as fake:
         result = grade(judge(), fake_env(fake))
     assert fake.message_calls == 1
     assert result.error is not None and f"model {HAIKU} not found" in result.error
@@ -147,7 +215,7 @@ def test_one_malformed_epoch_leaves_the_others() -> None:
         ToolCall({"points": points(True, True), "score": 10, "reason": "r"}),
         ToolCall(None, text="prose"),
     ]
-    with tool_fake(replies) as fake:
+    with fake_anthropic(replies) as fake:
         result = grade(judge(epochs=2), fake_env(fake))
     assert result.score == 1.0
     assert len(result.details["errors"]) == 1
@@ -199,7 +267,7 @@ def test_judge_request_never_names_the_variant(
     def script(body: dict[str, Any]) -> Any:
         return verdict if "tools" in body else Text("Use bcrypt; return 409.")
 
-    with tool_fake(script) as fake:
+    with fake_anthropic(script) as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
         out = json.loads(sqlite_cli.ok("run", "spec.yaml", "--json").stdout)
@@ -247,7 +315,7 @@ def test_simulated_judge_tells_good_from_weak_on_the_shipped_suite() -> None:
     grader = judge().bind(env)
 
     async def go(answer_of: Any) -> list[float]:
-        results = [await grader.grade(answer_of(t), t) for t in suite.tasks]
+        results = [await grader.grade(answer_of(t), t.material()) for t in suite.tasks]
         return [r.score for r in results if r.score is not None]
 
     full = asyncio.run(go(lambda t: "\n".join(t.reference)))

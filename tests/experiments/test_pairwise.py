@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from experiments.graders import build_grader
-from experiments.graders.base import GradeResult
-from experiments.graders.judge import JudgeEnvironment
+from experiments.graders.base import GradeResult, parse_grader_config
+from experiments.graders.environment import JudgeEnvironment, bind_graders
 from experiments.graders.pairwise import (
     Pair,
     PairwiseJudge,
@@ -20,11 +20,11 @@ from experiments.graders.pairwise import (
     summarise,
     variant_side,
 )
-from experiments.tasks import Task
-from tests.experiments.tool_fake import ToolCall, fake_env, judge_bodies, tool_fake
-from tests.fake_anthropic import http_error
+from experiments.providers.base import TaskMaterial
+from tests.experiments.tool_fake import fake_env, judge_bodies
+from tests.fake_anthropic import ToolCall, fake_anthropic, http_error
 
-TASK = Task(
+TASK = TaskMaterial(
     "register-endpoint",
     "Write a POST /users registration endpoint.",
     ("hashes the password with bcrypt or argon2", "returns 409 on a duplicate email"),
@@ -47,8 +47,8 @@ def prefer(winner_of: Any) -> Any:
     return script
 
 
-def compare(env: JudgeEnvironment, pair: Pair = PAIR) -> GradeResult:
-    judge = build_grader({"type": "pairwise", "model": "haiku"})
+def compare(env: JudgeEnvironment, pair: Pair = PAIR, model: str = "haiku") -> GradeResult:
+    judge = build_grader({"type": "pairwise", "model": model})
     assert isinstance(judge, PairwiseJudge)
 
     async def go() -> GradeResult:
@@ -71,7 +71,7 @@ def test_variant_side_and_outcome() -> None:
 
 
 def test_both_orders_are_asked_with_the_answers_swapped() -> None:
-    with tool_fake(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
+    with fake_anthropic(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
         result = compare(fake_env(fake))
     bodies = judge_bodies(fake)
     assert len(bodies) == 2
@@ -90,8 +90,20 @@ def test_both_orders_are_asked_with_the_answers_swapped() -> None:
     assert result.cost_usd > 0
 
 
+def test_fable_pairwise_judge_is_offered_the_tool_not_forced() -> None:
+    """Fable 5.1 and later reject a forced tool_choice (the fake answers 400, as the API does)."""
+    with fake_anthropic(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
+        result = compare(fake_env(fake), model="fable")
+    assert (result.score, result.error) == (1.0, None)
+    bodies = judge_bodies(fake)
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["tool_choice"] == {"type": "auto"}
+        assert [tool["name"] for tool in body["tools"]] == ["record_preference"]
+
+
 def test_a_judge_that_always_picks_the_first_answer_flips() -> None:
-    with tool_fake(prefer(lambda a, b: "A")) as fake:
+    with fake_anthropic(prefer(lambda a, b: "A")) as fake:
         result = compare(fake_env(fake))
     assert result.details["outcome"] == "tie" and result.details["flipped"] is True
     assert result.score == 0.5
@@ -99,16 +111,16 @@ def test_a_judge_that_always_picks_the_first_answer_flips() -> None:
 
 
 def test_loss_when_the_control_is_preferred_in_both_orders() -> None:
-    with tool_fake(prefer(lambda a, b: "A" if "md5" in a else "B")) as fake:
+    with fake_anthropic(prefer(lambda a, b: "A" if "md5" in a else "B")) as fake:
         result = compare(fake_env(fake))
     assert (result.score, result.details["outcome"]) == (0.0, "loss")
 
 
 def test_malformed_or_failed_order_is_an_error() -> None:
-    with tool_fake([ToolCall({"winner": "C"}, name="record_preference")]) as fake:
+    with fake_anthropic([ToolCall({"winner": "C"}, name="record_preference")]) as fake:
         malformed = compare(fake_env(fake))
     assert malformed.score is None and "malformed" in (malformed.error or "")
-    with tool_fake([http_error(400)], default=http_error(400)) as fake:
+    with fake_anthropic([http_error(400)], default=http_error(400)) as fake:
         failed = compare(fake_env(fake))
     assert failed.score is None and "judge call failed" in (failed.error or "")
 
@@ -180,7 +192,10 @@ def test_summary_without_pairwise_grades() -> None:
     }
 
 
-def test_pairwise_is_not_a_per_trial_grader() -> None:
-    judge = build_grader({"type": "pairwise"})
-    with pytest.raises(TypeError, match="compare"):
-        asyncio.run(judge.grade("text", TASK))
+def test_pairwise_is_a_comparator_never_a_per_trial_grader() -> None:
+    env = JudgeEnvironment("simulated")
+    bound = bind_graders([parse_grader_config({"type": "pairwise"})], env)
+    assert bound.per_trial == ()
+    [judge] = bound.comparators
+    assert isinstance(judge, PairwiseJudge) and judge.env is env
+    assert not hasattr(judge, "grade")  # nothing can grade a single trial with it

@@ -18,6 +18,7 @@ from experiments.providers.base import (
     ProviderError,
     RetryableProviderError,
     TaskMaterial,
+    ToolUse,
     Usage,
 )
 from experiments.providers.batches import MessageBatches
@@ -29,6 +30,7 @@ from tests.fake_anthropic import (
     Drop,
     StreamError,
     Text,
+    ToolCall,
     fake_anthropic,
     http_error,
 )
@@ -44,6 +46,13 @@ REQUEST = ModelRequest(
 )
 CONTEXT = CallContext(seed=1, variant="control", epoch=0, task=TaskMaterial("t1", "Say hi."))
 OK = Text("hi there", chunks=2)
+TOOL = {"name": "record", "input_schema": {"type": "object"}}
+VERDICT = {"points": [{"point": 1, "met": True, "reason": "bcrypt"}], "score": 8, "reason": "ok"}
+
+
+def with_tool(model: str = MODEL, choice: dict[str, Any] | None = None) -> ModelRequest:
+    settings: dict[str, Any] = {"tools": [TOOL], "tool_choice": choice or {"type": "auto"}}
+    return ModelRequest(model, "Grade it.", REQUEST.messages, 256, settings)
 
 
 def call(base_url: str, request: ModelRequest = REQUEST, key: str = DEFAULT_KEY) -> ModelResponse:
@@ -249,16 +258,91 @@ def test_registry_knows_both_providers():
         get_provider("openai")
 
 
+# --- tool use and capabilities -------------------------------------------------------------
+
+
+def test_streamed_tool_use_is_assembled_from_input_json_deltas():
+    reply = ToolCall(VERDICT, name="record", text="Recording.", chunks=5, output_tokens=40)
+    with fake_anthropic([reply]) as fake:
+        response = call(fake.base_url, with_tool())
+    assert fake.requests[0].body["stream"] is True
+    assert response.tool_calls == (ToolUse("record", VERDICT),)
+    assert response.text == "Recording."
+    assert response.stop_reason == "tool_use"
+    assert response.usage == Usage(input_tokens=1000, output_tokens=40)
+
+
+def test_tool_call_cut_off_mid_input_is_kept_without_input():
+    reply = ToolCall(VERDICT, name="record", cut_at=20)
+    with fake_anthropic([reply]) as fake:
+        response = call(fake.base_url, with_tool())
+    assert response.tool_calls == (ToolUse("record", None),)
+    assert response.stop_reason == "max_tokens"
+
+
+def test_text_answer_has_no_tool_calls():
+    with fake_anthropic([OK]) as fake:
+        assert call(fake.base_url).tool_calls == ()
+
+
+@pytest.mark.parametrize(
+    ("model", "forced"),
+    [
+        ("claude-sonnet-5-5", True),
+        ("claude-haiku-5-5", True),
+        ("claude-opus-5-5", True),
+        ("claude-fable-5", True),
+        ("claude-fable-5-1", False),
+        ("claude-fable-5-2", False),
+        ("claude-fable-6", False),
+        ("claude-mythos-5-1", True),
+    ],
+)
+def test_forced_tool_choice_depends_on_the_model(model: str, forced: bool):
+    provider = AnthropicProvider(api_key=DEFAULT_KEY, base_url="http://127.0.0.1:9")
+    try:
+        capabilities = provider.capabilities(model)
+    finally:
+        asyncio.run(provider.aclose())
+    assert capabilities.forced_tool_choice is forced
+    assert (capabilities.streaming, capabilities.tool_use, capabilities.batches) == (
+        True,
+        True,
+        True,
+    )
+    assert capabilities.structured_output is False
+    # The simulated provider stands in for the same API: same answer, but no batches.
+    simulated = SimulatedProvider().capabilities(model)
+    assert (simulated.forced_tool_choice, simulated.batches) == (forced, False)
+
+
+def test_simulated_provider_has_no_batches():
+    with pytest.raises(SpecError, match=r"no Message Batches.*provider: anthropic"):
+        SimulatedProvider().batches()
+
+
+def test_fake_rejects_forced_tool_choice_on_fable_5_1_and_later():
+    forced = {"type": "tool", "name": "record"}
+    reply = ToolCall(VERDICT, name="record")
+    with fake_anthropic([reply]) as fake:
+        with pytest.raises(FatalProviderError, match=r"400.*forced tool use"):
+            call(fake.base_url, with_tool("claude-fable-5-2", forced))
+        # rejected before any script reply was taken
+        assert (
+            call(fake.base_url, with_tool("claude-fable-5", forced)).tool_calls[0].input == VERDICT
+        )
+
+
 # --- batches -------------------------------------------------------------------------------
 
 
 def run_batches(base_url: str, job: Callable[[MessageBatches], Awaitable[T]]) -> T:
     async def go() -> T:
-        batches = MessageBatches(api_key=DEFAULT_KEY, base_url=base_url)
+        provider = AnthropicProvider(api_key=DEFAULT_KEY, base_url=base_url)
         try:
-            return await job(batches)
+            return await job(provider.batches())
         finally:
-            await batches.aclose()
+            await provider.aclose()
 
     return asyncio.run(go())
 
@@ -309,6 +393,20 @@ def test_batch_submit_poll_results():
     assert isinstance(results["exp1-control-t2-0"], RetryableProviderError)
     overloaded = results["exp1-control-t3-0"]
     assert isinstance(overloaded, RetryableProviderError) and overloaded.status == 529
+
+
+def test_batch_results_carry_tool_calls():
+    async def job(batches: MessageBatches) -> dict[str, ModelResponse | ProviderError]:
+        batch_id = await batches.submit([("judge-1", with_tool())])
+        await batches.wait(batch_id, interval=0.0)
+        return await batches.results(batch_id)
+
+    with fake_anthropic([ToolCall(VERDICT, name="record")]) as fake:
+        results = run_batches(fake.base_url, job)
+    response = results["judge-1"]
+    assert isinstance(response, ModelResponse)
+    assert response.tool_calls == (ToolUse("record", VERDICT),)
+    assert response.stop_reason == "tool_use"
 
 
 def test_batch_errors_are_provider_errors():

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import SpecError
-from experiments.graders import combine, grade_all
+from experiments.graders import GradeResult, combine, grade_all
+from experiments.graders.base import Graders, build_graders
 from experiments.providers.base import TaskMaterial
 from experiments.tasks import TASK_ID, Task, TaskSuite, load_suite
 
@@ -30,6 +31,11 @@ AREAS = {
 @pytest.fixture(scope="module")
 def suite() -> TaskSuite:
     return load_suite(SHIPPED)
+
+
+def grade(task: Task, text: str) -> tuple[GradeResult, ...]:
+    """The task's per-trial graders on ``text``."""
+    return asyncio.run(grade_all(build_graders(task.graders).per_trial, text, task.material()))
 
 
 def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
@@ -74,7 +80,7 @@ def test_shipped_tasks_are_complete(suite: TaskSuite) -> None:
             ("substance", 0.25),
         ]
         assert max(g.weight for g in own) >= 1.0
-        assert len(task.build_graders()) == len(task.graders)
+        assert len(build_graders(task.graders).per_trial) == len(task.graders)
 
 
 def test_task_material_and_weights(suite: TaskSuite) -> None:
@@ -237,7 +243,7 @@ result in Redis for a few minutes. You could also archive old orders.
 
 
 def score(task: Task, text: str) -> float:
-    results = asyncio.run(grade_all(task.build_graders(), text, task))
+    results = grade(task, text)
     combined = combine(results, task.weights())
     assert combined is not None
     return combined
@@ -263,9 +269,7 @@ def test_good_answer_scores_clearly_higher_than_weak(
 
 def test_weak_register_answer_fails_the_security_checks(suite: TaskSuite) -> None:
     task = suite.task("register-endpoint")
-    results = {
-        r.grader: r for r in asyncio.run(grade_all(task.build_graders(), WEAK_REGISTER, task))
-    }
+    results = {r.grader: r for r in grade(task, WEAK_REGISTER)}
     assert results["slow-hash"].passed is False
     assert results["no-fast-hash"].passed is False
     assert "createHash('md5'" in results["no-fast-hash"].reason
@@ -293,7 +297,7 @@ tasks:
         "I need a user registration endpoint that validates email and hashes passwords.",
         ("validates email format", "hashes with bcrypt or argon2", "returns 201 and 409"),
     )
-    assert task.build_graders() == ()
+    assert build_graders(task.graders) == Graders((), ())
 
 
 def test_suite_graders_come_first_and_names_are_numbered(tmp_path: Path) -> None:
@@ -334,7 +338,7 @@ def test_python_grader_path_is_relative_to_the_suite(tmp_path: Path) -> None:
         "      - {type: python, function: 'checks_here.py:f'}\n",
     )
     task = load_suite(path).tasks[0]
-    (result,) = asyncio.run(grade_all(task.build_graders(), "ok then", task))
+    (result,) = grade(task, "ok then")
     assert (result.score, result.passed) == (1.0, True)
 
 

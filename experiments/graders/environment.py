@@ -1,0 +1,181 @@
+"""What judges need at grade time: providers by name, the seed, retries; and graders bound to it.
+
+A judge asks one question per judgement and wants the answer as a call of one tool. It asks
+through ``Provider.complete``, like every other model call, in the way the provider says the
+judge's model accepts (``Capabilities``): the tool forced through ``tool_choice`` where that is
+supported, else offered with ``tool_choice: auto`` (every judge's system prompt tells it to call
+the tool; an answer without the call is a malformed judgement either way).
+
+Offline, the simulated provider makes the tool call from the judge's own ``simulate`` (carried
+in ``CallContext``), deterministic from the experiment's seed, the judge epoch and the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
+
+from experiments.graders.base import Comparator, Grader, GraderConfig, Graders, build_graders
+from experiments.providers.base import (
+    CallContext,
+    Capabilities,
+    FatalProviderError,
+    ModelRequest,
+    Provider,
+    TaskMaterial,
+    ToolUse,
+    Usage,
+)
+from experiments.providers.registry import get_provider
+from experiments.retry import call_with_retries
+
+Simulate = Callable[[random.Random], dict[str, Any]]
+G = TypeVar("G", Grader, Comparator)
+# Judges are blind: their calls name no variant.
+JUDGE_VARIANT = ""
+
+
+def tool_settings(tool: Mapping[str, Any], capabilities: Capabilities) -> dict[str, Any]:
+    """Request settings that ask for a call of ``tool``, as the model accepts it."""
+    if not capabilities.tool_use:
+        raise FatalProviderError("this provider cannot call tools on the judge's model")
+    if capabilities.forced_tool_choice:
+        choice = {"type": "tool", "name": tool["name"]}
+    else:
+        choice = {"type": "auto"}
+    return {"tools": [dict(tool)], "tool_choice": choice}
+
+
+@dataclass(frozen=True)
+class ToolQuestion:
+    """One judgement to ask for: built from the task and the answers only (blinding)."""
+
+    model: str  # resolved model ID
+    system: str
+    content: str  # the user turn
+    max_tokens: int
+    tool: Mapping[str, Any]  # the tool the answer must call
+    task: TaskMaterial
+    simulate: Simulate  # the tool input a simulated judge gives
+
+    def request(self, capabilities: Capabilities) -> ModelRequest:
+        return ModelRequest(
+            model=self.model,
+            system=self.system,
+            messages=({"role": "user", "content": self.content},),
+            max_tokens=self.max_tokens,
+            settings=tool_settings(self.tool, capabilities),
+        )
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """One judge call: the asked tool's input (None when the model did not call it)."""
+
+    tool_input: dict[str, Any] | None
+    text: str
+    usage: Usage
+    stop_reason: str | None
+    retries: int
+    simulated: bool
+
+
+class JudgeEnvironment:
+    """What judges need at grade time; one per run or re-grading, closed at its end.
+
+    ``default_provider`` is the experiment's provider, or its name: a judge without its own
+    ``provider`` uses it. An instance given here is reused and left open (its owner closes it).
+    Other providers are made on first use by ``provider_factory`` (so a simulated run never
+    needs a key), reused, and closed with the environment.
+    """
+
+    def __init__(
+        self,
+        default_provider: Provider | str,
+        *,
+        seed: int = 0,
+        max_attempts: int = 6,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        provider_factory: Callable[[str], Provider] = get_provider,
+    ) -> None:
+        self._providers: dict[str, Provider] = {}
+        if isinstance(default_provider, str):
+            self.default_provider = default_provider
+        else:
+            self.default_provider = default_provider.name
+            self._providers[default_provider.name] = default_provider
+        self.seed = seed
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self._provider_factory = provider_factory
+        self._made: dict[str, Provider] = {}  # by name: what this environment closes
+
+    def _provider(self, name: str | None) -> Provider:
+        name = name or self.default_provider
+        provider = self._providers.get(name)
+        if provider is None:  # no await between the check and the store: no duplicates
+            provider = self._providers[name] = self._made[name] = self._provider_factory(name)
+        return provider
+
+    async def ask(self, provider: str | None, question: ToolQuestion, *, epoch: int) -> ToolReply:
+        """One judgement on ``provider`` (None: the default); raises ``ProviderError`` when the
+        call fails after retries, or when the provider cannot be made (no key)."""
+        chosen = self._provider(provider)
+        request = question.request(chosen.capabilities(question.model))
+        tool_name = question.tool["name"]
+
+        def simulate_call(rng: random.Random) -> ToolUse:
+            return ToolUse(tool_name, question.simulate(rng))
+
+        context = CallContext(self.seed, JUDGE_VARIANT, epoch, question.task, simulate_call)
+        response, retries = await call_with_retries(
+            lambda: chosen.complete(request, context),
+            max_attempts=self.max_attempts,
+            sleep=self.sleep,
+        )
+        tool_input = next((c.input for c in response.tool_calls if c.name == tool_name), None)
+        return ToolReply(
+            tool_input=tool_input,
+            text=response.text,
+            usage=response.usage,
+            stop_reason=response.stop_reason,
+            retries=retries,
+            simulated=chosen.simulated,
+        )
+
+    async def aclose(self) -> None:
+        made, self._made = self._made, {}
+        for name, provider in made.items():
+            del self._providers[name]
+            await provider.aclose()
+
+
+# --- a task's graders, bound to an environment --------------------------------------------------
+
+
+@runtime_checkable
+class UsesJudges(Protocol):
+    """A grader or comparator that calls a model: it is given the environment before use."""
+
+    def bind(self, env: JudgeEnvironment) -> Self: ...
+
+
+def bind_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> Graders:
+    """A task's graders and comparators (split by their registered kind), bound to ``env``."""
+    built = build_graders(configs)
+    return Graders(
+        tuple(_bound(g, env) for g in built.per_trial),
+        tuple(_bound(c, env) for c in built.comparators),
+    )
+
+
+def trial_graders(configs: Sequence[GraderConfig], env: JudgeEnvironment) -> tuple[Grader, ...]:
+    """The graders that grade each trial; comparators run once all trials exist."""
+    return bind_graders(configs, env).per_trial
+
+
+def _bound(grader: G, env: JudgeEnvironment) -> G:
+    return grader.bind(env) if isinstance(grader, UsesJudges) else grader
