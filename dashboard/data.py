@@ -405,6 +405,6 @@ def label_position(db: Database, name: str, label: str) -> int | None:
     from variants.refs import Ref
 
     try:
-        return Registry(db).version(Ref(name, label=label)).number
+        return Registry(db).resolve(Ref(name, label=label)).ref.number
     except NotFoundError:
         return None

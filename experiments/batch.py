@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from core.errors import SpecError
 from experiments.graders.environment import JudgeEnvironment
 from experiments.kinds import SingleRequestKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
-from experiments.providers.base import ModelResponse, Provider, ProviderError
+from experiments.providers.base import Batches, ModelResponse, Provider, ProviderError
 from experiments.run_state import RunState, RunSummary, run_status
 from experiments.scoring import Scorer
 from experiments.store.trials import TrialResult, TrialStore
@@ -38,12 +37,10 @@ async def run_batch(
     provider: Provider,
     *,
     on_progress: Callable[[RunState], None] | None = None,
-    batches: Any = None,
+    batches: Batches | None = None,
     poll_interval: float = 30.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> RunSummary:
-    if plan.provider != "anthropic":
-        raise SpecError("--batch needs provider: anthropic (the Message Batches API)")
     kind = trial_kind(plan, load_price_table())
     if not isinstance(kind, SingleRequestKind):
         raise SpecError(f"--batch: a {plan.kind} trial is not one request; run it without --batch")

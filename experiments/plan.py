@@ -184,14 +184,13 @@ def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, .
     seen: dict[tuple[int, str], str] = {}
     for variant in spec.variants:
         try:
-            version = registry.version(parse_ref(variant.ref))
+            version = registry.resolve(parse_ref(variant.ref))
         except NotFoundError as err:
             raise SpecError(f"variants.{variant.label}: {err}") from None
-        assert version.id is not None  # a stored row always has its id
         definition = AgentDefinition.parse(version.source, origin=variant.ref)
         resolved = resolve_model(definition.model)
         price_for(resolved.model_id)  # no price: fail now, not after paying for half a run
-        key = (version.id, resolved.model_id)
+        key = (version.version_id, resolved.model_id)
         if key in seen:
             warnings.append(
                 f"variants {seen[key]} and {variant.label} are the same version and model"
@@ -201,7 +200,7 @@ def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, .
             Arm(
                 variant.label,
                 variant.ref,
-                version.id,
+                version.version_id,
                 resolved.alias,
                 resolved.model_id,
                 system_prompt(definition),

@@ -8,212 +8,38 @@
   ``input_json_delta`` pieces that only parse once joined, at the end of the block.
 - Message Batches go through the provider's own client (``batches()``): one credential check,
   one connection pool, closed with the provider.
-- The credential comes from the constructor or ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_AUTH_TOKEN``
+- The credential comes from the constructor or ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_AUTH_TOKEN``;
   and is scrubbed from every error message this module builds; ``repr`` never shows it.
 - ``anthropic`` (about a second to import) is imported only when a client is made.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from experiments.providers.anthropic_sdk import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT_S,
+    call_api,
+    make_client,
+    request_params,
+    response_usage,
+    tool_input,
+)
 from experiments.providers.api_capabilities import messages_api_capabilities
 from experiments.providers.base import (
     CallContext,
     Capabilities,
-    FatalProviderError,
     ModelRequest,
     ModelResponse,
-    ProviderError,
-    RetryableProviderError,
     ToolUse,
     Usage,
 )
 
 if TYPE_CHECKING:
-    from anthropic import AsyncAnthropic
-
     from experiments.providers.batches import MessageBatches
-
-T = TypeVar("T")
-
-MISSING_KEY = (
-    "no Anthropic credential: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the environment, "
-    "or use the simulated provider"
-)
-DEFAULT_TIMEOUT_S = 600.0
-DEFAULT_MAX_CONNECTIONS = 256
-# Error types that can arrive inside a 200 stream (or a batch result) and may succeed on retry.
-RETRYABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
-# HTTP status of each error type, for errors that carry no status (batch results).
-STATUS_OF_TYPE = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
-
-def make_client(
-    api_key: str | None = None,
-    base_url: str | None = None,
-    *,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-) -> tuple[AsyncAnthropic, str]:
-    """An ``AsyncAnthropic`` without SDK retries, and the secret it uses (for scrubbing).
-
-    Raises ``FatalProviderError`` before any request when no credential is set.
-    ``base_url`` falls back to ``ANTHROPIC_BASE_URL`` (the SDK reads it). Up to
-    ``max_connections`` connections are kept alive: the SDK default keeps 100, so a run at higher
-    concurrency would reconnect on every call. The transport is the SDK's aiohttp one: on this
-    project's benchmark it takes 4-6 ms of CPU per streamed call where httpx2 takes about 10,
-    which decides how close a run at concurrency 128 comes to the latency-bound limit.
-    """
-    api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
-    auth_token = None if api_key else os.environ.get("ANTHROPIC_AUTH_TOKEN") or None
-    secret = api_key or auth_token
-    if not secret:
-        raise FatalProviderError(MISSING_KEY)
-    import anthropic
-    import httpx2
-
-    limits = httpx2.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    client = anthropic.AsyncAnthropic(
-        api_key=api_key,
-        auth_token=auth_token,
-        base_url=base_url,
-        max_retries=0,
-        timeout=timeout,
-        http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout),
-    )
-    return client, secret
-
-
-def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms``, else ``retry-after`` (secs or date)."""
-    if not headers:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        return None if parsed is None else max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
-
-
-def classify_error(
-    *,
-    status: int | None,
-    error_type: str | None,
-    api_message: str | None,
-    model: str | None,
-    secret: str,
-    headers: Mapping[str, str] | None = None,
-) -> ProviderError:
-    """Map an API error to a retryable or a fatal ``ProviderError`` whose message says what to do.
-
-    ``status`` is None or 200 for errors delivered inside a stream or a batch result; then the
-    error type decides. ``model`` is None for calls that name no model (batch retrieval).
-    """
-    if status in (None, 200):
-        status = STATUS_OF_TYPE.get(error_type or "", status)
-    detail = api_message or error_type or "no details"
-    label = f"{status} {error_type}" if error_type else str(status)
-    if status in (408, 409, 429) or (status or 0) >= 500 or error_type in RETRYABLE_TYPES:
-        message = f"Anthropic API {label}: {detail}"
-        return RetryableProviderError(
-            scrub(message, secret), status=status, retry_after=parse_retry_after(headers)
-        )
-    if status == 401:
-        message = (
-            "ANTHROPIC_API_KEY was rejected (401 authentication_error): check that the key (or "
-            "ANTHROPIC_AUTH_TOKEN) is current and belongs to this API endpoint"
-        )
-    elif status == 403:
-        message = f"permission denied (403): this key may not use model {model}: {detail}"
-    elif status == 404 and model:
-        message = f"model {model} not found: check data/models.yaml or the spec ({detail})"
-    elif status == 400:
-        message = f"the API rejected the request (400 invalid_request_error): {detail}"
-    else:
-        message = f"Anthropic API {label}: {detail}"
-    return FatalProviderError(scrub(message, secret), status=status)
-
-
-def scrub(message: str, secret: str) -> str:
-    return message.replace(secret, "[redacted]") if secret else message
-
-
-async def call_api(fn: Callable[[], Awaitable[T]], *, model: str | None, secret: str) -> T:
-    """Await one SDK call, turning SDK and transport errors into ``ProviderError``."""
-    import anthropic
-    import httpx2
-
-    try:
-        return await fn()
-    except anthropic.APIStatusError as err:
-        raise classify_error(
-            status=err.status_code,
-            error_type=err.type,
-            api_message=err.api_message,
-            model=model,
-            secret=secret,
-            headers=err.response.headers,
-        ) from err
-    except (anthropic.APIConnectionError, httpx2.TransportError) as err:
-        # No response, or the connection broke mid-stream: another attempt may succeed.
-        message = f"connection to the Anthropic API failed: {type(err).__name__}: {err}"
-        raise RetryableProviderError(scrub(message, secret)) from err
-
-
-def request_params(request: ModelRequest) -> dict[str, Any]:
-    """The request body; an empty system prompt is left out (the API rejects empty text)."""
-    body = request.body()
-    if not body["system"]:
-        del body["system"]
-    return body
-
-
-def tool_input(value: object) -> dict[str, Any] | None:
-    """A tool call's input as ``ToolUse`` keeps it: an object, else None."""
-    return value if isinstance(value, dict) else None
-
-
-def message_tool_calls(content: Any) -> tuple[ToolUse, ...]:
-    """The ``tool_use`` blocks of a whole (not streamed) message."""
-    return tuple(ToolUse(b.name, tool_input(b.input)) for b in content if b.type == "tool_use")
-
-
-def response_usage(usage: Any) -> Usage:
-    """Our ``Usage`` from the SDK's ``Usage`` (cache counts may be None)."""
-    return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_write_tokens=usage.cache_creation_input_tokens or 0,
-        cache_read_tokens=usage.cache_read_input_tokens or 0,
-    )
 
 
 class AnthropicProvider:

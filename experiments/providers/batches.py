@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from experiments.providers.anthropic import (
+from experiments.providers.anthropic_sdk import (
     call_api,
     classify_error,
     message_tool_calls,

@@ -9,7 +9,8 @@ import pytest
 
 from core.errors import SpecError
 from experiments.pricing import cost_usd
-from experiments.providers.anthropic import MISSING_KEY, AnthropicProvider, parse_retry_after
+from experiments.providers.anthropic import AnthropicProvider
+from experiments.providers.anthropic_sdk import MISSING_KEY, parse_retry_after
 from experiments.providers.base import (
     CallContext,
     FatalProviderError,

@@ -256,7 +256,15 @@ def test_a_batch_needs_a_kind_whose_cell_is_one_request(tmp_path: Path) -> None:
 
     db, plan = _plan(tmp_path, "two-calls")
     with pytest.raises(SpecError, match="not one request"):
-        asyncio.run(run_batch(db, replace(plan, provider="anthropic"), SimulatedProvider()))
+        asyncio.run(run_batch(db, plan, SimulatedProvider()))
+
+
+def test_a_batch_needs_a_provider_with_message_batches(tmp_path: Path) -> None:
+    from experiments.batch import run_batch
+
+    db, plan = _plan(tmp_path, "response")
+    with pytest.raises(SpecError, match="--batch needs provider: anthropic"):
+        asyncio.run(run_batch(db, plan, SimulatedProvider()))
 
 
 def test_an_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
