@@ -116,27 +116,27 @@ def trial_figures(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     with db.session() as session:
         return list(
             session.exec(
                 select(ExperimentVariant)
                 .where(ExperimentVariant.experiment_id == experiment_id)
-                .order_by(ExperimentVariant.position)  # type: ignore[arg-type]
+                .order_by(col(ExperimentVariant.position))
             ).all()
         )
 
 
 def experiment_tasks(db: Database, experiment_id: int) -> list[ExperimentTask]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     with db.session() as session:
         return list(
             session.exec(
                 select(ExperimentTask)
                 .where(ExperimentTask.experiment_id == experiment_id)
-                .order_by(ExperimentTask.position)  # type: ignore[arg-type]
+                .order_by(col(ExperimentTask.position))
             ).all()
         )
 
@@ -153,22 +153,22 @@ def get_experiment(db: Database, experiment_id: int) -> Experiment:
 
 def find_experiment_id(db: Database, ref: str) -> int:
     """An experiment by id, or by name (its newest run)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from core.errors import NotFoundError
 
     with db.session() as session:
         if ref.isdigit():
-            found = session.get(Experiment, int(ref))
+            found = session.exec(select(Experiment.id).where(Experiment.id == int(ref))).first()
             if found is None:
                 raise NotFoundError(f"no experiment with id {ref}")
-            return found.id  # type: ignore[return-value]
-        row = session.exec(
-            select(Experiment).where(Experiment.name == ref).order_by(Experiment.id.desc())  # type: ignore[union-attr]
+            return found
+        newest = session.exec(
+            select(Experiment.id).where(Experiment.name == ref).order_by(col(Experiment.id).desc())
         ).first()
-        if row is None:
+        if newest is None:
             raise NotFoundError(f"no experiment named {ref!r}")
-        return row.id  # type: ignore[return-value]
+        return newest
 
 
 def pairwise_summary(db: Database, experiment_id: int) -> dict[str, Any]:

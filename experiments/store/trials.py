@@ -110,10 +110,12 @@ class TrialStore:
         if not results:
             return
         with self.db.session(write=True) as session:
-            ids: list[int] = session.scalars(
+            returned = session.scalars(
                 insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True),
                 [self._row(r) for r in results],
-            ).all()  # type: ignore[assignment]  # RETURNING a primary key: never None
+            ).all()
+            # The model types ``id`` as optional (unset before insert); RETURNING gives each one.
+            ids = [trial_id for trial_id in returned if trial_id is not None]
             grades = [
                 grade_values(trial_id, g)
                 for trial_id, r in zip(ids, results, strict=True)
