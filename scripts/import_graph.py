@@ -35,6 +35,28 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
 # The CLI root composes every command group, so it may import any layer.
 COMPOSITION_ROOTS = frozenset({"registry.cli"})
 
+# Rule (d): the layers inside experiments/, bottom first. A module imports only modules of its
+# own layer or of a layer below; a name ending in "." covers a whole package.
+EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("definitions", (
+        "experiments.stats.", "experiments.decision", "experiments.aliases",
+        "experiments.pricing", "experiments.retry", "experiments.report", "experiments.spec",
+        "experiments.providers.base", "experiments.providers.api_capabilities",
+    )),
+    ("models and graders", ("experiments.providers.", "experiments.graders.", "experiments.tasks")),
+    ("plan and analysis", (
+        "experiments.plan", "experiments.analysis", "experiments.comparison_table",
+        "experiments.run_state",
+    )),
+    ("trial kinds", ("experiments.kinds.",)),
+    ("store", ("experiments.store.",)),
+    ("running and reporting", (
+        "experiments.scoring", "experiments.runner", "experiments.batch", "experiments.grading",
+        "experiments.reporting", "experiments.winner",
+    )),
+    ("interface", ("experiments.render", "experiments.commands", "experiments.demo")),
+)  # fmt: skip
+
 # Rule (c): who may touch the database. Table modules define tables, so they import the ORM.
 TABLE_MODULES = frozenset({"registry.models", "experiments.store.tables"})
 ORM_PACKAGES = frozenset({"sqlmodel", "sqlalchemy"})
@@ -191,6 +213,35 @@ def cycles(imports: Iterable[Import], package: str = "experiments") -> list[Cycl
     ]
 
 
+def experiment_layer(module: str) -> int | None:
+    """The index in ``EXPERIMENT_LAYERS`` of a module of experiments/ (None: not placed)."""
+    for index, (_, members) in enumerate(EXPERIMENT_LAYERS):
+        for member in members:
+            if module == member or (member.endswith(".") and module.startswith(member)):
+                return index
+            if member.endswith(".") and module == member[:-1]:  # the package's __init__
+                return index
+    return None
+
+
+def unplaced_modules(imports: Iterable[Import]) -> list[str]:
+    """Modules of experiments/ that ``EXPERIMENT_LAYERS`` leaves out (the package root aside)."""
+    modules = {found.importer for found in imports if _inside(found.importer, "experiments")}
+    return sorted(m for m in modules - {"experiments"} if experiment_layer(m) is None)
+
+
+def inner_layer_violations(imports: Iterable[Import]) -> list[Import]:
+    """Rule (d): imports inside experiments/ from a lower layer to a higher one."""
+    upward = []
+    for found in imports:
+        if not (_inside(found.importer, "experiments") and _inside(found.target, "experiments")):
+            continue
+        low, high = experiment_layer(found.importer), experiment_layer(found.target)
+        if low is not None and high is not None and high > low:
+            upward.append(found)
+    return upward
+
+
 def database_violations(imports: Iterable[Import]) -> list[Import]:
     """Rule (c): imports of the ORM or of a table module outside the modules that own storage."""
     return [
@@ -297,9 +348,15 @@ def render(imports: list[Import], package: str = "experiments") -> str:
             lines.append("    (nothing from the project)")
     lines += ["", f"import cycles among {package}/ modules:"]
     lines += [textwrap.indent(str(c), "    ") for c in cycles(imports, package)] or ["    none"]
+    lines += ["", f"layers of {package}/, bottom first (rule d: imports point down or sideways):"]
+    for name, members in EXPERIMENT_LAYERS:
+        lines.append(
+            _wrapped([m.removeprefix("experiments.") for m in members], f"    {name}: ", " " * 8)
+        )
     for title, violations in (
         ("(a) layer direction", layer_violations(imports)),
         ("(c) database access", database_violations(imports)),
+        ("(d) layers inside experiments/", inner_layer_violations(imports)),
     ):
         lines += ["", f"modules that break {title}:"]
         lines += [

@@ -3,8 +3,9 @@
 (a) A package imports only the layers below it: core nothing, variants core, registry core and
 variants (except the CLI root, registry/cli.py, which composes every command group), experiments
 anything but dashboard. (b) The modules of experiments/ import each other without a cycle.
-(c) Only the storage modules import sqlmodel/sqlalchemy or the table modules. Every import counts:
-module level, inside a function, or under TYPE_CHECKING.
+(c) Only the storage modules import sqlmodel/sqlalchemy or the table modules. (d) Inside
+experiments/, imports point down the layers of ``EXPERIMENT_LAYERS`` (or sideways), never up.
+Every import counts: module level, inside a function, or under TYPE_CHECKING.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from scripts.import_graph import (
     Import,
     cycles,
     database_violations,
+    inner_layer_violations,
     layer_of,
     layer_violations,
     project_imports,
     project_modules,
+    unplaced_modules,
 )
 
 
@@ -54,6 +57,14 @@ def test_experiments_modules_import_each_other_without_a_cycle(imports: list[Imp
 def test_only_the_storage_modules_touch_the_database(imports: list[Import]) -> None:
     violations = database_violations(imports)
     assert not violations, f"the ORM or a table module imported elsewhere:\n{_lines(violations)}"
+
+
+def test_experiments_modules_import_only_their_layer_or_lower(imports: list[Import]) -> None:
+    assert not unplaced_modules(imports), "place every module of experiments/ in a layer"
+    violations = inner_layer_violations(imports)
+    planted = Import("experiments.report", "experiments.runner", 1, "function")
+    assert inner_layer_violations([planted]) == [planted]  # the rule can fail
+    assert not violations, f"an import up the layers of experiments/:\n{_lines(violations)}"
 
 
 # -- the graph itself, on a small project ---------------------------------------------------------
