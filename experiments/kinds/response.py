@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from experiments.kinds.base import CellEstimate, ModelCalls, Outcome, register_trial_kind
@@ -121,8 +122,6 @@ class ResponseTrial:
 
 
 def _with_cache_record(outcome: Outcome, response: ModelResponse) -> Outcome:
-    from dataclasses import replace
-
     record = {
         "text": response.text,
         "stop_reason": response.stop_reason,
