@@ -85,7 +85,11 @@ def child(db: str, base_url: str, tasks: int, concurrency: int, epochs: int) -> 
     )
     plan, suite_obj, _ = build_plan(registry, spec)
     plan = store_plan(
-        database, plan.overridden(concurrency=concurrency), spec.source_text, suite_obj
+        database,
+        plan.overridden(concurrency=concurrency),
+        spec.source_text,
+        suite_obj,
+        simulated=False,
     )
     provider = AnthropicProvider(api_key=DEFAULT_KEY, base_url=base_url)
     cpu0 = time.process_time()

@@ -44,11 +44,21 @@ async def run_batch(
     kind = trial_kind(plan, load_price_table())
     if not isinstance(kind, SingleRequestKind):
         raise SpecError(f"--batch: a {plan.kind} trial is not one request; run it without --batch")
+    unbatched = sorted(
+        {a.model_id for a in plan.arms if not provider.capabilities(a.model_id).batches}
+    )
+    if batches is None and unbatched:
+        raise SpecError(
+            f"--batch: the {provider.name} provider has no Message Batches for "
+            f"{', '.join(unbatched)}; --batch needs provider: anthropic"
+        )
     # The provider's own client: closed with the provider, by whoever opened it.
     batches = batches or provider.batches()
     report = on_progress or (lambda state: None)
     store = TrialStore(db, plan)
-    judges = JudgeEnvironment(provider, seed=plan.seed, max_attempts=plan.settings.max_attempts)
+    judges = JudgeEnvironment(
+        provider.name, seed=plan.seed, max_attempts=plan.settings.max_attempts
+    )
     scorer = Scorer(plan, judges)
     pending = store.pending()
     state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
@@ -92,7 +102,7 @@ async def run_batch(
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
         raise
-    except ProviderError as err:
+    except Exception as err:  # a provider error, or an unforeseen failure: not completed
         fatal.append(err)
         raise
     finally:

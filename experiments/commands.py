@@ -155,9 +155,9 @@ def run(
         return
     provider = _provider(plan.provider)
     if resume_id is None:
-        plan = store_plan(db, plan, spec.source_text, suite)
+        plan = store_plan(db, plan, spec.source_text, suite, simulated=provider.simulated)
     label = f"experiment {plan.experiment_id} {plan.name}"
-    if plan.provider == "simulated":
+    if provider.simulated:
         label += " (SIMULATED)"
     progress, update = _progress_printer(label, enabled=not quiet and not as_json)
     try:

@@ -27,6 +27,7 @@ from experiments.graders.base import (
     GraderConfig,
     GradeResult,
     build_grader,
+    build_graders,
     parse_grader_config,
 )
 from experiments.graders.combine import combine
@@ -44,7 +45,6 @@ from registry.database import Database
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
 JUDGE_TYPES = ("rubric_judge", "pairwise")
-DEFAULT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ async def aregrade(
     env = env or JudgeEnvironment(
         plan.provider, seed=plan.seed, max_attempts=plan.settings.max_attempts
     )
-    limit = asyncio.Semaphore(concurrency or plan.settings.concurrency or DEFAULT_CONCURRENCY)
+    limit = asyncio.Semaphore(concurrency or plan.settings.concurrency)
     try:
         trials = answered_trials(db, experiment_id, tasks)
         graders = {i: trial_graders(t.graders, env) for i, t in tasks.items()}
@@ -184,14 +184,15 @@ async def aregrade(
 async def run_pairwise(
     db: Database, plan: Plan, env: JudgeEnvironment, *, grading_run: int = 1
 ) -> int:
-    """The spec's pairwise judges over a finished run's answers, stored in ``grading_run``;
-    the number of comparisons made. Quality is left alone: pairwise is not part of it."""
-    if not any(c.type == "pairwise" for c in plan.extra_graders):
+    """The spec's comparators (the pairwise judge) over a finished run's answers, stored in
+    ``grading_run``; the number of comparisons made. Quality is left alone: they are not part
+    of it."""
+    if not build_graders(plan.extra_graders).comparators:
         return 0
     assert plan.experiment_id is not None, "pairwise judges compare stored trials"
     tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}
     trials = answered_trials(db, plan.experiment_id, tasks)
-    limit = asyncio.Semaphore(plan.settings.concurrency or DEFAULT_CONCURRENCY)
+    limit = asyncio.Semaphore(plan.settings.concurrency)
     pair_grades = await _pairwise(plan.extra_graders, tasks, trials, plan.control, env, limit)
     add_pair_grades(db, pair_grades, grading_run)
     return len(pair_grades)

@@ -54,9 +54,11 @@ class Runner:
         self.sleep = sleep
         self.store = TrialStore(db, plan)
         self.kind = kind or trial_kind(plan, load_price_table())
-        # Judge graders call a model of their own: they get the experiment's provider and seed.
+        # Judge graders call a model of their own: a provider of the experiment's kind, made by
+        # name so that judge calls never wait on the variants' connections (or count in their
+        # latency), and the experiment's seed.
         self.judges = JudgeEnvironment(
-            provider, seed=plan.seed, max_attempts=plan.settings.max_attempts, sleep=sleep
+            provider.name, seed=plan.seed, max_attempts=plan.settings.max_attempts, sleep=sleep
         )
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
@@ -83,6 +85,9 @@ class Runner:
                 await run_pairwise(self.db, self.plan, self.judges)
         except (asyncio.CancelledError, KeyboardInterrupt):
             interrupted = True
+            raise
+        except Exception as err:  # an unforeseen failure: the run did not complete
+            fatal.append(err)
             raise
         finally:
             if not writer.done():

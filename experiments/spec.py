@@ -17,6 +17,7 @@ import yaml
 
 from core.errors import SpecError
 from experiments.decision import DecisionRule, parse_decision
+from experiments.providers.base import PROVIDER_NAMES
 from variants.refs import InvalidReference, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
@@ -172,8 +173,8 @@ def parse_experiment_spec(
         raise fail("max_cost_usd", f"must be a positive number of dollars, got {max_cost!r}")
 
     provider = raw.get("provider", "simulated")
-    if provider not in ("simulated", "anthropic"):
-        raise fail("provider", f"must be simulated or anthropic, got {provider!r}")
+    if provider not in PROVIDER_NAMES:
+        raise fail("provider", f"must be one of {', '.join(PROVIDER_NAMES)}, got {provider!r}")
 
     request = raw.get("request", {}) or {}
     if not isinstance(request, Mapping):

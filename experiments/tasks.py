@@ -40,7 +40,7 @@ class Task:
 
     def material(self) -> TaskMaterial:
         """What graders and the simulated provider see of this task."""
-        return TaskMaterial(self.id, self.prompt, self.reference, self.rubric)
+        return TaskMaterial(self.id, self.prompt, self.reference, self.rubric, self.area)
 
     def weights(self) -> dict[str, float]:
         """Grader name -> weight, as ``combine`` takes it."""

@@ -31,6 +31,7 @@ from experiments.providers.base import (
 )
 from experiments.providers.registry import get_provider
 from experiments.retry import call_with_retries
+from experiments.spec import DEFAULT_SETTINGS
 
 Simulate = Callable[[random.Random], dict[str, Any]]
 G = TypeVar("G", Grader, Comparator)
@@ -97,7 +98,7 @@ class JudgeEnvironment:
         default_provider: Provider | str,
         *,
         seed: int = 0,
-        max_attempts: int = 6,
+        max_attempts: int = DEFAULT_SETTINGS.max_attempts,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         provider_factory: Callable[[str], Provider] = get_provider,
     ) -> None:

@@ -40,7 +40,7 @@ from experiments.graders.base import (
     str_param,
 )
 from experiments.graders.environment import JudgeEnvironment, ToolQuestion
-from experiments.providers.base import ProviderError, TaskMaterial, Usage
+from experiments.providers.base import PROVIDER_NAMES, ProviderError, TaskMaterial, Usage
 
 SCALES = ("1-10", "pass_fail")
 DEFAULT_JUDGE_MODEL = "sonnet"
@@ -153,8 +153,6 @@ def judge_model_param(params: Mapping[str, Any]) -> JudgeModel:
 
 
 def judge_provider_param(params: Mapping[str, Any]) -> str | None:
-    from experiments.providers.registry import PROVIDER_NAMES
-
     provider = str_param(params, "provider")
     if provider is not None and provider not in PROVIDER_NAMES:
         raise SpecError(f"provider: must be one of {', '.join(PROVIDER_NAMES)}, got {provider!r}")

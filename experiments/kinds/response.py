@@ -12,6 +12,7 @@ from experiments.kinds.base import CellEstimate, ModelCalls, Outcome, register_t
 from experiments.plan import Cell, Plan
 from experiments.pricing import PriceTable, cost_usd
 from experiments.providers.base import (
+    CHARS_PER_TOKEN,
     CallContext,
     FatalProviderError,
     ModelRequest,
@@ -19,8 +20,6 @@ from experiments.providers.base import (
     ProviderError,
     Usage,
 )
-
-CHARS_PER_TOKEN = 4  # rough, for estimates only; real usage comes back from the API
 
 
 class ResponseTrial:

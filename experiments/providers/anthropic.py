@@ -132,7 +132,9 @@ class _ToolCalls:
         self._blocks[index] = (name, [])
 
     def add(self, index: int, partial_json: str) -> None:
-        self._blocks[index][1].append(partial_json)
+        # Server tools (web search, code execution, MCP) stream input too: not ours to return.
+        if index in self._blocks:
+            self._blocks[index][1].append(partial_json)
 
     def calls(self) -> tuple[ToolUse, ...]:
         return tuple(

@@ -1,7 +1,8 @@
 """What the Anthropic Messages API accepts, per model.
 
-One place for the real provider and the simulated one, which stands in for the same API: a
-simulated run builds the requests a real run would send, so it takes the same paths.
+One place for the real provider and the simulated one, which stands in for the same API (except
+that the simulator also takes a forced tool choice on every model, so that its seeded judgements
+do not depend on the judge's model family).
 
 Forced tool choice (``tool_choice: {"type": "tool", ...}``) is rejected by Fable 5.1 and later
 (``claude-fable-5-1``, ``claude-fable-5-2``, ...; Fable 5, ``claude-fable-5``, accepts it).

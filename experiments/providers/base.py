@@ -20,6 +20,11 @@ from typing import Any, Protocol
 
 from core.errors import AgentRegistryError
 
+# Characters per token, roughly: for estimates before any usage is known and for the simulator's
+# usage; real usage comes back from the API.
+CHARS_PER_TOKEN = 4
+PROVIDER_NAMES = ("anthropic", "simulated")
+
 
 @dataclass(frozen=True)
 class TaskMaterial:
@@ -29,6 +34,7 @@ class TaskMaterial:
     prompt: str
     reference: tuple[str, ...] = ()
     rubric: str | None = None
+    area: str | None = None  # the suite's grouping, for ``python`` graders that read it
 
     @property
     def id(self) -> str:

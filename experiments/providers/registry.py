@@ -8,9 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import SpecError
-from experiments.providers.base import Provider
-
-PROVIDER_NAMES = ("anthropic", "simulated")
+from experiments.providers.base import PROVIDER_NAMES, Provider
 
 
 def get_provider(name: str, **opts: Any) -> Provider:

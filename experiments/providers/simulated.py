@@ -25,11 +25,12 @@ import math
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import SpecError
 from experiments.providers.api_capabilities import messages_api_capabilities
 from experiments.providers.base import (
+    CHARS_PER_TOKEN,
     Batches,
     CallContext,
     Capabilities,
@@ -61,7 +62,6 @@ MIDDLE_FAMILY = "sonnet"
 # enough that a prompt spelling out the practices a task rewards measurably helps.
 MENTION_BOOST = 0.6
 MIN_COVERAGE, MAX_COVERAGE = 0.02, 0.97
-CHARS_PER_TOKEN = 4
 
 _WORD = re.compile(r"[a-z0-9]+")
 _SUFFIXES = ("ations", "ation", "ing", "ed", "es", "s")
@@ -123,7 +123,12 @@ class SimulatedProvider:
 
     def capabilities(self, model: str) -> Capabilities:
         # Streaming: it reports a (simulated) time to first token, as a streamed call would.
-        return messages_api_capabilities(model, streaming=True, batches=False)
+        # Forced tool choice on every model: the simulator's judgements are drawn from the
+        # request, so they stay the same whatever the real API accepts for the judge's model.
+        return replace(
+            messages_api_capabilities(model, streaming=True, batches=False),
+            forced_tool_choice=True,
+        )
 
     def batches(self) -> Batches:
         raise SpecError(

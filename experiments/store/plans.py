@@ -20,14 +20,17 @@ from registry.store import Registry
 from variants.agentfile import AgentDefinition
 
 
-def store_plan(db: Database, plan: Plan, spec_yaml: str, suite: TaskSuite) -> Plan:
-    """Write the experiment, its variants and its tasks; return the plan with its id."""
+def store_plan(
+    db: Database, plan: Plan, spec_yaml: str, suite: TaskSuite, *, simulated: bool
+) -> Plan:
+    """Write the experiment, its variants and its tasks; return the plan with its id.
+    ``simulated``: the provider's answers come from the offline simulator (labelled so)."""
     with db.session(write=True) as session:
         experiment = Experiment(
             name=plan.name,
             status="running",
             provider=plan.provider,
-            simulated=plan.provider == "simulated",
+            simulated=simulated,
             control=plan.control,
             epochs=plan.epochs,
             seed=plan.seed,

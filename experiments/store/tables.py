@@ -94,7 +94,8 @@ class Trial(SQLModel, table=True):
     batch: bool = False
     quality: float | None = None  # the spec's weighted combination of the latest grades
     choice: str | None = None  # for trial kinds whose outcome is a choice (which agent)
-    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # kind-specific
+    # Kind-specific facts; SQL NULL (not JSON null) when a kind has none.
+    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     created_at: datetime = created_at_field()
 
 

@@ -102,7 +102,10 @@ def test_streamed_call_measures_first_token_usage_and_cost():
         response = call(fake.base_url)
     assert response.text == "Hello, world!"
     assert response.ttft_s >= 0.2
-    assert response.latency_s >= response.ttft_s + 0.1  # two more chunks 0.05 s apart
+    # The first token after 0.2 s, two more chunks 0.05 s apart. Measured against the server's
+    # delays, not the measured first token: on a loaded machine the first chunk can be read late,
+    # together with the ones sent after it.
+    assert response.latency_s >= max(response.ttft_s, 0.2 + 2 * 0.05)
     assert response.stop_reason == "end_turn"
     assert response.model == "claude-sonnet-5-5-reported"
     assert response.request_id.startswith("req_fake_")
@@ -312,9 +315,10 @@ def test_forced_tool_choice_depends_on_the_model(model: str, forced: bool):
         True,
     )
     assert capabilities.structured_output is False
-    # The simulated provider stands in for the same API: same answer, but no batches.
+    # The simulator accepts a forced tool choice on every model (so its judgements do not
+    # change with the judge's model family) and has no batches.
     simulated = SimulatedProvider().capabilities(model)
-    assert (simulated.forced_tool_choice, simulated.batches) == (forced, False)
+    assert (simulated.forced_tool_choice, simulated.batches) == (True, False)
 
 
 def test_simulated_provider_has_no_batches():

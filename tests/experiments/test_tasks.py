@@ -85,7 +85,8 @@ def test_shipped_tasks_are_complete(suite: TaskSuite) -> None:
 
 def test_task_material_and_weights(suite: TaskSuite) -> None:
     task = suite.task("register-endpoint")
-    assert task.material() == TaskMaterial(task.id, task.prompt, task.reference, task.rubric)
+    material = TaskMaterial(task.id, task.prompt, task.reference, task.rubric, task.area)
+    assert task.material() == material and material.area is not None
     weights = task.weights()
     assert weights["slow-hash"] == 2.0
     assert weights["code_block"] == 0.5

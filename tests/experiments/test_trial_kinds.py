@@ -174,7 +174,7 @@ def _plan(tmp_path: Path, kind: str, **spec: Any) -> tuple[Database, Plan]:
     parsed = parse_experiment_spec(raw, base_dir=tmp_path)
     plan, _, _ = build_plan(registry, parsed)
     plan = replace(plan, document=replace(plan.document, kind=kind))
-    return db, store_plan(db, plan, "", load_suite(tmp_path / "tasks.yaml"))
+    return db, store_plan(db, plan, "", load_suite(tmp_path / "tasks.yaml"), simulated=True)
 
 
 def _trials(db: Database, experiment_id: int) -> list[Trial]:
