@@ -115,8 +115,8 @@ class Runner:
         async def one(cell: Cell, estimate: float) -> None:
             try:
                 result = await self._run_cell(cell, cache)
-            except FatalProviderError as err:
-                fatal.append(err)
+            except Exception as err:  # fatal provider error, or a bug in a kind or a grader
+                fatal.append(err)  # no more cells start; the run ends failed and says why
                 return
             finally:
                 limit.release()

@@ -501,3 +501,13 @@ def test_fake_answers_non_streaming_calls_from_a_script_function():
     assert message.content[0].text == f"echo {MODEL}"
     assert (message.usage.output_tokens, message.usage.cache_read_input_tokens) == (3, 7)
     assert "stream" not in fake.requests[0].body
+
+
+def test_a_server_tool_block_in_the_stream_is_not_a_tool_call_of_ours():
+    from experiments.providers.anthropic import _ToolCalls
+
+    tools = _ToolCalls()
+    tools.add(0, '{"query": "weather"}')  # a server_tool_use block (web search) streams input too
+    tools.start(1, "record_grade")
+    tools.add(1, '{"score": 7}')
+    assert [(c.name, c.input) for c in tools.calls()] == [("record_grade", {"score": 7})]

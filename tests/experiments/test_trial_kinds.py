@@ -271,3 +271,76 @@ def test_an_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
     db, plan = _plan(tmp_path, "no-such-kind")
     with pytest.raises(SpecError, match="unknown trial kind 'no-such-kind'"):
         Runner(db, plan, SimulatedProvider())
+
+
+class Broken:
+    """A kind with a bug: its third cell raises something no one foresaw."""
+
+    name = "broken"
+    ran = 0
+
+    def __init__(self, plan: Plan, prices: PriceTable) -> None:
+        self.plan = plan
+
+    def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
+        return CellEstimate(0, 0, 0, 0.0)
+
+    def cache_key(self, cell: Cell) -> None:
+        return None
+
+    def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
+        raise AssertionError("never cached")
+
+    async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
+        Broken.ran += 1
+        if Broken.ran == 3:
+            raise KeyError(0)
+        return Outcome(text="hello")
+
+
+def test_an_unforeseen_failure_marks_the_run_failed_not_completed(tmp_path: Path) -> None:
+    from experiments.store.reads import get_experiment
+
+    register_trial_kind(Broken.name, Broken)
+    try:
+        db, plan = _plan(tmp_path, "broken", concurrency=1)
+        with pytest.raises(KeyError):
+            asyncio.run(Runner(db, plan, SimulatedProvider()).run())
+    finally:
+        _KINDS.pop(Broken.name)
+    assert plan.experiment_id is not None
+    assert get_experiment(db, plan.experiment_id).status == "failed"
+
+
+def test_a_registered_comparator_runs_after_the_trials(tmp_path: Path) -> None:
+    from experiments.graders.base import (
+        _COMPARATOR_FACTORIES,
+        GraderConfig,
+        GradeResult,
+        Pair,
+        register_comparator_type,
+    )
+    from experiments.providers.base import TaskMaterial
+    from experiments.store.tables import Grade
+
+    class Shorter:
+        name = "shorter"
+
+        async def compare(self, task: TaskMaterial, pair: Pair) -> GradeResult:
+            won = len(pair.answer) < len(pair.control_answer)
+            return GradeResult(self.name, float(won), None, "shorter" if won else "not shorter")
+
+    def build(config: GraderConfig) -> Shorter:
+        return Shorter()
+
+    register_comparator_type("shorter", build)
+    try:
+        db, plan = _plan(tmp_path, "response", graders=[{"type": "shorter"}])
+        asyncio.run(Runner(db, plan, SimulatedProvider()).run())
+    finally:
+        _COMPARATOR_FACTORIES.pop("shorter")
+    from sqlmodel import select
+
+    with db.session() as session:
+        grades = session.exec(select(Grade).where(Grade.grader == "shorter")).all()
+    assert len(grades) == 3 * 2  # one per (task, epoch) pair of the variant with the control
