@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.errors import AgentFileError
@@ -75,14 +75,7 @@ class LintResult:
     warnings: tuple[Finding, ...]
 
     def with_warning(self, finding: Finding) -> LintResult:
-        return LintResult(
-            self.path,
-            self.loaded,
-            self.reason,
-            self.name,
-            self.description,
-            (*self.warnings, finding),
-        )
+        return replace(self, warnings=(*self.warnings, finding))
 
 
 def _dropped(path: str, reason: str, name: str | None = None) -> LintResult:

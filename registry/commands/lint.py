@@ -31,18 +31,21 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
     """Which agent files Claude Code loads or drops (and why), under which name, with warnings.
 
     Folders are read recursively, each as one Claude Code scope (two files with one name there:
-    only one is loaded). Exit 1 when any file would be dropped, else 0 (warnings included).
+    only one is loaded); files named on their own share the scope of their folder. Exit 1 when
+    any file would be dropped, else 0 (warnings included).
     """
     aliases = _model_aliases()
-    results: list[LintResult] = []
+    scopes: dict[Path, list[Path]] = {}  # a folder given, or the folder of a file given
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = agent_files_in(path)
+            scopes.setdefault(path, []).extend(agent_files_in(path))
         elif path.is_file():
-            files = [path]
+            scopes.setdefault(path.parent, []).append(path)
         else:
             raise AgentFileError(f"{path}: no such file or folder")
+    results: list[LintResult] = []
+    for files in scopes.values():
         results += lint_folder(
             lint_file(read_bytes(f), str(f), model_aliases=aliases) for f in files
         )

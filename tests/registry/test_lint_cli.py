@@ -91,6 +91,17 @@ def test_warnings_alone_exit_zero_and_are_printed(sqlite_cli: Cli, tmp_path: Pat
     assert "2 loaded, 0 dropped, 2 with warnings" in result.stderr
 
 
+def test_files_named_on_their_own_share_their_folders_scope(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    one = _write(tmp_path / "x", "one.md", b"---\nname: a\ndescription: x\n---\n")
+    two = _write(tmp_path / "x", "two.md", b"---\nname: a\ndescription: y\n---\n")
+    apart = _write(tmp_path / "y", "three.md", b"---\nname: a\ndescription: z\n---\n")
+    rows = json.loads(sqlite_cli.ok("lint", str(one), str(apart), str(two), "--json").stdout)
+    kinds = {r["path"]: [w["kind"] for w in r["warnings"]] for r in rows}
+    assert kinds == {str(one): ["duplicate-name"], str(two): ["duplicate-name"], str(apart): []}
+
+
 def test_a_dropped_file_exits_one_naming_the_reason(sqlite_cli: Cli, tmp_path: Path) -> None:
     bom = _write(tmp_path, "bom.md", b"\xef\xbb\xbf---\nname: a\ndescription: x\n---\n")
     good = _write(tmp_path, "good.md", b"---\nname: good\ndescription: x\n---\n")
