@@ -246,29 +246,48 @@ def list_experiments(ctx: click.Context, as_json: bool) -> None:
     epilog="""\b
 Examples:
   registry report 3
-  registry report 3 --markdown > comment.md
+  registry report 3 --markdown --dashboard-url http://127.0.0.1:8501 > comment.md
   registry report backend-wording --json
+  registry report 3 --fail-on regression      # CI: exit 3 if a variant is significantly worse
 """
 )
 @click.argument("experiment")
-@click.option("--markdown", is_flag=True, help="A markdown table for a pull request comment.")
+@click.option("--markdown", is_flag=True, help="Markdown for a pull request comment.")
+@click.option("--dashboard-url", metavar="URL", help="With --markdown: link the Compare page.")
+@click.option(
+    "--fail-on", type=click.Choice(["regression", "no-winner"]), multiple=True,
+    help="Exit 3 if a variant is significantly worse than the control on quality (regression), "
+    "4 unless the verdict is a winner (no-winner); the report is printed either way.",
+)  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the spec's).")
 @json_option
 @click.pass_context
 def report(
-    ctx: click.Context, experiment: str, markdown: bool, seed: int | None, as_json: bool
+    ctx: click.Context,
+    experiment: str,
+    markdown: bool,
+    dashboard_url: str | None,
+    fail_on: tuple[str, ...],
+    seed: int | None,
+    as_json: bool,
 ) -> None:
     """The comparison: statistics per variant, differences vs control, and the verdict."""
-    from experiments.render import render_markdown, render_table
+    from experiments.render import gate_failure, render_markdown, render_table
     from experiments.reporting import build_report
 
+    if dashboard_url is not None and not markdown:
+        raise click.UsageError("--dashboard-url goes with --markdown")
     result = build_report(open_database(ctx, create=False), experiment, seed=seed)
     if as_json:
         emit_json(result.to_json())
     elif markdown:
-        click.echo(render_markdown(result), nl=False)
+        click.echo(render_markdown(result, dashboard_url=dashboard_url), nl=False)
     else:
         click.echo(render_table(result), nl=False)
+    failure = gate_failure(result, fail_on)
+    if failure is not None:
+        click.echo(f"registry: fail-on {failure[1]}", err=True)
+        ctx.exit(failure[0])
 
 
 @click.command(

@@ -7,6 +7,8 @@ from the offline simulator.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from experiments.comparison_table import comparison_rows
 from experiments.report import Interval, Report
 
@@ -81,19 +83,47 @@ def render_table(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(report: Report) -> str:
-    """GitHub markdown (for a pull-request comment): the table and the verdict."""
+def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
+    """GitHub markdown (for a pull-request comment): the verdict first, then the table.
+
+    ``dashboard_url`` (the dashboard's address) adds a link to this experiment's Compare page.
+    """
     lines = []
     if report.experiment.simulated:
         lines += [f"> **{_SIMULATED.split(':')[0]}**:{_SIMULATED.split(':', 1)[1]}", ""]
-    lines += [f"**{_title(report)}**", ""]
+    lines += [f"**Verdict: {_verdict_line(report)}**", "", _title(report), ""]
     lines.append("| " + " | ".join(_HEADERS) + " |")
     lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
     for row in _rows(report):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     lines += _pairwise_lines(report)
-    lines += ["", f"**Verdict: {_verdict_line(report)}**"]
+    if dashboard_url is not None:
+        lines += ["", f"[Compare in the dashboard]({compare_url(dashboard_url, report)})"]
     return "\n".join(lines) + "\n"
+
+
+def compare_url(dashboard_url: str, report: Report) -> str:
+    """The dashboard's Compare page for this experiment (``/compare?experiment=ID``)."""
+    return f"{dashboard_url.rstrip('/')}/compare?experiment={report.experiment.id}"
+
+
+# registry report --fail-on: the condition -> the exit code when it holds (README, "CI gate").
+FAIL_ON_EXIT_CODES = {"regression": 3, "no-winner": 4}
+
+
+def gate_failure(report: Report, fail_on: Collection[str]) -> tuple[int, str] | None:
+    """The first ``--fail-on`` condition that holds, as (exit code, one line), or None."""
+    worse = report.regressions()
+    if "regression" in fail_on and worse:
+        named = ", ".join(
+            f"{c.variant} ({c.quality.diff:+.3g}, p adj {c.quality.p_adjusted:.3g})" for c in worse
+        )
+        line = f"regression: significantly worse than {report.control} on quality: {named}"
+        return FAIL_ON_EXIT_CODES["regression"], line
+    if "no-winner" in fail_on and report.verdict.status != "winner":
+        line = f"no-winner: the verdict is {report.verdict.status.replace('_', ' ')}"
+        return FAIL_ON_EXIT_CODES["no-winner"], line
+    return None
 
 
 def _pairwise_lines(report: Report) -> list[str]:

@@ -263,6 +263,18 @@ class Report:
         """The comparison of ``variant`` with the control (None for the control itself)."""
         return next((c for c in self.comparisons if c.variant == variant), None)
 
+    def regressions(self) -> tuple[Comparison, ...]:
+        """Comparisons whose variant is significantly worse than the control on the primary
+        metric (quality), after the Holm correction, at the decision rule's alpha."""
+        return tuple(
+            c
+            for c in self.comparisons
+            if c.quality.diff is not None
+            and c.quality.diff < 0
+            and c.quality.p_adjusted is not None
+            and c.quality.p_adjusted < self.decision.alpha
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The JSON object ``registry report --json`` prints."""
         return _json(self)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "label": "registry.commands.catalog:label",
     "export": "registry.cli:export",
     "derive": "registry.commands.derive:derive",
+    "lint": "registry.commands.lint:lint",
     "run": "experiments.commands:run",
     "experiments": "experiments.commands:list_experiments",
     "report": "experiments.commands:report",

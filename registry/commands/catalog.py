@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
+from registry.commands.agent_files import agent_files_in, read_bytes
 from registry.commands.common import db_url, emit_bytes, emit_json, json_option, open_registry
 from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from variants.spec import Derived, VariantSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-_SKIPPED = "skipped, no frontmatter (not an agent file)"
 
 
 @dataclass(frozen=True)
@@ -34,43 +34,17 @@ class _Input:
 
 
 def _collect(paths: tuple[str, ...]) -> list[_Input]:
-    """Files to publish, folders expanded recursively (agent markdown and variant specs).
-
-    In a folder, a markdown file that does not start with frontmatter (a README, notes) is not
-    an agent file: it is skipped with a warning. A file named on its own is always parsed, so
-    a missing frontmatter there is an error.
-    """
+    """Files to publish, folders expanded recursively (agent markdown and variant specs)."""
     found: list[_Input] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix == ".md")
-            agents = []
-            for file in files:
-                if _is_other_markdown(file):
-                    click.echo(f"warning: {file}: {_SKIPPED}", err=True)
-                else:
-                    agents.append(file)
-            if not agents:
-                raise AgentFileError(f"{path}: no .md agent files in this folder")
-            found.extend(_Input(p, False) for p in agents)
+            found.extend(_Input(p, False) for p in agent_files_in(path))
         elif path.is_file():
             found.append(_Input(path, path.suffix.lower() in SPEC_SUFFIXES))
         else:
             raise AgentFileError(f"{path}: no such file or folder")
     return found
-
-
-def _is_other_markdown(path: Path) -> bool:
-    """True for a non-empty file whose first line (after a BOM) is not the '---' fence.
-
-    An empty file is left to the parser, which refuses it: it is more likely a broken agent file
-    than a README.
-    """
-    from variants.frontmatter import starts_with_frontmatter
-
-    data = _read(path)
-    return bool(data) and not starts_with_frontmatter(data.decode("utf-8", "replace"))
 
 
 @click.command(
@@ -117,7 +91,7 @@ def publish(
             specs.append(item)
             continue
         definition = AgentDefinition.parse(
-            _read(item.path), origin=str(item.path), name_override=name
+            read_bytes(item.path), origin=str(item.path), name_override=name
         )
         agent = name or definition.name
         if agent in seen:
@@ -154,13 +128,6 @@ def publish(
     for row in results:
         suffix = f"  -> {row['label']}" if row.get("label") else ""
         click.echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise AgentFileError(f"{path}: cannot read: {err.strerror}") from None
 
 
 def _prepare_spec(path: Path) -> VariantSpec:

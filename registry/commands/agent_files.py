@@ -1,0 +1,48 @@
+"""Which agent files a PATH argument names: ``publish`` and ``lint`` read folders the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.errors import AgentFileError
+
+_SKIPPED = "skipped, no frontmatter (not an agent file)"
+
+
+def agent_files_in(folder: Path) -> list[Path]:
+    """The ``.md`` agent files under ``folder``, recursively, in sorted order.
+
+    A markdown file that does not start with frontmatter (a README, notes) is not an agent file:
+    it is skipped with a warning on stderr. A folder with none is an error.
+    """
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix == ".md")
+    agents = []
+    for file in files:
+        if _is_other_markdown(file):
+            click.echo(f"warning: {file}: {_SKIPPED}", err=True)
+        else:
+            agents.append(file)
+    if not agents:
+        raise AgentFileError(f"{folder}: no .md agent files in this folder")
+    return agents
+
+
+def _is_other_markdown(path: Path) -> bool:
+    """True for a non-empty file whose first line (after a BOM) is not the '---' fence.
+
+    An empty file is left to the parser, which refuses it: it is more likely a broken agent file
+    than a README.
+    """
+    from variants.frontmatter import starts_with_frontmatter
+
+    data = read_bytes(path)
+    return bool(data) and not starts_with_frontmatter(data.decode("utf-8", "replace"))
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise AgentFileError(f"{path}: cannot read: {err.strerror}") from None
