@@ -50,6 +50,22 @@ def current_db() -> Database:
     return database(db_url())
 
 
+def require_database() -> None:
+    """Stop the page with one clear message when its SQLite file went away under the server.
+
+    Reading on would fail with a traceback, or worse open a new empty database at that path.
+    """
+    from registry.database import database_exists, sqlite_path
+
+    url = db_url()
+    if not database_exists(url):
+        st.error(
+            f"The database file {sqlite_path(url)} is gone (deleted or moved) since the dashboard "
+            "started. Put it back, or restart `registry dashboard` on another database."
+        )
+        st.stop()
+
+
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def report(url: str, experiment_id: int, token: Token) -> Report:
     return data.report(database(url), experiment_id)

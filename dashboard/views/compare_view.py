@@ -172,6 +172,7 @@ def page() -> None:
 
     @st.fragment(run_every=state.REFRESH_S if running else None)
     def body() -> None:
+        state.require_database()  # a timer rerun runs only this function
         token = state.token(experiment_id)
         if running and token[0] != "running":
             st.rerun()  # the run ended: redraw once without the refresh timer

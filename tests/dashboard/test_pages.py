@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlmodel import delete, select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
@@ -15,7 +16,8 @@ from dashboard import data
 from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
 from experiments.store.tables import Grade, Trial
-from tests.dashboard.conftest import Experiment
+from registry.database import sqlite_path
+from tests.dashboard.conftest import PAGES, Experiment
 
 OpenPage = Callable[..., AppTest]
 
@@ -172,3 +174,21 @@ def test_export_page_downloads_or_writes_the_winner_after_confirmation(
     assert target.read_bytes() == won.source
     assert data.label_position(decided.db, won.ref.name, "production") == won.ref.number
     assert any(text.startswith(f"Wrote {target}.") for text in boxes(at))
+
+
+def test_a_database_deleted_under_the_dashboard_is_one_clear_message(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    path = sqlite_path(experiment.url)
+    if path is None:
+        pytest.skip("a server database cannot be deleted as a file")
+    for page in PAGES:
+        at = open_page(page, experiment.id)
+        experiment.db.dispose()
+        moved = path.rename(path.with_name("moved.db"))
+        at.run()
+        assert not at.exception
+        [message] = [b for b in boxes(at) if "is gone" in b]
+        assert message.startswith(f"The database file {path} is gone (deleted or moved)")
+        assert not path.exists()  # no empty database made in its place
+        moved.rename(path)
