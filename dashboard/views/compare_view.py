@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from experiments.report import Report
 
 PAIRWISE_AUTO_TRIALS = 20_000  # above this, the pairwise section loads on request
+NO_QUALITY = (
+    "No quality score yet: no trial has been graded (a suite without graders, or every call "
+    "failed). Add graders and re-grade: `registry grade EXP --graders FILE`."
+)
 VERDICT_BOX = {"winner": st.success, "no_difference": st.info, "inconclusive": st.warning}
 
 
@@ -49,12 +53,19 @@ def show_charts(report: Report, url: str, experiment_id: int, token: state.Token
     order = [v.label for v in report.variants]
     variants = data.variants_frame(report)
     left, right = st.columns(2)
+    graded = variants["quality"].notna().any()
     with left:
         st.subheader("Quality per variant")
-        st.altair_chart(charts.quality_bars(variants), width="stretch")
+        if graded:
+            st.altair_chart(charts.quality_bars(variants), width="stretch")
+        else:
+            st.caption(NO_QUALITY)
     with right:
         st.subheader("Quality against cost")
-        st.altair_chart(charts.quality_vs_cost(variants), width="stretch")
+        if graded:
+            st.altair_chart(charts.quality_vs_cost(variants), width="stretch")
+        else:
+            st.caption(NO_QUALITY)
     trials = state.trials(url, experiment_id, token)
     left, right = st.columns(2)
     with left:
@@ -64,9 +75,11 @@ def show_charts(report: Report, url: str, experiment_id: int, token: state.Token
         )
     with right:
         st.subheader("Quality per task")
-        st.altair_chart(
-            charts.task_heatmap(data.task_matrix(trials, order), order), width="stretch"
-        )
+        matrix = data.task_matrix(trials, order)
+        if matrix.empty:
+            st.caption(NO_QUALITY)
+        else:
+            st.altair_chart(charts.task_heatmap(matrix, order), width="stretch")
 
 
 def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> None:

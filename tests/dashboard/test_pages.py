@@ -192,3 +192,25 @@ def test_a_database_deleted_under_the_dashboard_is_one_clear_message(
         assert message.startswith(f"The database file {path} is gone (deleted or moved)")
         assert not path.exists()  # no empty database made in its place
         moved.rename(path)
+
+
+def test_compare_without_any_quality_score_says_so_instead_of_empty_charts(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    # A suite without graders, and a task whose calls all failed.
+    with experiment.db.session() as session:
+        for trial in session.exec(select(Trial)).all():
+            trial.quality = None
+            if trial.task_id == "rbac-team-scopes":
+                trial.error, trial.response_text, trial.latency_s = "overloaded", None, None
+            session.add(trial)
+        session.exec(delete(Grade))
+        session.commit()
+    at = open_page("compare", experiment.id)
+    at.selectbox(key="drill_task").select("rbac-team-scopes").run()
+    assert not at.exception
+    no_quality = [c.value for c in at.caption if c.value.startswith("No quality score yet")]
+    assert len(no_quality) == 3  # the quality bars, quality against cost, the heat map
+    [latency] = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert "row" in latency["encoding"]
+    assert boxes(at).count("overloaded") == 2  # each variant's failed call, said as text
