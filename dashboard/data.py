@@ -12,6 +12,7 @@ cell per task and variant, the latency chart a histogram per variant.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,22 @@ if TYPE_CHECKING:
     from variants.diff import DefinitionDiff
 
 LATENCY_BINS = 40
+ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 VERDICT_TITLES = {
     "winner": "{winner} wins",
     "no_difference": "No significant difference",
     "inconclusive": "Inconclusive",
 }
+
+
+def md(text: object) -> str:
+    """Text from a file or the database, safe inside markdown: shown as typed, never rendered.
+
+    Streamlit renders markdown in almost every element (headings, captions, alerts, labels), so
+    an answer's ``![x](http://host/)`` would make the viewer's browser fetch that address. Every
+    ASCII punctuation mark is backslash-escaped, which CommonMark reads as the literal mark.
+    """
+    return ASCII_PUNCTUATION.sub(r"\\\1", str(text))
 
 
 # -- agents ------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ VERDICT_BOX = {"winner": st.success, "no_difference": st.info, "inconclusive": s
 
 def show_verdict(report: Report) -> None:
     verdict = report.verdict
-    VERDICT_BOX[verdict.status](f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}")
+    title, text = data.md(data.verdict_title(verdict)), data.md(verdict.text)
+    VERDICT_BOX[verdict.status](f"**Verdict: {title}.** {text}")
 
 
 def show_statistics(report: Report) -> None:
@@ -30,7 +31,7 @@ def show_statistics(report: Report) -> None:
     exp = report.experiment
     st.caption(
         f"{exp.tasks} tasks x {exp.epochs} epochs; differences are paired over tasks "
-        f"against {report.control}, 95% intervals, p-values Holm-adjusted across variants."
+        f"against {data.md(report.control)}, 95% intervals, p-values Holm-adjusted across variants."
     )
     st.dataframe(
         data.stats_table(report),
@@ -92,13 +93,14 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     epoch = right.selectbox("Epoch", list(range(1, epochs + 1)), key="drill_epoch")
     detail = state.task_detail(url, experiment_id, task_id, epoch, token)
     with st.expander("The task", expanded=False):
-        st.markdown(detail.prompt)
+        st.code(detail.prompt, language=None, wrap_lines=True)
         if detail.reference:
             st.markdown(
-                "**A good answer covers:**\n" + "\n".join(f"- {r}" for r in detail.reference)
+                "**A good answer covers:**\n"
+                + "\n".join(f"- {data.md(r)}" for r in detail.reference)
             )
         if detail.rubric:
-            st.markdown(f"**Rubric:** {detail.rubric}")
+            st.markdown(f"**Rubric:** {data.md(detail.rubric)}")
     if detail.answers.empty:
         st.info("No trial of this task at this epoch yet.")
         return
@@ -106,15 +108,15 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     answers = detail.answers.to_dict("records")
     for column, answer in zip(st.columns(len(answers)), answers, strict=True):
         with column:
-            st.markdown(f"**{answer['variant']}** · `{answer['model']}`")
+            st.markdown(f"**{data.md(answer['variant'])}** · {data.md(answer['model'])}")
             quality = "-" if pd.isna(answer["quality"]) else f"{answer['quality']:.3f}"
             st.caption(
                 f"quality {quality} · ${answer['cost_usd']:.5f} · {answer['latency_s'] or 0:.2f} s"
             )
             if answer["error"]:
-                st.error(answer["error"])
+                st.error(data.md(answer["error"]))
             with st.container(height=360, border=True):
-                st.markdown(answer["response"])
+                st.code(answer["response"], language=None, wrap_lines=True)
             grades = detail.grades[detail.grades["variant"] == answer["variant"]]
             st.dataframe(
                 grades.drop(columns="variant"),
@@ -192,8 +194,8 @@ def page() -> None:
         report = state.report(url, experiment_id, token)
         exp = report.experiment
         st.caption(
-            f"Experiment #{exp.id} **{exp.name}** · provider {exp.provider} · "
-            f"status {exp.status} · {token[1]}/{total} trials"
+            f"Experiment #{exp.id} **{data.md(exp.name)}** · provider {data.md(exp.provider)} · "
+            f"status {data.md(exp.status)} · {token[1]}/{total} trials"
         )
         state.simulated_banner(exp.simulated)
         if running:

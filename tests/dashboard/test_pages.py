@@ -15,8 +15,9 @@ from streamlit.testing.v1.element_tree import AlertBase
 from dashboard import data
 from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
-from experiments.store.tables import Grade, Trial
+from experiments.store.tables import ExperimentTask, Grade, Trial
 from registry.database import sqlite_path
+from tests.conftest import SEED
 from tests.dashboard.conftest import PAGES, Experiment
 
 OpenPage = Callable[..., AppTest]
@@ -25,6 +26,12 @@ OpenPage = Callable[..., AppTest]
 def boxes(at: AppTest) -> list[str]:
     """Every alert box's text (success, info, warning, error), in page order."""
     return [node.value for node in at.main if isinstance(node, AlertBase)]
+
+
+def rendered(at: AppTest) -> str:
+    """Everything Streamlit renders as markdown: text, captions, alerts, headings, expanders."""
+    headings = [h.value for h in [*at.title, *at.header, *at.subheader]]
+    return "\n".join([texts(at), *headings, *(e.label for e in at.expander)])
 
 
 def texts(at: AppTest) -> str:
@@ -54,7 +61,8 @@ def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
     # Before the statistics: the SIMULATED label, then the verdict in words.
     main = boxes(at)
     assert main[0].startswith("**SIMULATED**")
-    assert main[1] == f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}"
+    title, text = data.md(data.verdict_title(verdict)), data.md(verdict.text)
+    assert main[1] == f"**Verdict: {title}.** {text}"
     stats = at.dataframe[0].value
     expected = data.stats_table(report)
     pd.testing.assert_frame_equal(stats, expected, check_dtype=False)
@@ -83,7 +91,7 @@ def test_compare_drill_down_shows_each_answer_and_every_grade(
             t.variant: len(session.exec(select(Grade).where(Grade.trial_id == t.id)).all())
             for t in trials
         }
-    shown = [m.value for m in at.markdown]
+    shown = [c.value for c in at.code]
     for trial in trials:
         assert trial.response_text in shown
     grade_tables = [df.value for df in at.dataframe[1:] if "grader" in df.value.columns]
@@ -132,7 +140,7 @@ def test_agents_page_versions_labels_and_a_side_by_side_diff(
     history = at.dataframe[2].value
     assert history[["label", "from", "to"]].values.tolist() == [["cheap", "(new)", "@2"]]
     assert (at.selectbox(key="diff_old").value, at.selectbox(key="diff_new").value) == (1, 2)
-    assert "- model: sonnet -> haiku" in texts(at)
+    assert "- " + data.md("model: sonnet -> haiku") in texts(at)
     assert [m.value for m in at.metric] == ["sonnet", "haiku"]
     fields = at.dataframe[3].value
     assert fields.iloc[0].to_dict() == {"field": "model", "changed": True, "old": "sonnet",
@@ -145,7 +153,7 @@ def test_export_page_without_a_winner_writes_nothing(
     shared: Experiment, open_page: OpenPage
 ) -> None:
     at = open_page("export", shared.id)
-    assert any("has no winner, nothing written" in text for text in boxes(at))
+    assert any(data.md("has no winner, nothing written") in text for text in boxes(at))
     assert not at.get("download_button") and not at.text_input
 
 
@@ -156,13 +164,13 @@ def test_export_page_downloads_or_writes_the_winner_after_confirmation(
     at = open_page("export", decided.id)
     assert any(text.startswith("**tight** won") for text in boxes(at))
     [download] = at.get("download_button")
-    assert download.proto.label == "Download backend-logic-implementer.md"
+    assert download.proto.label == f"Download {data.md('backend-logic-implementer')}.md"
     target = tmp_path / "out" / "backend-logic-implementer.md"
     at.text_input(key="export_folder").input(str(tmp_path / "out"))
     at.text_input(key="export_label").input("production")
     at.form_submit_button[0].click().run()
     [confirm] = [text for text in boxes(at) if text.startswith("Please confirm")]
-    assert str(target) in confirm and f"(new) → @{won.ref.number}" in confirm
+    assert data.md(target) in confirm and f"(new) → @{won.ref.number}" in confirm
     assert not target.exists()  # nothing happens before the second click
 
     at.button(key="export_cancel").click().run()
@@ -173,7 +181,7 @@ def test_export_page_downloads_or_writes_the_winner_after_confirmation(
     assert not at.exception
     assert target.read_bytes() == won.source
     assert data.label_position(decided.db, won.ref.name, "production") == won.ref.number
-    assert any(text.startswith(f"Wrote {target}.") for text in boxes(at))
+    assert any(text.startswith(f"Wrote {data.md(target)}.") for text in boxes(at))
 
 
 def test_a_database_deleted_under_the_dashboard_is_one_clear_message(
@@ -214,3 +222,44 @@ def test_compare_without_any_quality_score_says_so_instead_of_empty_charts(
     [latency] = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     assert "row" in latency["encoding"]
     assert boxes(at).count("overloaded") == 2  # each variant's failed call, said as text
+
+
+STEAL = "![x](http://127.0.0.1:9/steal)"
+
+
+def test_markdown_from_the_database_is_shown_as_text_never_rendered(
+    experiment: Experiment, open_page: OpenPage, tmp_path: Path
+) -> None:
+    with experiment.db.session() as session:
+        row = session.get(ExperimentRow, experiment.id)
+        row.name = f"name {STEAL}"
+        session.add(row)
+        task = session.exec(
+            select(ExperimentTask).where(ExperimentTask.task_id == "rbac-team-scopes")
+        ).one()
+        task.prompt, task.rubric, task.reference = f"# {STEAL}", STEAL, [STEAL]
+        session.add(task)
+        for trial in session.exec(select(Trial).where(Trial.task_id == "rbac-team-scopes")):
+            trial.response_text = f"# Heading\n\n{STEAL}"
+            trial.error = f"failed: {STEAL}" if trial.variant == "cheap" else None
+            session.add(trial)
+        session.commit()
+    at = open_page("compare", experiment.id)
+    at.selectbox(key="drill_task").select("rbac-team-scopes").run()
+    assert not at.exception
+    shown = rendered(at)
+    assert "](" not in shown and "http" not in shown.replace("http\\:", "")
+    assert f"**{data.md(f'name {STEAL}')}**" in shown
+    assert data.md(f"failed: {STEAL}") in boxes(at)
+    codes = [c.value for c in at.code]
+    assert f"# {STEAL}" in codes and codes.count(f"# Heading\n\n{STEAL}") == 2
+
+    # An agent's heading (a body section) on the Agents page.
+    agent = tmp_path / "steal" / "backend-logic-implementer.md"
+    agent.parent.mkdir()
+    agent.write_bytes(SEED.read_bytes() + f"\n## {STEAL}\n\nMore.\n".encode())
+    experiment.cli.ok("publish", str(agent))
+    at = open_page("agents")
+    assert not at.exception
+    shown = rendered(at)
+    assert data.md(STEAL) in shown and "](" not in shown
