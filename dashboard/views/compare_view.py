@@ -113,8 +113,9 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
             st.caption(
                 f"quality {quality} · ${answer['cost_usd']:.5f} · {answer['latency_s'] or 0:.2f} s"
             )
-            if answer["error"]:
-                st.error(data.md(answer["error"]))
+            error = answer["error"]
+            if isinstance(error, str) and error:  # pandas gives NaN for a missing one
+                st.error(data.md(error))
             with st.container(height=360, border=True):
                 st.code(answer["response"], language=None, wrap_lines=True)
             grades = detail.grades[detail.grades["variant"] == answer["variant"]]

@@ -251,6 +251,7 @@ def test_markdown_from_the_database_is_shown_as_text_never_rendered(
     assert "](" not in shown and "http" not in shown.replace("http\\:", "")
     assert f"**{data.md(f'name {STEAL}')}**" in shown
     assert data.md(f"failed: {STEAL}") in boxes(at)
+    assert "nan" not in boxes(at)  # the control's answer has no error: no box for it
     codes = [c.value for c in at.code]
     assert f"# {STEAL}" in codes and codes.count(f"# Heading\n\n{STEAL}") == 2
 
