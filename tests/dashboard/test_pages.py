@@ -17,6 +17,7 @@ from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
 from experiments.store.tables import ExperimentTask, Grade, Trial
 from registry.database import sqlite_path
+from registry.models import Agent
 from tests.conftest import SEED
 from tests.dashboard.conftest import PAGES, Experiment
 
@@ -264,3 +265,27 @@ def test_markdown_from_the_database_is_shown_as_text_never_rendered(
     assert not at.exception
     shown = rendered(at)
     assert data.md(STEAL) in shown and "](" not in shown
+
+
+def test_a_crafted_agent_name_never_writes_outside_the_folder(
+    decided: Experiment, open_page: OpenPage, tmp_path: Path
+) -> None:
+    with decided.db.session() as session:
+        agent = session.exec(select(Agent).where(Agent.name == "backend-logic-implementer")).one()
+        agent.name = "../../../evil"
+        session.add(agent)
+        session.commit()
+    out = tmp_path / "a" / "b" / "c" / "out"
+    result = decided.cli("export", "--winner", str(decided.id), "-o", f"{out}/")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "registry: error: refusing to export agent '../../../evil': "
+        "its name is not a plain file name\n"
+    )
+    at = open_page("export", decided.id)
+    at.text_input(key="export_folder").input(str(out))
+    at.form_submit_button[0].click().run()
+    at.button(key="export_confirm").click().run()
+    assert not at.exception
+    assert any("is not a plain file name" in text for text in boxes(at))
+    assert not list(tmp_path.rglob("*.md"))  # nothing written, in the folder or above it
