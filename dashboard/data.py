@@ -401,6 +401,24 @@ def winner(db: Database, experiment_id: int) -> Winner:
     return find_winner(Registry(db), experiment_id)
 
 
+def export_folder(typed: str, root: Path) -> Path:
+    """The folder typed on the Export page, resolved, if it is ``root`` or inside it.
+
+    A relative folder is read from ``root``; ``~``, ``..`` and symbolic links are resolved before
+    the check, so none of them leads out. Anything else is refused (``AgentRegistryError``).
+    """
+    from core.errors import AgentRegistryError
+
+    base = root.expanduser().resolve()
+    folder = (base / Path(typed.strip()).expanduser()).resolve()
+    if not folder.is_relative_to(base):
+        raise AgentRegistryError(
+            f"refusing to write to {folder}: the dashboard writes only inside {base} "
+            "(`registry dashboard --export-dir DIR` sets it)"
+        )
+    return folder
+
+
 def export_winner(db: Database, won: Winner, folder: Path, label: str | None) -> Shipped:
     """Write the winner's markdown to ``folder/NAME.md`` (made if missing); move ``label`` to it."""
     from experiments.winner import ship_winner

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from registry.database import Database
 
 DB_ENV = "REGISTRY_DB"
+EXPORT_DIR_ENV = "REGISTRY_EXPORT_DIR"  # the only folder (and its subfolders) Export writes to
 CACHE_TTL_S = 600
 REFRESH_S = 2.0  # how often a page showing a running experiment rereads it
 EXPERIMENT_KEY = "experiment_id"  # session state: the experiment the pages show
@@ -36,6 +38,11 @@ def db_url() -> str:
     from registry.database import database_url
 
     return database_url(os.environ.get(DB_ENV))
+
+
+def export_root() -> Path:
+    """The folder ``registry dashboard --export-dir`` passed (default ``./.claude/agents``)."""
+    return Path(os.environ.get(EXPORT_DIR_ENV) or Path(".claude", "agents")).resolve()
 
 
 @st.cache_resource(show_spinner=False)

@@ -18,9 +18,9 @@ PENDING_KEY = "export_pending"  # session state: (folder, label) awaiting confir
 DONE_KEY = "export_done"  # session state: what the last confirmed export did
 
 
-def confirm_and_write(won: Winner, folder: str, label: str) -> None:
+def confirm_and_write(won: Winner, folder: Path, label: str) -> None:
     db = state.current_db()
-    target = (Path(folder).expanduser() / f"{won.ref.name}.md").resolve()
+    target = folder / f"{won.ref.name}.md"
     now = data.label_position(db, won.ref.name, label) if label else None
     plan = [f"write **{data.md(target)}** ({len(won.source):,} bytes, exactly {data.md(won.ref)})"]
     if target.exists():
@@ -33,7 +33,7 @@ def confirm_and_write(won: Winner, folder: str, label: str) -> None:
     if yes.button("Confirm", type="primary", key="export_confirm"):
         del st.session_state[PENDING_KEY]
         try:
-            done = data.export_winner(db, won, Path(folder).expanduser(), label or None)
+            done = data.export_winner(db, won, folder, label or None)
         except (AgentRegistryError, OSError) as err:
             st.error(f"Nothing exported: {data.md(err)}")
             return
@@ -71,10 +71,17 @@ def page() -> None:
     if DONE_KEY in st.session_state:
         st.success(st.session_state.pop(DONE_KEY))
     with st.form("export"):
-        folder = st.text_input("Folder", value=".claude/agents", key="export_folder")
+        root = state.export_root()
+        folder = st.text_input(
+            "Folder", value=str(root), key="export_folder", help=f"{root} or a folder inside it."
+        )
         label = st.text_input("Label to move (empty: none)", value="production", key="export_label")
         if st.form_submit_button("Export"):
-            st.session_state[PENDING_KEY] = (folder, label.strip())
+            st.session_state.pop(PENDING_KEY, None)
+            try:
+                st.session_state[PENDING_KEY] = (data.export_folder(folder, root), label.strip())
+            except AgentRegistryError as err:
+                st.error(data.md(err))
     if PENDING_KEY in st.session_state:
         confirm_and_write(won, *st.session_state[PENDING_KEY])
 

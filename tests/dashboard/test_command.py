@@ -8,7 +8,7 @@ from contextlib import closing
 
 import pytest
 
-from dashboard.server import APP, running_dashboard, streamlit_argv
+from dashboard.server import APP, free_port, running_dashboard, streamlit_argv
 from tests.conftest import Cli
 
 
@@ -45,3 +45,16 @@ def test_the_real_command_serves_the_app_on_loopback(sqlite_db: str) -> None:
         assert base_url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=5) as response:
             assert response.read() == b"ok"
+
+
+@pytest.mark.parametrize("given", [None, "elsewhere/agents"])
+def test_the_export_folder_reaches_the_app_resolved(
+    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch, given: str | None
+) -> None:
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr("dashboard.command.os.execve", lambda _p, _a, env: seen.append(env))
+    extra = [] if given is None else ["--export-dir", given]
+    result = sqlite_cli("dashboard", "--port", str(free_port()), *extra)
+    assert result.exit_code == 0, result.stderr
+    expected = sqlite_cli.cwd.resolve() / (given or ".claude/agents")
+    assert seen[0]["REGISTRY_EXPORT_DIR"] == str(expected)

@@ -159,8 +159,9 @@ def test_export_page_without_a_winner_writes_nothing(
 
 
 def test_export_page_downloads_or_writes_the_winner_after_confirmation(
-    decided: Experiment, open_page: OpenPage, tmp_path: Path
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(tmp_path))
     won = data.winner(decided.db, decided.id)
     at = open_page("export", decided.id)
     assert any(text.startswith("**tight** won") for text in boxes(at))
@@ -268,8 +269,9 @@ def test_markdown_from_the_database_is_shown_as_text_never_rendered(
 
 
 def test_a_crafted_agent_name_never_writes_outside_the_folder(
-    decided: Experiment, open_page: OpenPage, tmp_path: Path
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(tmp_path))
     with decided.db.session() as session:
         agent = session.exec(select(Agent).where(Agent.name == "backend-logic-implementer")).one()
         agent.name = "../../../evil"
@@ -289,3 +291,30 @@ def test_a_crafted_agent_name_never_writes_outside_the_folder(
     assert not at.exception
     assert any("is not a plain file name" in text for text in boxes(at))
     assert not list(tmp_path.rglob("*.md"))  # nothing written, in the folder or above it
+
+
+def test_export_page_writes_only_inside_the_export_folder(
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    at = open_page("export", decided.id)
+    default = tmp_path.resolve() / ".claude" / "agents"
+    assert at.text_input(key="export_folder").value == str(default)
+
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "link").symlink_to(tmp_path)
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(root))
+    at = open_page("export", decided.id)
+    for outside in ["/etc", str(tmp_path), "..", "sub/../..", "link", "~"]:
+        at.text_input(key="export_folder").input(outside)
+        at.form_submit_button[0].click().run()
+        assert not at.exception
+        [refused] = [text for text in boxes(at) if "refusing to write" in text]
+        assert data.md(f"the dashboard writes only inside {root.resolve()}") in refused
+        assert not any(b.key == "export_confirm" for b in at.button)  # nothing to confirm
+    at.text_input(key="export_folder").input("sub")
+    at.form_submit_button[0].click().run()
+    at.button(key="export_confirm").click().run()
+    assert (root / "sub" / "backend-logic-implementer.md").is_file()
+    assert [p.name for p in tmp_path.rglob("*.md")] == ["backend-logic-implementer.md"]
