@@ -52,9 +52,13 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 
 
 def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on; one left in TIME_WAIT (a dashboard just stopped
+    with Ctrl+C) is free, as it is for Streamlit's own server, which sets SO_REUSEADDR too."""
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen()
         except OSError as err:
             raise DashboardError(
                 f"cannot listen on {host}:{port} ({err.strerror}): choose another --port"

@@ -8,7 +8,14 @@ from contextlib import closing
 
 import pytest
 
-from dashboard.server import APP, free_port, running_dashboard, streamlit_argv
+from dashboard.server import (
+    APP,
+    DashboardError,
+    check_port_free,
+    free_port,
+    running_dashboard,
+    streamlit_argv,
+)
 from tests.conftest import Cli
 
 
@@ -58,3 +65,28 @@ def test_the_export_folder_reaches_the_app_resolved(
     assert result.exit_code == 0, result.stderr
     expected = sqlite_cli.cwd.resolve() / (given or ".claude/agents")
     assert seen[0]["REGISTRY_EXPORT_DIR"] == str(expected)
+
+
+def test_a_port_just_released_is_free_again_at_once() -> None:
+    # A server that closed a connection first leaves it in TIME_WAIT, as a dashboard stopped
+    # with Ctrl+C does: its port must be usable again immediately, not after a minute.
+    with closing(socket.socket()) as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with closing(socket.create_connection(("127.0.0.1", port))) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server side closes first: TIME_WAIT is on its port
+            client.recv(1)
+    check_port_free("127.0.0.1", port)
+
+
+def test_a_port_another_server_listens_on_is_refused() -> None:
+    with closing(socket.socket()) as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(DashboardError, match=f"cannot listen on 127.0.0.1:{port}"):
+            check_port_free("127.0.0.1", port)
