@@ -28,8 +28,23 @@ class DashboardError(AgentRegistryError):
     """The dashboard cannot start (port taken, server did not come up)."""
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The Host names a browser may reach the dashboard by: the bound address, and the loopback
+    names when it is loopback. A page of another site whose name was rebound to this address
+    then cannot open the websocket. Bound to every interface, the names are unknown: any."""
+    if host in WILDCARD_HOSTS:
+        return []
+    return list(LOOPBACK_NAMES) if host in LOOPBACK_NAMES else [host]
+
+
 def streamlit_argv(host: str, port: int) -> list[str]:
-    """``python -m streamlit run app.py`` headless, on ``host:port``, with no usage statistics."""
+    """``python -m streamlit run app.py`` headless, on ``host:port``, with no usage statistics,
+    accepting only the Host names of ``allowed_hosts``."""
+    hosts = [arg for name in allowed_hosts(host) for arg in ("--server.allowedHosts", name)]
     return [
         sys.executable,
         "-m",
@@ -48,6 +63,7 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "none",
         "--client.toolbarMode",
         "viewer",
+        *hosts,
     ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from dashboard.server import (
     APP,
     DashboardError,
+    allowed_hosts,
     check_port_free,
     free_port,
     running_dashboard,
@@ -90,3 +91,39 @@ def test_a_port_another_server_listens_on_is_refused() -> None:
         port = other.getsockname()[1]
         with pytest.raises(DashboardError, match=f"cannot listen on 127.0.0.1:{port}"):
             check_port_free("127.0.0.1", port)
+
+
+def websocket_status(base_url: str, host: str, origin: str) -> str:
+    """The status line the server answers a browser's websocket handshake with."""
+    address = base_url.removeprefix("http://")
+    name, _, port = address.rpartition(":")
+    request = (
+        "GET /_stcore/stream HTTP/1.1\r\n"
+        f"Host: {host}\r\nOrigin: {origin}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with closing(socket.create_connection((name, int(port)), timeout=10)) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+def test_allowed_hosts_follow_the_bound_address() -> None:
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "::1"]
+    assert allowed_hosts("192.168.1.5") == ["192.168.1.5"]
+    assert allowed_hosts("0.0.0.0") == []
+    argv = streamlit_argv("192.168.1.5", 8765)
+    assert argv[-2:] == ["--server.allowedHosts", "192.168.1.5"]
+
+
+@pytest.mark.slow
+def test_the_websocket_refuses_a_rebound_host_and_its_origin(sqlite_db: str) -> None:
+    with running_dashboard(sqlite_db) as base_url:
+        port = base_url.rpartition(":")[2]
+        for name in ("127.0.0.1", "localhost"):
+            address = f"{name}:{port}"
+            assert " 101 " in websocket_status(base_url, address, f"http://{address}")
+        # A page of evil.example, whose name now resolves to 127.0.0.1: same "origin" as host.
+        rebound = f"evil.example:{port}"
+        assert " 403 " in websocket_status(base_url, rebound, f"http://{rebound}")
+        assert " 403 " in websocket_status(base_url, f"127.0.0.1:{port}", f"http://{rebound}")
