@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from variants.diff import DefinitionDiff
 
 LATENCY_BINS = 40
+STALE_AFTER = timedelta(minutes=15)  # a running experiment silent this long is likely dead
+INTERRUPTED = "interrupted?"
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 VERDICT_TITLES = {
     "winner": "{winner} wins",
@@ -162,9 +165,14 @@ def _cell(value: Any) -> str:
 # -- experiments -------------------------------------------------------------------------------
 
 
-def experiments_frame(db: Database) -> pd.DataFrame:
-    """Every experiment, newest first: status, trials done of planned, errors, cost."""
-    from experiments.store.reads import experiment_summaries
+def experiments_frame(db: Database, now: datetime | None = None) -> pd.DataFrame:
+    """Every experiment, newest first: status, trials done of planned, errors, cost.
+
+    A run killed (SIGKILL, a crash, a lost machine) stays ``running`` in the database forever.
+    One whose newest trial (or start, before any) is older than ``STALE_AFTER`` is shown as
+    ``interrupted?``, which pages do not keep polling; ``registry run --resume`` continues it.
+    """
+    from experiments.store.reads import experiment_summaries, last_trial_times
 
     columns = [
         "id",
@@ -185,9 +193,20 @@ def experiments_frame(db: Database) -> pd.DataFrame:
         "note",
     ]
     rows = experiment_summaries(db)
+    now = now or datetime.now(UTC)
+    last_trials = last_trial_times(db)
     for row in rows:
         row["progress"] = row["trials"] / row["total"] if row["total"] else 0.0
+        if (
+            row["status"] == "running"
+            and now - _aware(last_trials.get(row["id"], row["created_at"])) > STALE_AFTER
+        ):
+            row["status"] = INTERRUPTED
     return pd.DataFrame(rows, columns=columns)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
