@@ -6,9 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import state
+
 VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="agent-registry", layout="wide")
+state.require_database()
 navigation = st.navigation(
     [
         st.Page(VIEWS / "experiments_view.py", title="Experiments", default=True),

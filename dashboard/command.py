@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ Examples:
   registry dashboard
   registry dashboard --port 8600 --db postgresql://user@host/registry
   registry dashboard --host 0.0.0.0   # reachable from other machines: no login!
+  registry dashboard --export-dir ~/project/.claude/agents
 """
 )
 @click.option(
@@ -32,8 +34,15 @@ Examples:
     help="Address to bind. The dashboard has no login: bind beyond loopback with care.",
 )
 @click.option("--db", metavar="URL", help="Database (overrides the global --db / REGISTRY_DB).")
+@click.option(
+    "--export-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".claude", "agents"),
+    show_default=True,
+    help="The only folder (with its subfolders) the Export page may write the winner to.",
+)
 @click.pass_context
-def dashboard(ctx: click.Context, port: int, host: str, db: str | None) -> None:
+def dashboard(ctx: click.Context, port: int, host: str, db: str | None, export_dir: Path) -> None:
     """Open the dashboard: verdicts, statistics, charts, versions and export."""
     from registry.database import redact
 
@@ -46,4 +55,5 @@ def dashboard(ctx: click.Context, port: int, host: str, db: str | None) -> None:
     click.echo(f"dashboard: http://{host}:{port}  (database {redact(url)}; Ctrl+C stops it)")
     argv = streamlit_argv(host, port)
     # Become Streamlit: no parent left behind to forward signals, and Ctrl+C stops it cleanly.
-    os.execve(argv[0], argv, {**os.environ, "REGISTRY_DB": url})
+    env = {**os.environ, "REGISTRY_DB": url, "REGISTRY_EXPORT_DIR": str(export_dir.resolve())}
+    os.execve(argv[0], argv, env)

@@ -12,7 +12,9 @@ cell per task and variant, the latency chart a histogram per variant.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +32,24 @@ if TYPE_CHECKING:
     from variants.diff import DefinitionDiff
 
 LATENCY_BINS = 40
+STALE_AFTER = timedelta(minutes=15)  # a running experiment silent this long is likely dead
+INTERRUPTED = "interrupted?"
+ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 VERDICT_TITLES = {
     "winner": "{winner} wins",
     "no_difference": "No significant difference",
     "inconclusive": "Inconclusive",
 }
+
+
+def md(text: object) -> str:
+    """Text from a file or the database, safe inside markdown: shown as typed, never rendered.
+
+    Streamlit renders markdown in almost every element (headings, captions, alerts, labels), so
+    an answer's ``![x](http://host/)`` would make the viewer's browser fetch that address. Every
+    ASCII punctuation mark is backslash-escaped, which CommonMark reads as the literal mark.
+    """
+    return ASCII_PUNCTUATION.sub(r"\\\1", str(text))
 
 
 # -- agents ------------------------------------------------------------------------------------
@@ -150,9 +165,14 @@ def _cell(value: Any) -> str:
 # -- experiments -------------------------------------------------------------------------------
 
 
-def experiments_frame(db: Database) -> pd.DataFrame:
-    """Every experiment, newest first: status, trials done of planned, errors, cost."""
-    from experiments.store.reads import experiment_summaries
+def experiments_frame(db: Database, now: datetime | None = None) -> pd.DataFrame:
+    """Every experiment, newest first: status, trials done of planned, errors, cost.
+
+    A run killed (SIGKILL, a crash, a lost machine) stays ``running`` in the database forever.
+    One whose newest trial (or start, before any) is older than ``STALE_AFTER`` is shown as
+    ``interrupted?``, which pages do not keep polling; ``registry run --resume`` continues it.
+    """
+    from experiments.store.reads import experiment_summaries, last_trial_times
 
     columns = [
         "id",
@@ -173,9 +193,20 @@ def experiments_frame(db: Database) -> pd.DataFrame:
         "note",
     ]
     rows = experiment_summaries(db)
+    now = now or datetime.now(UTC)
+    last_trials = last_trial_times(db)
     for row in rows:
         row["progress"] = row["trials"] / row["total"] if row["total"] else 0.0
+        if (
+            row["status"] == "running"
+            and now - _aware(last_trials.get(row["id"], row["created_at"])) > STALE_AFTER
+        ):
+            row["status"] = INTERRUPTED
     return pd.DataFrame(rows, columns=columns)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
@@ -387,6 +418,24 @@ def winner(db: Database, experiment_id: int) -> Winner:
     from registry.store import Registry
 
     return find_winner(Registry(db), experiment_id)
+
+
+def export_folder(typed: str, root: Path) -> Path:
+    """The folder typed on the Export page, resolved, if it is ``root`` or inside it.
+
+    A relative folder is read from ``root``; ``~``, ``..`` and symbolic links are resolved before
+    the check, so none of them leads out. Anything else is refused (``AgentRegistryError``).
+    """
+    from core.errors import AgentRegistryError
+
+    base = root.expanduser().resolve()
+    folder = (base / Path(typed.strip()).expanduser()).resolve()
+    if not folder.is_relative_to(base):
+        raise AgentRegistryError(
+            f"refusing to write to {folder}: the dashboard writes only inside {base} "
+            "(`registry dashboard --export-dir DIR` sets it)"
+        )
+    return folder
 
 
 def export_winner(db: Database, won: Winner, folder: Path, label: str | None) -> Shipped:

@@ -28,8 +28,23 @@ class DashboardError(AgentRegistryError):
     """The dashboard cannot start (port taken, server did not come up)."""
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The Host names a browser may reach the dashboard by: the bound address, and the loopback
+    names when it is loopback. A page of another site whose name was rebound to this address
+    then cannot open the websocket. Bound to every interface, the names are unknown: any."""
+    if host in WILDCARD_HOSTS:
+        return []
+    return list(LOOPBACK_NAMES) if host in LOOPBACK_NAMES else [host]
+
+
 def streamlit_argv(host: str, port: int) -> list[str]:
-    """``python -m streamlit run app.py`` headless, on ``host:port``, with no usage statistics."""
+    """``python -m streamlit run app.py`` headless, on ``host:port``, with no usage statistics,
+    accepting only the Host names of ``allowed_hosts``."""
+    hosts = [arg for name in allowed_hosts(host) for arg in ("--server.allowedHosts", name)]
     return [
         sys.executable,
         "-m",
@@ -48,13 +63,18 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "none",
         "--client.toolbarMode",
         "viewer",
+        *hosts,
     ]
 
 
 def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on; one left in TIME_WAIT (a dashboard just stopped
+    with Ctrl+C) is free, as it is for Streamlit's own server, which sets SO_REUSEADDR too."""
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen()
         except OSError as err:
             raise DashboardError(
                 f"cannot listen on {host}:{port} ({err.strerror}): choose another --port"

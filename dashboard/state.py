@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from registry.database import Database
 
 DB_ENV = "REGISTRY_DB"
+EXPORT_DIR_ENV = "REGISTRY_EXPORT_DIR"  # the only folder (and its subfolders) Export writes to
 CACHE_TTL_S = 600
 REFRESH_S = 2.0  # how often a page showing a running experiment rereads it
 EXPERIMENT_KEY = "experiment_id"  # session state: the experiment the pages show
@@ -38,6 +40,11 @@ def db_url() -> str:
     return database_url(os.environ.get(DB_ENV))
 
 
+def export_root() -> Path:
+    """The folder ``registry dashboard --export-dir`` passed (default ``./.claude/agents``)."""
+    return Path(os.environ.get(EXPORT_DIR_ENV) or Path(".claude", "agents")).resolve()
+
+
 @st.cache_resource(show_spinner=False)
 def database(url: str) -> Database:
     """One opened (and migrated) database per URL for the whole server: it holds the pool."""
@@ -48,6 +55,22 @@ def database(url: str) -> Database:
 
 def current_db() -> Database:
     return database(db_url())
+
+
+def require_database() -> None:
+    """Stop the page with one clear message when its SQLite file went away under the server.
+
+    Reading on would fail with a traceback, or worse open a new empty database at that path.
+    """
+    from registry.database import database_exists, sqlite_path
+
+    url = db_url()
+    if not database_exists(url):
+        st.error(
+            f"The database file {sqlite_path(url)} is gone (deleted or moved) since the dashboard "
+            "started. Put it back, or restart `registry dashboard` on another database."
+        )
+        st.stop()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)

@@ -10,7 +10,15 @@ from core.errors import AgentRegistryError
 
 
 def export_path(output: str, name: str) -> Path:
-    """A folder (existing, or written with a trailing slash) gets NAME.md; else it is the file."""
+    """A folder (existing, or written with a trailing slash) gets NAME.md; else it is the file.
+
+    ``name`` comes from the database, so it is refused unless it is a plain file name: a crafted
+    ``../../evil`` must never write outside the folder.
+    """
+    if name in ("", ".", "..") or Path(name).name != name or any(c in name for c in "\\/\0"):
+        raise AgentRegistryError(
+            f"refusing to export agent {name!r}: its name is not a plain file name"
+        )
     if Path(output).is_dir() or output.endswith(("/", "\\")):
         return Path(output) / f"{name}.md"
     return Path(output)

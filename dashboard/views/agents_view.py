@@ -24,12 +24,12 @@ def show_examples(pair: data.VersionPair, examples: ExamplesDiff) -> None:
     with left:
         for i, example in enumerate(pair.old.examples, start=1):
             mark = " · removed" if i in removed else " · edited" if i in edited_old else ""
-            with st.expander(f"#{i}{mark}: {example.user or ''}"[:90]):
+            with st.expander(f"#{i}{mark}: " + data.md((example.user or "")[:80])):
                 st.code(example.text, language=None, wrap_lines=True)
     with right:
         for j, (example, old) in enumerate(zip(pair.new.examples, examples.order, strict=True), 1):
             mark = " · added" if old is None else f" · was #{old}" if old != j else ""
-            with st.expander(f"#{j}{mark}: {example.user or ''}"[:90]):
+            with st.expander(f"#{j}{mark}: " + data.md((example.user or "")[:80])):
                 st.code(example.text, language=None, wrap_lines=True)
     for edit in examples.edited:
         st.code("\n".join(edit.diff), language="diff")
@@ -40,7 +40,7 @@ def show_body(pair: data.VersionPair, diff: DefinitionDiff) -> None:
     if not diff.body:
         st.caption("Unchanged.")
     for section in diff.body:
-        st.markdown(f"*{section.title}* ({section.status})")
+        st.markdown(f"*{data.md(section.title)}* ({section.status})")
         st.code("\n".join(section.hunks), language="diff")
     with st.expander("Both bodies in full"):
         left, right = st.columns(2)
@@ -56,9 +56,9 @@ def show_diff(url: str, name: str, numbers: list[int]) -> None:
     pair = _pair(url, name, int(old), int(new))
     diff = pair.diff
     if diff.identical:
-        st.info(f"{diff.old_label} and {diff.new_label} are identical.")
+        st.info(f"{data.md(diff.old_label)} and {data.md(diff.new_label)} are identical.")
         return
-    st.markdown("\n".join(f"- {line}" for line in diff.summary))
+    st.markdown("\n".join(f"- {data.md(line)}" for line in diff.summary))
     left, right = st.columns(2)
     left.metric(f"Model in @{old}", pair.old.model or "(unset)")
     right.metric(
@@ -89,7 +89,7 @@ def page() -> None:
     st.dataframe(agents, hide_index=True, width="stretch")
     name = st.sidebar.selectbox("Agent", list(agents["agent"]), key="agent")
     log = data.agent_history(url, name)
-    st.header(name)
+    st.header(data.md(name))
     versions, moves = st.tabs(["Versions", "Label history"])
     with versions:
         st.dataframe(data.versions_frame(log), hide_index=True, width="stretch")

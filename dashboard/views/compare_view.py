@@ -13,12 +13,17 @@ if TYPE_CHECKING:
     from experiments.report import Report
 
 PAIRWISE_AUTO_TRIALS = 20_000  # above this, the pairwise section loads on request
+NO_QUALITY = (
+    "No quality score yet: no trial has been graded (a suite without graders, or every call "
+    "failed). Add graders and re-grade: `registry grade EXP --graders FILE`."
+)
 VERDICT_BOX = {"winner": st.success, "no_difference": st.info, "inconclusive": st.warning}
 
 
 def show_verdict(report: Report) -> None:
     verdict = report.verdict
-    VERDICT_BOX[verdict.status](f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}")
+    title, text = data.md(data.verdict_title(verdict)), data.md(verdict.text)
+    VERDICT_BOX[verdict.status](f"**Verdict: {title}.** {text}")
 
 
 def show_statistics(report: Report) -> None:
@@ -26,7 +31,7 @@ def show_statistics(report: Report) -> None:
     exp = report.experiment
     st.caption(
         f"{exp.tasks} tasks x {exp.epochs} epochs; differences are paired over tasks "
-        f"against {report.control}, 95% intervals, p-values Holm-adjusted across variants."
+        f"against {data.md(report.control)}, 95% intervals, p-values Holm-adjusted across variants."
     )
     st.dataframe(
         data.stats_table(report),
@@ -49,12 +54,19 @@ def show_charts(report: Report, url: str, experiment_id: int, token: state.Token
     order = [v.label for v in report.variants]
     variants = data.variants_frame(report)
     left, right = st.columns(2)
+    graded = variants["quality"].notna().any()
     with left:
         st.subheader("Quality per variant")
-        st.altair_chart(charts.quality_bars(variants), width="stretch")
+        if graded:
+            st.altair_chart(charts.quality_bars(variants), width="stretch")
+        else:
+            st.caption(NO_QUALITY)
     with right:
         st.subheader("Quality against cost")
-        st.altair_chart(charts.quality_vs_cost(variants), width="stretch")
+        if graded:
+            st.altair_chart(charts.quality_vs_cost(variants), width="stretch")
+        else:
+            st.caption(NO_QUALITY)
     trials = state.trials(url, experiment_id, token)
     left, right = st.columns(2)
     with left:
@@ -64,9 +76,11 @@ def show_charts(report: Report, url: str, experiment_id: int, token: state.Token
         )
     with right:
         st.subheader("Quality per task")
-        st.altair_chart(
-            charts.task_heatmap(data.task_matrix(trials, order), order), width="stretch"
-        )
+        matrix = data.task_matrix(trials, order)
+        if matrix.empty:
+            st.caption(NO_QUALITY)
+        else:
+            st.altair_chart(charts.task_heatmap(matrix, order), width="stretch")
 
 
 def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> None:
@@ -79,13 +93,14 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     epoch = right.selectbox("Epoch", list(range(1, epochs + 1)), key="drill_epoch")
     detail = state.task_detail(url, experiment_id, task_id, epoch, token)
     with st.expander("The task", expanded=False):
-        st.markdown(detail.prompt)
+        st.code(detail.prompt, language=None, wrap_lines=True)
         if detail.reference:
             st.markdown(
-                "**A good answer covers:**\n" + "\n".join(f"- {r}" for r in detail.reference)
+                "**A good answer covers:**\n"
+                + "\n".join(f"- {data.md(r)}" for r in detail.reference)
             )
         if detail.rubric:
-            st.markdown(f"**Rubric:** {detail.rubric}")
+            st.markdown(f"**Rubric:** {data.md(detail.rubric)}")
     if detail.answers.empty:
         st.info("No trial of this task at this epoch yet.")
         return
@@ -93,15 +108,16 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
     answers = detail.answers.to_dict("records")
     for column, answer in zip(st.columns(len(answers)), answers, strict=True):
         with column:
-            st.markdown(f"**{answer['variant']}** · `{answer['model']}`")
+            st.markdown(f"**{data.md(answer['variant'])}** · {data.md(answer['model'])}")
             quality = "-" if pd.isna(answer["quality"]) else f"{answer['quality']:.3f}"
             st.caption(
                 f"quality {quality} · ${answer['cost_usd']:.5f} · {answer['latency_s'] or 0:.2f} s"
             )
-            if answer["error"]:
-                st.error(answer["error"])
+            error = answer["error"]
+            if isinstance(error, str) and error:  # pandas gives NaN for a missing one
+                st.error(data.md(error))
             with st.container(height=360, border=True):
-                st.markdown(answer["response"])
+                st.code(answer["response"], language=None, wrap_lines=True)
             grades = detail.grades[detail.grades["variant"] == answer["variant"]]
             st.dataframe(
                 grades.drop(columns="variant"),
@@ -172,14 +188,15 @@ def page() -> None:
 
     @st.fragment(run_every=state.REFRESH_S if running else None)
     def body() -> None:
+        state.require_database()  # a timer rerun runs only this function
         token = state.token(experiment_id)
         if running and token[0] != "running":
             st.rerun()  # the run ended: redraw once without the refresh timer
         report = state.report(url, experiment_id, token)
         exp = report.experiment
         st.caption(
-            f"Experiment #{exp.id} **{exp.name}** · provider {exp.provider} · "
-            f"status {exp.status} · {token[1]}/{total} trials"
+            f"Experiment #{exp.id} **{data.md(exp.name)}** · provider {data.md(exp.provider)} · "
+            f"status {data.md(exp.status)} · {token[1]}/{total} trials"
         )
         state.simulated_banner(exp.simulated)
         if running:

@@ -45,6 +45,7 @@ def page() -> None:
 
     @st.fragment(run_every=state.REFRESH_S if running else None)
     def live() -> None:
+        state.require_database()  # a timer rerun runs only this function
         latest = state.experiments()
         if running:
             st.caption(f"A run is in progress: this table rereads every {state.REFRESH_S:g} s.")

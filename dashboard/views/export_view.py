@@ -18,28 +18,28 @@ PENDING_KEY = "export_pending"  # session state: (folder, label) awaiting confir
 DONE_KEY = "export_done"  # session state: what the last confirmed export did
 
 
-def confirm_and_write(won: Winner, folder: str, label: str) -> None:
+def confirm_and_write(won: Winner, folder: Path, label: str) -> None:
     db = state.current_db()
-    target = (Path(folder).expanduser() / f"{won.ref.name}.md").resolve()
+    target = folder / f"{won.ref.name}.md"
     now = data.label_position(db, won.ref.name, label) if label else None
-    plan = [f"write **{target}** ({len(won.source):,} bytes, exactly {won.ref})"]
+    plan = [f"write **{data.md(target)}** ({len(won.source):,} bytes, exactly {data.md(won.ref)})"]
     if target.exists():
         plan[0] += ", replacing the file there"
     if label:
         where = f"@{now}" if now is not None else "(new)"
-        plan.append(f"move label **{label}**: {where} → @{won.ref.number}")
+        plan.append(f"move label **{data.md(label)}**: {where} → @{won.ref.number}")
     st.warning("Please confirm:\n" + "\n".join(f"- {line}" for line in plan))
     yes, no = st.columns(2)
     if yes.button("Confirm", type="primary", key="export_confirm"):
         del st.session_state[PENDING_KEY]
         try:
-            done = data.export_winner(db, won, Path(folder).expanduser(), label or None)
+            done = data.export_winner(db, won, folder, label or None)
         except (AgentRegistryError, OSError) as err:
-            st.error(f"Nothing exported: {err}")
+            st.error(f"Nothing exported: {data.md(err)}")
             return
-        message = f"Wrote {done.path}."
+        message = f"Wrote {data.md(done.path)}."
         if done.move is not None:
-            message += f" Label {done.move.label} now points at @{done.move.to_number}."
+            message += f" Label {data.md(done.move.label)} now points at @{done.move.to_number}."
         st.session_state[DONE_KEY] = message
         st.rerun()
     if no.button("Cancel", key="export_cancel"):
@@ -56,12 +56,12 @@ def page() -> None:
     try:
         won = state.winner(state.db_url(), experiment_id, state.token(experiment_id))
     except NoWinner as err:
-        st.info(str(err))
+        st.info(data.md(err))
         return
-    st.success(f"**{won.label}** won: {won.verdict.text}")
-    st.markdown(f"It is **{won.ref}**, the exact version the experiment ran.")
+    st.success(f"**{data.md(won.label)}** won: {data.md(won.verdict.text)}")
+    st.markdown(f"It is **{data.md(won.ref)}**, the exact version the experiment ran.")
     st.download_button(
-        f"Download {won.ref.name}.md",
+        f"Download {data.md(won.ref.name)}.md",
         data=won.source,
         file_name=f"{won.ref.name}.md",
         mime="text/markdown",
@@ -71,10 +71,17 @@ def page() -> None:
     if DONE_KEY in st.session_state:
         st.success(st.session_state.pop(DONE_KEY))
     with st.form("export"):
-        folder = st.text_input("Folder", value=".claude/agents", key="export_folder")
+        root = state.export_root()
+        folder = st.text_input(
+            "Folder", value=str(root), key="export_folder", help=f"{root} or a folder inside it."
+        )
         label = st.text_input("Label to move (empty: none)", value="production", key="export_label")
         if st.form_submit_button("Export"):
-            st.session_state[PENDING_KEY] = (folder, label.strip())
+            st.session_state.pop(PENDING_KEY, None)
+            try:
+                st.session_state[PENDING_KEY] = (data.export_folder(folder, root), label.strip())
+            except AgentRegistryError as err:
+                st.error(data.md(err))
     if PENDING_KEY in st.session_state:
         confirm_and_write(won, *st.session_state[PENDING_KEY])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from experiments.analysis import TrialRecord
@@ -74,6 +75,19 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def last_trial_times(db: Database) -> dict[int, datetime]:
+    """When each experiment's newest trial was stored (experiments without trials left out)."""
+    from sqlmodel import col, func, select
+
+    with db.session() as session:
+        rows = session.exec(
+            select(col(Trial.experiment_id), func.max(col(Trial.created_at))).group_by(
+                col(Trial.experiment_id)
+            )
+        ).all()
+    return {experiment_id: newest for experiment_id, newest in rows if newest is not None}
 
 
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:

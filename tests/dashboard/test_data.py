@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from dashboard import data
 from experiments.reporting import build_report
@@ -174,3 +176,29 @@ def test_export_checks_the_label_before_writing(decided: Experiment, tmp_path) -
     with pytest.raises(InvalidReference):
         data.export_winner(decided.db, won, tmp_path / "out", "Not A Label")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_running_experiment_silent_too_long_is_shown_as_interrupted(
+    experiment: Experiment,
+) -> None:
+    from sqlmodel import func
+
+    from experiments.store.tables import Experiment as ExperimentRow
+
+    with experiment.db.session() as session:
+        row = session.get(ExperimentRow, experiment.id)
+        row.status = "running"  # as a run killed with SIGKILL leaves it
+        session.add(row)
+        session.commit()
+        newest = session.exec(select(func.max(Trial.created_at))).one()
+    status = data.experiments_frame(experiment.db, now=newest + data.STALE_AFTER)["status"]
+    assert status.to_list() == ["running"]
+    later = newest + data.STALE_AFTER + timedelta(seconds=1)
+    assert data.experiments_frame(experiment.db, now=later)["status"].to_list() == ["interrupted?"]
+    with experiment.db.session() as session:
+        session.exec(delete(Grade))
+        session.exec(delete(Trial))  # none written yet: the start time counts
+        session.commit()
+    started = data.experiments_frame(experiment.db)["created_at"][0]
+    for now, shown in [(started + data.STALE_AFTER, "running"), (later, "interrupted?")]:
+        assert data.experiments_frame(experiment.db, now=now)["status"].to_list() == [shown]

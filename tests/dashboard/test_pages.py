@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlmodel import delete, select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
@@ -14,8 +16,11 @@ from streamlit.testing.v1.element_tree import AlertBase
 from dashboard import data
 from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
-from experiments.store.tables import Grade, Trial
-from tests.dashboard.conftest import Experiment
+from experiments.store.tables import ExperimentTask, Grade, Trial
+from registry.database import sqlite_path
+from registry.models import Agent
+from tests.conftest import SEED
+from tests.dashboard.conftest import PAGES, Experiment
 
 OpenPage = Callable[..., AppTest]
 
@@ -23,6 +28,12 @@ OpenPage = Callable[..., AppTest]
 def boxes(at: AppTest) -> list[str]:
     """Every alert box's text (success, info, warning, error), in page order."""
     return [node.value for node in at.main if isinstance(node, AlertBase)]
+
+
+def rendered(at: AppTest) -> str:
+    """Everything Streamlit renders as markdown: text, captions, alerts, headings, expanders."""
+    headings = [h.value for h in [*at.title, *at.header, *at.subheader]]
+    return "\n".join([texts(at), *headings, *(e.label for e in at.expander)])
 
 
 def texts(at: AppTest) -> str:
@@ -52,7 +63,8 @@ def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
     # Before the statistics: the SIMULATED label, then the verdict in words.
     main = boxes(at)
     assert main[0].startswith("**SIMULATED**")
-    assert main[1] == f"**Verdict: {data.verdict_title(verdict)}.** {verdict.text}"
+    title, text = data.md(data.verdict_title(verdict)), data.md(verdict.text)
+    assert main[1] == f"**Verdict: {title}.** {text}"
     stats = at.dataframe[0].value
     expected = data.stats_table(report)
     pd.testing.assert_frame_equal(stats, expected, check_dtype=False)
@@ -81,7 +93,7 @@ def test_compare_drill_down_shows_each_answer_and_every_grade(
             t.variant: len(session.exec(select(Grade).where(Grade.trial_id == t.id)).all())
             for t in trials
         }
-    shown = [m.value for m in at.markdown]
+    shown = [c.value for c in at.code]
     for trial in trials:
         assert trial.response_text in shown
     grade_tables = [df.value for df in at.dataframe[1:] if "grader" in df.value.columns]
@@ -130,7 +142,7 @@ def test_agents_page_versions_labels_and_a_side_by_side_diff(
     history = at.dataframe[2].value
     assert history[["label", "from", "to"]].values.tolist() == [["cheap", "(new)", "@2"]]
     assert (at.selectbox(key="diff_old").value, at.selectbox(key="diff_new").value) == (1, 2)
-    assert "- model: sonnet -> haiku" in texts(at)
+    assert "- " + data.md("model: sonnet -> haiku") in texts(at)
     assert [m.value for m in at.metric] == ["sonnet", "haiku"]
     fields = at.dataframe[3].value
     assert fields.iloc[0].to_dict() == {"field": "model", "changed": True, "old": "sonnet",
@@ -143,24 +155,25 @@ def test_export_page_without_a_winner_writes_nothing(
     shared: Experiment, open_page: OpenPage
 ) -> None:
     at = open_page("export", shared.id)
-    assert any("has no winner, nothing written" in text for text in boxes(at))
+    assert any(data.md("has no winner, nothing written") in text for text in boxes(at))
     assert not at.get("download_button") and not at.text_input
 
 
 def test_export_page_downloads_or_writes_the_winner_after_confirmation(
-    decided: Experiment, open_page: OpenPage, tmp_path: Path
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(tmp_path))
     won = data.winner(decided.db, decided.id)
     at = open_page("export", decided.id)
     assert any(text.startswith("**tight** won") for text in boxes(at))
     [download] = at.get("download_button")
-    assert download.proto.label == "Download backend-logic-implementer.md"
+    assert download.proto.label == f"Download {data.md('backend-logic-implementer')}.md"
     target = tmp_path / "out" / "backend-logic-implementer.md"
     at.text_input(key="export_folder").input(str(tmp_path / "out"))
     at.text_input(key="export_label").input("production")
     at.form_submit_button[0].click().run()
     [confirm] = [text for text in boxes(at) if text.startswith("Please confirm")]
-    assert str(target) in confirm and f"(new) → @{won.ref.number}" in confirm
+    assert data.md(target) in confirm and f"(new) → @{won.ref.number}" in confirm
     assert not target.exists()  # nothing happens before the second click
 
     at.button(key="export_cancel").click().run()
@@ -171,4 +184,156 @@ def test_export_page_downloads_or_writes_the_winner_after_confirmation(
     assert not at.exception
     assert target.read_bytes() == won.source
     assert data.label_position(decided.db, won.ref.name, "production") == won.ref.number
-    assert any(text.startswith(f"Wrote {target}.") for text in boxes(at))
+    assert any(text.startswith(f"Wrote {data.md(target)}.") for text in boxes(at))
+
+
+def test_a_database_deleted_under_the_dashboard_is_one_clear_message(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    path = sqlite_path(experiment.url)
+    if path is None:
+        pytest.skip("a server database cannot be deleted as a file")
+    for page in PAGES:
+        at = open_page(page, experiment.id)
+        experiment.db.dispose()
+        moved = path.rename(path.with_name("moved.db"))
+        at.run()
+        assert not at.exception
+        [message] = [b for b in boxes(at) if "is gone" in b]
+        assert message.startswith(f"The database file {path} is gone (deleted or moved)")
+        assert not path.exists()  # no empty database made in its place
+        moved.rename(path)
+
+
+def test_compare_without_any_quality_score_says_so_instead_of_empty_charts(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    # A suite without graders, and a task whose calls all failed.
+    with experiment.db.session() as session:
+        for trial in session.exec(select(Trial)).all():
+            trial.quality = None
+            if trial.task_id == "rbac-team-scopes":
+                trial.error, trial.response_text, trial.latency_s = "overloaded", None, None
+            session.add(trial)
+        session.exec(delete(Grade))
+        session.commit()
+    at = open_page("compare", experiment.id)
+    at.selectbox(key="drill_task").select("rbac-team-scopes").run()
+    assert not at.exception
+    no_quality = [c.value for c in at.caption if c.value.startswith("No quality score yet")]
+    assert len(no_quality) == 3  # the quality bars, quality against cost, the heat map
+    [latency] = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert "row" in latency["encoding"]
+    assert boxes(at).count("overloaded") == 2  # each variant's failed call, said as text
+
+
+STEAL = "![x](http://127.0.0.1:9/steal)"
+
+
+def test_markdown_from_the_database_is_shown_as_text_never_rendered(
+    experiment: Experiment, open_page: OpenPage, tmp_path: Path
+) -> None:
+    with experiment.db.session() as session:
+        row = session.get(ExperimentRow, experiment.id)
+        row.name = f"name {STEAL}"
+        session.add(row)
+        task = session.exec(
+            select(ExperimentTask).where(ExperimentTask.task_id == "rbac-team-scopes")
+        ).one()
+        task.prompt, task.rubric, task.reference = f"# {STEAL}", STEAL, [STEAL]
+        session.add(task)
+        for trial in session.exec(select(Trial).where(Trial.task_id == "rbac-team-scopes")):
+            trial.response_text = f"# Heading\n\n{STEAL}"
+            trial.error = f"failed: {STEAL}" if trial.variant == "cheap" else None
+            session.add(trial)
+        session.commit()
+    at = open_page("compare", experiment.id)
+    at.selectbox(key="drill_task").select("rbac-team-scopes").run()
+    assert not at.exception
+    shown = rendered(at)
+    assert "](" not in shown and "http" not in shown.replace("http\\:", "")
+    assert f"**{data.md(f'name {STEAL}')}**" in shown
+    assert data.md(f"failed: {STEAL}") in boxes(at)
+    assert "nan" not in boxes(at)  # the control's answer has no error: no box for it
+    codes = [c.value for c in at.code]
+    assert f"# {STEAL}" in codes and codes.count(f"# Heading\n\n{STEAL}") == 2
+
+    # An agent's heading (a body section) on the Agents page.
+    agent = tmp_path / "steal" / "backend-logic-implementer.md"
+    agent.parent.mkdir()
+    agent.write_bytes(SEED.read_bytes() + f"\n## {STEAL}\n\nMore.\n".encode())
+    experiment.cli.ok("publish", str(agent))
+    at = open_page("agents")
+    assert not at.exception
+    shown = rendered(at)
+    assert data.md(STEAL) in shown and "](" not in shown
+
+
+def test_a_crafted_agent_name_never_writes_outside_the_folder(
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(tmp_path))
+    with decided.db.session() as session:
+        agent = session.exec(select(Agent).where(Agent.name == "backend-logic-implementer")).one()
+        agent.name = "../../../evil"
+        session.add(agent)
+        session.commit()
+    out = tmp_path / "a" / "b" / "c" / "out"
+    result = decided.cli("export", "--winner", str(decided.id), "-o", f"{out}/")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "registry: error: refusing to export agent '../../../evil': "
+        "its name is not a plain file name\n"
+    )
+    at = open_page("export", decided.id)
+    at.text_input(key="export_folder").input(str(out))
+    at.form_submit_button[0].click().run()
+    at.button(key="export_confirm").click().run()
+    assert not at.exception
+    assert any("is not a plain file name" in text for text in boxes(at))
+    assert not list(tmp_path.rglob("*.md"))  # nothing written, in the folder or above it
+
+
+def test_export_page_writes_only_inside_the_export_folder(
+    decided: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    at = open_page("export", decided.id)
+    default = tmp_path.resolve() / ".claude" / "agents"
+    assert at.text_input(key="export_folder").value == str(default)
+
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "link").symlink_to(tmp_path)
+    monkeypatch.setenv("REGISTRY_EXPORT_DIR", str(root))
+    at = open_page("export", decided.id)
+    for outside in ["/etc", str(tmp_path), "..", "sub/../..", "link", "~"]:
+        at.text_input(key="export_folder").input(outside)
+        at.form_submit_button[0].click().run()
+        assert not at.exception
+        [refused] = [text for text in boxes(at) if "refusing to write" in text]
+        assert data.md(f"the dashboard writes only inside {root.resolve()}") in refused
+        assert not any(b.key == "export_confirm" for b in at.button)  # nothing to confirm
+    at.text_input(key="export_folder").input("sub")
+    at.form_submit_button[0].click().run()
+    at.button(key="export_confirm").click().run()
+    assert (root / "sub" / "backend-logic-implementer.md").is_file()
+    assert [p.name for p in tmp_path.rglob("*.md")] == ["backend-logic-implementer.md"]
+
+
+def test_an_experiment_left_running_by_a_killed_run_is_not_polled(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    with experiment.db.session() as session:
+        row = session.get(ExperimentRow, experiment.id)
+        row.status = "running"
+        session.add(row)
+        for trial in session.exec(select(Trial)).all():
+            trial.created_at = trial.created_at - timedelta(hours=1)
+            session.add(trial)
+        session.commit()
+    at = open_page("experiments")
+    assert at.dataframe[0].value["status"].to_list() == ["interrupted?"]
+    assert "A run is in progress" not in texts(at)
+    at = open_page("compare", experiment.id)
+    assert not at.get("progress")

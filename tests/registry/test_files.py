@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
+from core.errors import AgentRegistryError
 from registry.files import export_path, write_atomically
 
 
@@ -36,3 +39,13 @@ def test_export_path(tmp_path: Path) -> None:
     assert export_path(str(tmp_path), "a") == tmp_path / "a.md"
     assert export_path(f"{tmp_path}/new/", "a") == tmp_path / "new" / "a.md"
     assert export_path(f"{tmp_path}/new", "a") == tmp_path / "new"
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../evil", "a/b", "..", ".", "", "/abs", "a\\b", "a\0b", "sub/.."]
+)
+def test_export_path_refuses_a_name_that_is_not_a_plain_file_name(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(AgentRegistryError, match="is not a plain file name"):
+        export_path(f"{tmp_path}/", name)
