@@ -17,6 +17,7 @@ from registry.database import database_exists
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
 
@@ -82,6 +83,9 @@ Examples:
     default=None,
     help="Reuse earlier answers to identical requests (default: the spec's `cache`, off).",
 )
+@click.option(
+    "--ungraded", is_flag=True, help="Run even though no grader measures any task's quality."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_context
@@ -94,6 +98,7 @@ def run(
     dry_run: bool,
     batch: bool,
     cache: bool | None,
+    ungraded: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -121,6 +126,7 @@ def run(
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
     plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
+    _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     if dry_run:
         estimates = estimate_arms(plan, trial_kind(plan, load_price_table()), batch=batch)
         rows: list[dict[str, Any]] = [
@@ -205,6 +211,34 @@ def run(
     if summary.done < summary.total:
         click.echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
     click.echo(f"  report: registry report {summary.experiment_id}")
+
+
+def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:
+    """Say before anything is spent that trials would get no quality: a run with no grader at
+    all is refused (``refuse``), a dry run and a partly graded suite only warn."""
+    suite = plan.document.tasks_path or "the task suite"
+    ungraded = plan.ungraded_tasks()
+    if not ungraded:
+        return
+    if len(ungraded) < len(plan.tasks):
+        ids = ", ".join(t.id for t in ungraded[:5]) + (", ..." if len(ungraded) > 5 else "")
+        click.echo(
+            f"warning: {len(ungraded)} of {len(plan.tasks)} tasks have no grader and get no "
+            f"quality ({ids}); add graders to them in {suite}",
+            err=True,
+        )
+        return
+    if any(t.reference for t in plan.tasks):
+        fix = (
+            f"the tasks have reference points: add `graders: [{{type: rubric_judge}}]` "
+            f"to {spec_path}"
+        )
+    else:
+        fix = f"add `graders:` to {spec_path} or to the tasks in {suite}"
+    message = f"nothing would be measured: no task has a grader; {fix}"
+    if refuse:
+        raise AgentRegistryError(f"{message} (or run anyway with --ungraded)")
+    click.echo(f"warning: {message}", err=True)
 
 
 async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:

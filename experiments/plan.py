@@ -17,7 +17,12 @@ from typing import Any
 
 from core.errors import NotFoundError, SpecError
 from experiments.decision import DecisionRule, parse_decision
-from experiments.graders.base import GraderConfig, build_grader, parse_grader_config
+from experiments.graders.base import (
+    GraderConfig,
+    build_grader,
+    is_comparator,
+    parse_grader_config,
+)
 from experiments.spec import DEFAULT_SETTINGS, ExperimentSpec, RunSettings
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.store import Registry
@@ -141,6 +146,15 @@ class Plan:
 
     def graders_for(self, task: Task) -> tuple[GraderConfig, ...]:
         return (*task.graders, *self.extra_graders)
+
+    def ungraded_tasks(self) -> tuple[Task, ...]:
+        """The tasks no grader measures (comparators do not count): their trials get no
+        quality."""
+        return tuple(
+            task
+            for task in self.tasks
+            if not any(not is_comparator(c) for c in self.graders_for(task))
+        )
 
     def cells(self, task: Task) -> Iterator[Cell]:
         """The cells of one task row: every epoch of every arm."""

@@ -122,6 +122,11 @@ def _make_room(type_name: str, replace: bool) -> None:
         _COMPARATOR_FACTORIES.pop(type_name, None)
 
 
+def is_comparator(config: GraderConfig) -> bool:
+    """Whether the configuration is a comparator (never part of quality) rather than a grader."""
+    return config.type in _COMPARATOR_FACTORIES
+
+
 def grader_types() -> tuple[str, ...]:
     return tuple(sorted({*_FACTORIES, *_COMPARATOR_FACTORIES}))
 

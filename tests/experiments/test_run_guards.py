@@ -1,0 +1,71 @@
+"""What a run says or refuses before spending, and how it ends: graders, progress, limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Cli
+from tests.experiments.test_runner import _setup
+
+UNGRADED = """\
+tasks:
+  - id: hash-passwords
+    prompt: "How should I store passwords?"
+    reference: ["bcrypt or argon2"]
+  - id: status-codes
+    prompt: "Which status code for a duplicate email?"
+"""
+
+
+def _ungraded(cli: Cli, tmp_path: Path, tasks: str = UNGRADED, extra: str = "") -> Path:
+    spec = _setup(cli, tmp_path, extra=extra)
+    (tmp_path / "tasks.yaml").write_text(tasks)
+    return spec
+
+
+def test_a_run_with_no_grader_is_refused_before_anything_is_stored(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _ungraded(sqlite_cli, tmp_path)
+    result = sqlite_cli("run", str(spec), "--quiet")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nothing would be measured" in lines[0]
+    assert "graders: [{type: rubric_judge}]" in lines[0] and "--ungraded" in lines[0]
+    assert json.loads(sqlite_cli.ok("experiments", "--json").stdout) == []
+
+
+def test_the_dry_run_warns_and_ungraded_forces_the_run(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _ungraded(sqlite_cli, tmp_path)
+    dry = sqlite_cli.ok("run", str(spec), "--dry-run")
+    assert (
+        dry.stderr.startswith("warning: nothing would be measured") and "rubric_judge" in dry.stderr
+    )
+    forced = json.loads(sqlite_cli.ok("run", str(spec), "--ungraded", "--json").stdout)
+    assert forced["status"] == "completed"
+
+
+def test_without_reference_points_the_hint_names_where_graders_go(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    tasks = 'tasks:\n  - id: one\n    prompt: "Say hi."\n'
+    spec = _ungraded(sqlite_cli, tmp_path, tasks)
+    result = sqlite_cli("run", str(spec))
+    assert result.exit_code == 1 and "rubric_judge" not in result.stderr
+    assert f"add `graders:` to {spec}" in result.stderr
+
+
+def test_a_grader_in_the_spec_or_on_some_tasks_is_enough(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _ungraded(sqlite_cli, tmp_path, extra="graders:\n  - {type: length, max_chars: 2000}\n")
+    assert sqlite_cli.ok("run", str(spec), "--dry-run").stderr == ""
+    partly = UNGRADED + "    graders: [{type: regex, pattern: '409'}]\n"
+    (tmp_path / "tasks.yaml").write_text(partly)
+    spec.write_text(spec.read_text().split("graders:")[0])
+    result = sqlite_cli.ok("run", str(spec), "--quiet", "--json")
+    assert "1 of 2 tasks have no grader" in result.stderr and "hash-passwords" in result.stderr
+
+
+def test_a_pairwise_judge_alone_measures_no_quality(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _ungraded(sqlite_cli, tmp_path, extra="graders:\n  - {type: pairwise, model: haiku}\n")
+    assert "nothing would be measured" in sqlite_cli("run", str(spec)).stderr
