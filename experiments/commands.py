@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,20 +17,28 @@ from registry.commands.common import db_url, emit_json, json_option, open_databa
 from registry.database import database_exists
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
 
 
+# Without a terminal (CI logs, `| tee`) progress is whole lines: at most every this many seconds,
+# and at every tenth of the run.
+PLAIN_PROGRESS_EVERY_S = 10.0
+
+
 def _progress_printer(
     label: str, enabled: bool
-) -> tuple[Progress | None, Callable[[RunState], None]]:
-    """A rich progress bar on stderr: done/total, failures, cost so far, ETA."""
+) -> tuple[AbstractContextManager[object], Callable[[RunState], None]]:
+    """Progress on stderr: done/total, failures, cost so far, ETA. A rich bar on a terminal,
+    whole lines at a modest rate elsewhere."""
     if not enabled:
-        return None, lambda state: None
+        return nullcontext(), lambda state: None
     from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return nullcontext(), _plain_progress(label)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -47,7 +57,7 @@ def _progress_printer(
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=False,
     )
     task_id = progress.add_task(label, total=None, failed=0, cost=0.0)
@@ -62,6 +72,40 @@ def _progress_printer(
         )
 
     return progress, update
+
+
+def _plain_progress(
+    label: str, clock: Callable[[], float] = time.monotonic
+) -> Callable[[RunState], None]:
+    """Whole progress lines: the first, one per tenth of the run or PLAIN_PROGRESS_EVERY_S
+    seconds (whichever comes first), and the last."""
+    last: dict[str, float] = {}
+
+    def update(state: RunState) -> None:
+        now = clock()
+        tenth = state.done * 10 // state.total if state.total else 10
+        if last:
+            same_tenth = state.done < state.total and tenth == last["tenth"]
+            too_soon = now - last["at"] < PLAIN_PROGRESS_EVERY_S
+            if state.done == last["done"] or (same_tenth and too_soon):
+                return  # nothing new (the final state is reported twice), or not yet
+        last.update(at=now, tenth=tenth, done=state.done)
+        elapsed = now - state.started
+        started_done = last.setdefault("first_done", state.done)
+        rate = (state.done - started_done) / elapsed if elapsed > 0 else 0.0
+        eta = _clock_time((state.total - state.done) / rate) if rate > 0 else "?"
+        click.echo(
+            f"{label}: {state.done}/{state.total} trials, {state.failed} failed, "
+            f"${state.cost_usd:.4f}, {_clock_time(elapsed)} elapsed, ETA {eta}",
+            err=True,
+        )
+
+    return update
+
+
+def _clock_time(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 @click.command(
@@ -175,10 +219,7 @@ def run(
             from experiments.runner import Runner
 
             runner_coro = Runner(db, plan, provider, on_progress=update).run()
-        if progress is not None:
-            with progress:
-                summary = asyncio.run(_closing(runner_coro, provider))
-        else:
+        with progress:
             summary = asyncio.run(_closing(runner_coro, provider))
     except KeyboardInterrupt:
         click.echo(

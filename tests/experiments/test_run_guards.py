@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.experiments.test_runner import _setup
 
@@ -69,3 +71,45 @@ def test_a_grader_in_the_spec_or_on_some_tasks_is_enough(sqlite_cli: Cli, tmp_pa
 def test_a_pairwise_judge_alone_measures_no_quality(sqlite_cli: Cli, tmp_path: Path) -> None:
     spec = _ungraded(sqlite_cli, tmp_path, extra="graders:\n  - {type: pairwise, model: haiku}\n")
     assert "nothing would be measured" in sqlite_cli("run", str(spec)).stderr
+
+
+def test_progress_without_a_terminal_is_whole_lines(sqlite_cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(sqlite_cli, tmp_path)
+    lines = sqlite_cli.ok("run", str(spec)).stderr.strip().splitlines()
+    assert (
+        lines[0]
+        == "experiment 1 exp (SIMULATED): 0/12 trials, 0 failed, $0.0000, 0:00:00 elapsed, ETA ?"
+    )
+    assert lines[-1].startswith("experiment 1 exp (SIMULATED): 12/12 trials, 0 failed, $")
+    assert all("…" not in line and " trials, " in line for line in lines)
+
+
+def test_plain_progress_prints_each_tenth_or_every_few_seconds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from experiments.commands import PLAIN_PROGRESS_EVERY_S, _plain_progress
+    from experiments.run_state import RunState
+
+    now = [0.0]
+    update = _plain_progress("exp", clock=lambda: now[0])
+    state = RunState(total=1000, started=0.0)
+    for done in range(0, 1001):
+        state.done = done
+        now[0] = done * 0.01  # ten seconds in all: only the tenths print
+        update(state)
+    update(state)  # the runner reports the final state once more
+    printed = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1].split(" ")[0] for line in printed] == [
+        f"{n}/1000" for n in range(0, 1001, 100)
+    ]
+    assert printed[5] == "exp: 500/1000 trials, 0 failed, $0.0000, 0:00:05 elapsed, ETA 0:00:05"
+
+    update = _plain_progress("slow", clock=lambda: now[0])
+    state = RunState(total=1000, started=0.0)
+    now[0] = 0.0
+    update(state)
+    for done in range(1, 50):
+        state.done = done
+        now[0] = done * PLAIN_PROGRESS_EVERY_S / 10
+        update(state)
+    assert len(capsys.readouterr().err.splitlines()) == 1 + 4  # at 10, 20, 30 and 40 s
