@@ -117,7 +117,10 @@ Examples:
 """
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
-@click.option("--resume", "resume_id", type=int, metavar="ID", help="Run only the missing cells.")
+@click.option(
+    "--resume", "resume_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+    help="Run only the missing cells.",
+)  # fmt: skip
 @click.option("--max-cost", type=float, metavar="USD", help="Stop before spending more than this.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at once.")
 @click.option("--dry-run", is_flag=True, help="Print the planned calls and estimated cost only.")
@@ -151,12 +154,14 @@ def run(
     from experiments.kinds.base import estimate_arms
     from experiments.plan import build_plan
     from experiments.pricing import load_price_table
-    from experiments.spec import load_experiment_spec
+    from experiments.spec import is_budget, load_experiment_spec
     from experiments.store.plans import load_plan, store_plan
     from registry.store import Registry
 
-    if max_cost is not None and max_cost <= 0:
-        raise AgentRegistryError("--max-cost must be a positive number of dollars")
+    if max_cost is not None and not is_budget(max_cost):
+        raise AgentRegistryError(
+            f"--max-cost must be a positive number of dollars (not NaN or infinity), got {max_cost}"
+        )
     spec = load_experiment_spec(spec_path)
     db = open_database(ctx)
     if resume_id is not None:
@@ -327,7 +332,10 @@ Examples:
 )
 @click.argument("experiment")
 @click.option("--markdown", is_flag=True, help="A markdown table for a pull request comment.")
-@click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the spec's).")
+@click.option(
+    "--seed", type=click.IntRange(-(2**63), 2**63 - 1), default=None,
+    help="Bootstrap seed (default: the spec's).",
+)  # fmt: skip
 @json_option
 @click.pass_context
 def report(

@@ -113,3 +113,65 @@ def test_plain_progress_prints_each_tenth_or_every_few_seconds(
         now[0] = done * PLAIN_PROGRESS_EVERY_S / 10
         update(state)
     assert len(capsys.readouterr().err.splitlines()) == 1 + 4  # at 10, 20, 30 and 40 s
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "max_cost_usd: .nan\n",
+            "max_cost_usd: must be a positive number of dollars (not NaN or infinity)",
+        ),
+        (
+            "max_cost_usd: .inf\n",
+            "max_cost_usd: must be a positive number of dollars (not NaN or infinity)",
+        ),
+        (f"seed: {2**200}\n", f"seed: must be a whole number from {-(2**63)} to {2**63 - 1}"),
+        ("decision: {effect_of_interest: .nan}\n", "decision.effect_of_interest: must be a finite"),
+        ("decision: {guardrails: {cost: .nan}}\n", "decision.guardrails.cost: must be a finite"),
+        ("decision: {alpha: .inf}\n", "decision.alpha: must be a finite number"),
+    ],
+)
+def test_numbers_out_of_range_are_one_precise_line(
+    sqlite_cli: Cli, tmp_path: Path, extra: str, expected: str
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, extra=extra)
+    if extra.startswith("seed:"):
+        spec.write_text(spec.read_text().replace("seed: 7\n", ""))
+    for args in (("--dry-run",), ("--quiet",)):
+        result = sqlite_cli("run", str(spec), *args)
+        assert result.exit_code == 1 and "unexpected" not in result.stderr
+        assert result.stderr.count("\n") == 1 and expected in result.stderr
+    assert json.loads(sqlite_cli.ok("experiments", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0"])
+def test_max_cost_on_the_command_line_must_be_a_finite_budget(
+    sqlite_cli: Cli, tmp_path: Path, value: str
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path)
+    result = sqlite_cli("run", str(spec), "--quiet", "--max-cost", value)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"registry: error: --max-cost must be a positive number of dollars (not NaN or infinity), "
+        f"got {float(value)}\n"
+    )
+
+
+def test_ids_and_seeds_past_64_bits_are_usage_errors_not_crashes(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path)
+    sqlite_cli.ok("run", str(spec), "--quiet")
+    huge = str(2**200)
+    result = sqlite_cli("run", str(spec), "--resume", huge)
+    assert (
+        result.exit_code == 2 and "--resume" in result.stderr and "Traceback" not in result.stderr
+    )
+    result = sqlite_cli("report", "1", "--seed", huge)
+    assert result.exit_code == 2 and "--seed" in result.stderr
+    result = sqlite_cli("report", huge)
+    assert (
+        result.exit_code == 1
+        and result.stderr == f"registry: error: no experiment with id {huge}\n"
+    )
