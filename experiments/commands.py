@@ -17,6 +17,7 @@ from registry.commands.common import db_url, emit_json, json_option, open_databa
 from registry.database import database_exists
 
 if TYPE_CHECKING:
+    from experiments.graders.base import GraderConfig
     from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
@@ -165,11 +166,19 @@ def run(
     spec = load_experiment_spec(spec_path)
     db = open_database(ctx)
     if resume_id is not None:
+        from experiments.plan import check_stored_python, declared_graders
+
         plan = load_plan(db, resume_id)
         if plan.name != spec.name:
             raise AgentRegistryError(
                 f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
             )
+        check_stored_python(
+            resume_id,
+            (*plan.extra_graders, *(c for t in plan.tasks for c in t.graders)),
+            declared_graders(spec),
+            how=f"declare it, unchanged, in {spec_path} or its task suite",
+        )
     else:
         plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
@@ -367,6 +376,10 @@ Examples:
     "--graders", "graders_path", type=click.Path(path_type=Path), metavar="FILE.yaml",
     help="Graders to use instead of the spec's (a YAML list); the tasks' own graders stay.",
 )  # fmt: skip
+@click.option(
+    "--spec", "spec_path", type=click.Path(path_type=Path), metavar="SPEC.yaml",
+    help="The experiment's spec: its python graders (and its suite's) may run again.",
+)  # fmt: skip
 @click.option("--judge-model", metavar="MODEL", help="Model of every judge grader (alias or ID).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Gradings in flight at once.")
 @json_option
@@ -375,6 +388,7 @@ def grade(
     ctx: click.Context,
     experiment: str,
     graders_path: Path | None,
+    spec_path: Path | None,
     judge_model: str | None,
     concurrency: int | None,
     as_json: bool,
@@ -386,7 +400,16 @@ def grade(
     db = open_database(ctx, create=False)
     experiment_id = find_experiment_id(db, experiment)
     configs = load_graders_file(graders_path) if graders_path is not None else None
-    summary = regrade(db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency)
+    declared: tuple[GraderConfig, ...] = ()
+    if spec_path is not None:
+        from experiments.plan import declared_graders
+        from experiments.spec import load_experiment_spec
+
+        declared = declared_graders(load_experiment_spec(spec_path))
+    summary = regrade(
+        db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency,
+        declared=declared,
+    )  # fmt: skip
     pairwise = pairwise_summary(db, experiment_id) if summary.pairs else None
     if as_json:
         emit_json({"experiment": summary.experiment_id, "grading_run": summary.grading_run,

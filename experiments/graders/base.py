@@ -56,6 +56,8 @@ class GraderConfig:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     # Folder of the file the config came from: relative paths in parameters resolve against it.
     base_dir: Path | None = None
+    # A python grader's code, pinned when the plan is made: "<location>@sha256:<hex>".
+    source: str | None = None
 
 
 class Grader(Protocol):

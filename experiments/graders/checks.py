@@ -427,6 +427,39 @@ def _load_function(target: str, base_dir: Path | None) -> Callable[..., Any]:
     return function
 
 
+def python_location(config: GraderConfig) -> str:
+    """Where a python grader's function lives, without importing anything: the resolved file
+    and function of ``path.py:function``, or ``module:function`` as written."""
+    target = str(config.params.get("function", ""))
+    module_ref, _, attr = target.rpartition(":")
+    if module_ref.endswith(".py"):
+        path = Path(module_ref)
+        if not path.is_absolute() and config.base_dir is not None:
+            path = config.base_dir / path
+        return f"{path.resolve()}:{attr}"
+    return target
+
+
+def python_source(config: GraderConfig) -> str:
+    """The pin of a python grader's code, ``<location>@sha256:<hex>`` of its file as it is now
+    (a dotted module is found without being run); for ``GraderConfig.source``."""
+    location = python_location(config)
+    module_ref = location.rpartition(":")[0]
+    if module_ref.endswith(".py"):
+        origin: str | None = module_ref
+    else:
+        try:
+            found = importlib.util.find_spec(module_ref)
+        except (ImportError, ValueError):
+            found = None
+        origin = found.origin if found is not None else None
+    try:
+        digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else "unknown"
+    except OSError:
+        digest = "unknown"
+    return f"{location}@sha256:{digest}"
+
+
 def _build_python(config: GraderConfig) -> PythonCheck:
     check_keys(config.params, ("function",))
     target = str_param(config.params, "function")

@@ -175,3 +175,65 @@ def test_ids_and_seeds_past_64_bits_are_usage_errors_not_crashes(
         result.exit_code == 1
         and result.stderr == f"registry: error: no experiment with id {huge}\n"
     )
+
+
+PY_TASKS = """\
+tasks:
+  - id: hash-passwords
+    prompt: "How should I store passwords?"
+    reference: ["bcrypt or argon2"]
+    graders:
+      - {type: python, name: py, function: "my_checks.py:score"}
+"""
+
+
+def _python_graded(cli: Cli, tmp_path: Path) -> Path:
+    spec = _ungraded(cli, tmp_path, PY_TASKS)
+    (tmp_path / "my_checks.py").write_text("def score(text, task):\n    return 0.5\n")
+    (tmp_path / "evil.py").write_text(
+        f"open({str(tmp_path / 'ran')!r}, 'w').close()\ndef score(text, task):\n    return 1.0\n"
+    )
+    return spec
+
+
+def _point_stored_grader_at(db: str, function: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        (raw,) = conn.execute("SELECT graders FROM experiment_task").fetchone()
+        graders = json.loads(raw)
+        graders[0]["params"]["function"] = function
+        conn.execute("UPDATE experiment_task SET graders = ?", (json.dumps(graders),))
+
+
+def test_a_python_grader_named_only_by_stored_rows_never_runs(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _python_graded(sqlite_cli, tmp_path)
+    out = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    assert out["status"] == "completed"
+    # the user's own spec declares the same grader with the same code: it may run again
+    sqlite_cli.ok("grade", "1", "--spec", str(spec))
+    refused = sqlite_cli("grade", "1")
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert "python grader 'py' (my_checks.py:score) is named by the database" in refused.stderr
+    assert "--spec SPEC" in refused.stderr
+
+    # a teammate with write access to the database points the grader elsewhere
+    _point_stored_grader_at(sqlite_cli.db, "evil.py:score")
+    for args in (("grade", "1"), ("grade", "1", "--spec", str(spec))):
+        result = sqlite_cli(*args)
+        assert result.exit_code == 1 and "(evil.py:score) is named by the database" in result.stderr
+    result = sqlite_cli("run", str(spec), "--resume", "1")
+    assert result.exit_code == 1 and f"declare it, unchanged, in {spec}" in result.stderr
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_python_grader_whose_file_changed_since_the_plan_is_refused(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _python_graded(sqlite_cli, tmp_path)
+    sqlite_cli.ok("run", str(spec), "--quiet")
+    (tmp_path / "my_checks.py").write_text("def score(text, task):\n    return 1.0\n")
+    result = sqlite_cli("grade", "1", "--spec", str(spec))
+    assert result.exit_code == 1 and "not by your files with the same code" in result.stderr
