@@ -8,6 +8,8 @@ scores the fraction of the strings that are absent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -16,6 +18,7 @@ import json
 import math
 import re
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,25 +356,36 @@ def _build_length(config: GraderConfig) -> Length:
 
 # --- python ------------------------------------------------------------------------------------
 
+DEFAULT_PYTHON_TIMEOUT_S = 30.0
+
 
 @dataclass(frozen=True)
 class PythonCheck:
     """A user function ``f(response_text, task)`` returning a float, a bool or (score, reason);
     ``task`` is the ``TaskMaterial`` (``task.id``, ``prompt``, ``reference``, ``rubric``).
 
-    The function may be async. Its exceptions and out-of-range scores become an error result.
+    The function may be async. A plain function runs on a thread of its own, so that it never
+    blocks the run (storing, other cells); ``timeout`` seconds bound either kind. Its exceptions,
+    a timeout and out-of-range scores become an error result.
     """
 
     name: str
     weight: float
     function: Callable[..., Any]
     target: str  # the configured "module:function", for messages
+    timeout: float = DEFAULT_PYTHON_TIMEOUT_S
 
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         try:
-            value = self.function(response_text, task)
-            if inspect.isawaitable(value):
-                value = await value
+            async with asyncio.timeout(self.timeout):
+                if inspect.iscoroutinefunction(self.function):
+                    value = await self.function(response_text, task)
+                else:
+                    value = await _on_own_thread(self.function, response_text, task)
+                if inspect.isawaitable(value):
+                    value = await value
+        except TimeoutError:
+            return self._failed(f"{self.target} did not return within {self.timeout:g} s")
         except Exception as err:  # user code: any failure is this grader's error, not a zero
             return self._failed(f"{self.target} raised {type(err).__name__}: {err}")
         reason = None
@@ -388,6 +402,32 @@ class PythonCheck:
 
     def _failed(self, message: str) -> GradeResult:
         return GradeResult(self.name, None, None, "the grading function failed", error=message)
+
+
+async def _on_own_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` on a daemon thread: one that never returns is abandoned on timeout
+    and cannot hold up the end of the run (the default executor would wait for it)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # timed out meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = function(*args), None
+        except Exception as err:
+            value, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop closed while the function ran
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name=f"grader {function.__name__}", daemon=True).start()
+    return await future
 
 
 def _load_function(target: str, base_dir: Path | None) -> Callable[..., Any]:
@@ -461,12 +501,20 @@ def python_source(config: GraderConfig) -> str:
 
 
 def _build_python(config: GraderConfig) -> PythonCheck:
-    check_keys(config.params, ("function",))
+    check_keys(config.params, ("function", "timeout"))
     target = str_param(config.params, "function")
     if target is None:
         raise SpecError("function: required, as 'module:function'")
+    timeout = config.params.get("timeout", DEFAULT_PYTHON_TIMEOUT_S)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise SpecError(f"timeout: must be a positive number of seconds, got {timeout!r}")
     function = _load_function(target, config.base_dir)
-    return PythonCheck(config.name, config.weight, function, target)
+    return PythonCheck(config.name, config.weight, function, target, float(timeout))
 
 
 register_grader_type("contains", lambda c: _build_contains(c, absent=False))
