@@ -256,6 +256,7 @@ def run(
                 "note": summary.note,
             }
         )
+        _exit_unless_complete(ctx, summary)
         return
     click.echo(
         f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "
@@ -266,6 +267,16 @@ def run(
     if summary.done < summary.total:
         click.echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
     click.echo(f"  report: registry report {summary.experiment_id}")
+    _exit_unless_complete(ctx, summary)
+
+
+def _exit_unless_complete(ctx: click.Context, summary: RunSummary) -> None:
+    """Exit with the run's code when it is not 0 (``registry demo`` invokes ``run`` and goes on)."""
+    from experiments.run_state import exit_code
+
+    code = exit_code(summary)
+    if code:
+        ctx.exit(code)
 
 
 def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:

@@ -19,6 +19,7 @@ from experiments.providers.base import (
     ProviderError,
     RetryableProviderError,
     ToolUse,
+    UnreachableError,
     Usage,
 )
 
@@ -167,8 +168,12 @@ async def call_api(fn: Callable[[], Awaitable[T]], *, model: str | None, secret:
             secret=secret,
             headers=err.response.headers,
         ) from err
-    except (anthropic.APIConnectionError, httpx2.TransportError) as err:
-        # No response, or the connection broke mid-stream: another attempt may succeed.
+    except anthropic.APIConnectionError as err:
+        # No response at all (refused, DNS, timeout): another attempt may succeed.
+        message = f"connection to the Anthropic API failed: {type(err).__name__}: {err}"
+        raise UnreachableError(scrub(message, secret)) from err
+    except httpx2.TransportError as err:
+        # The connection broke mid-stream: another attempt may succeed.
         message = f"connection to the Anthropic API failed: {type(err).__name__}: {err}"
         raise RetryableProviderError(scrub(message, secret)) from err
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.experiments.test_runner import _setup
+from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic, http_error
 
 UNGRADED = """\
 tasks:
@@ -237,3 +238,52 @@ def test_a_python_grader_whose_file_changed_since_the_plan_is_refused(
     (tmp_path / "my_checks.py").write_text("def score(text, task):\n    return 1.0\n")
     result = sqlite_cli("grade", "1", "--spec", str(spec))
     assert result.exit_code == 1 and "not by your files with the same code" in result.stderr
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there any more: connections are refused
+
+
+def test_an_unreachable_api_stops_the_run_and_resume_finishes_it(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.runner import UNREACHABLE_CELLS
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=8, extra="max_attempts: 2\n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", _closed_port_url())
+    result = sqlite_cli("run", str(spec), "--json")
+    assert result.exit_code == 3
+    out = json.loads(result.stdout)
+    assert out["status"] == "stopped" and out["total"] == 48
+    assert out["note"].startswith(f"the API is unreachable: {UNREACHABLE_CELLS} trials in a row")
+    assert "connection to the Anthropic API failed" in out["note"] and out["note"].endswith(
+        "resume"
+    )
+    assert out["failed"] == out["trials"] < 48 and out["trials"] <= UNREACHABLE_CELLS + 4
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        again = sqlite_cli("run", str(spec), "--resume", str(out["experiment"]), "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["status"] == "completed"
+
+
+def test_exit_codes_say_whether_every_trial_has_an_answer(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 1\n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    good = Text("bcrypt 409 backoff idempotency")
+    with fake_anthropic([http_error(500)], default=good) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        incomplete = sqlite_cli("run", str(spec))
+        assert (
+            incomplete.exit_code == 3 and ": incomplete, 6/6 trials, 1 failed" in incomplete.stdout
+        )
+        stopped = sqlite_cli("run", str(spec), "--quiet", "--max-cost", "0.000001")
+        assert stopped.exit_code == 0 and ": stopped, 0/6 trials" in stopped.stdout
