@@ -287,3 +287,42 @@ def test_exit_codes_say_whether_every_trial_has_an_answer(
         )
         stopped = sqlite_cli("run", str(spec), "--quiet", "--max-cost", "0.000001")
         assert stopped.exit_code == 0 and ": stopped, 0/6 trials" in stopped.stdout
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_key_echoed_in_a_successful_answer_is_never_stored(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: bool
+) -> None:
+    from tests.experiments.test_runner import _fast_polls
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="cache: true\n")
+    echo = Text(f"bcrypt 409 backoff idempotency; your key is {DEFAULT_KEY}!", chunks=7)
+    with fake_anthropic(default=echo, batch_polls=0) as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        import experiments.batch as batch_module
+
+        monkeypatch.setattr(batch_module, "run_batch", _fast_polls(batch_module.run_batch))
+        args = ("run", str(spec), "--json", *(("--batch",) if batch else ()))
+        out = json.loads(sqlite_cli.ok(*args).stdout)
+    assert out["status"] == "completed"
+    import sqlite3
+
+    with sqlite3.connect(sqlite_cli.db) as conn:
+        answers = [r[0] for r in conn.execute("SELECT response_text FROM trial")]
+        conn.execute("VACUUM")  # no freed page keeps an old copy
+    assert answers and all(a.endswith("your key is [redacted]!") for a in answers)
+    assert DEFAULT_KEY.encode() not in Path(sqlite_cli.db).read_bytes()
+
+
+def test_scrub_response_reaches_tool_inputs() -> None:
+    from experiments.providers.anthropic_sdk import scrub_response
+    from experiments.providers.base import ModelResponse, ToolUse, Usage
+
+    response = ModelResponse(
+        "k=SECRET", "end_turn", Usage(), "m", 0.1, None, "req-SECRET",
+        (ToolUse("t", {"a": ["x SECRET", {"SECRET": 1}], "n": 2}),),
+    )  # fmt: skip
+    clean = scrub_response(response, "SECRET")
+    assert (clean.text, clean.request_id) == ("k=[redacted]", "req-[redacted]")
+    assert clean.tool_calls[0].input == {"a": ["x [redacted]", {"[redacted]": 1}], "n": 2}
