@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,19 +17,29 @@ from registry.commands.common import db_url, emit_json, json_option, open_databa
 from registry.database import database_exists
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
+    from experiments.graders.base import GraderConfig
+    from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
 
 
+# Without a terminal (CI logs, `| tee`) progress is whole lines: at most every this many seconds,
+# and at every tenth of the run.
+PLAIN_PROGRESS_EVERY_S = 10.0
+
+
 def _progress_printer(
     label: str, enabled: bool
-) -> tuple[Progress | None, Callable[[RunState], None]]:
-    """A rich progress bar on stderr: done/total, failures, cost so far, ETA."""
+) -> tuple[AbstractContextManager[object], Callable[[RunState], None]]:
+    """Progress on stderr: done/total, failures, cost so far, ETA. A rich bar on a terminal,
+    whole lines at a modest rate elsewhere."""
     if not enabled:
-        return None, lambda state: None
+        return nullcontext(), lambda state: None
     from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return nullcontext(), _plain_progress(label)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -46,7 +58,7 @@ def _progress_printer(
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=False,
     )
     task_id = progress.add_task(label, total=None, failed=0, cost=0.0)
@@ -63,6 +75,40 @@ def _progress_printer(
     return progress, update
 
 
+def _plain_progress(
+    label: str, clock: Callable[[], float] = time.monotonic
+) -> Callable[[RunState], None]:
+    """Whole progress lines: the first, one per tenth of the run or PLAIN_PROGRESS_EVERY_S
+    seconds (whichever comes first), and the last."""
+    last: dict[str, float] = {}
+
+    def update(state: RunState) -> None:
+        now = clock()
+        tenth = state.done * 10 // state.total if state.total else 10
+        if last:
+            same_tenth = state.done < state.total and tenth == last["tenth"]
+            too_soon = now - last["at"] < PLAIN_PROGRESS_EVERY_S
+            if state.done == last["done"] or (same_tenth and too_soon):
+                return  # nothing new (the final state is reported twice), or not yet
+        last.update(at=now, tenth=tenth, done=state.done)
+        elapsed = now - state.started
+        started_done = last.setdefault("first_done", state.done)
+        rate = (state.done - started_done) / elapsed if elapsed > 0 else 0.0
+        eta = _clock_time((state.total - state.done) / rate) if rate > 0 else "?"
+        click.echo(
+            f"{label}: {state.done}/{state.total} trials, {state.failed} failed, "
+            f"${state.cost_usd:.4f}, {_clock_time(elapsed)} elapsed, ETA {eta}",
+            err=True,
+        )
+
+    return update
+
+
+def _clock_time(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 @click.command(
     epilog="""\b
 Examples:
@@ -72,7 +118,10 @@ Examples:
 """
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
-@click.option("--resume", "resume_id", type=int, metavar="ID", help="Run only the missing cells.")
+@click.option(
+    "--resume", "resume_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+    help="Run only the missing cells.",
+)  # fmt: skip
 @click.option("--max-cost", type=float, metavar="USD", help="Stop before spending more than this.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight at once.")
 @click.option("--dry-run", is_flag=True, help="Print the planned calls and estimated cost only.")
@@ -81,6 +130,9 @@ Examples:
     "--cache/--no-cache",
     default=None,
     help="Reuse earlier answers to identical requests (default: the spec's `cache`, off).",
+)
+@click.option(
+    "--ungraded", is_flag=True, help="Run even though no grader measures any task's quality."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
@@ -94,6 +146,7 @@ def run(
     dry_run: bool,
     batch: bool,
     cache: bool | None,
+    ungraded: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -102,25 +155,36 @@ def run(
     from experiments.kinds.base import estimate_arms
     from experiments.plan import build_plan
     from experiments.pricing import load_price_table
-    from experiments.spec import load_experiment_spec
+    from experiments.spec import is_budget, load_experiment_spec
     from experiments.store.plans import load_plan, store_plan
     from registry.store import Registry
 
-    if max_cost is not None and max_cost <= 0:
-        raise AgentRegistryError("--max-cost must be a positive number of dollars")
+    if max_cost is not None and not is_budget(max_cost):
+        raise AgentRegistryError(
+            f"--max-cost must be a positive number of dollars (not NaN or infinity), got {max_cost}"
+        )
     spec = load_experiment_spec(spec_path)
     db = open_database(ctx)
     if resume_id is not None:
+        from experiments.plan import check_stored_python, declared_graders
+
         plan = load_plan(db, resume_id)
         if plan.name != spec.name:
             raise AgentRegistryError(
                 f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
             )
+        check_stored_python(
+            resume_id,
+            (*plan.extra_graders, *(c for t in plan.tasks for c in t.graders)),
+            declared_graders(spec),
+            how=f"declare it, unchanged, in {spec_path} or its task suite",
+        )
     else:
         plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
     plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
+    _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     if dry_run:
         estimates = estimate_arms(plan, trial_kind(plan, load_price_table()), batch=batch)
         rows: list[dict[str, Any]] = [
@@ -169,10 +233,7 @@ def run(
             from experiments.runner import Runner
 
             runner_coro = Runner(db, plan, provider, on_progress=update).run()
-        if progress is not None:
-            with progress:
-                summary = asyncio.run(_closing(runner_coro, provider))
-        else:
+        with progress:
             summary = asyncio.run(_closing(runner_coro, provider))
     except KeyboardInterrupt:
         click.echo(
@@ -195,6 +256,7 @@ def run(
                 "note": summary.note,
             }
         )
+        _exit_unless_complete(ctx, summary)
         return
     click.echo(
         f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "
@@ -205,6 +267,44 @@ def run(
     if summary.done < summary.total:
         click.echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
     click.echo(f"  report: registry report {summary.experiment_id}")
+    _exit_unless_complete(ctx, summary)
+
+
+def _exit_unless_complete(ctx: click.Context, summary: RunSummary) -> None:
+    """Exit with the run's code when it is not 0 (``registry demo`` invokes ``run`` and goes on)."""
+    from experiments.run_state import exit_code
+
+    code = exit_code(summary)
+    if code:
+        ctx.exit(code)
+
+
+def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:
+    """Say before anything is spent that trials would get no quality: a run with no grader at
+    all is refused (``refuse``), a dry run and a partly graded suite only warn."""
+    suite = plan.document.tasks_path or "the task suite"
+    ungraded = plan.ungraded_tasks()
+    if not ungraded:
+        return
+    if len(ungraded) < len(plan.tasks):
+        ids = ", ".join(t.id for t in ungraded[:5]) + (", ..." if len(ungraded) > 5 else "")
+        click.echo(
+            f"warning: {len(ungraded)} of {len(plan.tasks)} tasks have no grader and get no "
+            f"quality ({ids}); add graders to them in {suite}",
+            err=True,
+        )
+        return
+    if any(t.reference for t in plan.tasks):
+        fix = (
+            f"the tasks have reference points: add `graders: [{{type: rubric_judge}}]` "
+            f"to {spec_path}"
+        )
+    else:
+        fix = f"add `graders:` to {spec_path} or to the tasks in {suite}"
+    message = f"nothing would be measured: no task has a grader; {fix}"
+    if refuse:
+        raise AgentRegistryError(f"{message} (or run anyway with --ungraded)")
+    click.echo(f"warning: {message}", err=True)
 
 
 async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:
@@ -259,7 +359,10 @@ Examples:
     help="Exit 3 if a variant is significantly worse than the control on quality (regression), "
     "4 unless the verdict is a winner (no-winner); the report is printed either way.",
 )  # fmt: skip
-@click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the spec's).")
+@click.option(
+    "--seed", type=click.IntRange(-(2**63), 2**63 - 1), default=None,
+    help="Bootstrap seed (default: the spec's).",
+)  # fmt: skip
 @json_option
 @click.pass_context
 def report(
@@ -303,6 +406,10 @@ Examples:
     "--graders", "graders_path", type=click.Path(path_type=Path), metavar="FILE.yaml",
     help="Graders to use instead of the spec's (a YAML list); the tasks' own graders stay.",
 )  # fmt: skip
+@click.option(
+    "--spec", "spec_path", type=click.Path(path_type=Path), metavar="SPEC.yaml",
+    help="The experiment's spec: its python graders (and its suite's) may run again.",
+)  # fmt: skip
 @click.option("--judge-model", metavar="MODEL", help="Model of every judge grader (alias or ID).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Gradings in flight at once.")
 @json_option
@@ -311,6 +418,7 @@ def grade(
     ctx: click.Context,
     experiment: str,
     graders_path: Path | None,
+    spec_path: Path | None,
     judge_model: str | None,
     concurrency: int | None,
     as_json: bool,
@@ -322,7 +430,16 @@ def grade(
     db = open_database(ctx, create=False)
     experiment_id = find_experiment_id(db, experiment)
     configs = load_graders_file(graders_path) if graders_path is not None else None
-    summary = regrade(db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency)
+    declared: tuple[GraderConfig, ...] = ()
+    if spec_path is not None:
+        from experiments.plan import declared_graders
+        from experiments.spec import load_experiment_spec
+
+        declared = declared_graders(load_experiment_spec(spec_path))
+    summary = regrade(
+        db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency,
+        declared=declared,
+    )  # fmt: skip
     pairwise = pairwise_summary(db, experiment_id) if summary.pairs else None
     if as_json:
         emit_json({"experiment": summary.experiment_id, "grading_run": summary.grading_run,

@@ -14,6 +14,7 @@ Parsed from the optional ``decision:`` mapping of an experiment spec. Every key 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,8 @@ def _number(value: object, name: str) -> float:
     # bool is an int subclass; "alpha: yes" must not read as 1.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(f"decision.{name}: must be a number, got {value!r}")
+    if not math.isfinite(value):  # NaN passes every comparison's negation, inf every bound
+        raise SpecError(f"decision.{name}: must be a finite number, got {value!r}")
     return float(value)
 
 

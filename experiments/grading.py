@@ -33,7 +33,7 @@ from experiments.graders.base import (
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, bind_graders, trial_graders
 from experiments.graders.pairwise import TrialAnswer, pairs_of
-from experiments.plan import Plan
+from experiments.plan import Plan, check_stored_python
 from experiments.store.grades import (
     GradedTrial,
     add_grading_run,
@@ -120,12 +120,13 @@ def regrade(
     judge_model: str | None = None,
     concurrency: int | None = None,
     env: JudgeEnvironment | None = None,
+    declared: Sequence[GraderConfig] = (),
 ) -> RegradeSummary:
     """Re-grade every stored response of an experiment; see the module docstring."""
     return asyncio.run(
         aregrade(
             db, experiment_id, grader_configs, judge_model=judge_model,
-            concurrency=concurrency, env=env,
+            concurrency=concurrency, env=env, declared=declared,
         )
     )  # fmt: skip
 
@@ -138,6 +139,7 @@ async def aregrade(
     judge_model: str | None = None,
     concurrency: int | None = None,
     env: JudgeEnvironment | None = None,
+    declared: Sequence[GraderConfig] = (),
 ) -> RegradeSummary:
     """``regrade`` inside a running event loop. ``env`` defaults to one on the experiment's
     provider and seed (and is closed here only when made here)."""
@@ -151,6 +153,14 @@ async def aregrade(
         for config in extra:
             build_grader(config)
         _check_names(plan.tasks, extra)
+    # A python grader runs again only if the user's own files declare it: ``declared`` (the
+    # spec and suite the user passes) and the graders given here.
+    check_stored_python(
+        experiment_id,
+        (*(c for t in plan.tasks for c in t.graders), *extra),
+        (*declared, *(extra if grader_configs is not None else ())),
+        how="pass the spec that declares it with --spec SPEC",
+    )
     tasks = {}
     for task in plan.tasks:
         configs = (*task.graders, *extra)

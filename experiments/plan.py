@@ -9,7 +9,7 @@ used, whatever happened to the files since.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -17,7 +17,12 @@ from typing import Any
 
 from core.errors import NotFoundError, SpecError
 from experiments.decision import DecisionRule, parse_decision
-from experiments.graders.base import GraderConfig, build_grader, parse_grader_config
+from experiments.graders.base import (
+    GraderConfig,
+    build_grader,
+    is_comparator,
+    parse_grader_config,
+)
 from experiments.spec import DEFAULT_SETTINGS, ExperimentSpec, RunSettings
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.store import Registry
@@ -96,6 +101,7 @@ def grader_config_json(config: GraderConfig) -> dict[str, Any]:
         "weight": config.weight,
         "params": dict(config.params),
         "base_dir": str(config.base_dir) if config.base_dir else None,
+        **({"source": config.source} if config.source else {}),
     }
 
 
@@ -107,7 +113,39 @@ def grader_config_from_json(raw: Mapping[str, Any]) -> GraderConfig:
         float(raw["weight"]),
         MappingProxyType(dict(raw.get("params") or {})),
         Path(base) if base else None,
+        raw.get("source"),
     )
+
+
+def pinned(config: GraderConfig) -> GraderConfig:
+    """A python grader with the hash of its code recorded (``source``); any other unchanged."""
+    from experiments.graders.checks import python_source
+
+    return replace(config, source=python_source(config)) if config.type == "python" else config
+
+
+def untrusted_python_graders(
+    stored: Iterable[GraderConfig], declared: Iterable[GraderConfig]
+) -> list[GraderConfig]:
+    """The stored python graders that the files a user passes (``declared``) do not declare
+    with the same location and the same code: stored rows alone must never choose code to run."""
+    from experiments.graders.checks import python_location
+
+    trusted = {pinned(c).source for c in declared if c.type == "python"}
+    locations = {python_location(c) for c in declared if c.type == "python"}
+    untrusted = []
+    for config in stored:
+        if config.type != "python":
+            continue
+        # The location is what the stored parameters would import, never the stored pin's.
+        location = python_location(config)
+        if config.source is None:  # stored before sources were pinned: the location must match
+            if location in locations:
+                continue
+        elif f"{location}@{config.source.rpartition('@')[2]}" in trusted:
+            continue
+        untrusted.append(config)
+    return untrusted
 
 
 @dataclass(frozen=True)
@@ -141,6 +179,15 @@ class Plan:
 
     def graders_for(self, task: Task) -> tuple[GraderConfig, ...]:
         return (*task.graders, *self.extra_graders)
+
+    def ungraded_tasks(self) -> tuple[Task, ...]:
+        """The tasks no grader measures (comparators do not count): their trials get no
+        quality."""
+        return tuple(
+            task
+            for task in self.tasks
+            if not any(not is_comparator(c) for c in self.graders_for(task))
+        )
 
     def cells(self, task: Task) -> Iterator[Cell]:
         """The cells of one task row: every epoch of every arm."""
@@ -209,9 +256,39 @@ def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, .
     return tuple(arms), warnings
 
 
+def declared_graders(spec: ExperimentSpec) -> tuple[GraderConfig, ...]:
+    """Every grader the spec and its task suite declare (their python graders are trusted)."""
+    suite = load_suite(spec.tasks_path)
+    base = spec.path.parent if spec.path else None
+    try:
+        extra = tuple(parse_grader_config(raw, base_dir=base) for raw in spec.graders)
+    except SpecError as err:
+        raise SpecError(f"{spec.path or '<spec>'}: graders: {err}") from None
+    return (*(c for t in suite.tasks for c in t.graders), *extra)
+
+
+def check_stored_python(
+    experiment_id: int | None, stored: Iterable[GraderConfig], declared: Iterable[GraderConfig],
+    *, how: str,
+) -> None:  # fmt: skip
+    """Refuse to run a python grader named only by stored rows (see ``untrusted_python_graders``);
+    ``how`` says how the user can declare it."""
+    untrusted = untrusted_python_graders(stored, declared)
+    if untrusted:
+        first = untrusted[0]
+        raise SpecError(
+            f"experiment {experiment_id}: python grader {first.name!r} "
+            f"({first.params.get('function')}) is named by the database, not by your files "
+            f"with the same code; stored settings never choose code to run: {how}"
+        )
+
+
 def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuite, list[str]]:
     """Resolve and check everything in ``spec``; nothing is written."""
     suite = load_suite(spec.tasks_path)
+    suite = replace(
+        suite, tasks=tuple(replace(t, graders=tuple(map(pinned, t.graders))) for t in suite.tasks)
+    )
     extra = []
     for i, raw in enumerate(spec.graders):
         try:
@@ -219,7 +296,7 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
             build_grader(config)
         except SpecError as err:
             raise SpecError(f"{spec.path or '<spec>'}: graders[{i}]: {err}") from None
-        extra.append(config)
+        extra.append(pinned(config))
     arms, warnings = resolve_arms(registry, spec)
     document = PlanDocument(
         kind=DEFAULT_KIND,

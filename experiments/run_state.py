@@ -5,6 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+# How `registry run` exits besides 0 (completed, or stopped at the budget asked for), 1 (an error
+# or a failed run), 2 (a usage error) and 130 (Ctrl-C): trials are missing because of failures
+# (some failed after retries, or the API was unreachable); resume retries them.
+EXIT_INCOMPLETE = 3
+# The start of the note of a run stopped because no call got a response.
+UNREACHABLE = "the API is unreachable"
+
 
 @dataclass
 class RunState:
@@ -54,3 +61,12 @@ def run_status(
     if state.failed:
         return "incomplete", f"{state.failed} trials failed after retries; resume to retry them"
     return "completed", None
+
+
+def exit_code(summary: RunSummary) -> int:
+    """0, or ``EXIT_INCOMPLETE`` when failures (not the budget) left trials without an answer."""
+    if summary.status == "incomplete":
+        return EXIT_INCOMPLETE
+    if summary.status == "stopped" and (summary.note or "").startswith(UNREACHABLE):
+        return EXIT_INCOMPLETE
+    return 0

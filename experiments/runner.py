@@ -25,12 +25,15 @@ from experiments.kinds import ModelCalls, Outcome, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
 from experiments.providers.base import FatalProviderError, Provider, ProviderError
-from experiments.run_state import RunState, RunSummary, run_status
+from experiments.run_state import UNREACHABLE, RunState, RunSummary, run_status
 from experiments.scoring import Scorer
 from experiments.store.trials import TrialResult, TrialStore, storage_error
 from registry.database import Database
 
 WRITE_BATCH = 256
+# This many cells in a row that got no response at all, after their retries, stop the run: the
+# API is unreachable, and every further cell would only spend its retries.
+UNREACHABLE_CELLS = 5
 # Real answers say more about a cell's cost than an estimate from its length, after this many.
 ESTIMATE_FROM_ANSWERS = 3
 
@@ -62,6 +65,7 @@ class Runner:
         )
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
+        self._unreachable_cells = 0  # consecutive cells that got no response at all
 
     async def run(self) -> RunSummary:
         pending = self.store.pending()
@@ -128,12 +132,17 @@ class Runner:
             state.cached += outcome.cached
             if outcome.error is None and not outcome.cached:
                 self._arm_costs[cell.arm.label].append(outcome.cost_usd)
+            if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
+                state.stopped = (
+                    f"{UNREACHABLE}: {self._unreachable_cells} trials in a row got no "
+                    f"response ({outcome.error}); check the network, then resume"
+                )
             await queue.put(result)
             self.on_progress(state)
 
         try:
             for row in rows:
-                if fatal:
+                if fatal or state.stopped:
                     break
                 estimates = [self._estimate(cell) for cell in row]
                 budget = self.plan.max_cost_usd
@@ -149,7 +158,7 @@ class Runner:
                 state.reserved_usd += sum(estimates)
                 for cell, estimate in zip(row, estimates, strict=True):
                     await limit.acquire()
-                    if fatal:
+                    if fatal or state.stopped:
                         limit.release()
                         state.reserved_usd -= estimate
                         continue
@@ -189,6 +198,8 @@ class Runner:
                 raise
             except ProviderError as err:  # the kind let it through: the trial failed
                 outcome = Outcome(error=str(err), retries=calls.retries)
+            if calls.unreachable is not None:  # a cell that made no call says nothing
+                self._unreachable_cells = self._unreachable_cells + 1 if calls.unreachable else 0
         grades, quality = await self.scorer.score(cell, outcome)
         # Answers are always kept, so that a later run asked to reuse them (--cache) finds them.
         return TrialResult(cell, outcome, self.provider.name, grades, quality, key)

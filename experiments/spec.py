@@ -7,6 +7,7 @@ because a misspelt key (``epoch: 5``) would otherwise silently run the default.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from variants.yamlio import load_strict_yaml, yaml_error_line
 REMOVED_SAMPLING = ("temperature", "top_p", "top_k")
 # Request fields that the spec sets elsewhere or that would break the comparison.
 RESERVED_REQUEST = ("model", "system", "messages", "max_tokens", "stream")
+# A seed is stored as a signed 64-bit integer, in SQLite and PostgreSQL alike.
+SEED_RANGE = (-(2**63), 2**63 - 1)
 # An arm label names a variant inside one experiment (a key of `variants:`); unlike a registry
 # label it may use capitals, and it is never resolved against the registry.
 ARM_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -92,6 +95,17 @@ class ExperimentSpec:
     @property
     def labels(self) -> list[str]:
         return [v.label for v in self.variants]
+
+
+def is_budget(value: object) -> bool:
+    """Whether ``value`` is a usable budget: a positive, finite number (NaN or infinity would
+    silently remove the cap)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def load_experiment_spec(path: str | Path) -> ExperimentSpec:
@@ -167,10 +181,11 @@ def parse_experiment_spec(
         return value
 
     max_cost = raw.get("max_cost_usd")
-    if max_cost is not None and (
-        isinstance(max_cost, bool) or not isinstance(max_cost, int | float) or max_cost <= 0
-    ):
-        raise fail("max_cost_usd", f"must be a positive number of dollars, got {max_cost!r}")
+    if max_cost is not None and not is_budget(max_cost):
+        raise fail(
+            "max_cost_usd",
+            f"must be a positive number of dollars (not NaN or infinity), got {max_cost!r}",
+        )
 
     provider = raw.get("provider", "simulated")
     if provider not in PROVIDER_NAMES:
@@ -199,8 +214,9 @@ def parse_experiment_spec(
         raise fail("cache", "must be true or false")
 
     seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise fail("seed", f"must be a whole number, got {seed!r}")
+    low, high = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
+        raise fail("seed", f"must be a whole number from {low} to {high}, got {seed!r}")
 
     try:
         decision = parse_decision(raw.get("decision"))

@@ -56,6 +56,8 @@ class GraderConfig:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     # Folder of the file the config came from: relative paths in parameters resolve against it.
     base_dir: Path | None = None
+    # A python grader's code, pinned when the plan is made: "<location>@sha256:<hex>".
+    source: str | None = None
 
 
 class Grader(Protocol):
@@ -120,6 +122,11 @@ def _make_room(type_name: str, replace: bool) -> None:
             raise ValueError(f"grader type {type_name!r} is already registered")
         _FACTORIES.pop(type_name, None)
         _COMPARATOR_FACTORIES.pop(type_name, None)
+
+
+def is_comparator(config: GraderConfig) -> bool:
+    """Whether the configuration is a comparator (never part of quality) rather than a grader."""
+    return config.type in _COMPARATOR_FACTORIES
 
 
 def grader_types() -> tuple[str, ...]:

@@ -8,6 +8,8 @@ scores the fraction of the strings that are absent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -16,6 +18,7 @@ import json
 import math
 import re
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,25 +356,36 @@ def _build_length(config: GraderConfig) -> Length:
 
 # --- python ------------------------------------------------------------------------------------
 
+DEFAULT_PYTHON_TIMEOUT_S = 30.0
+
 
 @dataclass(frozen=True)
 class PythonCheck:
     """A user function ``f(response_text, task)`` returning a float, a bool or (score, reason);
     ``task`` is the ``TaskMaterial`` (``task.id``, ``prompt``, ``reference``, ``rubric``).
 
-    The function may be async. Its exceptions and out-of-range scores become an error result.
+    The function may be async. A plain function runs on a thread of its own, so that it never
+    blocks the run (storing, other cells); ``timeout`` seconds bound either kind. Its exceptions,
+    a timeout and out-of-range scores become an error result.
     """
 
     name: str
     weight: float
     function: Callable[..., Any]
     target: str  # the configured "module:function", for messages
+    timeout: float = DEFAULT_PYTHON_TIMEOUT_S
 
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         try:
-            value = self.function(response_text, task)
-            if inspect.isawaitable(value):
-                value = await value
+            async with asyncio.timeout(self.timeout):
+                if inspect.iscoroutinefunction(self.function):
+                    value = await self.function(response_text, task)
+                else:
+                    value = await _on_own_thread(self.function, response_text, task)
+                if inspect.isawaitable(value):
+                    value = await value
+        except TimeoutError:
+            return self._failed(f"{self.target} did not return within {self.timeout:g} s")
         except Exception as err:  # user code: any failure is this grader's error, not a zero
             return self._failed(f"{self.target} raised {type(err).__name__}: {err}")
         reason = None
@@ -388,6 +402,32 @@ class PythonCheck:
 
     def _failed(self, message: str) -> GradeResult:
         return GradeResult(self.name, None, None, "the grading function failed", error=message)
+
+
+async def _on_own_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` on a daemon thread: one that never returns is abandoned on timeout
+    and cannot hold up the end of the run (the default executor would wait for it)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # timed out meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = function(*args), None
+        except Exception as err:
+            value, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop closed while the function ran
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name=f"grader {function.__name__}", daemon=True).start()
+    return await future
 
 
 def _load_function(target: str, base_dir: Path | None) -> Callable[..., Any]:
@@ -427,13 +467,54 @@ def _load_function(target: str, base_dir: Path | None) -> Callable[..., Any]:
     return function
 
 
+def python_location(config: GraderConfig) -> str:
+    """Where a python grader's function lives, without importing anything: the resolved file
+    and function of ``path.py:function``, or ``module:function`` as written."""
+    target = str(config.params.get("function", ""))
+    module_ref, _, attr = target.rpartition(":")
+    if module_ref.endswith(".py"):
+        path = Path(module_ref)
+        if not path.is_absolute() and config.base_dir is not None:
+            path = config.base_dir / path
+        return f"{path.resolve()}:{attr}"
+    return target
+
+
+def python_source(config: GraderConfig) -> str:
+    """The pin of a python grader's code, ``<location>@sha256:<hex>`` of its file as it is now
+    (a dotted module is found without being run); for ``GraderConfig.source``."""
+    location = python_location(config)
+    module_ref = location.rpartition(":")[0]
+    if module_ref.endswith(".py"):
+        origin: str | None = module_ref
+    else:
+        try:
+            found = importlib.util.find_spec(module_ref)
+        except (ImportError, ValueError):
+            found = None
+        origin = found.origin if found is not None else None
+    try:
+        digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else "unknown"
+    except OSError:
+        digest = "unknown"
+    return f"{location}@sha256:{digest}"
+
+
 def _build_python(config: GraderConfig) -> PythonCheck:
-    check_keys(config.params, ("function",))
+    check_keys(config.params, ("function", "timeout"))
     target = str_param(config.params, "function")
     if target is None:
         raise SpecError("function: required, as 'module:function'")
+    timeout = config.params.get("timeout", DEFAULT_PYTHON_TIMEOUT_S)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise SpecError(f"timeout: must be a positive number of seconds, got {timeout!r}")
     function = _load_function(target, config.base_dir)
-    return PythonCheck(config.name, config.weight, function, target)
+    return PythonCheck(config.name, config.weight, function, target, float(timeout))
 
 
 register_grader_type("contains", lambda c: _build_contains(c, absent=False))

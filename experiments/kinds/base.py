@@ -22,6 +22,7 @@ from experiments.providers.base import (
     ModelResponse,
     Provider,
     ProviderError,
+    UnreachableError,
     Usage,
 )
 from experiments.retry import call_with_retries
@@ -77,6 +78,8 @@ class ModelCalls:
         self.max_attempts = max_attempts
         self.sleep = sleep
         self.retries = 0  # over every call of the cell
+        # The last call got no response at all (None: no call made): the API may be unreachable.
+        self.unreachable: bool | None = None
 
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
         """One answer, after retries; ``ProviderError`` when it failed for good (a
@@ -89,8 +92,10 @@ class ModelCalls:
             )
         except ProviderError as err:
             self.retries += err.retries
+            self.unreachable = isinstance(err, UnreachableError)
             raise
         self.retries += retries
+        self.unreachable = False
         return response
 
 

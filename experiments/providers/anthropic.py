@@ -26,6 +26,7 @@ from experiments.providers.anthropic_sdk import (
     make_client,
     request_params,
     response_usage,
+    scrub_response,
     tool_input,
 )
 from experiments.providers.api_capabilities import messages_api_capabilities
@@ -74,9 +75,10 @@ class AnthropicProvider:
     async def complete(self, request: ModelRequest, context: CallContext) -> ModelResponse:
         params = request_params(request)
         settings = {k: params.pop(k) for k in request.settings}
-        return await call_api(
+        response = await call_api(
             lambda: self._stream(params, settings), model=request.model, secret=self._secret
         )
+        return scrub_response(response, self._secret)
 
     async def _stream(self, params: dict[str, Any], settings: dict[str, Any]) -> ModelResponse:
         # Settings go through extra_body: sent as given, also fields newer than this SDK.

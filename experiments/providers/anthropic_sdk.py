@@ -11,14 +11,17 @@ import email.utils
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from experiments.providers.base import (
     FatalProviderError,
     ModelRequest,
+    ModelResponse,
     ProviderError,
     RetryableProviderError,
     ToolUse,
+    UnreachableError,
     Usage,
 )
 
@@ -151,6 +154,33 @@ def scrub(message: str, secret: str) -> str:
     return message.replace(secret, "[redacted]") if secret else message
 
 
+def scrub_response(response: ModelResponse, secret: str) -> ModelResponse:
+    """The response with ``secret`` redacted from all its text, tool inputs included: an endpoint
+    that echoes the credential must not get it stored with the answer."""
+    return replace(
+        response,
+        text=scrub(response.text, secret),
+        model=scrub(response.model, secret),
+        stop_reason=_scrubbed(response.stop_reason, secret),
+        request_id=_scrubbed(response.request_id, secret),
+        tool_calls=tuple(
+            replace(call, name=scrub(call.name, secret), input=_scrubbed(call.input, secret))
+            for call in response.tool_calls
+        ),
+    )
+
+
+def _scrubbed(value: Any, secret: str) -> Any:
+    """``value`` (text, or JSON-like lists and objects of it) with ``secret`` redacted."""
+    if isinstance(value, str):
+        return scrub(value, secret)
+    if isinstance(value, list):
+        return [_scrubbed(v, secret) for v in value]
+    if isinstance(value, dict):
+        return {scrub(str(k), secret): _scrubbed(v, secret) for k, v in value.items()}
+    return value
+
+
 async def call_api(fn: Callable[[], Awaitable[T]], *, model: str | None, secret: str) -> T:
     """Await one SDK call, turning SDK and transport errors into ``ProviderError``."""
     import anthropic
@@ -167,8 +197,12 @@ async def call_api(fn: Callable[[], Awaitable[T]], *, model: str | None, secret:
             secret=secret,
             headers=err.response.headers,
         ) from err
-    except (anthropic.APIConnectionError, httpx2.TransportError) as err:
-        # No response, or the connection broke mid-stream: another attempt may succeed.
+    except anthropic.APIConnectionError as err:
+        # No response at all (refused, DNS, timeout): another attempt may succeed.
+        message = f"connection to the Anthropic API failed: {type(err).__name__}: {err}"
+        raise UnreachableError(scrub(message, secret)) from err
+    except httpx2.TransportError as err:
+        # The connection broke mid-stream: another attempt may succeed.
         message = f"connection to the Anthropic API failed: {type(err).__name__}: {err}"
         raise RetryableProviderError(scrub(message, secret)) from err
 

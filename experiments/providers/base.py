@@ -154,6 +154,10 @@ class RetryableProviderError(ProviderError):
     retryable = True
 
 
+class UnreachableError(RetryableProviderError):
+    """No response at all: the connection could not be made or nothing came back."""
+
+
 class FatalProviderError(ProviderError):
     """400, 401, 403, 404 or a missing key: retrying cannot help; the message says what to fix."""
 

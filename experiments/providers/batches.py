@@ -21,6 +21,7 @@ from experiments.providers.anthropic_sdk import (
     message_tool_calls,
     request_params,
     response_usage,
+    scrub_response,
 )
 from experiments.providers.base import (
     BatchStatus,
@@ -91,7 +92,7 @@ class MessageBatches:
     def _result(self, result: Any, model: str) -> ModelResponse | ProviderError:
         if result.type == "succeeded":
             message = result.message
-            return ModelResponse(
+            response = ModelResponse(
                 text="".join(b.text for b in message.content if b.type == "text"),
                 stop_reason=message.stop_reason,
                 usage=response_usage(message.usage),
@@ -101,6 +102,7 @@ class MessageBatches:
                 request_id=None,
                 tool_calls=message_tool_calls(message.content),
             )
+            return scrub_response(response, self._secret)
         if result.type == "errored":
             error = result.error.error
             return classify_error(

@@ -173,7 +173,12 @@ def find_experiment_id(db: Database, ref: str) -> int:
 
     with db.session() as session:
         if ref.isdigit():
-            found = session.exec(select(Experiment.id).where(Experiment.id == int(ref))).first()
+            # An id past 64 bits is no row's: asking the database would overflow its integers.
+            found = (
+                session.exec(select(Experiment.id).where(Experiment.id == int(ref))).first()
+                if int(ref) < 2**63
+                else None
+            )
             if found is None:
                 raise NotFoundError(f"no experiment with id {ref}")
             return found

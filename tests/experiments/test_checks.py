@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,66 @@ def test_comparator_types_share_the_namespace_and_build_apart(
     built = base.build_graders([{"type": "tie_test_comparator"}, {"type": "regex", "pattern": "x"}])
     assert [g.name for g in built.per_trial] == ["regex"]
     assert [c.name for c in built.comparators] == ["tie_test_comparator"]
+
+
+SLOW_MODULE = """
+import asyncio
+import threading
+import time
+
+release = threading.Event()
+
+def sleeps(text, task):
+    release.wait(5)
+    return 1.0
+
+async def async_sleeps(text, task):
+    await asyncio.sleep(5)
+    return 1.0
+"""
+
+
+@pytest.mark.parametrize("function", ["sleeps", "async_sleeps"])
+def test_a_python_grader_that_hangs_times_out_as_an_error_without_blocking(
+    tmp_path: Path, function: str
+) -> None:
+    (tmp_path / "slow.py").write_text(SLOW_MODULE)
+    config = GraderConfig(
+        "python", "py", 1.0, {"function": f"slow.py:{function}", "timeout": 0.2}, tmp_path
+    )
+    grader = build_grader(config)
+
+    async def meanwhile() -> tuple[object, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        result = await grader.grade("x", TASK)
+        ticker.cancel()
+        return result, ticks
+
+    started = time.monotonic()
+    result, ticks = asyncio.run(meanwhile())
+    assert time.monotonic() - started < 2
+    assert (
+        result.score is None and result.error == f"slow.py:{function} did not return within 0.2 s"
+    )
+    assert ticks >= 5  # the event loop kept running while the grader slept
+
+
+@pytest.mark.parametrize("timeout", [0, -1, ".nan", "'30'", True])
+def test_python_grader_timeout_must_be_positive_seconds(tmp_path: Path, timeout: object) -> None:
+    import yaml
+
+    (tmp_path / "slow.py").write_text(SLOW_MODULE)
+    value = yaml.safe_load(f"v: {timeout}")["v"]
+    config = GraderConfig(
+        "python", "py", 1.0, {"function": "slow.py:sleeps", "timeout": value}, tmp_path
+    )
+    with pytest.raises(SpecError, match="timeout: must be a positive number of seconds"):
+        build_grader(config)
