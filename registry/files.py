@@ -7,11 +7,19 @@ import secrets
 from pathlib import Path
 
 from core.errors import AgentRegistryError
+from variants.validate import name_problem
 
 
 def export_path(output: str, name: str) -> Path:
-    """A folder (existing, or written with a trailing slash) gets NAME.md; else it is the file."""
+    """A folder (existing, or written with a trailing slash) gets NAME.md; else it is the file.
+
+    NAME.md never leaves the folder: a name unsafe as a file name is refused (publish refuses
+    them too; this guards rows written by anything else).
+    """
     if Path(output).is_dir() or output.endswith(("/", "\\")):
+        problem = name_problem(name)
+        if problem is not None:
+            raise AgentRegistryError(f"cannot export {name!r} as a file name: the name {problem}")
         return Path(output) / f"{name}.md"
     return Path(output)
 

@@ -62,8 +62,9 @@ class AgentDefinition:
         except fm.DocumentError as err:
             raise AgentFileError(f"{origin}: {err}") from None
         front = fm.read_frontmatter(document.lines)
-        check_fields(front.fields, origin, name_override)
-        warnings = () if front.strict else (f"{NOT_STRICT_WARNING} ({front.error})",)
+        warnings = check_fields(front.fields, origin, name_override)
+        if not front.strict:
+            warnings += (f"{NOT_STRICT_WARNING} ({front.error})",)
         return cls(
             source=bytes(data),
             fields=front.fields,
