@@ -265,14 +265,13 @@ def _info_dict(info: VersionInfo) -> dict[str, object]:
 @click.pass_context
 def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     """What changed between two versions: model, fields, examples, body."""
-    from variants.agentfile import AgentDefinition
     from variants.diff import diff_definitions
 
     old_ref = parse_ref(old)
     new_ref = parse_ref(new, default_name=old_ref.name)
     registry = open_registry(ctx, create=False)
-    a = AgentDefinition.parse(registry.source(old_ref), origin=str(old_ref))
-    b = AgentDefinition.parse(registry.source(new_ref), origin=str(new_ref))
+    a = registry.resolve(old_ref).definition(str(old_ref))
+    b = registry.resolve(new_ref).definition(str(new_ref))
     result = diff_definitions(a, b, old_label=str(old_ref), new_label=str(new_ref))
     if as_json:
         emit_json(result.to_dict())

@@ -121,3 +121,23 @@ def test_no_name_needs_explicit_name(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "name" in result.stderr
     cli.ok("publish", str(path), "--name", "anon-agent")
     assert cli.ok("show", "anon-agent").stdout_bytes == path.read_bytes()
+
+
+def test_a_version_published_with_name_reads_everywhere(sqlite_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "anon.md"
+    path.write_bytes(b"---\ndescription: Nameless.\nmodel: sonnet\n---\nOne.\n")
+    sqlite_cli.ok("publish", str(path), "--name", "anon-agent")
+    path.write_bytes(b"---\ndescription: Nameless.\nmodel: haiku\n---\nTwo.\n")
+    sqlite_cli.ok("publish", str(path), "--name", "anon-agent")
+    diff = sqlite_cli.ok("diff", "anon-agent@1", "@2").stdout
+    assert "sonnet -> haiku" in diff and "+Two." in diff
+    assert json.loads(sqlite_cli.ok("diff", "anon-agent@1", "@2", "--json").stdout)
+    (tmp_path / "tasks.yaml").write_text(
+        "tasks:\n  - id: t\n    prompt: Hi\n    graders:\n      - {type: contains, any: [hi]}\n"
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: e\nvariants:\n  a: anon-agent@1\n  b: anon-agent@2\ncontrol: a\n"
+        "tasks: tasks.yaml\nprovider: simulated\n"
+    )
+    assert json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)["calls"] == 2
