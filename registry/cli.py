@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 import click
@@ -36,6 +37,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# A reader that went away (``registry log NAME | head -1``) ends the command quietly, with the
+# status a Unix tool killed by SIGPIPE reports.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is still buffered cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout: nothing to flush into
+        pass
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -47,6 +62,20 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # ``registry --help`` writes while the context is made, before ``invoke``.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         # The error boundary: an error is one line on stderr, never a traceback.
         try:
@@ -57,6 +86,9 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("registry: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            _quiet_stdout()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # usage errors, --help, ctx.exit(): click reports them itself
         except Exception as err:
@@ -151,7 +183,14 @@ def _export_winner(
 
 
 def main() -> None:
-    cli(prog_name="registry")
+    try:
+        try:
+            cli(prog_name="registry")
+        finally:
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at shutdown
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
 
 
 if __name__ == "__main__":
