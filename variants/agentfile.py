@@ -17,6 +17,7 @@ from variants import frontmatter as fm
 from variants.examples import Example, replace_examples, split_examples
 from variants.tools import split_tools
 from variants.validate import MAX_FILE_BYTES, check_fields, decode_source
+from variants.yamlio import AliasExpansionError
 
 __all__ = ["KNOWN_FIELDS", "MAX_FILE_BYTES", "AgentDefinition"]
 
@@ -61,7 +62,10 @@ class AgentDefinition:
             document = fm.split_document(text)
         except fm.DocumentError as err:
             raise AgentFileError(f"{origin}: {err}") from None
-        front = fm.read_frontmatter(document.lines)
+        try:
+            front = fm.read_frontmatter(document.lines)
+        except AliasExpansionError as err:
+            raise AgentFileError(f"{origin}: invalid frontmatter: {err}") from None
         warnings = check_fields(front.fields, origin, name_override)
         if not front.strict:
             warnings += (f"{NOT_STRICT_WARNING} ({front.error})",)
