@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from core.errors import AgentRegistryError
+from core.terminal import visible
 
 # command name -> "module:attribute"; one module per command group.
 COMMANDS: dict[str, str] = {
@@ -81,7 +82,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AgentRegistryError as err:
-            click.echo(f"registry: error: {err}", err=True)
+            click.echo(f"registry: error: {visible(str(err))}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("registry: interrupted", err=True)
@@ -95,7 +96,7 @@ class LazyGroup(click.Group):
             # A bug. The user still gets one line; REGISTRY_DEBUG=1 shows the traceback.
             if os.environ.get("REGISTRY_DEBUG", "") not in ("", "0"):
                 raise
-            message = " ".join(str(err).split())
+            message = visible(" ".join(str(err).split()))
             click.echo(
                 f"registry: error: unexpected {type(err).__name__}: {message} "
                 "(set REGISTRY_DEBUG=1 for the traceback)",
@@ -175,11 +176,13 @@ def _export_winner(
     if shipped.path is None:
         emit_bytes(winner.source)
     else:
-        click.echo(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})", err=True)
+        click.echo(
+            visible(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})"), err=True
+        )
     if shipped.move is not None:
         move = shipped.move
         src = f"@{move.from_number}" if move.from_number is not None else "(new)"
-        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
+        click.echo(visible(f"{move.name} {move.label}: {src} -> @{move.to_number}"), err=True)
 
 
 def main() -> None:

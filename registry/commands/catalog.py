@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
-from registry.commands.common import db_url, emit_bytes, emit_json, json_option, open_registry
+from core.terminal import visible
+from registry.commands.common import (
+    db_url,
+    echo,
+    emit_bytes,
+    emit_json,
+    json_option,
+    open_registry,
+)
 from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
 from variants.refs import parse_ref
@@ -48,7 +56,7 @@ def _collect(paths: tuple[str, ...]) -> list[_Input]:
             agents = []
             for file in files:
                 if _is_other_markdown(file):
-                    click.echo(f"warning: {file}: {_SKIPPED}", err=True)
+                    echo(f"warning: {file}: {_SKIPPED}", err=True)
                 else:
                     agents.append(file)
             if not agents:
@@ -140,7 +148,7 @@ def publish(
     results: list[dict[str, object]] = []
     for item, definition in definitions:
         for warning in definition.warnings:
-            click.echo(f"warning: {item.path}: {warning}", err=True)
+            echo(f"warning: {item.path}: {warning}", err=True)
         result = registry.publish(
             definition, name=name, message=message, origin=str(item.path), label=label
         )
@@ -153,7 +161,7 @@ def publish(
         return
     for row in results:
         suffix = f"  -> {row['label']}" if row.get("label") else ""
-        click.echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
+        echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
 
 
 def _read(path: Path) -> bytes:
@@ -193,12 +201,13 @@ def list_agents(ctx: click.Context, as_json: bool) -> None:
         )
         return
     if not agents:
-        click.echo("no agents yet: registry publish PATH")
+        echo("no agents yet: registry publish PATH")
         return
-    width = max(len(a.name) for a in agents)
+    width = max(len(visible(a.name, lines=False)) for a in agents)
     for a in agents:
         labels = ", ".join(f"{k}=@{v}" for k, v in a.labels.items())
-        click.echo(f"{a.name:<{width}}  @{a.latest:<4} {a.model or '-':<10} {labels}".rstrip())
+        name, model = visible(a.name, lines=False), visible(a.model or "-", lines=False)
+        echo(f"{name:<{width}}  @{a.latest:<4} {model:<10} {labels}".rstrip())
 
 
 @click.command(epilog="Example:\n  registry log backend-logic-implementer --json")
@@ -215,23 +224,23 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     for v in history.versions:
         labels = f" ({', '.join(v.labels)})" if v.labels else ""
-        click.echo(f"{history.name}@{v.number}{labels}  {_when(v.created_at)}  {v.author or '-'}")
-        click.echo(f"    sha256 {v.content_hash[:12]}  model {v.model or '-'}")
+        echo(f"{history.name}@{v.number}{labels}  {_when(v.created_at)}  {v.author or '-'}")
+        echo(f"    sha256 {v.content_hash[:12]}  model {visible(v.model or '-', lines=False)}")
         if v.parent is not None:
             how = "derived by spec from" if v.derived_by_spec else "after"
             spec = f" (spec: {v.origin})" if v.derived_by_spec and v.origin else ""
-            click.echo(f"    {how} @{v.parent}{spec}")
+            echo(f"    {how} @{v.parent}{spec}")
         if v.message:
-            click.echo(f"    {v.message}")
+            echo(f"    {v.message}")
         if v.origin and not v.derived_by_spec:
-            click.echo(f"    from {v.origin}")
+            echo(f"    from {visible(v.origin, lines=False)}")
     if history.label_moves:
-        click.echo("label moves:")
+        echo("label moves:")
     for m in history.label_moves:
         src = f"@{m.from_number}" if m.from_number is not None else "(new)"
         dst = f"@{m.to_number}" if m.to_number is not None else "(deleted)"
         why = f"  {m.reason}" if m.reason else ""
-        click.echo(f"  {_when(m.created_at)}  {m.label}: {src} -> {dst}  by {m.actor or '-'}{why}")
+        echo(f"  {_when(m.created_at)}  {m.label}: {src} -> {dst}  by {m.actor or '-'}{why}")
 
 
 def _when(moment: datetime) -> str:
@@ -276,7 +285,7 @@ def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
     else:
-        click.echo(result.render_text(), nl=False)
+        echo(result.render_text(), nl=False)
 
 
 @click.command(
@@ -306,7 +315,7 @@ def label(
         return
     src = f"@{move.from_number}" if move.from_number is not None else "(new)"
     dst = f"@{move.to_number}" if move.to_number is not None else "(deleted)"
-    click.echo(f"{move.name} {move.label}: {src} -> {dst}")
+    echo(f"{move.name} {move.label}: {src} -> {dst}")
 
 
 def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
@@ -321,4 +330,4 @@ def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
         return
     target = export_path(output, parsed.name)
     write_atomically(target, data)
-    click.echo(f"wrote {target}", err=True)
+    echo(f"wrote {target}", err=True)
