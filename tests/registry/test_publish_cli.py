@@ -141,3 +141,19 @@ def test_a_version_published_with_name_reads_everywhere(sqlite_cli: Cli, tmp_pat
         "tasks: tasks.yaml\nprovider: simulated\n"
     )
     assert json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)["calls"] == 2
+
+
+def test_a_key_written_twice_is_a_warning_in_both_readers(sqlite_cli: Cli, tmp_path: Path) -> None:
+    strict = "description: d\n"
+    tolerant = "description: Use it: always\n"  # ': ' in a plain scalar: the tolerant reader
+    for case, description in [("strict", strict), ("tolerant", tolerant)]:
+        path = tmp_path / f"{case}.md"
+        path.write_text(f"---\nname: {case}\nmodel: opus\n{description}model: haiku\n---\nB\n")
+        result = sqlite_cli.ok("publish", str(path))
+        duplicate = [line for line in result.stderr.splitlines() if "appears" in line]
+        assert duplicate == [
+            f"warning: {path}: key 'model' appears 2 times (lines 3, 5); the last is used here, "
+            "and which one Claude Code uses is not defined"
+        ]
+    listed = json.loads(sqlite_cli.ok("list", "--json").stdout)
+    assert [(a["name"], a["model"]) for a in listed] == [("strict", "haiku"), ("tolerant", "haiku")]
