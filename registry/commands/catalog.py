@@ -253,7 +253,7 @@ def _when(moment: datetime) -> str:
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Print a version's markdown, exactly what export writes."""
-    registry = open_registry(ctx, create=False)
+    registry = open_registry(ctx, create=False, read_only=True)
     if as_json:
         info = registry.info(ref)
         emit_json({**_info_dict(info), "markdown": registry.source(ref).decode("utf-8", "replace")})
@@ -278,7 +278,7 @@ def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
 
     old_ref = parse_ref(old)
     new_ref = parse_ref(new, default_name=old_ref.name)
-    registry = open_registry(ctx, create=False)
+    registry = open_registry(ctx, create=False, read_only=True)
     a = registry.resolve(old_ref).definition(str(old_ref))
     b = registry.resolve(new_ref).definition(str(new_ref))
     result = diff_definitions(a, b, old_label=str(old_ref), new_label=str(new_ref))
@@ -324,7 +324,7 @@ def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
     ``output`` is a file, or a folder (existing, or ending in a slash) that gets NAME.md.
     """
     parsed = parse_ref(ref)
-    data = open_registry(ctx, create=False).source(parsed)
+    data = open_registry(ctx, create=False, read_only=True).source(parsed)
     if output is None:
         emit_bytes(data)
         return

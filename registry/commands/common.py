@@ -27,20 +27,21 @@ def db_url(ctx: click.Context) -> str:
     return database_url((ctx.obj or {}).get("db"))
 
 
-def open_database(ctx: click.Context, *, create: bool = True) -> Database:
-    """The registry; ``create=False`` (commands that only read) refuses to make a new one."""
+def open_database(ctx: click.Context, *, create: bool = True, read_only: bool = False) -> Database:
+    """The registry; ``create=False`` refuses to make a new one, ``read_only=True`` (commands
+    that only read) also reads a registry on a read-only file or folder."""
     from registry.database import Database
 
     url = db_url(ctx)
     if not create and not database_exists(url):
         raise NotFoundError(f"no registry at {sqlite_path(url)}")
-    return Database(url)
+    return Database(url, read_only=read_only)
 
 
-def open_registry(ctx: click.Context, *, create: bool = True) -> Registry:
+def open_registry(ctx: click.Context, *, create: bool = True, read_only: bool = False) -> Registry:
     from registry.store import Registry
 
-    return Registry(open_database(ctx, create=create))
+    return Registry(open_database(ctx, create=create, read_only=read_only))
 
 
 def _default(value: Any) -> Any:
