@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from core.errors import AgentRegistryError
 
@@ -44,22 +44,42 @@ def database_url(db: str | None = None) -> str:
         return "sqlite:///" + path.translate(_URL_ESCAPES)
     for prefix in ("postgresql://", "postgres://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix) :]
-    if raw.startswith(("postgresql+", "sqlite:")):
+            return "postgresql+psycopg://" + _encode_userinfo(raw[len(prefix) :])
+    if raw.startswith("postgresql+"):
+        scheme, _, rest = raw.partition("://")
+        return f"{scheme}://{_encode_userinfo(rest)}"
+    if raw.startswith("sqlite:"):
         return raw
     raise DatabaseError(
         f"unsupported database URL {redact(raw)!r}: use a file path or postgresql://"
     )
 
 
+def _userinfo_split(rest: str) -> tuple[str | None, str]:
+    """``user:password`` and what follows; userinfo ends at the last ``@`` before any ``?``."""
+    head, query_mark, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")
+    return (userinfo if at else None), host + query_mark + query
+
+
+def _encode_userinfo(rest: str) -> str:
+    """Percent-encode user and password, so that ``@``, ``:`` or ``/`` in a password (written as
+    is) cannot be read as the host or port; an already encoded one stays as it is."""
+    userinfo, host = _userinfo_split(rest)
+    if userinfo is None:
+        return rest
+    user, colon, password = userinfo.partition(":")
+    encoded = quote(unquote(user), safe="") + colon + quote(unquote(password), safe="")
+    return f"{encoded}@{host}"
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
+    """The URL without its user and password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, host = _userinfo_split(rest)
+    return url if userinfo is None else f"{scheme}://***@{host}"
 
 
 def sqlite_path(url: str) -> Path | None:
