@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
+from core.files import MAX_SPEC_BYTES, read_regular_file
 from experiments.decision import DecisionRule, parse_decision
 from variants.refs import InvalidReference, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line
@@ -96,8 +97,10 @@ class ExperimentSpec:
 def load_experiment_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        text = read_regular_file(path, MAX_SPEC_BYTES).decode("utf-8")
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read the experiment spec: {err.strerror}") from None
+    except UnicodeDecodeError as err:
         raise SpecError(f"{path}: cannot read the experiment spec: {err}") from None
     try:
         raw = load_strict_yaml(text)
