@@ -234,7 +234,7 @@ def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, .
             version = registry.resolve(parse_ref(variant.ref))
         except NotFoundError as err:
             raise SpecError(f"variants.{variant.label}: {err}") from None
-        definition = AgentDefinition.parse(version.source, origin=variant.ref)
+        definition = version.definition(variant.ref)
         resolved = resolve_model(definition.model)
         price_for(resolved.model_id)  # no price: fail now, not after paying for half a run
         key = (version.version_id, resolved.model_id)

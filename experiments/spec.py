@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
+from core.files import MAX_SPEC_BYTES, read_regular_file
 from experiments.decision import DecisionRule, parse_decision
 from experiments.providers.base import PROVIDER_NAMES
 from variants.refs import InvalidReference, parse_ref
@@ -111,8 +112,10 @@ def is_budget(value: object) -> bool:
 def load_experiment_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        text = read_regular_file(path, MAX_SPEC_BYTES).decode("utf-8")
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read the experiment spec: {err.strerror}") from None
+    except UnicodeDecodeError as err:
         raise SpecError(f"{path}: cannot read the experiment spec: {err}") from None
     try:
         raw = load_strict_yaml(text)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
+from core.files import MAX_SUITE_BYTES, read_regular_file
 from experiments.graders import GraderConfig, build_grader, parse_grader_config
 from experiments.providers.base import TaskMaterial
 from variants.yamlio import load_strict_yaml, yaml_error_line
@@ -65,7 +66,7 @@ def load_suite(path: str | Path) -> TaskSuite:
     """Read and validate a task suite; ``SpecError`` is one line naming file, task and field."""
     path = Path(path)
     try:
-        raw_bytes = path.read_bytes()
+        raw_bytes = read_regular_file(path, MAX_SUITE_BYTES)
     except OSError as err:
         raise SpecError(f"{path}: cannot read task suite: {err.strerror or err}") from err
     except ValueError:  # a NUL byte in the path

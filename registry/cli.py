@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 import click
 
 from core.errors import AgentRegistryError
+from core.terminal import visible
 
 # command name -> "module:attribute"; one module per command group.
 COMMANDS: dict[str, str] = {
@@ -37,6 +39,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# A reader that went away (``registry log NAME | head -1``) ends the command quietly, with the
+# status a Unix tool killed by SIGPIPE reports.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is still buffered cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout: nothing to flush into
+        pass
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -48,23 +64,40 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # ``registry --help`` writes while the context is made, before ``invoke``.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         # The error boundary: an error is one line on stderr, never a traceback.
         try:
             return super().invoke(ctx)
         except AgentRegistryError as err:
-            click.echo(f"registry: error: {err}", err=True)
+            click.echo(f"registry: error: {visible(str(err))}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("registry: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            _quiet_stdout()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # usage errors, --help, ctx.exit(): click reports them itself
         except Exception as err:
             # A bug. The user still gets one line; REGISTRY_DEBUG=1 shows the traceback.
             if os.environ.get("REGISTRY_DEBUG", "") not in ("", "0"):
                 raise
-            message = " ".join(str(err).split())
+            message = visible(" ".join(str(err).split()))
             click.echo(
                 f"registry: error: unexpected {type(err).__name__}: {message} "
                 "(set REGISTRY_DEBUG=1 for the traceback)",
@@ -144,15 +177,24 @@ def _export_winner(
     if shipped.path is None:
         emit_bytes(winner.source)
     else:
-        click.echo(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})", err=True)
+        click.echo(
+            visible(f"wrote {shipped.path} ({winner.ref}, variant {winner.label})"), err=True
+        )
     if shipped.move is not None:
         move = shipped.move
         src = f"@{move.from_number}" if move.from_number is not None else "(new)"
-        click.echo(f"{move.name} {move.label}: {src} -> @{move.to_number}", err=True)
+        click.echo(visible(f"{move.name} {move.label}: {src} -> @{move.to_number}"), err=True)
 
 
 def main() -> None:
-    cli(prog_name="registry")
+    try:
+        try:
+            cli(prog_name="registry")
+        finally:
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at shutdown
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from core.errors import AgentRegistryError
 
@@ -44,22 +44,42 @@ def database_url(db: str | None = None) -> str:
         return "sqlite:///" + path.translate(_URL_ESCAPES)
     for prefix in ("postgresql://", "postgres://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix) :]
-    if raw.startswith(("postgresql+", "sqlite:")):
+            return "postgresql+psycopg://" + _encode_userinfo(raw[len(prefix) :])
+    if raw.startswith("postgresql+"):
+        scheme, _, rest = raw.partition("://")
+        return f"{scheme}://{_encode_userinfo(rest)}"
+    if raw.startswith("sqlite:"):
         return raw
     raise DatabaseError(
         f"unsupported database URL {redact(raw)!r}: use a file path or postgresql://"
     )
 
 
+def _userinfo_split(rest: str) -> tuple[str | None, str]:
+    """``user:password`` and what follows; userinfo ends at the last ``@`` before any ``?``."""
+    head, query_mark, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")
+    return (userinfo if at else None), host + query_mark + query
+
+
+def _encode_userinfo(rest: str) -> str:
+    """Percent-encode user and password, so that ``@``, ``:`` or ``/`` in a password (written as
+    is) cannot be read as the host or port; an already encoded one stays as it is."""
+    userinfo, host = _userinfo_split(rest)
+    if userinfo is None:
+        return rest
+    user, colon, password = userinfo.partition(":")
+    encoded = quote(unquote(user), safe="") + colon + quote(unquote(password), safe="")
+    return f"{encoded}@{host}"
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
+    """The URL without its user and password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, host = _userinfo_split(rest)
+    return url if userinfo is None else f"{scheme}://***@{host}"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -75,10 +95,47 @@ def database_exists(url: str) -> bool:
     return path is None or path.exists()
 
 
-def create_db_engine(url: str) -> Engine:
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes to the SQLite file ``path``, even on a read-only disk.
+
+    ``mode=ro`` still needs to create the WAL index (``-shm``) beside the file; where the folder
+    cannot be written, the file is opened ``immutable`` (nobody can be writing it there).
+    """
+    import sqlite3
+
+    # as_uri() percent-encodes "?", "#" and "%", which would otherwise cut the file name.
+    uri = path.absolute().as_uri()
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=60)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=60)
+
+
+def sqlite_schema(conn: sqlite3.Connection) -> tuple[str | None, list[str]]:
+    """The registry revision of a SQLite file (None: no registry schema) and its table names."""
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    if "alembic_version" not in tables:
+        return None, tables
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return (row[0] if row else None), tables
+
+
+def not_a_registry(where: str, tables: list[str]) -> DatabaseError:
+    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+    return DatabaseError(
+        f"{where} is not a registry database (it has other tables: {shown}); nothing was changed"
+    )
+
+
+def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
     from sqlalchemy import create_engine, event
 
     path = sqlite_path(url)
+    if path is not None and read_only:
+        return create_engine("sqlite://", creator=lambda: connect_read_only(path))
     if path is not None:
         if path.is_dir():
             raise DatabaseError(f"{path} is a folder, not a database file")
@@ -134,23 +191,39 @@ def migrate(engine: Engine) -> None:
         raise DatabaseError(f"cannot open the registry database: {reason}") from None
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import inspect
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        if current_revision_on(conn) == SCHEMA_HEAD:
+        revision = current_revision_on(conn)
+        if revision == SCHEMA_HEAD:
             return  # another process migrated while we waited for the lock
+        tables = inspect(conn).get_table_names()
+        if revision is None and tables:
+            raise not_a_registry(redact(str(engine.url)), tables)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
 
 class Database:
-    """An opened, migrated registry database."""
+    """An opened, migrated registry database.
 
-    def __init__(self, db: str | None = None):
+    ``read_only=True`` (commands that only read): a SQLite registry at the newest schema is opened
+    without writing to it, so that a read-only file or folder can be read; any other is opened as
+    usual (migrated, or refused when it belongs to another application).
+    """
+
+    def __init__(self, db: str | None = None, *, read_only: bool = False):
         self.url = database_url(db)
+        path = sqlite_path(self.url)
+        # Checked before any connection of ours sets pragmas (journal_mode=WAL changes the file).
+        at_head = path is not None and path.is_file() and _at_head(path)
+        if read_only and at_head:
+            self.engine = create_db_engine(self.url, read_only=True)
+            return
         self.engine = create_db_engine(self.url)
         migrate(self.engine)
 
@@ -169,3 +242,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _at_head(path: Path) -> bool:
+    import sqlite3
+
+    try:
+        with closing(connect_read_only(path)) as conn:
+            revision, tables = sqlite_schema(conn)
+    except sqlite3.Error:
+        return False  # not readable as SQLite: the usual open says why, in one line
+    if revision is None and tables:
+        raise not_a_registry(str(path), tables)
+    return revision == SCHEMA_HEAD

@@ -7,19 +7,22 @@ import secrets
 from pathlib import Path
 
 from core.errors import AgentRegistryError
+from variants.validate import name_problem
 
 
 def export_path(output: str, name: str) -> Path:
     """A folder (existing, or written with a trailing slash) gets NAME.md; else it is the file.
 
-    ``name`` comes from the database, so it is refused unless it is a plain file name: a crafted
-    ``../../evil`` must never write outside the folder.
+    NAME.md never leaves the folder: a name unsafe as a file name is refused (publish refuses
+    them too; this guards rows written by anything else).
     """
-    if name in ("", ".", "..") or Path(name).name != name or any(c in name for c in "\\/\0"):
-        raise AgentRegistryError(
-            f"refusing to export agent {name!r}: its name is not a plain file name"
-        )
     if Path(output).is_dir() or output.endswith(("/", "\\")):
+        problem = name_problem(name)
+        if problem is not None:
+            raise AgentRegistryError(
+                f"refusing to export agent {name!r}: its name is not a plain file name "
+                f"(it {problem})"
+            )
         return Path(output) / f"{name}.md"
     return Path(output)
 

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import NotFoundError
-from registry.database import SCHEMA_HEAD, Database, database_exists, sqlite_path
+from registry.database import (
+    SCHEMA_HEAD,
+    Database,
+    connect_read_only,
+    database_exists,
+    not_a_registry,
+    sqlite_path,
+    sqlite_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -80,15 +88,25 @@ class _Cursor:
 
 
 @contextmanager
-def _connect(url: str) -> Iterator[_Cursor]:
+def _connect(url: str) -> Iterator[_Cursor | None]:
+    """A cursor on the registry; None for an empty SQLite file (nothing is created in it)."""
     path = sqlite_path(url)
     if path is not None and path.is_file():
-        # as_uri() percent-encodes "?", "#" and "%", which would otherwise cut the file name.
-        uri = path.absolute().as_uri() + "?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=60)) as conn:
-            if _revision(conn) == SCHEMA_HEAD:
-                yield _Cursor(conn, False)
-                return
+        try:
+            conn = connect_read_only(path)
+        except sqlite3.Error:
+            conn = None  # not readable as SQLite: Database below says why, in one line
+        if conn is not None:
+            with closing(conn):
+                revision, tables = sqlite_schema(conn)
+                if revision == SCHEMA_HEAD:
+                    yield _Cursor(conn, False)
+                    return
+                if revision is None and not tables:
+                    yield None
+                    return
+                if revision is None:
+                    raise not_a_registry(str(path), tables)
     db = Database(url)
     try:
         raw = db.engine.raw_connection()
@@ -98,14 +116,6 @@ def _connect(url: str) -> Iterator[_Cursor]:
             raw.close()
     finally:
         db.dispose()
-
-
-def _revision(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.Error:
-        return None
-    return row[0] if row else None
 
 
 def _utc(value: Any) -> datetime:
@@ -118,6 +128,8 @@ def list_agents(url: str) -> list[AgentSummary]:
     if not database_exists(url):
         return []  # reading creates no database
     with _connect(url) as db:
+        if db is None:
+            return []
         rows = db.all(
             "SELECT a.name, v.number, v.model, v.created_at, c.n FROM agent a"
             " JOIN (SELECT agent_id, MAX(number) AS latest, COUNT(*) AS n FROM version"
@@ -141,8 +153,8 @@ def agent_log(url: str, name: str) -> AgentLog:
     if not database_exists(url):
         raise missing  # reading creates no database
     with _connect(url) as db:
-        found = db.all("SELECT id FROM agent WHERE name = ?", (name,))
-        if not found:
+        found = [] if db is None else db.all("SELECT id FROM agent WHERE name = ?", (name,))
+        if db is None or not found:
             raise missing
         agent_id = found[0][0]
         labels: dict[int, list[str]] = {}

@@ -85,6 +85,14 @@ class ExactVersion:
     ref: Ref
     source: bytes
 
+    def definition(self, origin: str | None = None) -> AgentDefinition:
+        """The parsed version, named as stored (a file published with ``--name`` has no name)."""
+        from variants.agentfile import AgentDefinition
+
+        return AgentDefinition.parse(
+            self.source, origin=origin or str(self.ref), name_override=self.ref.name
+        )
+
 
 @dataclass(frozen=True)
 class LabelMove:

@@ -17,6 +17,7 @@ from variants import frontmatter as fm
 from variants.examples import Example, replace_examples, split_examples
 from variants.tools import split_tools
 from variants.validate import MAX_FILE_BYTES, check_fields, decode_source
+from variants.yamlio import AliasExpansionError
 
 __all__ = ["KNOWN_FIELDS", "MAX_FILE_BYTES", "AgentDefinition"]
 
@@ -42,6 +43,19 @@ KNOWN_FIELDS: tuple[str, ...] = (
 NOT_STRICT_WARNING = "frontmatter is not strict YAML; read it as Claude Code does"
 
 
+def _duplicate_key_warnings(entries: tuple[fm.Entry, ...]) -> tuple[str, ...]:
+    """One warning per top-level key written more than once (both readers keep the last)."""
+    lines: dict[str, list[int]] = {}
+    for entry in entries:
+        lines.setdefault(entry.key, []).append(entry.start + 2)  # line 1 is the opening '---'
+    return tuple(
+        f"key {key!r} appears {len(at)} times (lines {', '.join(map(str, at))}); the last is "
+        "used here, and which one Claude Code uses is not defined"
+        for key, at in lines.items()
+        if len(at) > 1
+    )
+
+
 @dataclass(frozen=True)
 class AgentDefinition:
     source: bytes
@@ -61,9 +75,14 @@ class AgentDefinition:
             document = fm.split_document(text)
         except fm.DocumentError as err:
             raise AgentFileError(f"{origin}: {err}") from None
-        front = fm.read_frontmatter(document.lines)
-        check_fields(front.fields, origin, name_override)
-        warnings = () if front.strict else (f"{NOT_STRICT_WARNING} ({front.error})",)
+        try:
+            front = fm.read_frontmatter(document.lines)
+        except AliasExpansionError as err:
+            raise AgentFileError(f"{origin}: invalid frontmatter: {err}") from None
+        warnings = check_fields(front.fields, origin, name_override)
+        if not front.strict:
+            warnings += (f"{NOT_STRICT_WARNING} ({front.error})",)
+        warnings += _duplicate_key_warnings(front.entries)
         return cls(
             source=bytes(data),
             fields=front.fields,

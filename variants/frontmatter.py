@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from variants.yamlio import check_aliases
+
 # One line with its ending; \r\n, lone \r and \n all end a line (and only they do).
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _FENCE_RE = re.compile(r"---[ \t]*")
@@ -44,6 +46,17 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _load(text: str) -> Any:
+    """One YAML document read with ``_Loader``; aliases are bounded (``AliasExpansionError``)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        check_aliases(node)
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def split_lines(text: str) -> list[str]:
@@ -159,6 +172,7 @@ def _read_strict(lines: tuple[str, ...], text: str) -> Frontmatter:
             return Frontmatter(fields={}, entries=(), strict=True, error=None)
         if not isinstance(node, yaml.MappingNode):
             raise _NotAMapping()
+        check_aliases(node)
         data = loader.construct_document(node)
     finally:
         loader.dispose()
@@ -218,7 +232,7 @@ def _tolerant_value(lines: tuple[str, ...], entry: Entry) -> Any:
     """The value of one entry: YAML when the entry alone is valid YAML, else the text as written."""
     own = "".join(lines[entry.start : entry.stop])
     try:
-        data = yaml.load(own, Loader=_Loader)
+        data = _load(own)
     except yaml.YAMLError:
         data = None
     if isinstance(data, dict) and list(data) == [entry.key]:
@@ -243,7 +257,7 @@ def _unquote(value: str) -> str:
     """Strip matching quotes only when they wrap the whole value."""
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         try:
-            loaded = yaml.load(value, Loader=_Loader)
+            loaded = _load(value)
         except yaml.YAMLError:
             loaded = None
         return loaded if isinstance(loaded, str) else value[1:-1]
@@ -285,7 +299,7 @@ def _plain_round_trips(text: str) -> bool:
     if not text or text != text.strip():
         return False
     try:
-        return yaml.load(f"k: {text}", Loader=_Loader) == {"k": text}
+        return _load(f"k: {text}") == {"k": text}
     except yaml.YAMLError:
         return False
 
@@ -361,7 +375,7 @@ def _reads_back(lines: list[str], key: str, value: Any, strict: bool) -> bool:
     entry = Entry(key=key, start=0, stop=len(lines))
     if strict:
         try:
-            return yaml.load("".join(lines), Loader=_Loader) == {key: value}
+            return _load("".join(lines)) == {key: value}
         except yaml.YAMLError:
             return False
     return _tolerant_value(tuple(lines), entry) == value

@@ -1,5 +1,9 @@
 """References to versions (contract): ``NAME`` (latest), ``NAME@7`` (version), ``NAME@label``.
 
+NAME is any agent name (spaces, capitals, any script: quote it in the shell). The selector starts
+at the last ``@``, since labels never contain one; a name that itself holds ``@`` is therefore
+written with a selector, ``a@b@latest``.
+
 They live beside the agent definition (not in registry/) so that variant specs can name a base
 without variants/ depending on the registry.
 """
@@ -10,10 +14,10 @@ import re
 from dataclasses import dataclass
 
 from core.errors import AgentRegistryError
+from variants.validate import name_problem
 
 # The first character is a letter or digit: "-1" would read as an option on the command line.
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class InvalidReference(AgentRegistryError):
@@ -35,10 +39,12 @@ class Ref:
 def parse_ref(text: str, *, default_name: str | None = None) -> Ref:
     """Parse a reference; ``@3`` alone borrows ``default_name`` (as in ``diff NAME@1 @3``)."""
     text = text.strip()
-    name, sep, selector = text.partition("@")
+    name, sep, selector = text.rpartition("@")
+    if not sep:
+        name, selector = selector, ""
     if not name and default_name:
         name = default_name
-    if not name or not _NAME_RE.match(name):
+    if not name or name_problem(name) is not None:
         raise InvalidReference(f"invalid reference {text!r}: expected NAME, NAME@N or NAME@LABEL")
     if not sep:
         return Ref(name)

@@ -44,8 +44,9 @@ from typing import Any, Protocol
 import yaml
 
 from core.errors import AgentFileError, NotFoundError, SpecError
+from core.files import MAX_SPEC_BYTES, read_regular_file
 from variants import derive
-from variants.agentfile import AgentDefinition
+from variants.agentfile import MAX_FILE_BYTES, AgentDefinition
 from variants.examples import Example, split_examples
 from variants.refs import InvalidReference, Ref, check_label, parse_ref
 from variants.yamlio import load_strict_yaml, yaml_error_line
@@ -142,7 +143,7 @@ class VariantSpec:
 def load_variant_spec(path: str | Path) -> VariantSpec:
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_file(path, MAX_SPEC_BYTES).decode("utf-8")
     except OSError as err:
         raise SpecError(f"{path}: cannot read: {err.strerror}") from None
     except UnicodeDecodeError:
@@ -453,7 +454,7 @@ class _Reader:
     def read(self, name: str, where: str) -> str:
         path = self.root / name
         try:
-            return path.read_bytes().decode("utf-8")
+            return read_regular_file(path, MAX_FILE_BYTES).decode("utf-8")
         except OSError as err:
             raise self.fail(where, f"cannot read {path}: {err.strerror}") from None
         except UnicodeDecodeError:

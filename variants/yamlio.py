@@ -3,6 +3,10 @@
 PyYAML's ``safe_load`` silently keeps the last of two equal keys, so a second ``epochs:`` or
 ``graders:`` in a long file would quietly override the first. Here a duplicate key is an error
 with the line of the second one, like any other YAML error.
+
+Aliases are bounded too: a few hundred bytes of anchors nested a few deep stand for billions of
+values ("billion laughs"), which anything walking the result (storing, JSON, hashing) would
+expand. ``check_aliases`` measures the expansion on the node graph, in time linear in its size.
 """
 
 from __future__ import annotations
@@ -11,6 +15,47 @@ from collections.abc import Hashable
 from typing import Any
 
 import yaml
+
+# How many values aliases may add to a document once expanded (a plain document adds none).
+MAX_ALIAS_EXPANSION = 10_000
+
+
+class AliasExpansionError(ValueError):
+    """Aliases that expand beyond ``MAX_ALIAS_EXPANSION`` values, or refer to themselves."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None):
+        super().__init__(message)
+        self.mark = mark
+
+
+def check_aliases(root: yaml.Node | None) -> None:
+    """Raise ``AliasExpansionError`` when expanding the aliases under ``root`` would be too much."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise AliasExpansionError("an alias refers to itself", node.start_mark)
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        open_nodes.discard(key)
+        sizes[key] = total
+        if total - len(sizes) > MAX_ALIAS_EXPANSION:
+            raise AliasExpansionError(
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values", node.start_mark
+            )
+        return total
+
+    size(root)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -36,7 +81,16 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 def load_strict_yaml(source: str | bytes) -> Any:
     """Parse one YAML document safely; raises ``yaml.YAMLError`` (with a mark where known)."""
-    return yaml.load(source, Loader=_StrictLoader)
+    loader = _StrictLoader(source)
+    try:
+        node = loader.get_single_node()
+        try:
+            check_aliases(node)
+        except AliasExpansionError as err:
+            raise yaml.composer.ComposerError(None, None, str(err), err.mark) from None
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def yaml_error_line(origin: str, err: yaml.YAMLError) -> str:

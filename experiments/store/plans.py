@@ -17,7 +17,6 @@ from experiments.store.tables import Experiment, ExperimentTask, ExperimentVaria
 from experiments.tasks import Task, TaskSuite
 from registry.database import Database
 from registry.store import Registry
-from variants.agentfile import AgentDefinition
 
 
 def store_plan(
@@ -102,7 +101,7 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
     registry = Registry(db)
     arms = []
     for v in variants:
-        definition = AgentDefinition.parse(registry.exact(v.version_id).source, origin=v.ref)
+        definition = registry.exact(v.version_id).definition(v.ref)
         arms.append(
             Arm(v.label, v.ref, v.version_id, v.model_alias or "", v.model_id,
                 system_prompt(definition))

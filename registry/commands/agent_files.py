@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-
 from core.errors import AgentFileError
+from registry.commands.common import echo
 
 _SKIPPED = "skipped, no frontmatter (not an agent file)"
 
@@ -21,7 +20,7 @@ def agent_files_in(folder: Path) -> list[Path]:
     agents = []
     for file in files:
         if _is_other_markdown(file):
-            click.echo(f"warning: {file}: {_SKIPPED}", err=True)
+            echo(f"warning: {file}: {_SKIPPED}", err=True)
         else:
             agents.append(file)
     if not agents:

@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
+from core.terminal import visible
 from registry.commands.agent_files import agent_files_in, read_bytes
-from registry.commands.common import db_url, emit_bytes, emit_json, json_option, open_registry
+from registry.commands.common import (
+    db_url,
+    echo,
+    emit_bytes,
+    emit_json,
+    json_option,
+    open_registry,
+)
 from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
 from variants.refs import parse_ref
@@ -114,7 +122,7 @@ def publish(
     results: list[dict[str, object]] = []
     for item, definition in definitions:
         for warning in definition.warnings:
-            click.echo(f"warning: {item.path}: {warning}", err=True)
+            echo(f"warning: {item.path}: {warning}", err=True)
         result = registry.publish(
             definition, name=name, message=message, origin=str(item.path), label=label
         )
@@ -127,7 +135,7 @@ def publish(
         return
     for row in results:
         suffix = f"  -> {row['label']}" if row.get("label") else ""
-        click.echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
+        echo(f"{row['ref']}  {row['status']}  {row['path']}{suffix}")
 
 
 def _prepare_spec(path: Path) -> VariantSpec:
@@ -160,12 +168,13 @@ def list_agents(ctx: click.Context, as_json: bool) -> None:
         )
         return
     if not agents:
-        click.echo("no agents yet: registry publish PATH")
+        echo("no agents yet: registry publish PATH")
         return
-    width = max(len(a.name) for a in agents)
+    width = max(len(visible(a.name, lines=False)) for a in agents)
     for a in agents:
         labels = ", ".join(f"{k}=@{v}" for k, v in a.labels.items())
-        click.echo(f"{a.name:<{width}}  @{a.latest:<4} {a.model or '-':<10} {labels}".rstrip())
+        name, model = visible(a.name, lines=False), visible(a.model or "-", lines=False)
+        echo(f"{name:<{width}}  @{a.latest:<4} {model:<10} {labels}".rstrip())
 
 
 @click.command(epilog="Example:\n  registry log backend-logic-implementer --json")
@@ -182,23 +191,23 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     for v in history.versions:
         labels = f" ({', '.join(v.labels)})" if v.labels else ""
-        click.echo(f"{history.name}@{v.number}{labels}  {_when(v.created_at)}  {v.author or '-'}")
-        click.echo(f"    sha256 {v.content_hash[:12]}  model {v.model or '-'}")
+        echo(f"{history.name}@{v.number}{labels}  {_when(v.created_at)}  {v.author or '-'}")
+        echo(f"    sha256 {v.content_hash[:12]}  model {visible(v.model or '-', lines=False)}")
         if v.parent is not None:
             how = "derived by spec from" if v.derived_by_spec else "after"
             spec = f" (spec: {v.origin})" if v.derived_by_spec and v.origin else ""
-            click.echo(f"    {how} @{v.parent}{spec}")
+            echo(f"    {how} @{v.parent}{spec}")
         if v.message:
-            click.echo(f"    {v.message}")
+            echo(f"    {v.message}")
         if v.origin and not v.derived_by_spec:
-            click.echo(f"    from {v.origin}")
+            echo(f"    from {visible(v.origin, lines=False)}")
     if history.label_moves:
-        click.echo("label moves:")
+        echo("label moves:")
     for m in history.label_moves:
         src = f"@{m.from_number}" if m.from_number is not None else "(new)"
         dst = f"@{m.to_number}" if m.to_number is not None else "(deleted)"
         why = f"  {m.reason}" if m.reason else ""
-        click.echo(f"  {_when(m.created_at)}  {m.label}: {src} -> {dst}  by {m.actor or '-'}{why}")
+        echo(f"  {_when(m.created_at)}  {m.label}: {src} -> {dst}  by {m.actor or '-'}{why}")
 
 
 def _when(moment: datetime) -> str:
@@ -211,7 +220,7 @@ def _when(moment: datetime) -> str:
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Print a version's markdown, exactly what export writes."""
-    registry = open_registry(ctx, create=False)
+    registry = open_registry(ctx, create=False, read_only=True)
     if as_json:
         info = registry.info(ref)
         emit_json({**_info_dict(info), "markdown": registry.source(ref).decode("utf-8", "replace")})
@@ -232,19 +241,18 @@ def _info_dict(info: VersionInfo) -> dict[str, object]:
 @click.pass_context
 def diff(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     """What changed between two versions: model, fields, examples, body."""
-    from variants.agentfile import AgentDefinition
     from variants.diff import diff_definitions
 
     old_ref = parse_ref(old)
     new_ref = parse_ref(new, default_name=old_ref.name)
-    registry = open_registry(ctx, create=False)
-    a = AgentDefinition.parse(registry.source(old_ref), origin=str(old_ref))
-    b = AgentDefinition.parse(registry.source(new_ref), origin=str(new_ref))
+    registry = open_registry(ctx, create=False, read_only=True)
+    a = registry.resolve(old_ref).definition(str(old_ref))
+    b = registry.resolve(new_ref).definition(str(new_ref))
     result = diff_definitions(a, b, old_label=str(old_ref), new_label=str(new_ref))
     if as_json:
         emit_json(result.to_dict())
     else:
-        click.echo(result.render_text(), nl=False)
+        echo(result.render_text(), nl=False)
 
 
 @click.command(
@@ -274,7 +282,7 @@ def label(
         return
     src = f"@{move.from_number}" if move.from_number is not None else "(new)"
     dst = f"@{move.to_number}" if move.to_number is not None else "(deleted)"
-    click.echo(f"{move.name} {move.label}: {src} -> {dst}")
+    echo(f"{move.name} {move.label}: {src} -> {dst}")
 
 
 def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
@@ -283,10 +291,10 @@ def export_version(ctx: click.Context, ref: str, output: str | None) -> None:
     ``output`` is a file, or a folder (existing, or ending in a slash) that gets NAME.md.
     """
     parsed = parse_ref(ref)
-    data = open_registry(ctx, create=False).source(parsed)
+    data = open_registry(ctx, create=False, read_only=True).source(parsed)
     if output is None:
         emit_bytes(data)
         return
     target = export_path(output, parsed.name)
     write_atomically(target, data)
-    click.echo(f"wrote {target}", err=True)
+    echo(f"wrote {target}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import NotFoundError
+from core.terminal import visible
 from registry.database import database_exists, database_url, sqlite_path
 
 if TYPE_CHECKING:
@@ -25,20 +27,21 @@ def db_url(ctx: click.Context) -> str:
     return database_url((ctx.obj or {}).get("db"))
 
 
-def open_database(ctx: click.Context, *, create: bool = True) -> Database:
-    """The registry; ``create=False`` (commands that only read) refuses to make a new one."""
+def open_database(ctx: click.Context, *, create: bool = True, read_only: bool = False) -> Database:
+    """The registry; ``create=False`` refuses to make a new one, ``read_only=True`` (commands
+    that only read) also reads a registry on a read-only file or folder."""
     from registry.database import Database
 
     url = db_url(ctx)
     if not create and not database_exists(url):
         raise NotFoundError(f"no registry at {sqlite_path(url)}")
-    return Database(url)
+    return Database(url, read_only=read_only)
 
 
-def open_registry(ctx: click.Context, *, create: bool = True) -> Registry:
+def open_registry(ctx: click.Context, *, create: bool = True, read_only: bool = False) -> Registry:
     from registry.store import Registry
 
-    return Registry(open_database(ctx, create=create))
+    return Registry(open_database(ctx, create=create, read_only=read_only))
 
 
 def _default(value: Any) -> Any:
@@ -55,8 +58,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# What json.dumps leaves raw with ensure_ascii=False and a terminal may still obey.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, default=_default, indent=2, ensure_ascii=False))
+    text = json.dumps(value, default=_default, indent=2, ensure_ascii=False)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` of text from files or the database, its control characters made visible."""
+    click.echo(visible(text), err=err, nl=nl)
 
 
 def emit_bytes(data: bytes) -> None:

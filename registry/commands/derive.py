@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from core.errors import AgentRegistryError, SpecError
-from registry.commands.common import emit_json, json_option, open_registry
+from registry.commands.common import echo, emit_json, json_option, open_registry
 from registry.commands.publish_rows import variant_row
 
 ORIGIN = "registry derive"
@@ -107,7 +107,7 @@ def derive(
     if as_json:
         emit_json(row)
         return
-    click.echo(f"{row['ref']}  {row['status']}  from {row['base']}  -> {row['label']}")
+    echo(f"{row['ref']}  {row['status']}  from {row['base']}  -> {row['label']}")
 
 
 def _assignment(text: str) -> tuple[str, Any]:

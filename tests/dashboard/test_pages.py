@@ -283,7 +283,7 @@ def test_a_crafted_agent_name_never_writes_outside_the_folder(
     assert result.exit_code == 1
     assert result.stderr == (
         "registry: error: refusing to export agent '../../../evil': "
-        "its name is not a plain file name\n"
+        "its name is not a plain file name (it contains a path separator)\n"
     )
     at = open_page("export", decided.id)
     at.text_input(key="export_folder").input(str(out))

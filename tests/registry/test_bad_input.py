@@ -23,7 +23,10 @@ CASES: list[tuple[str, bytes, str]] = [
     ),
     ("no-name", b"---\ndescription: Does things.\n---\nBody\n", "name"),
     ("no-description", b"---\nname: lonely\n---\nBody\n", "description"),
-    ("bad-name", b"---\nname: Not_Valid Name\ndescription: d\n---\nBody\n", "name"),
+    ("colon-name", b"---\nname: 'ns: agent'\ndescription: d\n---\nBody\n", "contains ':'"),
+    ("path-name", b"---\nname: ../../etc/x\ndescription: d\n---\nBody\n", "path separator"),
+    ("dotdot-name", b"---\nname: ..\ndescription: d\n---\nBody\n", "'..'"),
+    ("control-name", b'---\nname: "a\\e[2Jb"\ndescription: d\n---\nBody\n', "control"),
     ("too-big", b"---\nname: big\ndescription: d\n---\n" + b"x" * 2_000_000, "large"),
 ]
 

@@ -41,7 +41,37 @@ def test_default_location_and_urls(tmp_path: Path, monkeypatch) -> None:  # type
     assert database_url() == f"sqlite:///{tmp_path / 'data' / 'registry.db'}"
     monkeypatch.setenv("REGISTRY_DB", "postgresql://u:p@h/db")
     assert database_url() == "postgresql+psycopg://u:p@h/db"
-    assert redact("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
+    assert redact("postgresql://u:p@h/db") == "postgresql://***@h/db"
+
+
+@pytest.mark.parametrize(
+    ("raw", "url"),
+    [
+        ("postgresql://u:Pg@Sec:ret@host/db", "postgresql+psycopg://u:Pg%40Sec%3Aret@host/db"),
+        ("postgresql://u:Pg%40Sec@host:5433/db", "postgresql+psycopg://u:Pg%40Sec@host:5433/db"),
+        ("postgres://u@host/db?sslmode=require", "postgresql+psycopg://u@host/db?sslmode=require"),
+        ("postgresql+psycopg://u:a/b@host/db", "postgresql+psycopg://u:a%2Fb@host/db"),
+        ("postgresql://host/db", "postgresql+psycopg://host/db"),
+    ],
+)
+def test_a_password_is_read_whole_and_never_shown(raw: str, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert database_url(raw) == url
+    parsed = make_url(url)
+    assert parsed.host == "host" and parsed.database == "db"
+    if "@" in raw:
+        assert redact(raw).partition("://")[2].startswith("***@host")
+
+
+@pytest.mark.parametrize("args", [("list",), ("show", "x"), ("label", "x@1", "y")], ids=" ".join)
+def test_an_error_never_shows_any_part_of_the_password(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    db = "postgresql://u:Pg@Sec:ret@127.0.0.1:1/db"  # nothing listens on port 1
+    result = Cli(db, tmp_path)(*args)
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert not any(part in result.stderr for part in ("Pg", "Sec", "ret")), result.stderr
 
 
 def test_created_at_is_timezone_aware_utc(tmp_path: Path) -> None:

@@ -121,3 +121,39 @@ def test_no_name_needs_explicit_name(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "name" in result.stderr
     cli.ok("publish", str(path), "--name", "anon-agent")
     assert cli.ok("show", "anon-agent").stdout_bytes == path.read_bytes()
+
+
+def test_a_version_published_with_name_reads_everywhere(sqlite_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "anon.md"
+    path.write_bytes(b"---\ndescription: Nameless.\nmodel: sonnet\n---\nOne.\n")
+    sqlite_cli.ok("publish", str(path), "--name", "anon-agent")
+    path.write_bytes(b"---\ndescription: Nameless.\nmodel: haiku\n---\nTwo.\n")
+    sqlite_cli.ok("publish", str(path), "--name", "anon-agent")
+    diff = sqlite_cli.ok("diff", "anon-agent@1", "@2").stdout
+    assert "sonnet -> haiku" in diff and "+Two." in diff
+    assert json.loads(sqlite_cli.ok("diff", "anon-agent@1", "@2", "--json").stdout)
+    (tmp_path / "tasks.yaml").write_text(
+        "tasks:\n  - id: t\n    prompt: Hi\n    graders:\n      - {type: contains, any: [hi]}\n"
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: e\nvariants:\n  a: anon-agent@1\n  b: anon-agent@2\ncontrol: a\n"
+        "tasks: tasks.yaml\nprovider: simulated\n"
+    )
+    assert json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)["calls"] == 2
+
+
+def test_a_key_written_twice_is_a_warning_in_both_readers(sqlite_cli: Cli, tmp_path: Path) -> None:
+    strict = "description: d\n"
+    tolerant = "description: Use it: always\n"  # ': ' in a plain scalar: the tolerant reader
+    for case, description in [("strict", strict), ("tolerant", tolerant)]:
+        path = tmp_path / f"{case}.md"
+        path.write_text(f"---\nname: {case}\nmodel: opus\n{description}model: haiku\n---\nB\n")
+        result = sqlite_cli.ok("publish", str(path))
+        duplicate = [line for line in result.stderr.splitlines() if "appears" in line]
+        assert duplicate == [
+            f"warning: {path}: key 'model' appears 2 times (lines 3, 5); the last is used here, "
+            "and which one Claude Code uses is not defined"
+        ]
+    listed = json.loads(sqlite_cli.ok("list", "--json").stdout)
+    assert [(a["name"], a["model"]) for a in listed] == [("strict", "haiku"), ("tolerant", "haiku")]

@@ -194,16 +194,50 @@ def test_too_large_is_rejected_before_anything_else() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Backend", "back_end", "-lead", "trail-", "two words", "a" * 65, "v1.2", "ünï"]
+    ("name", "reason"),
+    [
+        ('"a:b"', "contains ':', which Claude Code refuses"),
+        ('"   "', "is empty"),
+        ('"a/b"', "contains a path separator"),
+        ('"..\\\\x"', "contains a path separator"),
+        ('".."', "contains '..' or is '.'"),
+        ('"a..b"', "contains '..' or is '.'"),
+        ('"."', "contains '..' or is '.'"),
+        ('"a\\x00b"', "contains a control character"),
+        ('"a\\x1b[31mb"', "contains a control character"),
+        ('"a\\u2028b"', "contains a control character"),
+        ('" padded"', "starts or ends with a blank"),
+        ("a" * 65, "is longer than 64 characters"),
+    ],
 )
-def test_names_claude_code_rejects(name: str) -> None:
-    with pytest.raises(AgentFileError, match=r"^f\.md: name '.*' is not accepted by Claude Code"):
+def test_names_unsafe_or_refused_by_claude_code(name: str, reason: str) -> None:
+    with pytest.raises(AgentFileError, match=r"^f\.md: name '.*' ") as caught:
         _parse(f"---\nname: {name}\ndescription: d\n---\n", origin="f.md")
+    assert str(caught.value).endswith(reason)
+
+
+def test_a_name_that_is_not_text_is_refused() -> None:
+    with pytest.raises(AgentFileError, match=r"^f\.md: name '12' must be text, not a int"):
+        _parse("---\nname: 12\ndescription: d\n---\n", origin="f.md")
 
 
 @pytest.mark.parametrize("name", ["a", "a" * 64, "backend-2", "0-x"])
-def test_names_claude_code_accepts(name: str) -> None:
-    assert _parse(f"---\nname: {name}\ndescription: d\n---\n").name == name
+def test_recommended_names_load_without_warning(name: str) -> None:
+    definition = _parse(f"---\nname: {name}\ndescription: d\n---\n")
+    assert definition.name == name and definition.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PM", "Browser Automation Agent", "geepers_scout", "v1.2", "-lead", "리뷰어 (검토)", "a@b"],
+)
+def test_names_claude_code_loads_are_accepted_with_a_warning(name: str) -> None:
+    definition = _parse(f"---\nname: {name}\ndescription: d\n---\n")
+    assert definition.name == name
+    assert definition.warnings == (
+        f"name {name!r} is not in the form Claude Code recommends (lowercase letters, digits "
+        "and hyphens); it loads as written",
+    )
 
 
 def test_name_override_supplies_or_replaces_the_name() -> None:
@@ -218,16 +252,16 @@ def test_name_override_supplies_or_replaces_the_name() -> None:
         b"---\nname: Bad_Name\ndescription: d\n---\n", name_override="ok"
     )
     assert replaced.name == "ok"
-    with pytest.raises(AgentFileError, match="name 'No' is not accepted"):
-        AgentDefinition.parse(data, name_override="No")
+    with pytest.raises(AgentFileError, match="name 'a:b' contains ':'"):
+        AgentDefinition.parse(data, name_override="a:b")
 
 
 def test_an_edit_that_breaks_validation_raises() -> None:
     definition = _parse("---\nname: a\ndescription: d\n---\n")
     with pytest.raises(AgentFileError, match="no 'description'"):
         definition.without_field("description")
-    with pytest.raises(AgentFileError, match="not accepted"):
-        definition.with_field("name", "Not Valid")
+    with pytest.raises(AgentFileError, match="contains ':'"):
+        definition.with_field("name", "Not: Valid")
 
 
 # -- edits ----------------------------------------------------------------------------------------
