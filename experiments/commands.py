@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import AgentRegistryError
-from registry.commands.common import db_url, emit_json, json_option, open_database
+from registry.commands.common import db_url, echo, emit_json, json_option, open_database
 from registry.database import database_exists
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def _plain_progress(
         started_done = last.setdefault("first_done", state.done)
         rate = (state.done - started_done) / elapsed if elapsed > 0 else 0.0
         eta = _clock_time((state.total - state.done) / rate) if rate > 0 else "?"
-        click.echo(
+        echo(
             f"{label}: {state.done}/{state.total} trials, {state.failed} failed, "
             f"${state.cost_usd:.4f}, {_clock_time(elapsed)} elapsed, ETA {eta}",
             err=True,
@@ -182,7 +182,7 @@ def run(
     else:
         plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
+            echo(f"warning: {warning}", err=True)
     plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
     _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     if dry_run:
@@ -205,17 +205,17 @@ def run(
                 }
             )
             return
-        click.echo(
+        echo(
             f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
             f"{len(plan.arms)} variants, provider {plan.provider}"
         )
         for r in rows:
-            click.echo(
+            echo(
                 f"  {r['variant']:<16} {r['model']:<22} {r['calls']:>6} calls  "
                 f"~{r['input_tokens']:>9} in  ~{r['output_tokens']:>9} out  "
                 f"~${r['cost_usd']:.4f}"
             )
-        click.echo(f"estimated cost ~${total:.4f} (no request sent)")
+        echo(f"estimated cost ~${total:.4f} (no request sent)")
         return
     provider = _provider(plan.provider)
     if resume_id is None:
@@ -236,7 +236,7 @@ def run(
         with progress:
             summary = asyncio.run(_closing(runner_coro, provider))
     except KeyboardInterrupt:
-        click.echo(
+        echo(
             f"registry: interrupted; the trials done are saved. Resume with: "
             f"registry run {spec_path} --resume {plan.experiment_id}",
             err=True,
@@ -258,15 +258,15 @@ def run(
         )
         _exit_unless_complete(ctx, summary)
         return
-    click.echo(
+    echo(
         f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "
         f"trials, {summary.failed} failed, {summary.cached} cached, ${summary.cost_usd:.4f}"
     )
     if summary.note:
-        click.echo(f"  {summary.note}")
+        echo(f"  {summary.note}")
     if summary.done < summary.total:
-        click.echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
-    click.echo(f"  report: registry report {summary.experiment_id}")
+        echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
+    echo(f"  report: registry report {summary.experiment_id}")
     _exit_unless_complete(ctx, summary)
 
 
@@ -288,7 +288,7 @@ def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:
         return
     if len(ungraded) < len(plan.tasks):
         ids = ", ".join(t.id for t in ungraded[:5]) + (", ..." if len(ungraded) > 5 else "")
-        click.echo(
+        echo(
             f"warning: {len(ungraded)} of {len(plan.tasks)} tasks have no grader and get no "
             f"quality ({ids}); add graders to them in {suite}",
             err=True,
@@ -304,7 +304,7 @@ def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:
     message = f"nothing would be measured: no task has a grader; {fix}"
     if refuse:
         raise AgentRegistryError(f"{message} (or run anyway with --ungraded)")
-    click.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:
@@ -332,11 +332,11 @@ def list_experiments(ctx: click.Context, as_json: bool) -> None:
         emit_json(rows)
         return
     if not rows:
-        click.echo("no experiments yet: registry run SPEC")
+        echo("no experiments yet: registry run SPEC")
         return
     for r in rows:
         sim = "  SIMULATED" if r["simulated"] else ""
-        click.echo(
+        echo(
             f"{r['id']:>4}  {r['name']:<24} {r['status']:<10} {r['trials']}/{r['total']} trials  "
             f"{r['errors']} errors  ${r['cost_usd']:.4f}  {r['created_at']:%Y-%m-%d %H:%M}{sim}"
         )
@@ -384,12 +384,12 @@ def report(
     if as_json:
         emit_json(result.to_json())
     elif markdown:
-        click.echo(render_markdown(result, dashboard_url=dashboard_url), nl=False)
+        echo(render_markdown(result, dashboard_url=dashboard_url), nl=False)
     else:
-        click.echo(render_table(result), nl=False)
+        echo(render_table(result), nl=False)
     failure = gate_failure(result, fail_on)
     if failure is not None:
-        click.echo(f"registry: fail-on {failure[1]}", err=True)
+        echo(f"registry: fail-on {failure[1]}", err=True)
         ctx.exit(failure[0])
 
 
@@ -448,17 +448,17 @@ def grade(
                    "judge_cost_usd": round(summary.judge_cost_usd, 6), "pairs": summary.pairs,
                    "pairwise": pairwise})  # fmt: skip
         return
-    click.echo(
+    echo(
         f"experiment {summary.experiment_id}: grading run {summary.grading_run}, "
         f"{summary.graded}/{summary.trials} trials with a quality, "
         f"{summary.grader_errors} grader errors, judge cost ${summary.judge_cost_usd:.4f}"
     )
     for row in (pairwise or {}).get("variants", []):
-        click.echo(
+        echo(
             f"  pairwise {row['variant']} vs {row['vs']}: {row['wins']} wins, {row['ties']} ties, "
             f"{row['losses']} losses, {row['errors']} errors"
         )
     if pairwise and pairwise["position_bias"]["flip_rate"] is not None:
-        click.echo(f"  position bias: verdict flipped with the order in "
+        echo(f"  position bias: verdict flipped with the order in "
                    f"{pairwise['position_bias']['flip_rate']:.0%} of pairs")  # fmt: skip
-    click.echo(f"  report: registry report {summary.experiment_id}")
+    echo(f"  report: registry report {summary.experiment_id}")

@@ -501,3 +501,19 @@ def test_dry_run_prices_each_call_on_its_own(sqlite_cli: Cli, tmp_path: Path) ->
         for p in prompts
     ]
     assert cheap["cost_usd"] == pytest.approx(sum(per_call) * 4, abs=1e-6)
+
+
+def test_escape_sequences_in_a_spec_reach_the_terminal_visible(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, epochs=1)
+    spec.write_text(spec.read_text().replace("name: exp", 'name: "exp\\e]52;c;ZXZpbA==\\a\\e[2J"'))
+    outputs = [
+        sqlite_cli.ok("run", str(spec), "--quiet").stdout,
+        sqlite_cli.ok("experiments").stdout,
+        sqlite_cli.ok("report", "1").stdout,
+        sqlite_cli.ok("report", "1", "--markdown").stdout,
+    ]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out
+    assert "exp\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J" in outputs[1]
