@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 DEFAULT_DB = Path("data") / "registry.db"
 # The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
 SCHEMA_HEAD = "0002"
+# Every revision this version can migrate from; a database at any other was written by a newer one.
+KNOWN_REVISIONS = ("0001", "0002")
 _PG_MIGRATION_LOCK = 7_270_701
 _URL_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
 
@@ -204,6 +206,11 @@ def migrate(engine: Engine) -> None:
         tables = inspect(conn).get_table_names()
         if revision is None and tables:
             raise not_a_registry(redact(str(engine.url)), tables)
+        if revision is not None and revision not in KNOWN_REVISIONS:
+            raise DatabaseError(
+                f"this registry has schema {revision}, newer than this version of agent-registry "
+                f"knows (up to {SCHEMA_HEAD}): upgrade agent-registry to use it"
+            )
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 

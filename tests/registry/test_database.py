@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from registry.database import SCHEMA_HEAD, Database, database_url, redact, sqlite_path
+from registry.database import (
+    KNOWN_REVISIONS,
+    SCHEMA_HEAD,
+    Database,
+    database_url,
+    redact,
+    sqlite_path,
+)
 from tests.conftest import REPO, SEED, Cli
 
 
@@ -20,7 +27,28 @@ def test_schema_head_matches_alembic() -> None:
 
     config = Config()
     config.set_main_option("script_location", str(REPO / "registry" / "migrations"))
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    script = ScriptDirectory.from_config(config)
+    assert script.get_current_head() == SCHEMA_HEAD
+    assert sorted(r.revision for r in script.walk_revisions()) == list(KNOWN_REVISIONS)
+
+
+def test_a_registry_from_a_newer_version_is_one_clear_line_and_left_alone(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    raw = sqlite3.connect(sqlite_cli.db)
+    raw.execute("UPDATE alembic_version SET version_num = '0099'")
+    raw.commit()
+    raw.close()
+    before = Path(sqlite_cli.db).read_bytes()
+    for args in (("list",), ("publish", str(SEED))):
+        result = sqlite_cli(*args)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            "registry: error: this registry has schema 0099, newer than this version of "
+            f"agent-registry knows (up to {SCHEMA_HEAD}): upgrade agent-registry to use it\n"
+        )
+    assert Path(sqlite_cli.db).read_bytes() == before
 
 
 def test_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
