@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 
 from core.errors import SpecError
+from core.files import MAX_SPEC_BYTES, read_regular_file
 from registry.shipped import data_path
+from variants.yamlio import load_strict_yaml, yaml_error_line
 
 MODELS_ENV = "REGISTRY_MODELS"
 INHERIT = "inherit"
@@ -27,13 +29,15 @@ MODEL_ID_PREFIX = "claude-"
 
 
 def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name the file."""
+    """Read a YAML file that must hold a mapping; errors name the file, on one line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_strict_yaml(read_regular_file(path, MAX_SPEC_BYTES).decode("utf-8"))
     except OSError as err:
         raise SpecError(f"cannot read {what} {path}: {err.strerror}") from err
+    except UnicodeDecodeError:
+        raise SpecError(f"{what} {path} is not UTF-8 text (a YAML mapping is expected)") from None
     except yaml.YAMLError as err:
-        raise SpecError(f"{what} {path} is not valid YAML: {err}") from err
+        raise SpecError(f"{what} is not valid YAML: {yaml_error_line(str(path), err)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{what} {path} must be a YAML mapping")
     return data

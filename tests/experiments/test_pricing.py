@@ -128,6 +128,15 @@ def test_invalid_price_tables_say_what_is_wrong(tmp_path: Path, text: str, compl
         load_price_table(bad)
 
 
+def test_a_binary_or_special_price_table_is_one_clear_error(tmp_path: Path):
+    binary = tmp_path / "prices.bin"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(SpecError, match=r"^price table .*prices.bin is not UTF-8 text"):
+        load_price_table(binary)
+    with pytest.raises(SpecError, match="cannot read price table /dev/zero: not a regular file"):
+        load_price_table("/dev/zero")
+
+
 def test_missing_price_table_is_a_spec_error(tmp_path: Path):
     with pytest.raises(SpecError, match="cannot read price table"):
         load_price_table(tmp_path / "nope.yaml")
