@@ -94,6 +94,12 @@ class LazyGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # usage errors, --help, ctx.exit(): click reports them itself
         except Exception as err:
+            from registry.database import database_failure
+
+            failure = database_failure(err)
+            if failure is not None:  # locked, full, read-only, damaged: not a bug
+                click.echo(f"registry: error: {visible(str(failure))}", err=True)
+                ctx.exit(failure.exit_code)
             # A bug. The user still gets one line; REGISTRY_DEBUG=1 shows the traceback.
             if os.environ.get("REGISTRY_DEBUG", "") not in ("", "0"):
                 raise

@@ -37,6 +37,41 @@ class DatabaseError(AgentRegistryError):
     """The database cannot be opened or is not a registry."""
 
 
+LOCK_WAIT_S = 60  # how long a writer waits for another one (SQLite busy timeout)
+
+
+def database_failure(err: BaseException) -> DatabaseError | None:
+    """The failure of the database itself (locked, full, read-only, damaged) as one clear line;
+    None for anything else. Every write is one transaction, so nothing was half written."""
+    import sqlite3
+
+    driver_error = getattr(err, "orig", None) or err  # SQLAlchemy wraps the driver's error
+    first = str(driver_error).strip().splitlines()
+    reason = first[0] if first else type(driver_error).__name__
+    lowered = reason.lower()
+    is_driver_error = isinstance(driver_error, sqlite3.DatabaseError) or type(
+        driver_error
+    ).__module__.startswith("psycopg")
+    if not is_driver_error:
+        return None
+    if "locked" in lowered or "lock timeout" in lowered:
+        return DatabaseError(
+            f"another process kept the registry database locked for over {LOCK_WAIT_S} s; "
+            "nothing was written: try again when it has finished"
+        )
+    if "full" in lowered:
+        return DatabaseError(
+            f"the disk holding the registry database is full; nothing was written ({reason})"
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return DatabaseError(
+            f"the registry database is read-only here; nothing was written ({reason})"
+        )
+    if "malformed" in lowered or "not a database" in lowered:
+        return DatabaseError(f"the registry database is damaged: {reason}")
+    return DatabaseError(f"the registry database failed: {reason}")
+
+
 def database_url(db: str | None = None) -> str:
     """The SQLAlchemy URL for ``db``, ``$REGISTRY_DB`` or the default SQLite file."""
     raw = db or os.environ.get("REGISTRY_DB") or str(DEFAULT_DB)
@@ -107,13 +142,13 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
     # as_uri() percent-encodes "?", "#" and "%", which would otherwise cut the file name.
     uri = path.absolute().as_uri()
-    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=60)
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=LOCK_WAIT_S)
     try:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return conn
     except sqlite3.OperationalError:
         conn.close()
-    return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=60)
+    return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=LOCK_WAIT_S)
 
 
 def sqlite_schema(conn: sqlite3.Connection) -> tuple[str | None, list[str]]:
@@ -142,7 +177,7 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
         if path.is_dir():
             raise DatabaseError(f"{path} is a folder, not a database file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": LOCK_WAIT_S})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -151,7 +186,7 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_S * 1000}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 

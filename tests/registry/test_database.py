@@ -194,3 +194,44 @@ def test_reading_commands_create_no_database(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     cli.ok("publish", str(SEED))  # writing still creates it
     assert db.is_file()
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "line"),
+    [
+        ("database is locked", "another process kept the registry database locked for over 60 s"),
+        ("database or disk is full", "the disk holding the registry database is full"),
+        ("attempt to write a readonly database", "the registry database is read-only here"),
+        ("database disk image is malformed", "the registry database is damaged"),
+        ("disk I/O error", "the registry database failed: disk I/O error"),
+    ],
+)
+def test_a_failure_of_the_database_itself_is_one_clear_line(driver_error: str, line: str) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from registry.database import database_failure
+
+    for err in (
+        sqlite3.OperationalError(driver_error),
+        OperationalError("INSERT ...", {}, sqlite3.OperationalError(driver_error)),
+    ):
+        failure = database_failure(err)
+        assert failure is not None and str(failure).startswith(line)
+    assert database_failure(ValueError("database is locked")) is None  # not the database's
+
+
+def test_a_locked_database_reaches_the_user_as_that_line(
+    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.store import Registry
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    sqlite_cli.ok("publish", str(SEED))
+    monkeypatch.setattr(Registry, "set_label", locked)
+    result = sqlite_cli("label", "backend-logic-implementer@1", "production")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "registry: error: another process kept the registry database locked for over 60 s"
+    )
