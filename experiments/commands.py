@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,15 +235,16 @@ def run(
             from experiments.runner import Runner
 
             runner_coro = Runner(db, plan, provider, on_progress=update).run()
-        with progress:
+        with progress, _terminated_like_ctrl_c():
             summary = asyncio.run(_closing(runner_coro, provider))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         echo(
-            f"registry: interrupted; the trials done are saved. Resume with: "
+            f"registry: {'terminated' if isinstance(err, Terminated) else 'interrupted'}; "
+            f"the trials done are saved. Resume with: "
             f"registry run {spec_path} --resume {plan.experiment_id}",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED)
     if as_json:
         emit_json(
             {
@@ -305,6 +308,29 @@ def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:
     if refuse:
         raise AgentRegistryError(f"{message} (or run anyway with --ungraded)")
     echo(f"warning: {message}", err=True)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, ``kill``): stopped as Ctrl-C stops a run, its status saved."""
+
+
+@contextmanager
+def _terminated_like_ctrl_c() -> Iterator[None]:
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:

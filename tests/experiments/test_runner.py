@@ -372,7 +372,7 @@ def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
     raise AssertionError(f"fewer than {at_least} trials after {timeout} s")
 
 
-@pytest.mark.parametrize("how", ["kill", "interrupt"])
+@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate"])
 def test_killed_run_resumes_with_exactly_one_trial_per_cell(
     sqlite_cli: Cli, tmp_path: Path, how: str
 ) -> None:
@@ -385,11 +385,14 @@ def test_killed_run_resumes_with_exactly_one_trial_per_cell(
         if how == "kill":
             proc.kill()  # SIGKILL: no chance to clean up
         else:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-        if how == "interrupt":
-            assert proc.returncode == 130
+        if how != "kill":
+            assert proc.returncode == (130 if how == "interrupt" else 143)
             assert "--resume 1" in err and "Traceback" not in err
+            with sqlite3.connect(sqlite_cli.db) as conn:
+                row = conn.execute("SELECT status, note FROM experiment WHERE id = 1").fetchone()
+            assert row == ("stopped", "interrupted")  # not left `running`
         done = len(_trials(sqlite_cli, 1))
         assert 4 <= done < 24
         calls_before = fake.message_calls
