@@ -223,8 +223,8 @@ def system_prompt(definition: AgentDefinition) -> str:
 
 def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, ...], list[str]]:
     """Arms for every variant, plus warnings (e.g. two labels on identical versions)."""
-    from experiments.aliases import resolve_model
     from experiments.pricing import price_for
+    from registry.model_aliases import resolve_model
 
     arms = []
     warnings = []

@@ -15,8 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from core.errors import SpecError
-from experiments.aliases import load_yaml_mapping, table_source
 from experiments.providers.base import Usage
+from registry.model_aliases import load_yaml_mapping, table_source
 
 PRICES_ENV = "REGISTRY_PRICES"
 PER_TOKENS = 1_000_000

@@ -39,7 +39,7 @@ COMPOSITION_ROOTS = frozenset({"registry.cli"})
 # own layer or of a layer below; a name ending in "." covers a whole package.
 EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("definitions", (
-        "experiments.stats.", "experiments.decision", "experiments.aliases",
+        "experiments.stats.", "experiments.decision",
         "experiments.pricing", "experiments.retry", "experiments.report", "experiments.spec",
         "experiments.providers.base", "experiments.providers.api_capabilities",
     )),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,16 @@ class Cli:
         finally:
             os.chdir(old)
         return CliResult(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
+
+    def one_error_line(self, *args: str) -> str:
+        """Run a command that must fail within 10 s with one ``registry: error:`` line; the line."""
+        started = time.monotonic()
+        result = self(*args)
+        assert time.monotonic() - started < 10
+        assert result.exit_code == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("registry: error: "), result.stderr
+        return lines[0]
 
     def ok(self, *args: str, input: str | None = None) -> CliResult:
         result = self(*args, input=input)

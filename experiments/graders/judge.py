@@ -139,8 +139,8 @@ class JudgeModel:
 
 def judge_model_param(params: Mapping[str, Any]) -> JudgeModel:
     """``model`` (alias or ID), resolved and priced now so that a typo fails at plan time."""
-    from experiments.aliases import resolve_model
     from experiments.pricing import price_for
+    from registry.model_aliases import resolve_model
 
     alias = str_param(params, "model", DEFAULT_JUDGE_MODEL)
     assert alias is not None

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
-import yaml
 
-from core.errors import AgentFileError, AgentRegistryError
+from core.errors import AgentFileError
 from registry.commands.agent_files import agent_files_in, read_bytes
-from registry.commands.common import emit_json, json_option
-from registry.shipped import data_path
+from registry.commands.common import echo, emit_json, json_option
 from variants.lint import LintResult, lint_file, lint_folder
-
-MODELS_ENV = "REGISTRY_MODELS"  # the model table's override, as for registry run
 
 
 @click.command(
@@ -60,28 +55,20 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
 def _print(results: list[LintResult]) -> None:
     for result in results:
         if result.loaded:
-            click.echo(f"loaded   {result.name}  {result.path}")
+            echo(f"loaded   {result.name}  {result.path}")
             first = (result.description or "").splitlines()[0]
-            click.echo(f"  description: {first[:100]}{'...' if len(first) > 100 else ''}")
+            echo(f"  description: {first[:100]}{'...' if len(first) > 100 else ''}")
         else:
-            click.echo(f"dropped  {result.path}: {result.reason}")
+            echo(f"dropped  {result.path}: {result.reason}")
         for finding in result.warnings:
-            click.echo(f"  warning ({finding.kind}): {finding.message}")
+            echo(f"  warning ({finding.kind}): {finding.message}")
     dropped = sum(not r.loaded for r in results)
     warned = sum(bool(r.warnings) for r in results)
-    click.echo(
-        f"{len(results) - dropped} loaded, {dropped} dropped, {warned} with warnings", err=True
-    )
+    echo(f"{len(results) - dropped} loaded, {dropped} dropped, {warned} with warnings", err=True)
 
 
 def _model_aliases() -> frozenset[str]:
-    """The aliases of the model table (``$REGISTRY_MODELS``, else the shipped ``models.yaml``)."""
-    path = Path(os.environ.get(MODELS_ENV) or data_path("models.yaml"))
-    try:
-        table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise AgentRegistryError(f"{path}: cannot read the model table: {err}") from None
-    aliases = table.get("aliases") if isinstance(table, dict) else None
-    if not isinstance(aliases, dict):
-        raise AgentRegistryError(f"{path}: the model table has no 'aliases' mapping")
-    return frozenset(str(alias) for alias in aliases)
+    """The aliases of the model table ``registry run`` resolves with."""
+    from registry.model_aliases import load_model_table
+
+    return frozenset(load_model_table().aliases)

@@ -1,4 +1,4 @@
-"""The shipped data tables: prices (experiments.pricing) and model aliases (experiments.aliases)."""
+"""The shipped data tables: prices (experiments.pricing), model aliases (registry.model_aliases)."""
 
 from datetime import date
 from pathlib import Path
@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import SpecError
-from experiments.aliases import load_model_table, resolve_model
 from experiments.pricing import cost_usd, load_price_table, price_for
 from experiments.providers.base import Usage
 from registry import shipped
+from registry.model_aliases import load_model_table, resolve_model
 from registry.shipped import data_path
 
 # (input, 5m cache write, cache read, output) from platform-facts.md section 2.1.

@@ -61,22 +61,31 @@ def _request(cell: Cell, content: str) -> ModelRequest:
     )
 
 
-class TwoCalls:
-    """A cell that asks twice (a draft, then a revision) and is priced by both calls."""
+class ToyKind:
+    """What the toy kinds share: the plan and prices they are made for, no cache, no cost."""
 
-    name = "two-calls"
+    name = "toy"
 
     def __init__(self, plan: Plan, prices: PriceTable) -> None:
         self.plan, self.prices = plan, prices
 
     def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
-        return CellEstimate(2, 20, 20, 0.001)
+        return CellEstimate(0, 0, 0, 0.0)
 
     def cache_key(self, cell: Cell) -> None:
         return None
 
     def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
         raise AssertionError("never cached")
+
+
+class TwoCalls(ToyKind):
+    """A cell that asks twice (a draft, then a revision) and is priced by both calls."""
+
+    name = "two-calls"
+
+    def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
+        return CellEstimate(2, 20, 20, 0.001)
 
     async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
         context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())
@@ -92,22 +101,10 @@ class TwoCalls:
         )
 
 
-class Subprocess:
+class Subprocess(ToyKind):
     """A cell that runs a program and is graded by what it printed."""
 
     name = "subprocess"
-
-    def __init__(self, plan: Plan, prices: PriceTable) -> None:
-        self.plan = plan
-
-    def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
-        return CellEstimate(0, 0, 0, 0.0)
-
-    def cache_key(self, cell: Cell) -> None:
-        return None
-
-    def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
-        raise AssertionError("never cached")
 
     async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
         word = cell.task.reference[0] if cell.arm.label == "control" else "nothing"
@@ -119,23 +116,14 @@ class Subprocess:
         return Outcome(text=out.decode(), details={"exit_code": process.returncode})
 
 
-class Choice:
+class Choice(ToyKind):
     """A cell whose outcome is which agent was picked; the first attempt at task two fails."""
 
     name = "choice"
     attempts: ClassVar[dict[tuple[str, str, int], int]] = {}
 
-    def __init__(self, plan: Plan, prices: PriceTable) -> None:
-        self.plan = plan
-
     def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
         return CellEstimate(1, 10, 1, 1.0)  # dear on purpose: the budget must count it
-
-    def cache_key(self, cell: Cell) -> None:
-        return None
-
-    def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
-        raise AssertionError("never cached")
 
     async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
         key = (cell.arm.label, cell.task.id, cell.epoch)
@@ -273,23 +261,11 @@ def test_an_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
         Runner(db, plan, SimulatedProvider())
 
 
-class Broken:
+class Broken(ToyKind):
     """A kind with a bug: its third cell raises something no one foresaw."""
 
     name = "broken"
     ran = 0
-
-    def __init__(self, plan: Plan, prices: PriceTable) -> None:
-        self.plan = plan
-
-    def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
-        return CellEstimate(0, 0, 0, 0.0)
-
-    def cache_key(self, cell: Cell) -> None:
-        return None
-
-    def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
-        raise AssertionError("never cached")
 
     async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
         Broken.ran += 1

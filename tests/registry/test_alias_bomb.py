@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ def _bomb(indent: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _one_error_line(cli: Cli, *args: str) -> str:
-    started = time.monotonic()
-    result = cli(*args)
-    assert time.monotonic() - started < 10
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("registry: error: "), result.stderr
-    return lines[0]
-
-
 AGENTS = {
     "strict": "---\nname: bomb\ndescription: d\n" + _bomb() + "---\nBody\n",
     # not strict YAML (': ' in a plain scalar): the tolerant reader reads each entry on its own
@@ -42,7 +31,7 @@ AGENTS = {
 def test_publish_refuses_an_alias_bomb(sqlite_cli: Cli, tmp_path: Path, case: str) -> None:
     path = tmp_path / "bomb.md"
     path.write_text(AGENTS[case])
-    line = _one_error_line(sqlite_cli, "publish", str(path))
+    line = sqlite_cli.one_error_line("publish", str(path))
     assert line.startswith(f"registry: error: {path}: invalid frontmatter: ")
     assert "aliases expand" in line or "refers to itself" in line
     assert json.loads(sqlite_cli.ok("list", "--json").stdout) == []
@@ -54,14 +43,14 @@ def test_an_experiment_spec_with_a_bomb_under_request(sqlite_cli: Cli, tmp_path:
         "name: e\nvariants:\n  a: x@1\n  b: x@2\ncontrol: a\n"
         f"tasks: {REPO / 'data' / 'tasks' / 'backend.yaml'}\nrequest:\n" + _bomb("  ")
     )
-    line = _one_error_line(sqlite_cli, "run", str(spec), "--dry-run")
+    line = sqlite_cli.one_error_line("run", str(spec), "--dry-run")
     assert line.startswith(f"registry: error: {spec}:") and "invalid YAML: aliases expand" in line
 
 
 def test_a_variant_spec_with_a_bomb(sqlite_cli: Cli, tmp_path: Path) -> None:
     spec = tmp_path / "variant.yaml"
     spec.write_text("base: x@1\nlabel: l\nset:\n" + _bomb("  "))
-    assert "invalid YAML: aliases expand" in _one_error_line(sqlite_cli, "publish", str(spec))
+    assert "invalid YAML: aliases expand" in sqlite_cli.one_error_line("publish", str(spec))
 
 
 def test_aliases_within_the_bound_still_load() -> None:

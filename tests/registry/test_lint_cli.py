@@ -122,5 +122,12 @@ def test_bad_input_is_one_line_on_stderr(
     table = _write(tmp_path, "models.yaml", b"as_of: 2026-01-01\n")
     monkeypatch.setenv("REGISTRY_MODELS", str(table))
     broken = sqlite_cli("lint", str(SEED))
-    assert broken.exit_code != 0 and "no 'aliases' mapping" in broken.stderr
+    assert broken.exit_code != 0 and "'aliases' must map alias names to model IDs" in broken.stderr
     assert broken.stderr.strip().count("\n") == 0
+
+
+def test_lint_prints_control_characters_visibly(sqlite_cli: Cli, tmp_path: Path) -> None:
+    agent = b"---\nname: calm\ndescription: Use it \x1b]52;c;ZXZpbA==\x07 now\n---\nBody.\n"
+    out = sqlite_cli("lint", str(_write(tmp_path, "calm.md", agent))).stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]52;c;ZXZpbA==\\x07" in out

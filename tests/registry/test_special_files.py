@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,6 @@ from tests.conftest import SEED, Cli
 DEVICES = ["/dev/zero", "/dev/urandom"]
 
 
-def _one_line(cli: Cli, *args: str) -> str:
-    started = time.monotonic()
-    result = cli(*args)
-    assert time.monotonic() - started < 10
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("registry: error: "), result.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("device", DEVICES)
 def test_body_from_a_device(sqlite_cli: Cli, tmp_path: Path, device: str) -> None:
     sqlite_cli.ok("publish", str(SEED))
@@ -31,9 +20,10 @@ def test_body_from_a_device(sqlite_cli: Cli, tmp_path: Path, device: str) -> Non
     spec.write_text(
         f"base: backend-logic-implementer@1\nlabel: dev\nwording:\n  - body_from: {device}\n"
     )
-    assert "not a regular file" in _one_line(sqlite_cli, "publish", str(spec))
-    line = _one_line(sqlite_cli, "derive", "backend-logic-implementer@1", "--label", "d",
-                     "--body-from", device)  # fmt: skip
+    assert "not a regular file" in sqlite_cli.one_error_line("publish", str(spec))
+    line = sqlite_cli.one_error_line(
+        "derive", "backend-logic-implementer@1", "--label", "d", "--body-from", device
+    )
     assert "not a regular file" in line
     assert [v["number"] for v in _versions(sqlite_cli)] == [1]
 
@@ -52,11 +42,11 @@ def test_tasks_from_a_device(sqlite_cli: Cli, tmp_path: Path, device: str) -> No
         "name: e\nvariants:\n  a: backend-logic-implementer@1\n  b: backend-logic-implementer@1\n"
         f"control: a\ntasks: {device}\nprovider: simulated\n"
     )
-    assert "not a regular file" in _one_line(sqlite_cli, "run", str(spec), "--dry-run")
+    assert "not a regular file" in sqlite_cli.one_error_line("run", str(spec), "--dry-run")
 
 
 def test_an_experiment_spec_that_is_a_device(sqlite_cli: Cli) -> None:
-    assert "not a regular file" in _one_line(sqlite_cli, "run", "/dev/zero", "--dry-run")
+    assert "not a regular file" in sqlite_cli.one_error_line("run", "/dev/zero", "--dry-run")
 
 
 def test_regular_files_over_the_bound_and_fifos(tmp_path: Path) -> None:
