@@ -42,13 +42,14 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "experiments.stats.", "experiments.decision",
         "experiments.pricing", "experiments.retry", "experiments.report", "experiments.spec",
         "experiments.providers.base", "experiments.providers.api_capabilities",
+        "experiments.roster",
     )),
     ("models and graders", ("experiments.providers.", "experiments.graders.", "experiments.tasks")),
     ("plan and analysis", (
         "experiments.plan", "experiments.analysis", "experiments.comparison_table",
         "experiments.run_state",
     )),
-    ("trial kinds", ("experiments.kinds.",)),
+    ("trial kinds", ("experiments.kinds.", "experiments.routers.")),
     ("store", ("experiments.store.",)),
     ("running and reporting", (
         "experiments.scoring", "experiments.runner", "experiments.batch", "experiments.grading",
