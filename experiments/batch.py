@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from core.errors import SpecError
 from experiments.graders.environment import JudgeEnvironment
-from experiments.kinds import SingleRequestKind, trial_kind
+from experiments.kinds import SingleRequestKind, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
 from experiments.providers.base import Batches, ModelResponse, Provider, ProviderError
@@ -40,13 +40,17 @@ async def run_batch(
     batches: Batches | None = None,
     poll_interval: float = 30.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    kind: TrialKind | None = None,
 ) -> RunSummary:
-    kind = trial_kind(plan, load_price_table())
+    kind = kind or trial_kind(plan, load_price_table())
     if not isinstance(kind, SingleRequestKind):
-        raise SpecError(f"--batch: a {plan.kind} trial is not one request; run it without --batch")
-    unbatched = sorted(
-        {a.model_id for a in plan.arms if not provider.capabilities(a.model_id).batches}
-    )
+        raise SpecError(
+            f"--batch: a {plan.kind} trial with this router is not one request; "
+            "run it without --batch"
+        )
+    # The models the requests go to (a delegation trial asks the main loop's model).
+    models = {kind.request(Cell(arm, plan.tasks[0], 1)).model for arm in plan.arms}
+    unbatched = sorted(m for m in models if not provider.capabilities(m).batches)
     if batches is None and unbatched:
         raise SpecError(
             f"--batch: the {provider.name} provider has no Message Batches for "

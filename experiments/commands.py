@@ -20,6 +20,7 @@ from registry.database import database_exists
 
 if TYPE_CHECKING:
     from experiments.graders.base import GraderConfig
+    from experiments.kinds.base import TrialKind
     from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
@@ -155,6 +156,7 @@ def run(
     """Run an experiment: the same tasks, with epochs, against every variant."""
     from experiments.kinds import trial_kind
     from experiments.kinds.base import estimate_arms
+    from experiments.kinds.delegation import DelegationTrial
     from experiments.plan import build_plan
     from experiments.pricing import load_price_table
     from experiments.spec import is_budget, load_experiment_spec
@@ -187,8 +189,13 @@ def run(
             echo(f"warning: {warning}", err=True)
     plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
     _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
+    # Made before anything is stored or spent: a router that cannot run here says so now.
+    kind = trial_kind(plan, load_price_table())
+    if isinstance(kind, DelegationTrial):
+        for warning in kind.warnings():
+            echo(f"warning: {warning}", err=True)
     if dry_run:
-        estimates = estimate_arms(plan, trial_kind(plan, load_price_table()), batch=batch)
+        estimates = estimate_arms(plan, kind, batch=batch)
         rows: list[dict[str, Any]] = [
             {"variant": e.label, "model": e.model_id, "calls": e.calls,
              "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
@@ -207,9 +214,15 @@ def run(
                 }
             )
             return
+        delegation = plan.document.delegation
+        how = (
+            f"router {delegation.router} on {delegation.main_model_id}"
+            if delegation is not None
+            else f"provider {plan.provider}"
+        )
         echo(
             f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
-            f"{len(plan.arms)} variants, provider {plan.provider}"
+            f"{len(plan.arms)} variants, {plan.kind} trials, {how}"
         )
         for r in rows:
             echo(
@@ -220,23 +233,24 @@ def run(
         echo(f"estimated cost ~${total:.4f} (no request sent)")
         return
     provider = _provider(plan.provider)
+    simulated = _simulated(kind, provider)
     if resume_id is None:
-        plan = store_plan(db, plan, spec.source_text, suite, simulated=provider.simulated)
+        plan = store_plan(db, plan, spec.source_text, suite, simulated=simulated)
     label = f"experiment {plan.experiment_id} {plan.name}"
-    if provider.simulated:
+    if simulated:
         label += " (SIMULATED)"
     progress, update = _progress_printer(label, enabled=not quiet and not as_json)
     try:
         if batch:
             from experiments.batch import run_batch
 
-            runner_coro = run_batch(db, plan, provider, on_progress=update)
+            runner_coro = run_batch(db, plan, provider, on_progress=update, kind=kind)
         else:
             from experiments.runner import Runner
 
-            runner_coro = Runner(db, plan, provider, on_progress=update).run()
+            runner_coro = Runner(db, plan, provider, on_progress=update, kind=kind).run()
         with progress, _terminated_like_ctrl_c():
-            summary = asyncio.run(_closing(runner_coro, provider))
+            summary = asyncio.run(_closing(runner_coro, provider, kind))
     except KeyboardInterrupt as err:
         echo(
             f"registry: {'terminated' if isinstance(err, Terminated) else 'interrupted'}; "
@@ -333,11 +347,25 @@ def _terminated_like_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-async def _closing(coro: Awaitable[RunSummary], provider: Provider) -> RunSummary:
+async def _closing(coro: Awaitable[RunSummary], provider: Provider, kind: TrialKind) -> RunSummary:
+    from experiments.kinds.delegation import DelegationTrial
+
     try:
         return await coro
     finally:
         await provider.aclose()
+        if isinstance(kind, DelegationTrial):
+            await kind.router.aclose()
+
+
+def _simulated(kind: TrialKind, provider: Provider) -> bool:
+    from experiments.kinds.delegation import DelegationTrial
+
+    """Whether the trials' outcomes are drawn offline: the router's say for a delegation trial
+    (the claude-code router runs the real CLI whatever the provider), else the provider's."""
+    if isinstance(kind, DelegationTrial):
+        return kind.router.simulated
+    return provider.simulated
 
 
 def _provider(name: str) -> Provider:

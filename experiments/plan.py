@@ -17,12 +17,14 @@ from typing import Any
 
 from core.errors import NotFoundError, SpecError
 from experiments.decision import DecisionRule, parse_decision
+from experiments.delegation_plan import Delegation, resolve_delegation
 from experiments.graders.base import (
     GraderConfig,
     build_grader,
     is_comparator,
     parse_grader_config,
 )
+from experiments.roster import RosterAgent
 from experiments.spec import DEFAULT_SETTINGS, ExperimentSpec, RunSettings
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.store import Registry
@@ -42,6 +44,7 @@ class Arm:
     model_alias: str
     model_id: str
     system: str
+    agent: RosterAgent  # the agent as Claude Code's main loop lists it (delegation trials)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class PlanDocument:
     graders: tuple[GraderConfig, ...] = ()  # the spec's graders, applied to every task
     decision: DecisionRule = field(default_factory=DecisionRule)
     tasks_path: str | None = None
+    delegation: Delegation | None = None  # set exactly when kind is delegation
 
     def to_json(self) -> dict[str, Any]:
         settings = {f.name: getattr(self.settings, f.name) for f in fields(RunSettings)}
@@ -77,6 +81,7 @@ class PlanDocument:
             "graders": [grader_config_json(c) for c in self.graders],
             "decision": self.decision.as_dict(),
             "tasks_path": self.tasks_path,
+            **({"delegation": self.delegation.to_json()} if self.delegation else {}),
         }
 
     @classmethod
@@ -91,6 +96,7 @@ class PlanDocument:
             graders=tuple(grader_config_from_json(g) for g in raw.get("graders", [])),
             decision=parse_decision(decision),
             tasks_path=raw.get("tasks_path"),
+            delegation=Delegation.from_json(raw["delegation"]) if raw.get("delegation") else None,
         )
 
 
@@ -182,7 +188,9 @@ class Plan:
 
     def ungraded_tasks(self) -> tuple[Task, ...]:
         """The tasks no grader measures (comparators do not count): their trials get no
-        quality."""
+        quality. A delegation task is measured by its ``expect``."""
+        if self.document.delegation is not None:
+            return tuple(task for task in self.tasks if task.expect is None)
         return tuple(
             task
             for task in self.tasks
@@ -251,9 +259,40 @@ def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, .
                 resolved.alias,
                 resolved.model_id,
                 system_prompt(definition),
+                RosterAgent.from_definition(definition, variant.ref),
             )
         )
     return tuple(arms), warnings
+
+
+def same_request_warnings(kind: str, arms: tuple[Arm, ...]) -> list[str]:
+    """Pairs of variants whose trials of this kind send the same requests, though the variants
+    differ: the comparison can only measure noise, and the other kind would tell them apart.
+
+    A response trial sends the body and runs the model; a delegation trial shows the main loop
+    the agent's listing (name, description with its examples, tools). Pairs of one version on
+    one model are ``resolve_arms``' warning already.
+    """
+    warnings = []
+    for i, first in enumerate(arms):
+        for second in arms[i + 1 :]:
+            if (first.version_id, first.model_id) == (second.version_id, second.model_id):
+                continue
+            if kind == "delegation":
+                same = first.agent.listing_line() == second.agent.listing_line()
+                other = "body or model, which a response experiment measures (kind: response)"
+            else:
+                same = (first.system, first.model_id) == (second.system, second.model_id)
+                other = (
+                    "description or examples, which a delegation experiment measures "
+                    "(kind: delegation)"
+                )
+            if same:
+                warnings.append(
+                    f"variants {first.label} and {second.label} send the same requests in a "
+                    f"{kind} experiment: they differ only in their {other}"
+                )
+    return warnings
 
 
 def declared_graders(spec: ExperimentSpec) -> tuple[GraderConfig, ...]:
@@ -298,12 +337,19 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
             raise SpecError(f"{spec.path or '<spec>'}: graders[{i}]: {err}") from None
         extra.append(pinned(config))
     arms, warnings = resolve_arms(registry, spec)
+    warnings += same_request_warnings(spec.kind, arms)
+    delegation = None
+    if spec.delegation is not None:
+        under_test = frozenset(arm.agent.name for arm in arms)
+        delegation, more = resolve_delegation(registry, spec.delegation, under_test, suite)
+        warnings += more
     document = PlanDocument(
-        kind=DEFAULT_KIND,
+        kind=spec.kind,
         settings=replace(spec.settings, request=MappingProxyType(dict(spec.settings.request))),
         graders=tuple(extra),
         decision=spec.decision,
         tasks_path=str(spec.tasks_path),
+        delegation=delegation,
     )
     plan = Plan(
         experiment_id=None,

@@ -7,10 +7,10 @@ from the offline simulator.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from experiments.comparison_table import comparison_rows
-from experiments.report import Interval, Report
+from experiments.report import Interval, Report, Share
 
 
 def _cell(value: float | None, fmt: str = ".3f") -> str:
@@ -52,8 +52,11 @@ _SIMULATED = "SIMULATED: responses came from the offline simulator, not from a m
 
 def _title(report: Report) -> str:
     e = report.experiment
+    how = f"provider {e.provider}"
+    if report.delegation is not None:
+        how = f"delegation, router {report.delegation.router}"
     return (
-        f"experiment {e.name} (#{e.id}), provider {e.provider}, "
+        f"experiment {e.name} (#{e.id}), {how}, "
         f"{e.tasks} tasks x {e.epochs} epochs, control {report.control}"
     )
 
@@ -78,6 +81,7 @@ def render_table(report: Report) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines += _pairwise_lines(report)
+    lines += _delegation_lines(report, markdown=False)
     lines.append("")
     lines.append("verdict: " + _verdict_line(report))
     return "\n".join(lines) + "\n"
@@ -97,6 +101,7 @@ def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
     for row in _rows(report):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     lines += _pairwise_lines(report)
+    lines += _delegation_lines(report, markdown=True)
     if dashboard_url is not None:
         lines += ["", f"[Compare in the dashboard]({compare_url(dashboard_url, report)})"]
     return "\n".join(lines) + "\n"
@@ -139,4 +144,83 @@ def _pairwise_lines(report: Report) -> list[str]:
     flip_rate = pairwise.position_bias.flip_rate
     if flip_rate is not None:
         lines.append(f"  position bias: the verdict flipped with the order in {flip_rate:.0%}")
+    return lines
+
+
+# Requests whose routing changed, shown by the text renderings (the JSON has all of them).
+CHANGED_SHOWN = 10
+
+
+def _share(share: Share) -> str:
+    return _cell(share.rate) + _interval(share.ci)
+
+
+def _picks(picks: Mapping[str, int]) -> str:
+    return ", ".join(f"{agent} {n}" for agent, n in picks.items()) or "-"
+
+
+def _delegation_lines(report: Report, *, markdown: bool) -> list[str]:
+    """Routing figures, the confusion of each variant and the requests that changed."""
+    summary = report.delegation
+    if summary is None:
+        return []
+    versions = ", ".join(summary.router_versions) or summary.router
+    roster = ", ".join(summary.roster) or "no other agent"
+    headers = ["variant", "agent", "routed correctly", "recall", "false delegations", "misses"]
+    rows = []
+    for v in report.variants:
+        d = v.delegation
+        if d is None:
+            continue
+        rows.append(
+            [
+                v.label,
+                d.agent,
+                _share(d.accuracy),
+                _share(d.recall),
+                f"{d.false_delegations} ({_share(d.false_delegation_rate)})",
+                _picks(d.misses),
+            ]
+        )
+    confusion = [
+        (v.label, expected, picks)
+        for v in report.variants
+        if v.delegation is not None
+        for expected, picks in v.delegation.confusion.items()
+    ]
+    changed = [
+        f"{c.task_id} (expected {c.expected}): {report.control} {c.control_correct:.0%} "
+        f"correct ({_picks(c.control_picks)}) -> {c.variant} {c.variant_correct:.0%} "
+        f"({_picks(c.variant_picks)})"
+        for c in summary.changed[:CHANGED_SHOWN]
+    ]
+    more = len(summary.changed) - len(changed)
+    intro = (
+        f"delegation: decided by {versions}, main loop on {summary.main_model}; "
+        f"competing with {roster} and the built-in agents (95% Wilson intervals over tasks)"
+    )
+    if markdown:
+        lines = ["", intro, "", "| " + " | ".join(headers) + " |"]
+        lines.append("|" + "|".join("---" for _ in headers) + "|")
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        lines += ["", "| variant | expected | picked |", "|---|---|---|"]
+        lines += [f"| {label} | {exp} | {_picks(picks)} |" for label, exp, picks in confusion]
+        if changed:
+            lines += ["", "Requests that changed:", ""]
+            lines += [f"- {line}" for line in changed]
+    else:
+        table = [headers, *rows]
+        widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
+        lines = ["", intro]
+        lines += [
+            "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
+            for r in table
+        ]
+        lines.append("confusion (expected: picked trials):")
+        lines += [f"  {label}  {exp}: {_picks(picks)}" for label, exp, picks in confusion]
+        if changed:
+            lines.append("requests that changed:")
+            lines += [f"  {line}" for line in changed]
+    if more > 0:
+        lines.append(f"{'' if markdown else '  '}... and {more} more (--json has all)")
     return lines

@@ -69,6 +69,30 @@ class ArmLatency:
 
 
 @dataclass(frozen=True)
+class Share:
+    """A share measured per task (epochs averaged first), with its 95% Wilson interval over
+    the ``n`` tasks (``experiments.stats.proportion``)."""
+
+    rate: float | None
+    ci: Interval | None
+    n: int
+
+
+@dataclass(frozen=True)
+class VariantDelegation:
+    """How a variant's agent fared in a delegation experiment (``delegation_analysis``)."""
+
+    agent: str  # the agent's name, as the main loop lists it
+    decided: int  # trials with a decision (failed ones are left out, never "not delegated")
+    accuracy: Share  # requests routed as the suite expects (the trial's quality)
+    recall: Share  # of the requests meant for the agent, the share it got
+    false_delegations: int  # trials it took that were meant for another agent or for none
+    false_delegation_rate: Share  # of the requests not meant for it, the share it took
+    misses: Mapping[str, int]  # requests meant for it that another took: by who took them
+    confusion: Mapping[str, Mapping[str, int]]  # expected -> picked -> trials
+
+
+@dataclass(frozen=True)
 class VariantSummary:
     label: str
     ref: str
@@ -79,6 +103,7 @@ class VariantSummary:
     latency: ArmLatency
     model: str | None  # the model ID the variant ran on; None when the analysis was not told
     model_alias: str | None
+    delegation: VariantDelegation | None = None  # a delegation experiment's figures
 
 
 @dataclass(frozen=True)
@@ -245,6 +270,30 @@ class PairwiseSummary:
 
 
 @dataclass(frozen=True)
+class ChangedRequest:
+    """A request whose routing differs between the control and a variant."""
+
+    task_id: str
+    variant: str
+    expected: str
+    control_picks: Mapping[str, int]  # agent -> trials (epochs)
+    variant_picks: Mapping[str, int]
+    control_correct: float  # share of the task's decided epochs
+    variant_correct: float
+
+
+@dataclass(frozen=True)
+class DelegationSummary:
+    """What decided a delegation experiment, and the requests whose routing changed."""
+
+    router: str
+    router_versions: tuple[str, ...]  # every version seen on a trial (one, unless resumed)
+    main_model: str
+    roster: tuple[str, ...]  # the competing agents, besides each variant's own and built-ins
+    changed: tuple[ChangedRequest, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     """One experiment's report: every figure ``registry report`` shows, and its verdict."""
 
@@ -258,6 +307,7 @@ class Report:
     missing: Missing
     verdict: Verdict
     pairwise: PairwiseSummary | None
+    delegation: DelegationSummary | None = None  # a delegation experiment's routing figures
 
     def comparison(self, variant: str) -> Comparison | None:
         """The comparison of ``variant`` with the control (None for the control itself)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from experiments.analysis import VariantInfo, analyse
+from experiments.delegation_analysis import delegation_summary
+from experiments.plan import Delegation
 from experiments.report import ExperimentInfo, PairwiseResult, PairwiseSummary, PositionBias, Report
-from experiments.store.plans import load_document
+from experiments.store.plans import load_document, load_plan
 from experiments.store.reads import (
+    choice_records,
     experiment_tasks,
     experiment_variants,
     find_experiment_id,
@@ -23,7 +27,8 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
     experiment_id = find_experiment_id(db, str(experiment_ref))
     experiment = get_experiment(db, experiment_id)
     tasks = experiment_tasks(db, experiment_id)
-    return analyse(
+    document = load_document(db, experiment_id)
+    report = analyse(
         experiment=ExperimentInfo(
             id=experiment_id,
             name=experiment.name,
@@ -41,10 +46,31 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
         ],
         control=experiment.control,
         trials=trial_records(db, experiment_id),
-        rule=load_document(db, experiment_id).decision,
+        rule=document.decision,
         seed=experiment.seed if seed is None else seed,
         pairwise=_pairwise(pairwise_summary(db, experiment_id)),
     )
+    if document.delegation is None:
+        return report
+    return _with_delegation(db, report, document.delegation)
+
+
+def _with_delegation(db: Database, report: Report, delegation: Delegation) -> Report:
+    """The report with its routing figures: per variant, and the requests that changed."""
+    plan = load_plan(db, report.experiment.id)
+    agents = {arm.label: arm.agent.name for arm in plan.arms}
+    summary, figures = delegation_summary(
+        choice_records(db, report.experiment.id),
+        control=report.control,
+        agents=agents,
+        expect={t.id: t.expect for t in plan.tasks if t.expect is not None},
+        task_order=[t.id for t in plan.tasks],
+        router=delegation.router,
+        main_model=delegation.main_model_id,
+        roster=[agent.name for agent in delegation.roster],
+    )
+    variants = tuple(replace(v, delegation=figures.get(v.label)) for v in report.variants)
+    return replace(report, variants=variants, delegation=summary)
 
 
 def _pairwise(summary: dict[str, Any]) -> PairwiseSummary | None:

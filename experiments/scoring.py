@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from experiments.delegation_analysis import is_correct
 from experiments.graders.base import GradeResult, grade_all
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, trial_graders
@@ -16,6 +17,7 @@ class Scorer:
         self.graders = {
             task.id: trial_graders(plan.graders_for(task), judges) for task in plan.tasks
         }
+        self.agents = frozenset(arm.agent.name for arm in plan.arms)  # the agents under test
         self.weights = {
             task.id: {c.name: c.weight for c in plan.graders_for(task)} for task in plan.tasks
         }
@@ -23,7 +25,11 @@ class Scorer:
     async def score(
         self, cell: Cell, outcome: Outcome
     ) -> tuple[tuple[GradeResult, ...], float | None]:
-        """The grades of an outcome and its quality; a failed or empty one is not graded."""
+        """The grades of an outcome and its quality; a failed or empty one is not graded. A
+        choice is scored against the task's ``expect``: 1 for the expected agent, else 0."""
+        if outcome.error is None and outcome.choice is not None and cell.task.expect is not None:
+            right = is_correct(outcome.choice, cell.task.expect, cell.arm.agent.name, self.agents)
+            return (), float(right)
         if outcome.error is not None or outcome.text is None:
             return (), None
         grades = await grade_all(self.graders[cell.task.id], outcome.text, cell.task.material())

@@ -50,7 +50,19 @@ KNOWN_KEYS = (
     "cache",
     "max_attempts",
     "estimate_output_tokens",
+    "kind",
+    "roster",
+    "router",
+    "main_model",
+    "router_timeout_s",
+    "capture",
 )
+# What an experiment measures: `response` grades the body's answers, `delegation` whether the
+# main loop picks the agent (the description and its examples act only there).
+KINDS = ("response", "delegation")
+# What decides a delegation trial (experiments/routers/).
+ROUTER_NAMES = ("simulated", "messages", "claude-code")
+DELEGATION_KEYS = ("roster", "router", "main_model", "router_timeout_s", "capture")
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,17 @@ DEFAULT_SETTINGS = RunSettings()
 
 
 @dataclass(frozen=True)
+class DelegationSpec:
+    """A delegation experiment's own settings, as the spec writes them."""
+
+    roster: tuple[str, ...] = ()  # files (resolved against the spec's folder) or references
+    router: str = "simulated"
+    main_model: str | None = None  # the main loop's model; None: the models table's default
+    timeout_s: float = 180.0  # one decision
+    capture: str | None = None  # the messages router's capture file; None: the default
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     name: str
     variants: tuple[ArmSpec, ...]
@@ -90,6 +113,8 @@ class ExperimentSpec:
     settings: RunSettings = DEFAULT_SETTINGS
     graders: tuple[Mapping[str, Any], ...] = ()
     decision: DecisionRule = field(default_factory=DecisionRule)
+    kind: str = "response"
+    delegation: DelegationSpec | None = None  # set exactly when kind is delegation
     source_text: str = ""
     path: Path | None = None
 
@@ -190,7 +215,25 @@ def parse_experiment_spec(
             f"must be a positive number of dollars (not NaN or infinity), got {max_cost!r}",
         )
 
-    provider = raw.get("provider", "simulated")
+    kind = raw.get("kind", "response")
+    if kind not in KINDS:
+        raise fail("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    delegation = None
+    if kind == "delegation":
+        delegation = _delegation_spec(raw, base_dir, fail)
+    else:
+        given = [key for key in DELEGATION_KEYS if key in raw]
+        if given:
+            raise fail(given[0], "only a delegation experiment has it; add `kind: delegation`")
+
+    default_provider = (
+        "anthropic" if delegation and delegation.router != "simulated" else "simulated"
+    )
+    provider = raw.get("provider", default_provider)
+    if delegation is not None and delegation.router == "simulated" and provider != "simulated":
+        raise fail("provider", "the simulated router decides offline; remove `provider`")
+    if delegation is not None and delegation.router != "simulated" and provider != "anthropic":
+        raise fail("provider", f"router {delegation.router} calls the Anthropic API: anthropic")
     if provider not in PROVIDER_NAMES:
         raise fail("provider", f"must be one of {', '.join(PROVIDER_NAMES)}, got {provider!r}")
 
@@ -210,6 +253,9 @@ def parse_experiment_spec(
     graders = raw.get("graders", []) or []
     if not isinstance(graders, list) or not all(isinstance(g, Mapping) for g in graders):
         raise fail("graders", "must be a list of grader settings")
+
+    if delegation is not None and graders:
+        raise fail("graders", "a delegation trial is scored by the agent it picks, not graded")
 
     defaults = DEFAULT_SETTINGS
     cache = raw.get("cache", defaults.cache)
@@ -247,6 +293,52 @@ def parse_experiment_spec(
         ),
         graders=tuple(dict(g) for g in graders),
         decision=decision,
+        kind=kind,
+        delegation=delegation,
         source_text=text,
         path=path,
     )
+
+
+def _delegation_spec(raw: Mapping[str, Any], base_dir: Path, fail: Any) -> DelegationSpec:
+    roster = raw.get("roster", [])
+    if isinstance(roster, str):
+        roster = [roster]
+    if not isinstance(roster, list) or not all(isinstance(r, str) and r for r in roster):
+        raise fail("roster", "must be a list of agent files, folders or registry references")
+    entries = []
+    for entry in roster:
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            path = base_dir / path
+        # A file or folder when it says so or exists; otherwise a registry reference.
+        entries.append(str(path) if _looks_like_path(entry) or path.exists() else entry)
+    router = raw.get("router", "simulated")
+    if router not in ROUTER_NAMES:
+        raise fail("router", f"must be one of {', '.join(ROUTER_NAMES)}, got {router!r}")
+    main_model = raw.get("main_model")
+    if main_model is not None and (not isinstance(main_model, str) or not main_model.strip()):
+        raise fail("main_model", "must be a model alias or ID, like sonnet")
+    timeout = raw.get("router_timeout_s", 180)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not (math.isfinite(timeout) and 1 <= timeout <= 3600)
+    ):
+        raise fail(
+            "router_timeout_s", f"must be a number of seconds from 1 to 3600, got {timeout!r}"
+        )
+    capture = raw.get("capture")
+    if capture is not None:
+        if not isinstance(capture, str) or not capture:
+            raise fail("capture", "must be the path of a Claude Code capture")
+        path = Path(capture).expanduser()
+        capture = str(path if path.is_absolute() else base_dir / path)
+        if router != "messages":
+            raise fail("capture", "only the messages router replays a capture")
+    return DelegationSpec(tuple(entries), router, main_model, float(timeout), capture)
+
+
+def _looks_like_path(entry: str) -> bool:
+    """A roster entry that says it is a file or folder (``.md``, a slash)."""
+    return entry.endswith(".md") or "/" in entry or entry in (".", "..") or entry.startswith("~")

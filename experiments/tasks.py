@@ -2,9 +2,10 @@
 
 The smallest accepted file is a mapping with a ``tasks`` list of ``{id, prompt, reference}``.
 Optional: the suite's ``name`` and ``description``; per task ``rubric``, ``area`` and ``graders``;
-suite-level ``graders`` that apply to every task (listed before the task's own). Every grader is
-built once while loading so that a typo fails here, in one line naming the file, the task and the
-field, and never half-way through a paid run.
+suite-level ``graders`` that apply to every task (listed before the task's own). A delegation
+suite's tasks carry ``expect`` (the agent that should take the request, or ``none``). Every
+grader is built once while loading so that a typo fails here, in one line naming the file, the
+task and the field, and never half-way through a paid run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from variants.yamlio import load_strict_yaml, yaml_error_line
 
 TASK_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _SUITE_KEYS = ("name", "description", "graders", "tasks")
-_TASK_KEYS = ("id", "prompt", "reference", "rubric", "area", "graders")
+_TASK_KEYS = ("id", "prompt", "reference", "rubric", "area", "graders", "expect")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Task:
     rubric: str | None = None
     graders: tuple[GraderConfig, ...] = ()  # the suite's graders, then the task's own
     area: str | None = None  # free-form grouping for reports (e.g. "auth")
+    # A delegation task: the agent that should take the request, or "none" (the main thread).
+    expect: str | None = None
 
     def material(self) -> TaskMaterial:
         """What graders and the simulated provider see of this task."""
@@ -130,8 +133,15 @@ def _parse_task(raw: Any, index: int, suite_graders: list[GraderConfig], base_di
     rubric = _optional_str(raw, "rubric", where)
     area = _optional_str(raw, "area", where)
     own = _parse_graders(raw.get("graders", []), f"{where}: graders", base_dir)
+    expect = _optional_str(raw, "expect", where)
     return Task(
-        task_id, prompt, tuple(reference), rubric, _name_graders(suite_graders + own, where), area
+        task_id,
+        prompt,
+        tuple(reference),
+        rubric,
+        _name_graders(suite_graders + own, where),
+        area,
+        expect.strip() if expect else None,
     )
 
 

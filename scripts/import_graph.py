@@ -47,7 +47,7 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models and graders", ("experiments.providers.", "experiments.graders.", "experiments.tasks")),
     ("plan and analysis", (
         "experiments.plan", "experiments.analysis", "experiments.comparison_table",
-        "experiments.run_state",
+        "experiments.run_state", "experiments.delegation_plan", "experiments.delegation_analysis",
     )),
     ("trial kinds", ("experiments.kinds.", "experiments.routers.")),
     ("store", ("experiments.store.",)),

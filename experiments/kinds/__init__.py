@@ -1,5 +1,7 @@
-"""Trial kinds; importing this package registers the built-in ones (``response``)."""
+"""Trial kinds; importing this package registers the built-in ones (``response``,
+``delegation``)."""
 
+from experiments.kinds import delegation as _delegation  # noqa: F401  (registers the kind)
 from experiments.kinds import response as _response  # noqa: F401  (registers the kind)
 from experiments.kinds.base import (
     CellEstimate,

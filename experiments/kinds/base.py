@@ -62,6 +62,7 @@ class CellEstimate:
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    model_id: str | None = None  # the model called, when it is not the variant's own
 
 
 class ModelCalls:
@@ -153,7 +154,7 @@ def estimate_arms(plan: Plan, kind: TrialKind, *, batch: bool = False) -> list[A
         rows.append(
             ArmEstimate(
                 arm.label,
-                arm.model_id,
+                next((c.model_id for c in cells if c.model_id), arm.model_id),
                 calls=sum(c.calls for c in cells) * plan.epochs,
                 input_tokens=sum(c.input_tokens for c in cells) * plan.epochs,
                 output_tokens=sum(c.output_tokens for c in cells) * plan.epochs,

@@ -48,7 +48,8 @@ class ModelRequest:
     """One Messages API call, exactly as it will be sent (minus credentials)."""
 
     model: str  # resolved model ID, never an alias
-    system: str
+    # The system prompt: one text, or content blocks as Claude Code's main loop sends them.
+    system: str | tuple[Mapping[str, Any], ...]
     messages: tuple[dict[str, Any], ...]
     max_tokens: int
     # Other request fields the current API accepts (thinking, output_config, ...), sent as is.
@@ -58,11 +59,18 @@ class ModelRequest:
         """The JSON body of the request."""
         return {
             "model": self.model,
-            "system": self.system,
+            "system": self.system if isinstance(self.system, str) else list(self.system),
             "messages": list(self.messages),
             "max_tokens": self.max_tokens,
             **self.settings,
         }
+
+    @property
+    def system_text(self) -> str:
+        """The system prompt as one text (its text blocks joined)."""
+        if isinstance(self.system, str):
+            return self.system
+        return "\n".join(str(block.get("text", "")) for block in self.system)
 
     def cache_key(self, epoch: int) -> str:
         """Key of the response cache: the exact request and the epoch."""

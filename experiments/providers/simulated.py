@@ -141,7 +141,7 @@ class SimulatedProvider:
         digest = _call_digest(request, context)
         rng = random.Random(int(digest, 16))
         profile = profile_for(request.model, self._profiles)
-        system_stems = stems(request.system)
+        system_stems = stems(request.system_text)
         task = context.task
         covered = [
             point
@@ -154,7 +154,7 @@ class SimulatedProvider:
         output_tokens = min(wanted, request.max_tokens)
         latency = profile.median_latency_s * math.exp(profile.latency_sigma * rng.gauss(0, 1))
         ttft = latency * min(profile.ttft_fraction * math.exp(0.3 * rng.gauss(0, 1)), 0.9)
-        prompt_chars = len(request.system) + sum(map(len, _message_texts(request)))
+        prompt_chars = len(request.system_text) + sum(map(len, _message_texts(request)))
         return ModelResponse(
             text=text,
             stop_reason="max_tokens" if wanted > request.max_tokens else "end_turn",
@@ -199,7 +199,7 @@ def _tool_call(
 
 
 def _call_digest(request: ModelRequest, context: CallContext) -> str:
-    system_hash = hashlib.sha256(request.system.encode()).hexdigest()
+    system_hash = hashlib.sha256(request.system_text.encode()).hexdigest()
     parts = (context.seed, context.variant, context.task.task_id, context.epoch, request.model)
     key = "|".join(map(str, (*parts, system_hash)))
     return hashlib.sha256(key.encode()).hexdigest()

@@ -13,6 +13,7 @@ from experiments.plan import (
     grader_config_json,
     system_prompt,
 )
+from experiments.roster import RosterAgent
 from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
 from experiments.tasks import Task, TaskSuite
 from registry.database import Database
@@ -65,6 +66,7 @@ def store_plan(
                     rubric=task.rubric,
                     area=task.area,
                     graders=[grader_config_json(c) for c in task.graders],
+                    expect=task.expect,
                 )
             )
         session.commit()
@@ -104,7 +106,7 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
         definition = registry.exact(v.version_id).definition(v.ref)
         arms.append(
             Arm(v.label, v.ref, v.version_id, v.model_alias or "", v.model_id,
-                system_prompt(definition))
+                system_prompt(definition), RosterAgent.from_definition(definition, v.ref))
         )  # fmt: skip
     tasks = tuple(
         Task(
@@ -114,6 +116,7 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
             r.rubric,
             tuple(grader_config_from_json(g) for g in r.graders),
             r.area,
+            r.expect,
         )
         for r in rows
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from experiments.analysis import TrialRecord
+from experiments.delegation_analysis import ChoiceRecord
 from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
 from registry.database import Database
 
@@ -105,6 +106,26 @@ def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     with db.engine.connect() as conn:
         rows = conn.execute(query, {"experiment_id": experiment_id}).all()
     return [TrialRecord._make(row) for row in rows]
+
+
+def choice_records(db: Database, experiment_id: int) -> list[ChoiceRecord]:
+    """Which agent each trial of a delegation experiment picked, and what decided it."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    query = select(
+        col(Trial.variant), col(Trial.task_id), col(Trial.epoch), col(Trial.choice),
+        col(Trial.error), col(Trial.details),
+    ).where(col(Trial.experiment_id) == experiment_id)  # fmt: skip
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        ChoiceRecord(
+            variant, task_id, epoch, choice, error,
+            (details or {}).get("router_version") if isinstance(details, dict) else None,
+        )
+        for variant, task_id, epoch, choice, error, details in rows
+    ]  # fmt: skip
 
 
 # What the dashboard's charts need of each trial (no response text).

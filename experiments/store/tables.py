@@ -63,6 +63,7 @@ class ExperimentTask(SQLModel, table=True):
     rubric: str | None = None
     area: str | None = None
     graders: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    expect: str | None = None  # a delegation task: the agent that should take the request
 
 
 class Trial(SQLModel, table=True):

@@ -71,12 +71,12 @@ NULLABLE = {"verdict.winner"}
 # Every key the report has printed, in its order: a renamed or moved field shows here.
 KEYS = {
     "": ["experiment", "control", "decision", "variants", "comparisons", "omnibus", "power",
-         "missing", "verdict", "pairwise"],
+         "missing", "verdict", "pairwise", "delegation"],
     "experiment": ["id", "name", "provider", "simulated", "status", "tasks", "epochs", "suite",
                    "created_at"],
     "decision": ["primary", "alpha", "guardrails", "guardrail_confidence", "effect_of_interest"],
     "variants[]": ["label", "ref", "trials", "errors", "quality", "cost", "latency", "model",
-                   "model_alias"],
+                   "model_alias", "delegation"],
     "variants[].quality": ["mean", "se", "ci", "n_tasks"],
     "variants[].cost": ["mean", "total", "n_tasks"],
     "variants[].latency": ["p50", "p90", "n_trials"],
