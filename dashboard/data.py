@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -253,6 +254,65 @@ def stats_table(report: Report) -> pd.DataFrame:
         for row in comparison_rows(report)
     ]
     return pd.DataFrame(rows)
+
+
+def delegation_table(report: Report) -> pd.DataFrame:
+    """Per variant of a delegation experiment: how its agent was routed (empty otherwise)."""
+    rows = []
+    for v in report.variants:
+        d = v.delegation
+        if d is None:
+            continue
+        rows.append(
+            {
+                "variant": v.label,
+                "agent": d.agent,
+                "decided": d.decided,
+                "routed correctly": d.accuracy.rate,
+                "routed 95% CI": _interval(d.accuracy.ci),
+                "recall": d.recall.rate,
+                "recall 95% CI": _interval(d.recall.ci),
+                "false delegations": d.false_delegations,
+                "false delegation rate": d.false_delegation_rate.rate,
+                "misses went to": ", ".join(f"{a} {n}" for a, n in d.misses.items()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def confusion_frame(report: Report, label: str) -> pd.DataFrame:
+    """Expected agent (rows) against picked agent (columns), in trials, for one variant."""
+    variant = next((v for v in report.variants if v.label == label), None)
+    if variant is None or variant.delegation is None:
+        return pd.DataFrame()
+    frame = pd.DataFrame(variant.delegation.confusion).T.fillna(0).astype(int)
+    frame.index.name = "expected"
+    return frame.reset_index()
+
+
+def changed_frame(report: Report) -> pd.DataFrame:
+    """The requests whose routing changed between the control and a variant."""
+    summary = report.delegation
+    if summary is None:
+        return pd.DataFrame()
+
+    def picks(counts: Mapping[str, int]) -> str:
+        return ", ".join(f"{agent} {n}" for agent, n in counts.items())
+
+    return pd.DataFrame(
+        [
+            {
+                "task": c.task_id,
+                "variant": c.variant,
+                "expected": c.expected,
+                "control correct": c.control_correct,
+                "variant correct": c.variant_correct,
+                "control picked": picks(c.control_picks),
+                "variant picked": picks(c.variant_picks),
+            }
+            for c in summary.changed
+        ]
+    )
 
 
 def _interval(ci: Interval | None) -> str:

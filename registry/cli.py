@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "experiments": "experiments.commands:list_experiments",
     "report": "experiments.commands:report",
     "grade": "experiments.commands:grade",
+    "capture-claude-code": "experiments.delegation_commands:capture_claude_code",
     "demo": "experiments.demo:demo",
     "dashboard": "dashboard.command:dashboard",
 }

@@ -55,7 +55,10 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "experiments.scoring", "experiments.runner", "experiments.batch", "experiments.grading",
         "experiments.reporting", "experiments.winner",
     )),
-    ("interface", ("experiments.render", "experiments.commands", "experiments.demo")),
+    ("interface", (
+        "experiments.render", "experiments.commands", "experiments.delegation_commands",
+        "experiments.demo",
+    )),
 )  # fmt: skip
 
 # Rule (c): who may touch the database. Table modules define tables, so they import the ORM.

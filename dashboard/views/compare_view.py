@@ -50,6 +50,40 @@ def show_statistics(report: Report) -> None:
     )
 
 
+def show_delegation(report: Report) -> None:
+    """A delegation experiment's routing: per variant, the confusion, the requests that changed."""
+    summary = report.delegation
+    if summary is None:
+        return
+    st.subheader("Delegation")
+    versions = ", ".join(summary.router_versions) or summary.router
+    roster = ", ".join(summary.roster) or "no other agent"
+    st.caption(
+        f"Which agent Claude Code's main loop picked: decided by {data.md(versions)} on "
+        f"{data.md(summary.main_model)}, competing with {data.md(roster)} and the built-in "
+        "agents. Quality is the share routed as the suite expects; 95% Wilson intervals over tasks."
+    )
+    st.dataframe(
+        data.delegation_table(report),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(format="%.3f")
+            for name in ("routed correctly", "recall", "false delegation rate")
+        },
+    )
+    labels = [v.label for v in report.variants if v.delegation is not None]
+    label = st.selectbox("Confusion of variant", labels, key="confusion_variant")
+    if label is not None:
+        st.dataframe(data.confusion_frame(report, label), hide_index=True, width="stretch")
+    changed = data.changed_frame(report)
+    st.markdown(f"**Requests that changed outcome** ({len(changed)})")
+    if changed.empty:
+        st.caption("No request was routed differently from the control.")
+    else:
+        st.dataframe(changed, hide_index=True, width="stretch")
+
+
 def show_charts(report: Report, url: str, experiment_id: int, token: state.Token) -> None:
     order = [v.label for v in report.variants]
     variants = data.variants_frame(report)
@@ -203,6 +237,7 @@ def page() -> None:
             st.progress(min(1.0, token[1] / max(1, total)), "running")
         show_verdict(report)
         show_statistics(report)
+        show_delegation(report)
         show_charts(report, url, experiment_id, token)
         show_task(url, experiment_id, exp.epochs, token)
         show_pairwise(url, experiment_id, token)

@@ -1,0 +1,205 @@
+"""The ``messages`` router: Claude Code's main-loop request, replayed through the real SDK.
+
+The capture here is written by hand in the shape the real CLI sends (three system blocks, the
+Agent tool among others, the listing and the request in the first user message);
+test_capture.py makes one with the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from experiments.routers.capture import CAPTURE_PROMPT, Capture
+from tests.conftest import Cli
+from tests.fake_anthropic import DEFAULT_KEY, Text, ToolCall, fake_anthropic, http_error
+
+SYSTEM = [
+    {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.332; cc_entrypoint=cli"},
+    {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+    {"type": "text", "text": "You are an interactive agent that helps users with software tasks."},
+]
+LISTING = (
+    "<system-reminder>\nAvailable agent types for the Agent tool:\n"
+    "- Explore: Fast read-only search agent for finding code. (Tools: All tools except Edit)\n"
+    "- general-purpose: General-purpose agent for multi-step tasks. (Tools: *)\n"
+    "- Plan: Software architect agent for designing plans. (Tools: Read, Grep)\n"
+    "- statusline-setup: Configures the status line. (Tools: Read, Edit)\n"
+    "</system-reminder>"
+)
+AGENT_TOOL = {
+    "name": "Agent",
+    "description": "Launch a new agent. Available agent types are listed in <system-reminder>.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "description": {"type": "string"},
+            "prompt": {"type": "string"},
+            "subagent_type": {"type": "string"},
+        },
+        "required": ["description", "prompt"],
+    },
+}
+BODY: dict[str, Any] = {
+    "model": "claude-sonnet-5-5",
+    "system": SYSTEM,
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": LISTING},
+                {"type": "text", "text": CAPTURE_PROMPT},
+            ],
+        }
+    ],
+    "tools": [AGENT_TOOL, {"name": "Bash", "description": "Run a command.",
+                           "input_schema": {"type": "object", "properties": {}}}],
+    "metadata": {"user_id": "user_abc"},
+    "max_tokens": 32000,
+    "thinking": {"type": "enabled", "budget_tokens": 31999},
+    "stream": True,
+}  # fmt: skip
+AGENT = "---\nname: {name}\ndescription: {description}\n---\nBe good.\n"
+SUITE = """\
+tasks:
+  - id: webhook
+    prompt: "Stripe webhooks arrive twice and we charge customers twice."
+    expect: backend
+  - id: navbar
+    prompt: "The navbar overlaps the hero image on phones."
+    expect: frontend
+  - id: regex
+    prompt: "What does ^a+$ match?"
+    expect: none
+"""
+
+
+def _setup(cli: Cli, tmp_path: Path, *, cc_version: str = "2.1.332", extra: str = "") -> Path:
+    (tmp_path / "v1.md").write_text(AGENT.format(name="backend", description="Server code."))
+    (tmp_path / "v2.md").write_text(
+        AGENT.format(name="backend", description="Server code: webhooks, payments.")
+    )
+    cli.ok("publish", str(tmp_path / "v1.md"), "--label", "v1")
+    cli.ok("publish", str(tmp_path / "v2.md"), "--label", "v2")
+    (tmp_path / "frontend.md").write_text(AGENT.format(name="frontend", description="UI work."))
+    (tmp_path / "suite.yaml").write_text(SUITE)
+    Capture(cc_version, "2026-12-01T00:00:00+00:00", BODY, None).save(tmp_path / "capture.json")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: routing\nkind: delegation\nvariants:\n  control: backend@v1\n  sharper: backend@v2\n"
+        "control: control\ntasks: suite.yaml\nroster: [frontend.md]\nrouter: messages\n"
+        "capture: capture.json\nmain_model: sonnet\nseed: 3\n" + extra
+    )
+    return spec
+
+
+def _route(body: dict[str, Any]) -> ToolCall | Text:
+    """Delegate the webhook request to backend only when the description names webhooks."""
+    listing = body["messages"][0]["content"][0]["text"]
+    prompt = body["messages"][0]["content"][-1]["text"]
+    if "navbar" in prompt:
+        return ToolCall({"description": "fix", "prompt": prompt, "subagent_type": "frontend"},
+                        name="Agent")  # fmt: skip
+    if "Stripe" in prompt and "webhooks, payments" in listing:
+        return ToolCall({"description": "fix", "prompt": prompt, "subagent_type": "backend"},
+                        name="Agent")  # fmt: skip
+    return Text("It matches one or more a's.")
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with fake_anthropic(_route) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        yield fake
+
+
+def test_the_request_is_the_capture_with_the_roster_and_the_prompt(
+    cli: Cli, tmp_path: Path, api: Any
+) -> None:
+    spec = _setup(cli, tmp_path)
+    run = json.loads(cli.ok("run", str(spec), "--json", "--quiet").stdout)
+    assert run["status"] == "completed" and run["trials"] == 6
+    bodies = [r.body for r in api.requests if r.path == "/v1/messages"]
+    assert len(bodies) == 6  # one request per decision
+    body = next(b for b in bodies if "navbar" in b["messages"][0]["content"][-1]["text"])
+    assert body["system"] == SYSTEM and body["tools"][0]["name"] == "Agent"
+    assert "metadata" not in body and body["model"] == "claude-sonnet-5-5"
+    assert body["thinking"] == BODY["thinking"] and body["max_tokens"] == 32000
+    listing = body["messages"][0]["content"][0]["text"]
+    lines = listing.splitlines()
+    # Project agents first (the variant's own, then the roster), then the built-ins.
+    assert lines[1].startswith("- backend: Server code") and lines[2] == (
+        "- frontend: UI work. (Tools: All tools)"
+    )
+    assert lines[3].startswith("- Explore:") and lines[-2].startswith("- statusline-setup:")
+    assert CAPTURE_PROMPT not in json.dumps(body)
+
+    report = json.loads(cli.ok("report", "routing", "--json").stdout)
+    by_label = {v["label"]: v for v in report["variants"]}
+    assert by_label["control"]["quality"]["mean"] == pytest.approx(2 / 3)
+    assert by_label["sharper"]["quality"]["mean"] == pytest.approx(1.0)
+    assert by_label["control"]["delegation"]["recall"]["rate"] == 0.0
+    assert by_label["sharper"]["delegation"]["false_delegations"] == 0
+    assert report["delegation"]["router"] == "messages"
+    [version] = report["delegation"]["router_versions"]
+    assert version.startswith("capture ") and version.endswith("of Claude Code 2.1.332")
+    assert by_label["control"]["cost"]["total"] > 0  # priced from the API's usage
+
+
+def test_a_429_is_retried_and_a_failed_decision_is_retried_on_resume(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(cli, tmp_path, extra="max_attempts: 1\n")
+    calls = {"n": 0}
+
+    def flaky(body: dict[str, Any]) -> Any:
+        calls["n"] += 1
+        return http_error(529, retry_after="0") if calls["n"] == 1 else _route(body)
+
+    with fake_anthropic(flaky) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        first = cli("run", str(spec), "--json", "--quiet")
+        summary = json.loads(first.stdout)
+        assert first.exit_code == 3 and summary["failed"] == 1
+        resumed = json.loads(
+            cli.ok("run", str(spec), "--resume", str(summary["experiment"]), "--json").stdout
+        )
+    assert resumed["status"] == "completed" and resumed["failed"] == 0
+    report = json.loads(cli.ok("report", "routing", "--json").stdout)
+    assert sum(v["delegation"]["decided"] for v in report["variants"]) == 6
+
+
+def test_the_batch_path_sends_the_same_requests(cli: Cli, tmp_path: Path, api: Any) -> None:
+    spec = _setup(cli, tmp_path)
+    run = json.loads(cli.ok("run", str(spec), "--batch", "--json", "--quiet").stdout)
+    assert run["status"] == "completed" and run["trials"] == 6
+    report = json.loads(cli.ok("report", "routing", "--json").stdout)
+    assert {v["label"]: v["quality"]["mean"] for v in report["variants"]} == pytest.approx(
+        {"control": 2 / 3, "sharper": 1.0}
+    )
+
+
+def test_a_missing_capture_is_one_line_before_anything_is_stored(
+    cli: Cli, tmp_path: Path, api: Any
+) -> None:
+    spec = _setup(cli, tmp_path)
+    (tmp_path / "capture.json").unlink()
+    result = cli("run", str(spec), "--quiet")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "capture" in result.stderr and "registry capture-claude-code" in result.stderr
+    assert json.loads(cli.ok("experiments", "--json").stdout) == []
+    assert api.requests == []
+
+
+def test_the_dry_run_prices_the_main_loop_model(cli: Cli, tmp_path: Path, api: Any) -> None:
+    spec = _setup(cli, tmp_path)
+    dry = json.loads(cli.ok("run", str(spec), "--dry-run", "--json").stdout)
+    assert {v["model"] for v in dry["variants"]} == {"claude-sonnet-5-5"}
+    assert dry["calls"] == 6 and dry["estimated_cost_usd"] > 0
+    assert api.requests == []
