@@ -14,7 +14,7 @@ import click
 from registry.shipped import data_path
 
 AGENT = "backend-logic-implementer"
-VARIANT_SPECS = ("checklist.yaml", "haiku.yaml", "tight.yaml")
+VARIANT_SPECS = ("checklist.yaml", "haiku.yaml", "tight.yaml", "better-examples.yaml")
 SPEC = """\
 # The demo experiment: the bundled agent against three variants derived from it.
 name: demo-backend
@@ -38,6 +38,24 @@ decision:
   # each shown by a one-sided 95% bound.
   guardrails: {{cost: 0.20, latency_p90: 0.50}}
   effect_of_interest: 0.05
+"""
+
+
+DELEGATION_SPEC = """\
+# The demo's delegation experiment: do sharper examples make Claude Code pick the agent for the
+# requests meant for it, and only those? The roster competes with it, as a team's agents would.
+name: demo-delegation
+kind: delegation
+variants:
+  control: {agent}@1
+  better-examples: {agent}@better-examples
+control: control
+tasks: {tasks}
+roster: [{roster}]
+router: simulated
+epochs: {epochs}
+seed: {seed}
+concurrency: 16
 """
 
 
@@ -87,7 +105,10 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         as_json=False,
     )
 
-    _step("2. Derive variants from version 1: a practice checklist, a cheaper model, tighter words")
+    _step(
+        "2. Derive variants from version 1: a practice checklist, a cheaper model, tighter "
+        "words, sharper examples"
+    )
     ctx.invoke(
         publish,
         paths=tuple(str(data_path(f"variants/{s}")) for s in VARIANT_SPECS),
@@ -129,6 +150,34 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         click.echo(f"the winner is in {out}/, labelled candidate; copy it to .claude/agents/")
     except AgentRegistryError as err:
         click.echo(str(err))
+    delegation = folder / "delegation.yaml"
+    delegation.write_text(
+        DELEGATION_SPEC.format(
+            agent=AGENT,
+            tasks=data_path("delegation/suite.yaml"),
+            roster=data_path("delegation/agents"),
+            epochs=epochs,
+            seed=seed,
+        )
+    )
+    _step(
+        f"7. Does Claude pick the agent? {delegation}: the description and its examples act "
+        "only on the main loop's choice of agent, so @better-examples is measured there"
+    )
+    ctx.invoke(
+        run,
+        spec_path=delegation,
+        resume_id=None,
+        max_cost=None,
+        concurrency=None,
+        dry_run=False,
+        batch=False,
+        cache=False,
+        quiet=False,
+        as_json=False,
+    )
+    _step("8. The delegation report (registry report demo-delegation)")
+    ctx.invoke(report, experiment="demo-delegation", markdown=False, seed=None, as_json=False)
     click.echo()
     click.secho("Open the dashboard on these results:", bold=True)
     click.echo(f"  registry --db {db} dashboard")

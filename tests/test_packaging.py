@@ -16,6 +16,8 @@ SHIPPED = [
     "registry/_data/agents/backend-logic-implementer.md",
     "registry/_data/tasks/backend.yaml",
     "registry/_data/variants/tight.yaml",
+    "registry/_data/delegation/suite.yaml",
+    "registry/_data/delegation/agents/frontend-developer.md",
     "registry/_data/models.yaml",
     "registry/_data/prices.yaml",
     "registry/migrations/env.py",
