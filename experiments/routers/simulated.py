@@ -67,7 +67,7 @@ DESCRIPTION_WEIGHT = 1.0
 # the strongest routing signal the main loop gets.
 EXAMPLE_WEIGHT = 2.0
 NEGATIVE_WEIGHT = 1.5
-NONE_SCORE = 0.15
+NONE_SCORE = 0.2
 QUICK_BONUS = 0.3
 QUICK_STEMS = 6  # a question of at most this many stems is a quick one
 TRIVIAL_STEMS = 2  # a message of at most this many stems ("thanks, that worked!") is trivial
@@ -88,7 +88,8 @@ FILLER: frozenset[str] = stems(
     "need want please help make get just like some there here about which who what how why does "
     "do can could would you your our they their we us me let know sure right now also still "
     "really actually but so if then than very quick one i'm it's that's don't isn't without "
-    "thing stuff look take way pretty every keep work works worked mean means"
+    "thing stuff look take way pretty every keep work works worked mean means was were been many "
+    "several project app"
 )
 # What a model knows and word overlap does not: that "charged twice" is about payments, or a
 # button about the UI. A request or an agent text with any word of a topic also has the topic
@@ -125,7 +126,12 @@ TOPICS: dict[str, str] = {
 NEGATIVE_RE = re.compile(r"\b(?:do not|don't|instead of|rather than)\b", re.IGNORECASE)
 
 
-_TOPIC_STEMS = {f"#{topic}": stems(words) for topic, words in TOPICS.items()}
+# Each topic word with its common endings, so that "invoice" and "invoices" (stems "invoice",
+# "invoic") both count.
+_TOPIC_STEMS = {
+    f"#{topic}": stems(" ".join(w + end for w in words.split() for end in ("", "s", "ed", "ing")))
+    for topic, words in TOPICS.items()
+}
 _TOPIC_NAMES = frozenset(_TOPIC_STEMS)
 
 
