@@ -43,6 +43,7 @@ latency is a lognormal draw (median ``MEDIAN_LATENCY_S``, ``LATENCY_SIGMA`` of i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -142,14 +143,19 @@ def request_stems(text: str) -> frozenset[str]:
 
 
 class _Profile:
-    """The stem sets an agent is scored on."""
+    """The word sets an agent is scored on."""
 
-    def __init__(self, agent: RosterAgent) -> None:
-        before, examples, after = split_examples(agent.listed_description)
-        self.description = request_stems(f"{agent.name.replace('-', ' ')} {before} {after}")
+    def __init__(self, name: str, listed_description: str) -> None:
+        before, examples, after = split_examples(listed_description)
+        self.description = request_stems(f"{name.replace('-', ' ')} {before} {after}")
         self.positive = [_example_stems(e) for e in examples if not _is_negative(e)]
         self.negative = [_example_stems(e) for e in examples if _is_negative(e)]
         self.evidence = self.description.union(*self.positive)
+
+
+@functools.lru_cache(maxsize=256)  # a run asks about the same few agents thousands of times
+def _profile(name: str, listed_description: str) -> _Profile:
+    return _Profile(name, listed_description)
 
 
 def _example_stems(example: Example) -> frozenset[str]:
@@ -166,7 +172,7 @@ def score_options(prompt: str, agents: Iterable[RosterAgent]) -> dict[str, float
     An agent listed twice keeps its first listing (a project agent shadows a built-in)."""
     profiles: dict[str, _Profile] = {}
     for agent in agents:
-        profiles.setdefault(agent.name, _Profile(agent))
+        profiles.setdefault(agent.name, _profile(agent.name, agent.listed_description))
     words = request_stems(prompt)
     df = Counter(word for profile in profiles.values() for word in profile.evidence & words)
     weight = {word: 1.0 / df[word] if df[word] else UNLISTED_WEIGHT for word in words}
