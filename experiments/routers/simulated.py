@@ -25,9 +25,11 @@ descriptions. "none" (the main thread answers itself) scores ``NONE_SCORE``, plu
 ``QUICK_BONUS`` for a trivial message (at most ``TRIVIAL_STEMS`` words) or a quick question (it
 ends with "?", at most ``QUICK_STEMS`` words): requests that match no agent well stay home.
 
-Decision. The choice is drawn from softmax(score / TEMPERATURE) by the Gumbel-max trick: each
-option gets a Gumbel draw from a generator seeded by sha256 of (seed, task_id, epoch, option
-name), and the highest ``score / TEMPERATURE + draw`` wins.
+Decision. The candidates are "none", general-purpose (the catch-all) and every agent with a
+positive score: the main loop does not hand a request to an agent that shares nothing with it.
+The choice is drawn from softmax(score / TEMPERATURE) over the candidates by the Gumbel-max
+trick: each option gets a Gumbel draw from a generator seeded by sha256 of (seed, task_id, epoch,
+option name), and the highest ``score / TEMPERATURE + draw`` wins.
 
 Invariants: the same (seed, task, epoch, listing, request) always gives the same decision. The
 arm is in no seed, so two arms with the same roster text decide identically (common random
@@ -54,7 +56,7 @@ from typing import TYPE_CHECKING
 
 from experiments.providers.base import CHARS_PER_TOKEN, Usage
 from experiments.providers.simulated import stems
-from experiments.roster import NONE, RosterAgent, agent_listing
+from experiments.roster import GENERAL_PURPOSE, NONE, RosterAgent, agent_listing
 from experiments.routers.base import Decision, RouterOptions, RoutingQuestion
 from experiments.routers.builtins import BUILTIN_AGENTS
 from variants.examples import Example, split_examples
@@ -227,8 +229,12 @@ class SimulatedRouter:
     async def decide(self, question: RoutingQuestion, calls: ModelCalls) -> Decision:
         scores = score_options(question.prompt, [*question.agents, *self.builtins()])
         trial = (question.seed, question.task_id, question.epoch)
+        candidates = [
+            name for name, score in scores.items() if score > 0 or name in (NONE, GENERAL_PURPOSE)
+        ]
         choice = max(
-            scores, key=lambda name: scores[name] / TEMPERATURE + _gumbel(_generator(*trial, name))
+            candidates,
+            key=lambda name: scores[name] / TEMPERATURE + _gumbel(_generator(*trial, name)),
         )
         latency = MEDIAN_LATENCY_S * math.exp(LATENCY_SIGMA * _generator(*trial).gauss(0, 1))
         return Decision(
