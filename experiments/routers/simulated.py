@@ -148,8 +148,8 @@ class _Profile:
     def __init__(self, name: str, listed_description: str) -> None:
         before, examples, after = split_examples(listed_description)
         self.description = request_stems(f"{name.replace('-', ' ')} {before} {after}")
-        self.positive = [_example_stems(e) for e in examples if not _is_negative(e)]
-        self.negative = [_example_stems(e) for e in examples if _is_negative(e)]
+        self.positive = tuple(_example_stems(e) for e in examples if not _is_negative(e))
+        self.negative = tuple(_example_stems(e) for e in examples if _is_negative(e))
         self.evidence = self.description.union(*self.positive)
 
 
@@ -202,7 +202,8 @@ def _generator(*parts: object) -> random.Random:
 
 
 def _gumbel(rng: random.Random) -> float:
-    return -math.log(-math.log(1.0 - rng.random() * (1.0 - 1e-12)))
+    uniform = (rng.getrandbits(53) + 0.5) / 2**53  # strictly inside (0, 1)
+    return -math.log(-math.log(uniform))
 
 
 class SimulatedRouter:
