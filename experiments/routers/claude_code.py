@@ -254,7 +254,7 @@ class ClaudeCodeRouter:
         require_sdk()
         self.options = options
         self.cli = find_cli()
-        self.cc_version = cli_version(self.cli)
+        self.cc_version = cli_version(self.cli, timeout_s=VERSION_TIMEOUT_S)
 
     @property
     def version(self) -> str:
