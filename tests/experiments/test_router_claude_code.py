@@ -331,3 +331,26 @@ def test_a_bad_cli_override_is_one_line(
     monkeypatch.setenv("REGISTRY_CLAUDE_CLI", str(tmp_path / "nothing-here"))
     with pytest.raises(SpecError, match="no claude binary at"):
         claude_code.ClaudeCodeRouter(RouterOptions())
+
+
+def test_a_failing_cli_is_its_first_stderr_line_without_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
+    from experiments.routers.claude_code import ClaudeCodeRouter
+
+    secret = "sk-ant-secret-in-stderr"
+    cli = tmp_path / "claude"
+    cli.write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then echo "2.1.332 (Claude Code)"; exit 0; fi\n'
+        'echo "Error: settings are corrupt ($ANTHROPIC_API_KEY)" >&2\necho more >&2\nexit 1\n'
+    )
+    cli.chmod(0o755)
+    monkeypatch.setenv("REGISTRY_CLAUDE_CLI", str(cli))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    router = ClaudeCodeRouter(RouterOptions(timeout_s=20))
+    assert router.version == "claude-code 2.1.332"
+    with pytest.raises(ProviderError) as caught:
+        _decide(router, _question())
+    assert not isinstance(caught.value, FatalProviderError)
+    assert str(caught.value) == "claude-code failed: Error: settings are corrupt ([redacted])"
