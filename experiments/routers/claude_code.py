@@ -12,13 +12,16 @@ Invariants:
   call is its ``subagent_type`` (``general-purpose`` without one), any other tool is ``none``, and
   a turn that ends without a tool call is ``none``. The hook denies that call and returns
   ``continue: false``, so Claude Code ends the session without running the tool: no subagent
-  starts and no request follows. Measured against the loopback fake: one ``POST /v1/messages``
-  per decision (more only when Claude Code itself retries an error), about 0.9 s of wall time.
+  starts and no request follows. Measured against the loopback fake (2 CPUs): one
+  ``POST /v1/messages`` per decision (more only when Claude Code itself retries an error) of
+  about 22,000 input tokens, and 2 to 2.5 s of wall time, 1.3 s of it starting the CLI and the
+  SDK's handshake. Starting the CLI is CPU-bound: 8 decisions at once took 20 s on 2 CPUs.
 - Claude Code retries even a 401 (ten times, with back-off of up to 40 s); the first
   ``api_retry`` event with an authentication status stops the session at once and raises
   ``FatalProviderError``.
-- A timeout, a cancellation or a failure kills the CLI process (the SDK's own close waits 5 s
-  for a graceful exit, then 5 s after SIGTERM) and the temporary folder is always removed.
+- The CLI never outlives ``decide()``: it is killed once the result is in (nothing of the
+  session is kept) and on a timeout, a cancellation or a failure (the SDK's own close would wait
+  5 s for a graceful exit, then 5 s after SIGTERM); the temporary folder is always removed.
 - Several ``decide()`` may run at once: each has its own folder, process and SDK client.
 
 The SDK merges this process's environment into the CLI's; the variables above (and
@@ -228,7 +231,8 @@ def choice_of(tool_name: str, tool_input: Mapping[str, Any]) -> str:
 class _Session:
     """What one Claude Code session reported, gathered from its messages and its hook."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = tuple(secrets)  # scrubbed from every line kept
         self.tool: tuple[str, dict[str, Any]] | None = None  # the first tool call
         self.message_ids: list[str] = []
         self.retries = 0
@@ -237,7 +241,6 @@ class _Session:
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
         self.stderr: list[str] = []
-        self.first_token: float | None = None
 
     @property
     def requests(self) -> int:
@@ -275,10 +278,9 @@ class ClaudeCodeRouter:
         """One Claude Code session; ``calls`` is unused: Claude Code makes its own requests."""
         if not os.environ.get("ANTHROPIC_API_KEY"):
             raise FatalProviderError(MISSING_KEY)
-        secrets = [os.environ.get("ANTHROPIC_API_KEY", "")]
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix="registry-claude-code-"))
-        session = _Session()
+        session = _Session([os.environ["ANTHROPIC_API_KEY"]])
         try:
             workspace, home = tmp / "work", tmp / "home"
             workspace.mkdir()
@@ -286,7 +288,7 @@ class ClaudeCodeRouter:
             write_agents(workspace, question.agents)
             try:
                 async with asyncio.timeout(self.options.timeout_s):
-                    await self._run(question, workspace, home, session, started)
+                    await self._run(question, workspace, home, session)
             except TimeoutError:
                 raise ProviderError(
                     f"claude-code made no decision within {self.options.timeout_s:g} s"
@@ -294,7 +296,7 @@ class ClaudeCodeRouter:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         latency = time.monotonic() - started
-        return self._decision(question, session, latency, secrets)
+        return self._decision(question, session, latency)
 
     async def _run(
         self,
@@ -302,7 +304,6 @@ class ClaudeCodeRouter:
         workspace: Path,
         home: Path,
         session: _Session,
-        started: float,
     ) -> None:
         from claude_agent_sdk import (
             AssistantMessage,
@@ -315,7 +316,7 @@ class ClaudeCodeRouter:
             ToolUseBlock,
         )
 
-        secrets = [os.environ.get("ANTHROPIC_API_KEY", "")]
+        secrets = session.secrets
 
         async def pre_tool_use(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
             if hook_input.get("agent_id"):  # a subagent's call: never expected, never allowed
@@ -339,7 +340,6 @@ class ClaudeCodeRouter:
             stderr=on_stderr,
         )
         client = ClaudeSDKClient(options)
-        finished = False
         try:
             await client.connect()
             await client.query(question.prompt)
@@ -357,8 +357,6 @@ class ClaudeCodeRouter:
                 elif isinstance(message, AssistantMessage):
                     if message.parent_tool_use_id is not None:
                         continue  # a subagent's message (the hook prevents any)
-                    if session.first_token is None:
-                        session.first_token = time.monotonic() - started
                     session.model = session.model or message.model
                     msg_id = message.message_id or f"anon-{len(session.message_ids)}"
                     if msg_id not in session.message_ids:
@@ -375,15 +373,16 @@ class ClaudeCodeRouter:
                 elif isinstance(message, ResultMessage):
                     session.result = message
                     session.session_id = message.session_id or session.session_id
-                    finished = True
                     break
         except ClaudeSDKError as err:
             detail = first_line(scrub(str(err), secrets))
             line = next((s for s in session.stderr if s.strip()), "") or detail
             raise ProviderError(f"claude-code failed: {line or type(err).__name__}") from None
         finally:
-            if not finished:
-                _kill(client)
+            # Nothing of the session is kept (its folder is removed), so there is no reason to
+            # wait for the CLI to flush its transcript and leave: its result is in, or it
+            # failed, timed out or was cancelled.
+            _kill(client)
             with contextlib.suppress(Exception):
                 await client.disconnect()
         if session.fatal is not None:
@@ -396,10 +395,8 @@ class ClaudeCodeRouter:
             line = next((s for s in session.stderr if s.strip()), "")
             raise ProviderError(f"claude-code ended without a result: {line or 'no output'}")
 
-    def _decision(
-        self, question: RoutingQuestion, session: _Session, latency: float, secrets: list[str]
-    ) -> Decision:
-        result = session.result
+    def _decision(self, question: RoutingQuestion, session: _Session, latency: float) -> Decision:
+        result, secrets = session.result, session.secrets
         if result.is_error and session.tool is None:
             status = getattr(result, "api_error_status", None)
             text = first_line(scrub(str(result.result or ""), secrets))
@@ -432,8 +429,7 @@ class ClaudeCodeRouter:
             choice=choice,
             usage=_usage(result.usage),
             cost_usd=float(cost) if isinstance(cost, int | float) else None,
-            latency_s=latency,
-            ttft_s=session.first_token,
+            latency_s=latency,  # CLI start to decision; Claude Code does not report a TTFT
             model_id=session.model or question.model_id,
             details=details,
         )

@@ -245,7 +245,7 @@ def test_a_rejected_key_is_fatal_at_once(fake_api: Any, monkeypatch: pytest.Monk
     with pytest.raises(FatalProviderError) as caught:
         _decide(router, _question())
     # Claude Code would retry a 401 ten times over minutes; the router stops at the first.
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 30
     assert caught.value.status == 401
     assert "401" in str(caught.value) and "\n" not in str(caught.value)
     assert secret not in str(caught.value)
@@ -287,7 +287,7 @@ def test_a_timeout_fails_the_trial_and_kills_claude_code(fake_api: Any) -> None:
     with pytest.raises(ProviderError, match="no decision within 4 s") as caught:
         _decide(router, _question())
     assert not isinstance(caught.value, FatalProviderError)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 15
     assert running and running[0]  # the check below can see a running claude
     assert not _claude_children()
     assert _our_temp_folders() == before
