@@ -26,6 +26,9 @@ What the real CLI (2.1.332) sends, where it differs from the shared note:
 - The identity line of ``system`` is "You are a Claude agent, built on Anthropic's Claude Agent
   SDK." and the billing header names ``cc_entrypoint=sdk-cli`` for ``claude -p``.
 - The CLI authenticates with ``x-api-key``, and retries even a 401.
+- The same CLI driven through the SDK (the ``claude-code`` router) sends almost the same body:
+  besides paths, ids and ``cc_entrypoint=sdk-py``, ``thinking.display`` is ``updates`` (not
+  ``omitted``) and the Bash tool's description gives another background timeout.
 
 Invariants: a saved capture is one JSON file (``format`` marks it) written atomically; a file
 that is not a capture is never overwritten; ``capture_id`` depends only on the body.
