@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,claude-code]'
 
 export REGISTRY_TEST_PG="${REGISTRY_TEST_PG:-$(bash scripts/ensure-postgres.sh)}"
 if [ -f scripts/ensure-chromium.sh ]; then

@@ -21,7 +21,9 @@ Batches: ``POST /v1/messages/batches`` answers every request from the script at 
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
 ``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
 
-Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise). Like the API, a forced
+Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise); with
+``fake_anthropic(x_api_key=True)`` an ``x-api-key: <api_key>`` header is accepted too, as the API
+does: the Claude Code CLI authenticates that way. Like the API, a forced
 ``tool_choice`` (``{"type": "tool"}``) for Fable 5.1 or later is a 400, before any script reply is
 taken. ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among
 them) and the JSON body.
@@ -139,11 +141,19 @@ class _Batch:
 class FakeAnthropic:
     """State of one fake server; use through ``fake_anthropic()``."""
 
-    def __init__(self, script: Script, default: Reply, api_key: str | None, batch_polls: int):
+    def __init__(
+        self,
+        script: Script,
+        default: Reply,
+        api_key: str | None,
+        batch_polls: int,
+        x_api_key: bool = False,
+    ):
         self._script = script if callable(script) else None
         self._queue: deque[Reply] = deque(() if callable(script) else script)
         self._default = default
         self.api_key = api_key
+        self.x_api_key = x_api_key
         self.batch_polls = batch_polls
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
@@ -221,11 +231,17 @@ class FakeAnthropic:
         body = json.loads(payload) if payload else None
         path = target.split("?", 1)[0]
         self.requests.append(RecordedRequest(method, path, headers, body))
-        auth = headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or self.api_key not in (None, auth[len("Bearer ") :]):
+        if not self._authorised(headers):
             err = HttpError(401, "authentication_error", "invalid x-api-key")
             return await self._send_error(writer, err)
         return await self._route(method, path, body, writer)
+
+    def _authorised(self, headers: Mapping[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer ") and self.api_key in (None, auth[len("Bearer ") :]):
+            return True
+        key = headers.get("x-api-key")
+        return self.x_api_key and key is not None and self.api_key in (None, key)
 
     async def _route(self, method: str, path: str, body: Any, writer: asyncio.StreamWriter) -> bool:
         if method == "POST" and path == "/v1/messages":
@@ -536,9 +552,11 @@ def fake_anthropic(
     default: Reply = Text(),
     api_key: str | None = DEFAULT_KEY,
     batch_polls: int = 1,
+    x_api_key: bool = False,
 ) -> Iterator[FakeAnthropic]:
-    """Run a fake Messages API for the duration of the block (``api_key=None`` accepts any key)."""
-    fake = FakeAnthropic(script, default, api_key, batch_polls)
+    """Run a fake Messages API for the duration of the block (``api_key=None`` accepts any key;
+    ``x_api_key=True`` accepts the key in an ``x-api-key`` header as well as a bearer token)."""
+    fake = FakeAnthropic(script, default, api_key, batch_polls, x_api_key)
     fake.start()
     try:
         yield fake

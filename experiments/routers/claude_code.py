@@ -1,0 +1,457 @@
+"""The ``claude-code`` router: the real Claude Code CLI decides, through ``claude_agent_sdk``.
+
+One decision is one Claude Code session in a fresh temporary folder: the question's agents are
+written to ``.claude/agents/<name>.md`` byte for byte, ``HOME`` is a fresh folder (no user
+settings, agents or memory), telemetry, auto-update and other non-essential traffic are off, and
+``ANTHROPIC_BASE_URL`` / ``ANTHROPIC_API_KEY`` come from this process's environment (the key is
+only ever in the child's environment: never in a file, a detail or an error).
+
+Invariants:
+
+- The decision is the main loop's first tool call, seen by a ``PreToolUse`` hook: an ``Agent``
+  call is its ``subagent_type`` (``general-purpose`` without one), any other tool is ``none``, and
+  a turn that ends without a tool call is ``none``. The hook denies that call and returns
+  ``continue: false``, so Claude Code ends the session without running the tool: no subagent
+  starts and no request follows. Measured against the loopback fake (2 CPUs): one
+  ``POST /v1/messages`` per decision (more only when Claude Code itself retries an error) of
+  about 22,000 input tokens, and 2 to 2.5 s of wall time, 1.3 s of it starting the CLI and the
+  SDK's handshake. Starting the CLI is CPU-bound: 8 decisions at once took 20 s on 2 CPUs.
+- Claude Code retries even a 401 (ten times, with back-off of up to 40 s); the first
+  ``api_retry`` event with an authentication status stops the session at once and raises
+  ``FatalProviderError``.
+- The CLI never outlives ``decide()``: it is killed once the result is in (nothing of the
+  session is kept) and on a timeout, a cancellation or a failure (the SDK's own close would wait
+  5 s for a graceful exit, then 5 s after SIGTERM); the temporary folder is always removed.
+- Several ``decide()`` may run at once: each has its own folder, process and SDK client.
+
+The SDK merges this process's environment into the CLI's; the variables above (and
+``CLAUDE_CONFIG_DIR``, pointed into the fresh ``HOME``) override whatever it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import SpecError
+from experiments.providers.base import (
+    CHARS_PER_TOKEN,
+    FatalProviderError,
+    ProviderError,
+    Usage,
+)
+from experiments.roster import GENERAL_PURPOSE, NONE, RosterAgent
+from experiments.routers.base import Decision, RouterOptions, RoutingQuestion
+
+if TYPE_CHECKING:
+    from experiments.kinds.base import ModelCalls
+
+EXTRA_MISSING = (
+    "router claude-code needs the claude-code extra: pip install 'agent-registry[claude-code]'"
+)
+CLI_ENV = "REGISTRY_CLAUDE_CLI"
+VERSION_TIMEOUT_S = 30.0
+# The environment every Claude Code run of this project gets, whatever else it inherits.
+QUIET_ENV = {
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+PASSED_THROUGH = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")
+MISSING_KEY = "router claude-code needs ANTHROPIC_API_KEY in the environment"
+# Statuses no retry can cure: the run stops (FatalProviderError), as the providers do.
+FATAL_STATUSES = frozenset({400, 401, 403, 404})
+AUTH_STATUSES = frozenset({401, 403})
+DENY_REASON = "Routing trial: the delegation decision is recorded; this call is not run."
+
+# What Claude Code 2.1.332 sends besides the agent listing and the prompt, measured against the
+# loopback fake as characters of the JSON body of the main loop's first request: the system
+# prompt (about 28,400 characters in three blocks), the tools (about 48,000 characters of JSON:
+# Agent's description alone is 8,200), and the other reminders of the first user message
+# (environment, deferred tools, skills, date: about 9,000). The listing of the built-in agents,
+# with its header and closing sentence, is 1,880 more; estimate() adds a line per agent of the
+# question and the prompt. Against the fake the estimate is within 1% of the body's size / 4.
+CC_BASE_CHARS = 86_500
+CC_BUILTIN_LISTING_CHARS = 1_880
+ESTIMATED_OUTPUT_TOKENS = 100  # an Agent call with a short prompt, or a short answer
+
+# Claude Code's built-in agents (2.1.332 lists these five; the note's four plus ``claude``).
+# The descriptions are short paraphrases: only the names matter for validation, and the
+# ``messages`` router reads Claude Code's own text from its capture.
+BUILTINS = (
+    RosterAgent("claude", "Catch-all agent for a task no more specific agent fits.", ("*",),
+                "built-in", builtin=True),
+    RosterAgent("Explore", "Fast read-only agent that searches a codebase.", None,
+                "built-in", builtin=True),
+    RosterAgent(GENERAL_PURPOSE, "Researches questions and runs multi-step tasks.", ("*",),
+                "built-in", builtin=True),
+    RosterAgent("Plan", "Software architect agent that designs implementation plans.", None,
+                "built-in", builtin=True),
+    RosterAgent("statusline-setup", "Configures the Claude Code status line.", ("Read", "Edit"),
+                "built-in", builtin=True),
+)  # fmt: skip
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+
+def require_sdk() -> None:
+    """``SpecError`` naming the extra when ``claude_agent_sdk`` cannot be imported."""
+    try:
+        import claude_agent_sdk  # noqa: F401
+    except ImportError:
+        raise SpecError(EXTRA_MISSING) from None
+
+
+def bundled_cli() -> Path | None:
+    """The CLI ``claude_agent_sdk`` ships (None: the package or its binary is missing)."""
+    try:
+        spec = importlib.util.find_spec("claude_agent_sdk")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "_bundled" / "claude"
+    return path if path.is_file() else None
+
+
+def find_cli(cli: str | None = None) -> str:
+    """The claude binary to run: ``cli``, else ``REGISTRY_CLAUDE_CLI``, else the bundled one."""
+    chosen = cli or os.environ.get(CLI_ENV)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            found = shutil.which(chosen)
+            if found is None:
+                raise SpecError(f"no claude binary at {chosen} ({CLI_ENV})")
+            path = Path(found)
+        return str(path)
+    bundled = bundled_cli()
+    if bundled is None:
+        raise SpecError(f"claude_agent_sdk has no bundled claude binary; set {CLI_ENV}")
+    return str(bundled)
+
+
+def cli_version(cli: str, *, timeout_s: float = VERSION_TIMEOUT_S) -> str:
+    """``claude --version`` as ``2.1.332``; ``SpecError`` when it fails or hangs."""
+    try:
+        done = subprocess.run(
+            [cli, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, **QUIET_ENV},
+        )
+    except subprocess.TimeoutExpired:
+        raise SpecError(f"{cli} --version did not answer within {timeout_s:g} s") from None
+    except OSError as err:
+        raise SpecError(f"cannot run {cli}: {err.strerror or err}") from None
+    match = re.search(r"\d+\.\d+\.\d+\S*", done.stdout)
+    if done.returncode != 0 or match is None:
+        line = first_line(done.stderr) or first_line(done.stdout) or f"exit {done.returncode}"
+        raise SpecError(f"{cli} --version failed: {line}")
+    return match.group(0)
+
+
+def session_env(home: Path, **overrides: str) -> dict[str, str]:
+    """The variables a Claude Code run gets on top of what it inherits: a fresh ``HOME`` (and
+    config folder), the quiet switches, and the base URL and key from this environment."""
+    env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), **QUIET_ENV}
+    for name in PASSED_THROUGH:
+        value = os.environ.get(name)
+        if value:
+            env[name] = value
+    env.update(overrides)
+    return env
+
+
+def first_line(text: str | None) -> str:
+    """The first non-blank line of ``text``, stripped ("" when there is none)."""
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def write_agents(folder: Path, agents: Sequence[RosterAgent]) -> None:
+    """``.claude/agents/<name>.md`` for each project agent, byte for byte as the question has it."""
+    target = folder / ".claude" / "agents"
+    target.mkdir(parents=True, exist_ok=True)
+    for agent in agents:
+        if agent.builtin:
+            continue
+        if not agent.name or "/" in agent.name or agent.name in (".", ".."):
+            raise SpecError(f"agent name {agent.name!r} is not a plain file name")
+        # newline="" keeps the markdown's own line endings.
+        with (target / f"{agent.name}.md").open("w", encoding="utf-8", newline="") as out:
+            out.write(agent.markdown)
+
+
+def _usage(raw: Mapping[str, Any] | None) -> Usage:
+    raw = raw or {}
+
+    def count(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    return Usage(
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cache_write_tokens=count("cache_creation_input_tokens"),
+        cache_read_tokens=count("cache_read_input_tokens"),
+    )
+
+
+def choice_of(tool_name: str, tool_input: Mapping[str, Any]) -> str:
+    """What a first tool call means: an Agent call is its subagent_type, anything else none."""
+    if tool_name not in ("Agent", "Task"):  # Task: the Agent tool's older name
+        return NONE
+    subagent = tool_input.get("subagent_type")
+    return subagent if isinstance(subagent, str) and subagent else GENERAL_PURPOSE
+
+
+class _Session:
+    """What one Claude Code session reported, gathered from its messages and its hook."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = tuple(secrets)  # scrubbed from every line kept
+        self.tool: tuple[str, dict[str, Any]] | None = None  # the first tool call
+        self.message_ids: list[str] = []
+        self.retries = 0
+        self.fatal: tuple[int, str] | None = None
+        self.model: str | None = None
+        self.session_id: str | None = None
+        self.result: Any = None  # the ResultMessage
+        self.stderr: list[str] = []
+
+    @property
+    def requests(self) -> int:
+        return len(self.message_ids) + self.retries
+
+
+class ClaudeCodeRouter:
+    """Claude Code's main loop decides; see the module docstring for how a session is stopped."""
+
+    name = "claude-code"
+    simulated = False
+
+    def __init__(self, options: RouterOptions) -> None:
+        require_sdk()
+        self.options = options
+        self.cli = find_cli()
+        self.cc_version = cli_version(self.cli, timeout_s=VERSION_TIMEOUT_S)
+
+    @property
+    def version(self) -> str:
+        return f"claude-code {self.cc_version}"
+
+    def builtins(self) -> tuple[RosterAgent, ...]:
+        return BUILTINS
+
+    def estimate(self, question: RoutingQuestion) -> Usage:
+        listing = sum(len(agent.listing_line()) + 1 for agent in question.agents)
+        chars = CC_BASE_CHARS + CC_BUILTIN_LISTING_CHARS + listing + len(question.prompt)
+        return Usage(input_tokens=chars // CHARS_PER_TOKEN, output_tokens=ESTIMATED_OUTPUT_TOKENS)
+
+    async def aclose(self) -> None:
+        return None
+
+    async def decide(self, question: RoutingQuestion, calls: ModelCalls) -> Decision:
+        """One Claude Code session; ``calls`` is unused: Claude Code makes its own requests."""
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise FatalProviderError(MISSING_KEY)
+        started = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix="registry-claude-code-"))
+        session = _Session([os.environ["ANTHROPIC_API_KEY"]])
+        try:
+            workspace, home = tmp / "work", tmp / "home"
+            workspace.mkdir()
+            home.mkdir()
+            write_agents(workspace, question.agents)
+            try:
+                async with asyncio.timeout(self.options.timeout_s):
+                    await self._run(question, workspace, home, session)
+            except TimeoutError:
+                raise ProviderError(
+                    f"claude-code made no decision within {self.options.timeout_s:g} s"
+                ) from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        latency = time.monotonic() - started
+        return self._decision(question, session, latency)
+
+    async def _run(
+        self,
+        question: RoutingQuestion,
+        workspace: Path,
+        home: Path,
+        session: _Session,
+    ) -> None:
+        from claude_agent_sdk import (
+            AssistantMessage,
+            ClaudeAgentOptions,
+            ClaudeSDKClient,
+            ClaudeSDKError,
+            HookMatcher,
+            ResultMessage,
+            SystemMessage,
+            ToolUseBlock,
+        )
+
+        secrets = session.secrets
+
+        async def pre_tool_use(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
+            if hook_input.get("agent_id"):  # a subagent's call: never expected, never allowed
+                return _deny()
+            if session.tool is None:
+                session.tool = (str(hook_input["tool_name"]), dict(hook_input["tool_input"]))
+            return _deny()
+
+        def on_stderr(line: str) -> None:
+            if len(session.stderr) < 200:
+                session.stderr.append(scrub(line, secrets))
+
+        options = ClaudeAgentOptions(
+            cwd=str(workspace),
+            model=question.model_id,
+            cli_path=self.cli,
+            env=session_env(home),
+            # Claude Code's own system prompt: without a preset the SDK sends an empty one.
+            system_prompt={"type": "preset", "preset": "claude_code"},
+            hooks={"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]},
+            stderr=on_stderr,
+        )
+        client = ClaudeSDKClient(options)
+        try:
+            await client.connect()
+            await client.query(question.prompt)
+            async for message in client.receive_messages():
+                if isinstance(message, SystemMessage):
+                    data = message.data
+                    if message.subtype == "init":
+                        session.session_id = data.get("session_id") or session.session_id
+                    elif message.subtype == "api_retry":
+                        session.retries += 1
+                        status = data.get("error_status")
+                        if isinstance(status, int) and status in AUTH_STATUSES:
+                            session.fatal = (status, str(data.get("error") or "authentication"))
+                            break
+                elif isinstance(message, AssistantMessage):
+                    if message.parent_tool_use_id is not None:
+                        continue  # a subagent's message (the hook prevents any)
+                    session.model = session.model or message.model
+                    msg_id = message.message_id or f"anon-{len(session.message_ids)}"
+                    if msg_id not in session.message_ids:
+                        session.message_ids.append(msg_id)
+                    if session.tool is None:
+                        for block in message.content:
+                            if isinstance(block, ToolUseBlock):
+                                session.tool = (block.name, dict(block.input))
+                                break
+                    if len(session.message_ids) > 1 and session.tool is not None:
+                        # A request after the decision: the hook did not stop the loop.
+                        with contextlib.suppress(Exception):
+                            await client.interrupt()
+                elif isinstance(message, ResultMessage):
+                    session.result = message
+                    session.session_id = message.session_id or session.session_id
+                    break
+        except ClaudeSDKError as err:
+            detail = first_line(scrub(str(err), secrets))
+            line = next((s for s in session.stderr if s.strip()), "") or detail
+            raise ProviderError(f"claude-code failed: {line or type(err).__name__}") from None
+        finally:
+            # Nothing of the session is kept (its folder is removed), so there is no reason to
+            # wait for the CLI to flush its transcript and leave: its result is in, or it
+            # failed, timed out or was cancelled.
+            _kill(client)
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+        if session.fatal is not None:
+            status, what = session.fatal
+            raise FatalProviderError(
+                f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
+                status=status,
+            )
+        if session.result is None:
+            line = next((s for s in session.stderr if s.strip()), "")
+            raise ProviderError(f"claude-code ended without a result: {line or 'no output'}")
+
+    def _decision(self, question: RoutingQuestion, session: _Session, latency: float) -> Decision:
+        result, secrets = session.result, session.secrets
+        if result.is_error and session.tool is None:
+            status = getattr(result, "api_error_status", None)
+            text = first_line(scrub(str(result.result or ""), secrets))
+            errors = getattr(result, "errors", None) or []
+            text = text or first_line(scrub(" ".join(map(str, errors)), secrets))
+            message = f"claude-code: {text or result.subtype}"
+            if isinstance(status, int) and status in FATAL_STATUSES:
+                raise FatalProviderError(message, status=status)
+            raise ProviderError(message, status=status if isinstance(status, int) else None)
+        agent_input: dict[str, Any] | None = None
+        if session.tool is None:
+            choice = NONE
+        else:
+            tool_name, tool_input = session.tool
+            choice = choice_of(tool_name, tool_input)
+            if choice != NONE:
+                agent_input = {
+                    key: tool_input.get(key) for key in ("description", "subagent_type", "prompt")
+                }
+        details: dict[str, Any] = {
+            "claude_code_version": self.cc_version,
+            "agent_input": agent_input,
+            "requests": session.requests,
+            "session_id": session.session_id,
+        }
+        if session.tool is not None and choice == NONE:
+            details["tool"] = session.tool[0]
+        cost = result.total_cost_usd
+        return Decision(
+            choice=choice,
+            usage=_usage(result.usage),
+            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            latency_s=latency,  # CLI start to decision; Claude Code does not report a TTFT
+            model_id=session.model or question.model_id,
+            details=details,
+        )
+
+
+def _deny() -> dict[str, Any]:
+    """The hook's answer: refuse the call and end the session (``continue: false``)."""
+    return {
+        "continue_": False,
+        "stopReason": DENY_REASON,
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": DENY_REASON,
+        },
+    }
+
+
+def _kill(client: Any) -> None:
+    """SIGKILL the CLI of ``client`` at once. The SDK keeps the process on its transport; its
+    own close would wait up to 10 s for the process to leave by itself."""
+    process = getattr(getattr(client, "_transport", None), "_process", None)
+    if process is not None and getattr(process, "returncode", 0) is None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            process.kill()
