@@ -2,9 +2,10 @@
 
 In Claude Code the ``description`` (with its ``<example>`` blocks) and the ``tools`` of every
 agent reach only the main loop, as one line each of a ``<system-reminder>`` listing:
-``- NAME: DESCRIPTION (Tools: ...)``. Project agents come first, then the built-in ones. A
-description written in the generator's one-line style (literal ``\\n`` escapes) is listed with
-real line breaks. See shared notes, claude-code-runtime.md.
+``- NAME: DESCRIPTION (Tools: ...)``; the real CLI sorts project and built-in agents together
+by name (``routers.capture.listing_order``). A description written in the generator's one-line
+style (literal ``\\n`` escapes) is listed with real line breaks. See shared notes,
+claude-code-runtime.md, and the capture module for what the real CLI was seen to send.
 """
 
 from __future__ import annotations

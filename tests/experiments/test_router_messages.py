@@ -131,11 +131,12 @@ def test_the_request_is_the_capture_with_the_roster_and_the_prompt(
     assert body["thinking"] == BODY["thinking"] and body["max_tokens"] == 32000
     listing = body["messages"][0]["content"][0]["text"]
     lines = listing.splitlines()
-    # Project agents first (the variant's own, then the roster), then the built-ins.
-    assert lines[1].startswith("- backend: Server code") and lines[2] == (
-        "- frontend: UI work. (Tools: All tools)"
-    )
-    assert lines[3].startswith("- Explore:") and lines[-2].startswith("- statusline-setup:")
+    # Project agents and built-ins in one list sorted by name, as Claude Code lists them.
+    names = [line[2:].split(":")[0] for line in lines if line.startswith("- ")]
+    assert names == ["backend", "Explore", "frontend", "general-purpose", "Plan",
+                     "statusline-setup"]  # fmt: skip
+    assert "- backend: Server code. (Tools: All tools)" in lines
+    assert "- frontend: UI work. (Tools: All tools)" in lines
     assert CAPTURE_PROMPT not in json.dumps(body)
 
     report = json.loads(cli.ok("report", "routing", "--json").stdout)
@@ -203,3 +204,37 @@ def test_the_dry_run_prices_the_main_loop_model(cli: Cli, tmp_path: Path, api: A
     assert {v["model"] for v in dry["variants"]} == {"claude-sonnet-5-5"}
     assert dry["calls"] == 6 and dry["estimated_cost_usd"] > 0
     assert api.requests == []
+
+
+def test_a_claude_code_experiment_runs_the_real_cli_end_to_end(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same experiment with `router: claude-code`: each trial runs the bundled Claude Code,
+    which lists the roster files it finds in its workspace; the fake routes by that listing."""
+    pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
+    spec = _setup(cli, tmp_path)
+    text = spec.read_text().replace("router: messages\ncapture: capture.json\n", "")
+    spec.write_text(text.replace("roster:", "router: claude-code\nconcurrency: 2\nroster:"))
+
+    def route(body: dict[str, Any]) -> ToolCall | Text:
+        # Where Claude Code puts the listing and the prompt depends on the model: route on the
+        # whole body, as _route does on the two blocks of the hand-made capture.
+        sent = json.dumps(body["messages"])
+        return _route({"messages": [{"content": [{"text": sent}, {"text": sent}]}]})
+
+    monkeypatch.delenv("REGISTRY_CLAUDE_CLI", raising=False)
+    with fake_anthropic(route, x_api_key=True) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        run = json.loads(cli.ok("run", str(spec), "--json", "--quiet").stdout)
+        requests = [r for r in fake.requests if r.path.startswith("/v1/messages")]
+    assert run["status"] == "completed" and run["trials"] == 6
+    assert len(requests) == 6  # one main-loop request per decision, no subagent ever ran
+    report = json.loads(cli.ok("report", "routing", "--json").stdout)
+    assert report["experiment"]["simulated"] is False
+    by_label = {v["label"]: v for v in report["variants"]}
+    assert by_label["sharper"]["quality"]["mean"] == pytest.approx(1.0)
+    assert by_label["control"]["quality"]["mean"] == pytest.approx(2 / 3)
+    [version] = report["delegation"]["router_versions"]
+    assert version.startswith("claude-code 2.")
+    assert DEFAULT_KEY not in json.dumps(report)
