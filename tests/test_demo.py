@@ -19,6 +19,8 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
         "4. Run",
         "5. The report",
         "6. Export",
+        "7. Does Claude pick the agent?",
+        "8. The delegation report",
     ):
         assert step in out
     assert "SIMULATED" in out
@@ -35,8 +37,17 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
     assert b"Passwords: a slow adaptive hash" in exported.read_bytes()
     listed = json.loads(demo_db.ok("experiments", "--json").stdout)
     assert [(e["name"], e["status"], e["trials"]) for e in listed] == [
-        ("demo-backend", "completed", 3 * 28 * 3)
+        ("demo-delegation", "completed", 2 * 58 * 3),  # newest first
+        ("demo-backend", "completed", 3 * 28 * 3),
     ]
+    # The delegation report: routing figures of both variants, and what changed between them.
+    delegation = json.loads(demo_db.ok("report", "demo-delegation", "--json").stdout)
+    assert [v["label"] for v in delegation["variants"]] == ["control", "better-examples"]
+    for variant in delegation["variants"]:
+        assert variant["quality"]["mean"] == variant["delegation"]["accuracy"]["rate"]
+        assert 0 < variant["delegation"]["recall"]["rate"] < 1
+    assert delegation["delegation"]["changed"]
+    assert "routed correctly" in out and "requests that changed:" in out
     log = json.loads(demo_db.ok("log", "backend-logic-implementer", "--json").stdout)
     reasons = [m["reason"] or "" for m in log["label_moves"] if m["label"] == "candidate"]
     assert reasons and reasons[0].startswith("winner of experiment 1")
