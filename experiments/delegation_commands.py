@@ -26,8 +26,13 @@ Examples:
     "--timeout", "timeout_s", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
     help="Seconds to wait for Claude Code's request.",
 )  # fmt: skip
+@click.option(
+    "--model", "model", default="sonnet", show_default=True, metavar="MODEL",
+    help="The main loop's model to capture with (alias or ID): Claude Code's request names it, "
+    "and its layout depends on it; use the `main_model` of your experiments.",
+)  # fmt: skip
 @json_option
-def capture_claude_code(out: Path | None, timeout_s: float, as_json: bool) -> None:
+def capture_claude_code(out: Path | None, timeout_s: float, model: str, as_json: bool) -> None:
     """Run the installed Claude Code once, offline, against a local endpoint, and keep the
     request its main loop sends (system prompt, tools, agent listing) for `router: messages`.
 
@@ -36,9 +41,11 @@ def capture_claude_code(out: Path | None, timeout_s: float, as_json: bool) -> No
     """
     from experiments.routers.capture import DEFAULT_CAPTURE
     from experiments.routers.capture import capture_claude_code as capture
+    from registry.model_aliases import resolve_model
 
     path = out if out is not None else DEFAULT_CAPTURE
-    made = asyncio.run(capture(path, timeout_s=timeout_s))
+    model_id = resolve_model(model).model_id
+    made = asyncio.run(capture(path, timeout_s=timeout_s, model=model_id))
     builtins = [agent.name for agent in made.builtins()]
     if as_json:
         emit_json(
@@ -46,13 +53,14 @@ def capture_claude_code(out: Path | None, timeout_s: float, as_json: bool) -> No
                 "path": str(path),
                 "capture": made.capture_id,
                 "claude_code_version": made.cc_version,
+                "model": model_id,
                 "captured_at": made.captured_at,
                 "builtin_agents": builtins,
             }
         )
         return
     echo(
-        f"captured Claude Code {made.cc_version}'s main-loop request as {made.capture_id} in "
-        f"{path}; built-in agents: {', '.join(builtins) or 'none'}"
+        f"captured Claude Code {made.cc_version}'s main-loop request on {model_id} as "
+        f"{made.capture_id} in {path}; built-in agents: {', '.join(builtins) or 'none'}"
     )
     echo("  use it with `router: messages` (and `capture: PATH` when not the default)")

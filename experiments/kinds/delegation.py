@@ -146,9 +146,25 @@ class DelegationTrial:
         )
 
     def warnings(self) -> list[str]:
-        """What to say before anything is spent (a stale capture)."""
-        stale = getattr(self.router, "stale", None)
-        return [stale] if isinstance(stale, str) else []
+        """What to say before anything is spent: a capture of another Claude Code version, or
+        taken on another model (its texts name that model, and its layout depends on it)."""
+        if self.delegation.router != "messages":
+            return []
+        router = self._messages_router()
+        warnings = [router.stale] if router.stale else []
+        captured = router.capture.body.get("model")
+        if captured and captured != self.model_id:
+            warnings.append(
+                f"the Claude Code capture was taken on {captured}, the experiment asks "
+                f"{self.model_id}: re-run `registry capture-claude-code --model {self.model_id}`"
+            )
+        return warnings
+
+    def _messages_router(self) -> MessagesRouter:
+        from experiments.routers.messages import MessagesRouter
+
+        assert isinstance(self.router, MessagesRouter)
+        return self.router
 
     def _trial_facts(self, cell: Cell) -> dict[str, Any]:
         return {
@@ -177,12 +193,6 @@ class MessagesDelegationTrial(DelegationTrial):
     def outcome(self, cell: Cell, response: ModelResponse, *, batch: bool) -> Outcome:
         decision = self._messages_router().decision(response)
         return self.decided(cell, decision, batch=batch)
-
-    def _messages_router(self) -> MessagesRouter:
-        from experiments.routers.messages import MessagesRouter
-
-        assert isinstance(self.router, MessagesRouter)
-        return self.router
 
 
 def check_expectations(plan: Plan, router: Router) -> None:

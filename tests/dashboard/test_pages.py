@@ -17,9 +17,9 @@ from dashboard import data
 from experiments.reporting import build_report
 from experiments.store.tables import Experiment as ExperimentRow
 from experiments.store.tables import ExperimentTask, Grade, Trial
-from registry.database import sqlite_path
+from registry.database import Database, sqlite_path
 from registry.models import Agent
-from tests.conftest import SEED
+from tests.conftest import SEED, Cli
 from tests.dashboard.conftest import PAGES, Experiment
 
 OpenPage = Callable[..., AppTest]
@@ -337,3 +337,34 @@ def test_an_experiment_left_running_by_a_killed_run_is_not_polled(
     assert "A run is in progress" not in texts(at)
     at = open_page("compare", experiment.id)
     assert not at.get("progress")
+
+
+def test_compare_shows_a_delegation_experiment_s_routing(
+    sqlite_cli: Cli, tmp_path: Path, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.experiments.test_delegation_cli import _publish, _spec
+
+    _publish(sqlite_cli, tmp_path)
+    variants = {"control": "backend-logic-implementer@1",
+                "helpful": "backend-logic-implementer@helpful"}  # fmt: skip
+    spec = _spec(tmp_path, variants, "routing")
+    exp = int(json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)["experiment"])
+    monkeypatch.setenv("REGISTRY_DB", sqlite_cli.db)
+    at = open_page("compare", exp)
+    assert "Delegation" in [h.value for h in at.subheader]
+    db = Database(sqlite_cli.db)
+    try:
+        report = build_report(db, exp)
+    finally:
+        db.dispose()
+    frames = [frame.value for frame in at.dataframe]
+    routing = next(f for f in frames if "recall" in f.columns)
+    pd.testing.assert_frame_equal(routing, data.delegation_table(report), check_dtype=False)
+    assert list(routing["variant"]) == ["control", "helpful"]
+    changed = next(f for f in frames if "variant correct" in f.columns)
+    assert report.delegation is not None
+    assert set(changed["task"]) == {c.task_id for c in report.delegation.changed}
+    confusion = next(f for f in frames if "expected" in f.columns and "task" not in f.columns)
+    assert "backend-logic-implementer" in set(confusion["expected"])
+    at.selectbox(key="confusion_variant").select("helpful").run()
+    assert not at.exception

@@ -319,3 +319,22 @@ def test_the_wilson_interval_matches_scipy(k: int, n: int) -> None:
     ours = wilson_interval(k / n, n)
     theirs = stats.binomtest(k, n).proportion_ci(method="wilson")
     assert ours == pytest.approx((theirs.low, theirs.high), abs=1e-9)
+
+
+def test_a_cached_decision_is_replayed_without_asking_the_router(tmp_path: Path) -> None:
+    db, plan, _ = _plan(tmp_path)
+    suite = load_suite(tmp_path / "suite.yaml")
+    first = store_plan(db, plan, "", suite, simulated=True)
+    router = ScriptedRouter(_smart)
+    kind = DelegationTrial(first, load_price_table(), router=router)
+    asyncio.run(Runner(db, first, SimulatedProvider(), kind=kind).run())
+    asked = len(router.questions)
+    second = store_plan(db, plan.overridden(cache=True), "", suite, simulated=True)
+    kind = DelegationTrial(second, load_price_table(), router=router)
+    summary = asyncio.run(Runner(db, second, SimulatedProvider(), kind=kind).run())
+    assert summary.cached == 12 and len(router.questions) == asked
+    before, after = (
+        build_report(db, first.experiment_id or 0),
+        build_report(db, summary.experiment_id),
+    )
+    assert [v.quality.mean for v in before.variants] == [v.quality.mean for v in after.variants]

@@ -109,6 +109,13 @@ def _route(body: dict[str, Any]) -> ToolCall | Text:
     return Text("It matches one or more a's.")
 
 
+def _route_anywhere(body: dict[str, Any]) -> ToolCall | Text:
+    """``_route`` on the whole of the messages: where Claude Code puts the listing and the
+    prompt depends on the model it runs on."""
+    sent = json.dumps(body["messages"])
+    return _route({"messages": [{"content": [{"text": sent}, {"text": sent}]}]})
+
+
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Any:
     with fake_anthropic(_route) as fake:
@@ -216,14 +223,8 @@ def test_a_claude_code_experiment_runs_the_real_cli_end_to_end(
     text = spec.read_text().replace("router: messages\ncapture: capture.json\n", "")
     spec.write_text(text.replace("roster:", "router: claude-code\nconcurrency: 2\nroster:"))
 
-    def route(body: dict[str, Any]) -> ToolCall | Text:
-        # Where Claude Code puts the listing and the prompt depends on the model: route on the
-        # whole body, as _route does on the two blocks of the hand-made capture.
-        sent = json.dumps(body["messages"])
-        return _route({"messages": [{"content": [{"text": sent}, {"text": sent}]}]})
-
     monkeypatch.delenv("REGISTRY_CLAUDE_CLI", raising=False)
-    with fake_anthropic(route, x_api_key=True) as fake:
+    with fake_anthropic(_route_anywhere, x_api_key=True) as fake:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
         run = json.loads(cli.ok("run", str(spec), "--json", "--quiet").stdout)
@@ -238,3 +239,40 @@ def test_a_claude_code_experiment_runs_the_real_cli_end_to_end(
     [version] = report["delegation"]["router_versions"]
     assert version.startswith("claude-code 2.")
     assert DEFAULT_KEY not in json.dumps(report)
+
+
+def test_a_capture_of_the_real_cli_drives_the_messages_router(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`registry capture-claude-code` runs the bundled CLI against its own loopback endpoint;
+    a messages experiment then replays that request, with no stale or model warning."""
+    pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
+    spec = _setup(cli, tmp_path)
+    out = tmp_path / "real-capture.json"
+    made = json.loads(
+        cli.ok("capture-claude-code", "--out", str(out), "--model", "sonnet", "--json").stdout
+    )
+    assert made["model"] == "claude-sonnet-5-5" and made["claude_code_version"].startswith("2.")
+    assert {"general-purpose", "Explore", "Plan"} <= set(made["builtin_agents"])
+    spec.write_text(spec.read_text().replace("capture: capture.json", f"capture: {out}"))
+    with fake_anthropic(_route_anywhere) as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+        run = cli.ok("run", str(spec), "--json", "--quiet")
+    assert "warning" not in run.stderr
+    assert json.loads(run.stdout)["status"] == "completed"
+    bodies = [r.body for r in api.requests if r.path == "/v1/messages"]
+    assert len(bodies) == 6 and all(b["model"] == "claude-sonnet-5-5" for b in bodies)
+    assert all("- frontend: UI work. (Tools: All tools)" in json.dumps(b) for b in bodies)
+    report = json.loads(cli.ok("report", "routing", "--json").stdout)
+    by_label = {v["label"]: v["quality"]["mean"] for v in report["variants"]}
+    assert by_label == pytest.approx({"control": 2 / 3, "sharper": 1.0})
+
+
+def test_a_capture_on_another_model_is_warned_about(cli: Cli, tmp_path: Path, api: Any) -> None:
+    spec = _setup(cli, tmp_path)
+    spec.write_text(spec.read_text().replace("main_model: sonnet", "main_model: opus"))
+    dry = cli.ok("run", str(spec), "--dry-run")
+    assert "capture was taken on claude-sonnet-5-5, the experiment asks claude-opus-5-5" in (
+        dry.stderr
+    )
