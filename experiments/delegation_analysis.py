@@ -36,6 +36,11 @@ def is_correct(choice: str, expected: str, agent: str, under_test: frozenset[str
     return choice == expected
 
 
+def _decided(records: Iterable[ChoiceRecord], expect: Mapping[str, str]) -> Iterable[ChoiceRecord]:
+    """The records with a decision, of tasks that say which agent should take them."""
+    return (r for r in records if r.error is None and r.choice is not None and r.task_id in expect)
+
+
 def variant_delegation(
     records: Iterable[ChoiceRecord],
     *,
@@ -45,9 +50,9 @@ def variant_delegation(
 ) -> VariantDelegation:
     """One variant's figures from its decided trials (``records`` of that variant only)."""
     picks: dict[str, list[str]] = defaultdict(list)
-    for r in records:
-        if r.error is None and r.choice is not None and r.task_id in expect:
-            picks[r.task_id].append(r.choice)
+    for r in _decided(records, expect):
+        assert r.choice is not None
+        picks[r.task_id].append(r.choice)
     accuracy, recall, taken = [], [], []
     misses: Counter[str] = Counter()
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
@@ -91,9 +96,9 @@ def changed_requests(
     largest change first."""
     under_test = frozenset(agents.values())
     picks: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for r in records:
-        if r.error is None and r.choice is not None and r.task_id in expect:
-            picks[r.variant, r.task_id][r.choice] += 1
+    for r in _decided(records, expect):
+        assert r.choice is not None
+        picks[r.variant, r.task_id][r.choice] += 1
 
     def correct_share(variant: str, task_id: str) -> float | None:
         counts = picks.get((variant, task_id))

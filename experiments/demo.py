@@ -59,6 +59,24 @@ concurrency: 16
 """
 
 
+def _run(ctx: click.Context, spec: Path) -> None:
+    """``registry run SPEC``, as typed, with progress."""
+    from experiments.commands import run
+
+    ctx.invoke(
+        run,
+        spec_path=spec,
+        resume_id=None,
+        max_cost=None,
+        concurrency=None,
+        dry_run=False,
+        batch=False,
+        cache=False,
+        quiet=False,
+        as_json=False,
+    )
+
+
 def _step(text: str) -> None:
     click.echo()
     click.secho(f"== {text}", bold=True)
@@ -84,7 +102,7 @@ Example:
 def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
     """Publish the bundled agent, derive variants, run, grade, report, export the winner."""
     from core.errors import AgentRegistryError
-    from experiments.commands import report, run
+    from experiments.commands import report
     from registry.cli import export
     from registry.commands.catalog import diff, publish
 
@@ -125,18 +143,7 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         SPEC.format(agent=AGENT, tasks=data_path("tasks/backend.yaml"), epochs=epochs, seed=seed)
     )
     _step(f"4. Run {spec}: every variant on every task, {epochs} epochs, graded as it goes")
-    ctx.invoke(
-        run,
-        spec_path=spec,
-        resume_id=None,
-        max_cost=None,
-        concurrency=None,
-        dry_run=False,
-        batch=False,
-        cache=False,
-        quiet=False,
-        as_json=False,
-    )
+    _run(ctx, spec)
 
     _step("5. The report and the verdict (registry report demo-backend)")
     ctx.invoke(report, experiment="demo-backend", markdown=False, seed=None, as_json=False)
@@ -164,18 +171,7 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         f"7. Does Claude pick the agent? {delegation}: the description and its examples act "
         "only on the main loop's choice of agent, so @better-examples is measured there"
     )
-    ctx.invoke(
-        run,
-        spec_path=delegation,
-        resume_id=None,
-        max_cost=None,
-        concurrency=None,
-        dry_run=False,
-        batch=False,
-        cache=False,
-        quiet=False,
-        as_json=False,
-    )
+    _run(ctx, delegation)
     _step("8. The delegation report (registry report demo-delegation)")
     ctx.invoke(report, experiment="demo-delegation", markdown=False, seed=None, as_json=False)
     click.echo()

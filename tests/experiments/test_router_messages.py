@@ -15,6 +15,7 @@ import pytest
 
 from experiments.routers.capture import CAPTURE_PROMPT, Capture
 from tests.conftest import Cli
+from tests.experiments.test_delegation import SUITE
 from tests.fake_anthropic import DEFAULT_KEY, Text, ToolCall, fake_anthropic, http_error
 
 SYSTEM = [
@@ -63,18 +64,6 @@ BODY: dict[str, Any] = {
     "stream": True,
 }  # fmt: skip
 AGENT = "---\nname: {name}\ndescription: {description}\n---\nBe good.\n"
-SUITE = """\
-tasks:
-  - id: webhook
-    prompt: "Stripe webhooks arrive twice and we charge customers twice."
-    expect: backend
-  - id: navbar
-    prompt: "The navbar overlaps the hero image on phones."
-    expect: frontend
-  - id: regex
-    prompt: "What does ^a+$ match?"
-    expect: none
-"""
 
 
 def _setup(cli: Cli, tmp_path: Path, *, cc_version: str = "2.1.332", extra: str = "") -> Path:
