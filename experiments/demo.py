@@ -113,6 +113,7 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
         dry_run=False,
         batch=False,
         cache=False,
+        sequential=None,
         quiet=False,
         as_json=False,
     )
