@@ -296,7 +296,7 @@ def run(
     )
     if summary.note:
         echo(f"  {summary.note}")
-    if summary.done < summary.total:
+    if summary.done < summary.total and summary.status != "completed":  # not stopped by a look
         echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
     echo(f"  report: registry report {summary.experiment_id}")
     _exit_unless_complete(ctx, summary)

@@ -29,11 +29,15 @@ METHOD = (
 )
 
 
+def look_boundaries(fractions: Sequence[float], alpha: float) -> tuple[Boundary, ...]:
+    """The boundaries of looks at ``fractions`` for the decision rule's two-sided ``alpha``."""
+    return boundaries(fractions, alpha / 2)
+
+
 def next_boundary(previous: Sequence[Look], tasks: int, total_tasks: int, alpha: float) -> Boundary:
-    """The boundary of a look at ``tasks`` of ``total_tasks`` after the ``previous`` looks, for
-    the decision rule's two-sided ``alpha``."""
+    """The boundary of a look at ``tasks`` of ``total_tasks`` after the ``previous`` looks."""
     fractions = [look.tasks / look.total_tasks for look in previous]
-    return boundaries([*fractions, tasks / total_tasks], alpha / 2)[-1]
+    return look_boundaries([*fractions, tasks / total_tasks], alpha)[-1]
 
 
 def look_alpha(boundary: Boundary) -> float:
@@ -58,7 +62,7 @@ def sequential_summary(looks: Sequence[Look], alpha: float) -> SequentialSummary
     elif last.tasks >= last.total_tasks:
         reason = "ran the whole suite: no look decided the verdict"
     else:
-        reason = f"not decided after {last.tasks} of {last.total_tasks} tasks (budget or resume)"
+        reason = "not decided yet: the run stopped before the suite's end (budget or interrupt)"
     # The fixed design's cost is extrapolated from what each task has cost so far: the same
     # tasks, variants and epochs, so the spend per task is the best estimate of the rest.
     full = last.cost_usd / last.tasks * last.total_tasks if last.tasks and last.cost_usd else None
