@@ -46,11 +46,11 @@ def test_a_large_effect_stops_early_without_losing_power():
     _large_effect(60)
 
 
-@pytest.mark.parametrize("replicates", [2000], marks=long_simulation)
+@pytest.mark.parametrize("replicates", [pytest.param(2000, marks=long_simulation)])
 def test_aa_with_a_look_every_8_tasks_keeps_the_winner_rate_2000_replicates(replicates: int):
     _aa(replicates)
 
 
-@pytest.mark.parametrize("replicates", [2000], marks=long_simulation)
+@pytest.mark.parametrize("replicates", [pytest.param(2000, marks=long_simulation)])
 def test_a_large_effect_stops_early_without_losing_power_2000_replicates(replicates: int):
     _large_effect(replicates)
