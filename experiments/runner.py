@@ -125,14 +125,15 @@ class Runner:
 
     def _batches(self, rows: list[list[Cell]], state: RunState) -> list[list[list[Cell]]]:
         """The rows in the batches a look follows: one batch for a fixed design, none when a
-        resumed sequential run has already decided."""
+        resumed sequential run has already decided (``state.concluded`` says so), and one empty
+        batch when nothing is left, so that a look a kill interrupted is taken now."""
         if self.monitor is None:
             return [rows]
         state.concluded = self.monitor.decided
         if state.concluded:
             return []
         size = self.plan.settings.sequential_batch_tasks or len(rows)
-        return [rows[start : start + size] for start in range(0, len(rows), size)]
+        return [rows[start : start + size] for start in range(0, len(rows), size)] or [[]]
 
     async def _schedule(
         self,

@@ -85,3 +85,16 @@ def test_sequential_is_tasks_per_look(tmp_path: Path, value: str | None, batch: 
 )  # fmt: skip
 def test_sequential_errors(tmp_path: Path, value: str, message: str) -> None:
     assert _load(tmp_path, GOOD + f"sequential: {value}\n") == message
+
+
+def test_the_stored_plan_keeps_the_batch_size_and_older_plans_are_fixed() -> None:
+    from dataclasses import replace
+
+    from experiments.plan import PlanDocument
+    from experiments.spec import DEFAULT_SETTINGS
+
+    document = PlanDocument(settings=replace(DEFAULT_SETTINGS, sequential_batch_tasks=4))
+    stored = document.to_json()
+    assert PlanDocument.from_json(stored).settings.sequential_batch_tasks == 4
+    del stored["sequential_batch_tasks"]  # a plan stored before sequential runs existed
+    assert PlanDocument.from_json(stored).settings.sequential_batch_tasks is None
