@@ -280,6 +280,27 @@ def delegation_table(report: Report) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def looks_frame(report: Report) -> pd.DataFrame:
+    """A sequential run's looks: tasks, alpha spent and tested, verdict, cost (empty otherwise)."""
+    if report.sequential is None:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        [
+            {
+                "look": look.look,
+                "tasks": f"{look.tasks}/{look.total_tasks}",
+                "spent alpha": look.spent_alpha,
+                "nominal alpha": look.nominal_alpha,
+                "verdict": look.status.replace("_", " "),
+                "stopped here": look.stopped,
+                "cost so far": look.cost_usd,
+                "why": look.reason,
+            }
+            for look in report.sequential.looks
+        ]
+    )
+
+
 def confusion_frame(report: Report, label: str) -> pd.DataFrame:
     """Expected agent (rows) against picked agent (columns), in trials, for one variant."""
     variant = next((v for v in report.variants if v.label == label), None)

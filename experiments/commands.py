@@ -118,6 +118,7 @@ Examples:
   registry run experiments/wording.yaml
   registry run experiments/wording.yaml --dry-run
   registry run experiments/wording.yaml --resume 3 --max-cost 2.50
+  registry run experiments/wording.yaml --sequential
 """
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
@@ -135,6 +136,12 @@ Examples:
     help="Reuse earlier answers to identical requests (default: the spec's `cache`, off).",
 )
 @click.option(
+    "--sequential/--no-sequential",
+    default=None,
+    help="Run in batches of tasks and stop once the verdict is decided (default: the spec's "
+    "`sequential`, off).",
+)
+@click.option(
     "--ungraded", is_flag=True, help="Run even though no grader measures any task's quality."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -149,6 +156,7 @@ def run(
     dry_run: bool,
     batch: bool,
     cache: bool | None,
+    sequential: bool | None,
     ungraded: bool,
     quiet: bool,
     as_json: bool,
@@ -187,7 +195,14 @@ def run(
         plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
             echo(f"warning: {warning}", err=True)
-    plan = plan.overridden(concurrency=concurrency, max_cost_usd=max_cost, cache=cache)
+    plan = plan.overridden(
+        concurrency=concurrency, max_cost_usd=max_cost, cache=cache, sequential=sequential
+    )
+    if batch and plan.settings.sequential_batch_tasks is not None:
+        raise click.UsageError(
+            "--batch sends every cell at once, so a sequential run cannot stop early: "
+            "drop one of them (--no-sequential)"
+        )
     _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     # Made before anything is stored or spent: a router that cannot run here says so now.
     kind = trial_kind(plan, load_price_table())
@@ -281,7 +296,7 @@ def run(
     )
     if summary.note:
         echo(f"  {summary.note}")
-    if summary.done < summary.total:
+    if summary.done < summary.total and summary.status != "completed":  # not stopped by a look
         echo(f"  resume with: registry run {spec_path} --resume {summary.experiment_id}")
     echo(f"  report: registry report {summary.experiment_id}")
     _exit_unless_complete(ctx, summary)

@@ -72,6 +72,7 @@ def _run(ctx: click.Context, spec: Path) -> None:
         dry_run=False,
         batch=False,
         cache=False,
+        sequential=None,
         quiet=False,
         as_json=False,
     )

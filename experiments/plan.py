@@ -25,7 +25,7 @@ from experiments.graders.base import (
     parse_grader_config,
 )
 from experiments.roster import RosterAgent
-from experiments.spec import DEFAULT_SETTINGS, ExperimentSpec, RunSettings
+from experiments.spec import DEFAULT_BATCH_TASKS, DEFAULT_SETTINGS, ExperimentSpec, RunSettings
 from experiments.tasks import Task, TaskSuite, load_suite
 from registry.store import Registry
 from variants.agentfile import AgentDefinition
@@ -209,9 +209,14 @@ class Plan:
         concurrency: int | None = None,
         max_cost_usd: float | None = None,
         cache: bool | None = None,
+        sequential: bool | None = None,
     ) -> Plan:
-        """The plan with the command line's overrides; None keeps what the plan has."""
+        """The plan with the command line's overrides; None keeps what the plan has.
+        ``sequential`` True keeps the plan's batch size, or takes the default one."""
         settings = self.settings
+        if sequential is not None:
+            batch = settings.sequential_batch_tasks or DEFAULT_BATCH_TASKS
+            settings = replace(settings, sequential_batch_tasks=batch if sequential else None)
         if concurrency is not None:
             settings = replace(settings, concurrency=concurrency)
         if cache is not None:

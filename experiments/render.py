@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from experiments.comparison_table import comparison_rows
-from experiments.report import Interval, Report, Share
+from experiments.report import Interval, Report, SequentialSummary, Share
+from experiments.sequential_rule import summary_sentence
 
 
 def _cell(value: float | None, fmt: str = ".3f") -> str:
@@ -82,6 +83,7 @@ def render_table(report: Report) -> str:
             lines.append("  ".join("-" * w for w in widths))
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=False)
+    lines += _sequential_lines(report, markdown=False)
     lines.append("")
     lines.append("verdict: " + _verdict_line(report))
     return "\n".join(lines) + "\n"
@@ -102,6 +104,7 @@ def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=True)
+    lines += _sequential_lines(report, markdown=True)
     if dashboard_url is not None:
         lines += ["", f"[Compare in the dashboard]({compare_url(dashboard_url, report)})"]
     return "\n".join(lines) + "\n"
@@ -223,4 +226,42 @@ def _delegation_lines(report: Report, *, markdown: bool) -> list[str]:
             lines += [f"  {line}" for line in changed]
     if more > 0:
         lines.append(f"{'' if markdown else '  '}... and {more} more (--json has all)")
+    return lines
+
+
+_SEQUENTIAL_HEADERS = ("look", "tasks", "spent alpha", "nominal alpha", "verdict", "cost")
+
+
+def _sequential_rows(summary: SequentialSummary) -> list[list[str]]:
+    """One row per look, as the renderings and the dashboard show it."""
+    return [
+        [
+            f"{look.look}{' (stopped)' if look.stopped else ''}",
+            f"{look.tasks}/{look.total_tasks}",
+            f"{look.spent_alpha:.4g}",
+            f"{look.nominal_alpha:.4g}",
+            look.status.replace("_", " "),
+            f"${look.cost_usd:.4f}",
+        ]
+        for look in summary.looks
+    ]
+
+
+def _sequential_lines(report: Report, *, markdown: bool) -> list[str]:
+    """The looks of a sequential run, why it stopped and what it saved."""
+    summary = report.sequential
+    if summary is None:
+        return []
+    rows = _sequential_rows(summary)
+    lines = ["", summary_sentence(summary)]
+    if markdown:
+        lines += ["", "| " + " | ".join(_SEQUENTIAL_HEADERS) + " |"]
+        lines.append("|" + "|".join("---" for _ in _SEQUENTIAL_HEADERS) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return lines
+    table = [list(_SEQUENTIAL_HEADERS), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(_SEQUENTIAL_HEADERS))]
+    lines += [
+        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table
+    ]
     return lines

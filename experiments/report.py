@@ -294,6 +294,38 @@ class DelegationSummary:
 
 
 @dataclass(frozen=True)
+class Look:
+    """One look of a sequential run at its evidence (``experiments.sequential``)."""
+
+    look: int
+    tasks: int  # tasks with trials at the look
+    total_tasks: int  # in the suite
+    information: float  # tasks / total_tasks
+    spent_alpha: float  # cumulative one-sided alpha spent by this look
+    nominal_alpha: float  # the two-sided alpha the decision rule was given at this look
+    status: VerdictStatus  # the verdict at that alpha
+    reason: str  # the verdict's text
+    stopped: bool  # the run stopped here because the verdict was decided
+    cost_usd: float  # billed by the time of the look
+
+
+@dataclass(frozen=True)
+class SequentialSummary:
+    """A sequential run's looks, why it stopped, and what stopping saved against the fixed
+    design (``full_cost_usd``: the cost per task so far times the tasks of the suite)."""
+
+    method: str
+    alpha: float  # the decision rule's two-sided alpha, spent over the looks
+    looks: tuple[Look, ...]
+    stopped_at: int | None  # the look that decided, None when none has
+    stop_reason: str
+    cost_usd: float  # billed by the last look
+    full_cost_usd: float | None  # estimated cost of the whole suite; None before any cost
+    saved_usd: float | None
+    saved_share: float | None  # saved_usd / full_cost_usd
+
+
+@dataclass(frozen=True)
 class Report:
     """One experiment's report: every figure ``registry report`` shows, and its verdict."""
 
@@ -308,6 +340,8 @@ class Report:
     verdict: Verdict
     pairwise: PairwiseSummary | None
     delegation: DelegationSummary | None = None  # a delegation experiment's routing figures
+    # A sequential run's looks; its verdict is the one at the last look's nominal alpha.
+    sequential: SequentialSummary | None = None
 
     def comparison(self, variant: str) -> Comparison | None:
         """The comparison of ``variant`` with the control (None for the control itself)."""

@@ -6,9 +6,12 @@ from dataclasses import replace
 from typing import Any
 
 from experiments.analysis import VariantInfo, analyse
+from experiments.decision import DecisionRule
 from experiments.delegation_analysis import delegation_summary
 from experiments.plan import Delegation
 from experiments.report import ExperimentInfo, PairwiseResult, PairwiseSummary, PositionBias, Report
+from experiments.sequential_rule import sequential_summary
+from experiments.store.looks import experiment_looks
 from experiments.store.plans import load_document, load_plan
 from experiments.store.reads import (
     choice_records,
@@ -25,9 +28,36 @@ from registry.database import Database
 def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = None) -> Report:
     """The report of an experiment (by id or name); ``seed`` overrides the spec's bootstrap seed."""
     experiment_id = find_experiment_id(db, str(experiment_ref))
-    experiment = get_experiment(db, experiment_id)
-    tasks = experiment_tasks(db, experiment_id)
     document = load_document(db, experiment_id)
+    looks = experiment_looks(db, experiment_id)
+    rule = document.decision
+    if looks:  # the sequential test's verdict: the level of its last look, not the fixed one
+        rule = replace(rule, alpha=looks[-1].nominal_alpha)
+    # A run stopped by a look expects trials of the tasks run by then, not of the whole suite.
+    stopped = next((look for look in looks if look.stopped), None)
+    expected = stopped.tasks if stopped is not None else None
+    report = analyse_stored(db, experiment_id, rule, seed=seed, expected_tasks=expected)
+    if looks:
+        report = replace(report, sequential=sequential_summary(looks, document.decision.alpha))
+    if document.delegation is None:
+        return report
+    return _with_delegation(db, report, document.delegation)
+
+
+def analyse_stored(
+    db: Database,
+    experiment_id: int,
+    rule: DecisionRule,
+    *,
+    seed: int | None = None,
+    expected_tasks: int | None = None,
+) -> Report:
+    """The analysis of the trials stored so far under ``rule`` (a sequential look passes its
+    own alpha), without the figures only the full report adds. ``expected_tasks``: how many
+    tasks the missing-data counts expect (default: the suite's); the report still gives the
+    suite's count as ``experiment.tasks``."""
+    experiment = get_experiment(db, experiment_id)
+    tasks = len(experiment_tasks(db, experiment_id))
     report = analyse(
         experiment=ExperimentInfo(
             id=experiment_id,
@@ -35,7 +65,7 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
             provider=experiment.provider,
             simulated=experiment.simulated,
             status=experiment.status,
-            tasks=len(tasks),
+            tasks=tasks if expected_tasks is None else expected_tasks,
             epochs=experiment.epochs,
             suite=experiment.suite_name,
             created_at=experiment.created_at.isoformat(),
@@ -46,13 +76,11 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
         ],
         control=experiment.control,
         trials=trial_records(db, experiment_id),
-        rule=document.decision,
+        rule=rule,
         seed=experiment.seed if seed is None else seed,
         pairwise=_pairwise(pairwise_summary(db, experiment_id)),
     )
-    if document.delegation is None:
-        return report
-    return _with_delegation(db, report, document.delegation)
+    return replace(report, experiment=replace(report.experiment, tasks=tasks))
 
 
 def _with_delegation(db: Database, report: Report, delegation: Delegation) -> Report:

@@ -24,6 +24,7 @@ class RunState:
     cost_usd: float = 0.0  # billed: cache hits cost nothing
     reserved_usd: float = 0.0  # expected cost of the cells admitted and still running
     stopped: str | None = None  # why the run stopped early, if it did
+    concluded: str | None = None  # a sequential look decided the verdict: why it stopped there
     started: float = field(default_factory=time.monotonic)
 
 
@@ -56,6 +57,8 @@ def run_status(
         return "failed", str(fatal[0])
     if interrupted:
         return "stopped", "interrupted"
+    if state.concluded:  # the answer is known: the trials not run are not missing
+        return "completed", state.concluded
     if state.stopped:
         return "stopped", state.stopped
     if state.failed:

@@ -9,6 +9,9 @@ The runner schedules; a trial kind (``experiments.kinds``) executes one cell. In
 - The budget admits whole task rows (every variant and epoch of one task) and only when the
   money spent, plus what admitted rows are expected to cost, plus this row's estimate, stays
   within ``max_cost_usd``; so a stop never leaves one variant with fewer answers than another.
+- A sequential run (``sequential_batch_tasks``) runs the rows in batches of that many tasks;
+  after each batch is stored, a look (``experiments.sequential``) may stop the run with its
+  verdict decided: status ``completed``, the note saying at which look and why.
 - A response cache hit (same request, same epoch; off unless the spec or ``--cache`` asks) is
   marked ``cached``: it is billed nothing, its ``cost_usd`` is what the answer costs (so arms
   stay comparable), and its latency is kept out of the statistics.
@@ -27,6 +30,8 @@ from experiments.pricing import load_price_table
 from experiments.providers.base import FatalProviderError, Provider, ProviderError
 from experiments.run_state import UNREACHABLE, RunState, RunSummary, run_status
 from experiments.scoring import Scorer
+from experiments.sequential import Monitor
+from experiments.sequential_rule import stop_note
 from experiments.store.trials import TrialResult, TrialStore, storage_error
 from registry.database import Database
 
@@ -66,6 +71,8 @@ class Runner:
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
         self._unreachable_cells = 0  # consecutive cells that got no response at all
+        sequential = plan.settings.sequential_batch_tasks is not None
+        self.monitor = Monitor(db, plan) if sequential else None
 
     async def run(self) -> RunSummary:
         pending = self.store.pending()
@@ -76,12 +83,23 @@ class Runner:
         self.on_progress(state)
         queue: asyncio.Queue[TrialResult | None] = asyncio.Queue()
         fatal: list[BaseException] = []
-        writer = asyncio.create_task(self._write(queue, fatal))
+        writer: asyncio.Task[None] | None = None
         interrupted = False
         try:
-            await self._schedule(pending.rows, state, queue, fatal)
-            await queue.put(None)
-            await writer
+            for batch in self._batches(pending.rows, state):
+                writer = asyncio.create_task(self._write(queue, fatal))
+                await self._schedule(batch, state, queue, fatal)
+                # A look reads what is stored: the batch's writer finishes first.
+                await queue.put(None)
+                await writer
+                if fatal:
+                    break
+                if self.monitor is not None and not (state.stopped or "").startswith(UNREACHABLE):
+                    look = await asyncio.to_thread(self.monitor.look, state.cost_usd)
+                    if look is not None and look.stopped:
+                        state.concluded = stop_note(look)
+                if state.stopped or state.concluded:
+                    break
             if not fatal and not state.stopped:
                 # Pairwise judges compare whole answers, so they run once every trial is stored.
                 from experiments.grading import run_pairwise
@@ -94,7 +112,7 @@ class Runner:
             fatal.append(err)
             raise
         finally:
-            if not writer.done():
+            if writer is not None and not writer.done():
                 await queue.put(None)
                 await asyncio.shield(writer)
             await self.judges.aclose()
@@ -104,6 +122,18 @@ class Runner:
         if fatal:
             raise fatal[0]
         return RunSummary.of(self.store.experiment_id, state, status, note)
+
+    def _batches(self, rows: list[list[Cell]], state: RunState) -> list[list[list[Cell]]]:
+        """The rows in the batches a look follows: one batch for a fixed design, none when a
+        resumed sequential run has already decided (``state.concluded`` says so), and one empty
+        batch when nothing is left, so that a look a kill interrupted is taken now."""
+        if self.monitor is None:
+            return [rows]
+        state.concluded = self.monitor.decided
+        if state.concluded:
+            return []
+        size = self.plan.settings.sequential_batch_tasks or len(rows)
+        return [rows[start : start + size] for start in range(0, len(rows), size)] or [[]]
 
     async def _schedule(
         self,

@@ -56,7 +56,11 @@ KNOWN_KEYS = (
     "main_model",
     "router_timeout_s",
     "capture",
+    "sequential",
 )
+# Tasks per look of a sequential run when the spec says only `sequential: true`: small enough
+# to stop early on a clear answer, large enough that a look has a few tasks to test.
+DEFAULT_BATCH_TASKS = 8
 # What an experiment measures: `response` grades the body's answers, `delegation` whether the
 # main loop picks the agent (the description and its examples act only there).
 KINDS = ("response", "delegation")
@@ -84,6 +88,8 @@ class RunSettings:
     cache: bool = False  # reuse answers of earlier experiments to identical requests
     max_attempts: int = 6
     estimate_output_tokens: int = 800  # for --dry-run and the budget before any answer is in
+    # Tasks per look of a sequential run (experiments/sequential.py); None: a fixed design.
+    sequential_batch_tasks: int | None = None
 
 
 DEFAULT_SETTINGS = RunSettings()
@@ -262,6 +268,8 @@ def parse_experiment_spec(
     if not isinstance(cache, bool):
         raise fail("cache", "must be true or false")
 
+    sequential = _sequential_batch_tasks(raw.get("sequential"), fail)
+
     seed = raw.get("seed", 0)
     low, high = SEED_RANGE
     if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
@@ -290,6 +298,7 @@ def parse_experiment_spec(
             estimate_output_tokens=integer(
                 "estimate_output_tokens", defaults.estimate_output_tokens, 1, 200_000
             ),
+            sequential_batch_tasks=sequential,
         ),
         graders=tuple(dict(g) for g in graders),
         decision=decision,
@@ -298,6 +307,26 @@ def parse_experiment_spec(
         source_text=text,
         path=path,
     )
+
+
+def _sequential_batch_tasks(raw: object, fail: Any) -> int | None:
+    """``sequential:`` as tasks per look: true (the default batch), false or absent (None), or
+    ``{batch_tasks: N}``."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return DEFAULT_BATCH_TASKS
+    if not isinstance(raw, Mapping):
+        raise fail("sequential", "must be true, false or a mapping like {batch_tasks: 8}")
+    unknown = sorted(set(map(str, raw)) - {"batch_tasks"})
+    if unknown:
+        raise fail(f"sequential.{unknown[0]}", "unknown key; the known key is batch_tasks")
+    batch = raw.get("batch_tasks", DEFAULT_BATCH_TASKS)
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 100_000:
+        raise fail(
+            "sequential.batch_tasks", f"must be a whole number from 1 to 100000, got {batch!r}"
+        )
+    return batch
 
 
 def _delegation_spec(raw: Mapping[str, Any], base_dir: Path, fail: Any) -> DelegationSpec:

@@ -48,12 +48,13 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plan and analysis", (
         "experiments.plan", "experiments.analysis", "experiments.comparison_table",
         "experiments.run_state", "experiments.delegation_plan", "experiments.delegation_analysis",
+        "experiments.sequential_rule",
     )),
     ("trial kinds", ("experiments.kinds.", "experiments.routers.")),
     ("store", ("experiments.store.",)),
     ("running and reporting", (
         "experiments.scoring", "experiments.runner", "experiments.batch", "experiments.grading",
-        "experiments.reporting", "experiments.winner",
+        "experiments.reporting", "experiments.winner", "experiments.sequential",
     )),
     ("interface", (
         "experiments.render", "experiments.commands", "experiments.delegation_commands",

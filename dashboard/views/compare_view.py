@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, state
+from experiments.sequential_rule import summary_sentence
 
 if TYPE_CHECKING:
     from experiments.report import Report
@@ -82,6 +83,27 @@ def show_delegation(report: Report) -> None:
         st.caption("No request was routed differently from the control.")
     else:
         st.dataframe(changed, hide_index=True, width="stretch")
+
+
+def show_sequential(report: Report) -> None:
+    """A sequential run's looks, why it stopped, and what it saved against the fixed design."""
+    if report.sequential is None:
+        return
+    st.subheader("Sequential looks")
+    st.caption(
+        f"{data.md(summary_sentence(report.sequential))}. The verdict above applies the last "
+        f"look's nominal alpha; {data.md(report.sequential.method)}."
+    )
+    st.dataframe(
+        data.looks_frame(report),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "spent alpha": st.column_config.NumberColumn(format="%.5f"),
+            "nominal alpha": st.column_config.NumberColumn(format="%.5f"),
+            "cost so far": st.column_config.NumberColumn(format="$%.4f"),
+        },
+    )
 
 
 def show_charts(report: Report, url: str, experiment_id: int, token: state.Token) -> None:
@@ -238,6 +260,7 @@ def page() -> None:
         show_verdict(report)
         show_statistics(report)
         show_delegation(report)
+        show_sequential(report)
         show_charts(report, url, experiment_id, token)
         show_task(url, experiment_id, exp.epochs, token)
         show_pairwise(url, experiment_id, token)

@@ -108,6 +108,18 @@ def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     return [TrialRecord._make(row) for row in rows]
 
 
+def tasks_with_trials(db: Database, experiment_id: int) -> int:
+    """How many of the experiment's tasks have at least one stored trial."""
+    from sqlmodel import col, func, select
+
+    with db.session() as session:
+        return session.exec(
+            select(func.count(func.distinct(col(Trial.task_id)))).where(
+                Trial.experiment_id == experiment_id
+            )
+        ).one()
+
+
 def choice_records(db: Database, experiment_id: int) -> list[ChoiceRecord]:
     """Which agent each trial of a delegation experiment picked, and what decided it."""
     from sqlalchemy import select

@@ -122,3 +122,24 @@ class ResponseCache(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     response: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = created_at_field()
+
+
+class ExperimentLook(SQLModel, table=True):
+    """One look of a sequential run (experiments/sequential.py): kept, so that a resumed run
+    spends its alpha from where the earlier looks left it, and the report shows every look."""
+
+    __tablename__ = "experiment_look"
+    __table_args__ = (sa.UniqueConstraint("experiment_id", "look", name="uq_explook_look"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="experiment.id", index=True)
+    look: int  # 1, 2, ... in the order they were taken
+    tasks: int  # tasks with trials when the look was taken
+    total_tasks: int  # in the suite
+    spent_alpha: float  # cumulative, one-sided
+    nominal_alpha: float  # the two-sided alpha the decision rule was given at this look
+    status: str  # the verdict's status at the nominal alpha
+    reason: str  # the verdict's text
+    stopped: bool = False  # whether the run stopped at this look because it was decided
+    cost_usd: float = 0.0  # billed by the time of the look
+    created_at: datetime = created_at_field()

@@ -8,7 +8,9 @@ import pytest
 from sqlmodel import delete, select
 
 from dashboard import data
+from experiments.report import Look
 from experiments.reporting import build_report
+from experiments.store.looks import add_look
 from experiments.store.tables import Grade, Trial
 from experiments.winner import NoWinner
 from registry.store import Registry
@@ -29,6 +31,19 @@ def test_stats_table_carries_the_reports_figures(experiment: Experiment) -> None
     assert cheap["diff 95% CI"] == f"[{low:+.3f}, {high:+.3f}]"
     assert table.loc["control", "trials"] == 56  # 28 tasks x 2 epochs
     assert data.verdict_title(report.verdict) in ("Inconclusive", "No significant difference")
+
+
+def test_looks_frame_shows_each_look_of_a_sequential_run(experiment: Experiment) -> None:
+    assert data.looks_frame(build_report(experiment.db, experiment.id)).empty
+    for number, tasks in ((1, 8), (2, 16)):
+        look = Look(number, tasks, 28, tasks / 28, 0.001 * number, 0.002 * number,
+                    "inconclusive", f"look {number}", False, 0.1 * number)  # fmt: skip
+        add_look(experiment.db, experiment.id, look)
+    report = build_report(experiment.db, experiment.id)
+    frame = data.looks_frame(report)
+    assert list(frame["look"]) == [1, 2] and list(frame["tasks"]) == ["8/28", "16/28"]
+    assert list(frame["why"]) == ["look 1", "look 2"]
+    assert report.decision.alpha == 0.004  # the verdict is the last look's
 
 
 def test_trial_frame_matrix_and_histogram_agree_with_the_stored_trials(

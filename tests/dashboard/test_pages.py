@@ -368,3 +368,20 @@ def test_compare_shows_a_delegation_experiment_s_routing(
     assert "backend-logic-implementer" in set(confusion["expected"])
     at.selectbox(key="confusion_variant").select("helpful").run()
     assert not at.exception
+
+
+def test_compare_shows_the_looks_of_a_sequential_run_and_what_it_saved(
+    experiment: Experiment, open_page: OpenPage
+) -> None:
+    from experiments.report import Look
+    from experiments.store.looks import add_look
+
+    look = Look(1, 14, 28, 0.5, 0.0015, 0.003, "no_difference", "no gain", True, 0.5)
+    add_look(experiment.db, experiment.id, look)
+    at = open_page("compare", experiment.id)
+    assert not at.exception
+    assert "Sequential looks" in rendered(at)
+    assert data.md("stopped at look 1: the verdict is no_difference") in texts(at)
+    assert data.md("saved, 50%") in texts(at)  # half the suite's estimated cost saved
+    looks = next(frame.value for frame in at.dataframe if "nominal alpha" in frame.value)
+    assert looks.to_dict("records")[0]["why"] == "no gain"

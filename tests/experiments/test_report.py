@@ -71,7 +71,7 @@ NULLABLE = {"verdict.winner"}
 # Every key the report has printed, in its order: a renamed or moved field shows here.
 KEYS = {
     "": ["experiment", "control", "decision", "variants", "comparisons", "omnibus", "power",
-         "missing", "verdict", "pairwise", "delegation"],
+         "missing", "verdict", "pairwise", "delegation", "sequential"],
     "experiment": ["id", "name", "provider", "simulated", "status", "tasks", "epochs", "suite",
                    "created_at"],
     "decision": ["primary", "alpha", "guardrails", "guardrail_confidence", "effect_of_interest"],

@@ -62,3 +62,39 @@ def test_a_task_suite_path_with_a_nul_byte() -> None:
     with pytest.raises(SpecError) as caught:
         load_suite("tasks\0.yaml")
     assert str(caught.value) == "'tasks\\x00.yaml': cannot read task suite: the path has a NUL byte"
+
+
+@pytest.mark.parametrize(
+    ("value", "batch"),
+    [(None, None), ("false", None), ("true", 8), ("{batch_tasks: 4}", 4), ("{}", 8)],
+)
+def test_sequential_is_tasks_per_look(tmp_path: Path, value: str | None, batch: int | None) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD + (f"sequential: {value}\n" if value is not None else ""))
+    assert load_experiment_spec(spec).settings.sequential_batch_tasks == batch
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("8", "SPEC: sequential: must be true, false or a mapping like {batch_tasks: 8}"),
+        ("{batch: 8}", "SPEC: sequential.batch: unknown key; the known key is batch_tasks"),
+        ("{batch_tasks: 0}", "SPEC: sequential.batch_tasks: must be a whole number from 1 to "
+         "100000, got 0"),
+    ],
+)  # fmt: skip
+def test_sequential_errors(tmp_path: Path, value: str, message: str) -> None:
+    assert _load(tmp_path, GOOD + f"sequential: {value}\n") == message
+
+
+def test_the_stored_plan_keeps_the_batch_size_and_older_plans_are_fixed() -> None:
+    from dataclasses import replace
+
+    from experiments.plan import PlanDocument
+    from experiments.spec import DEFAULT_SETTINGS
+
+    document = PlanDocument(settings=replace(DEFAULT_SETTINGS, sequential_batch_tasks=4))
+    stored = document.to_json()
+    assert PlanDocument.from_json(stored).settings.sequential_batch_tasks == 4
+    del stored["sequential_batch_tasks"]  # a plan stored before sequential runs existed
+    assert PlanDocument.from_json(stored).settings.sequential_batch_tasks is None
