@@ -9,7 +9,16 @@ Parsed from the optional ``decision:`` mapping of an experiment spec. Every key 
       guardrails:               # ratio-to-control margins, judged by one-sided 95% bounds
         cost: 0.20              # mean cost per task at most 20% higher
         latency_p90: 0.30       # p90 latency at most 30% higher
-      effect_of_interest: 0.05  # the quality difference worth detecting (for planning)
+      effect_of_interest: 0.05  # the quality difference worth detecting, and the equivalence
+                                # margin of a no_difference verdict
+      guardrail_mode: harm      # harm: a guardrail blocks a winner when the data show it
+                                # exceeded (lower bound above the limit); prove: unless the
+                                # data show it held (upper bound within the limit)
+
+``harm`` is the default because of the figures of ``bench/verdict_simulations.py``: at equal
+latency and cost, ``prove`` blocked a large share of real quality gains (the p90 latency bound of
+a few dozen tasks is wide), while ``harm`` still blocks a latency regression of twice the margin
+in almost every run.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from core.errors import SpecError
 PRIMARY_METRICS = ("quality",)
 GUARDRAIL_METRICS = ("cost", "latency_p50", "latency_p90")
 GUARDRAIL_CONFIDENCE = 0.95
+GUARDRAIL_MODES = ("harm", "prove")
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,14 @@ class DecisionRule:
         default=(Guardrail("cost", 0.20), Guardrail("latency_p90", 0.30))
     )
     effect_of_interest: float = 0.05
+    guardrail_mode: str = "harm"  # one of GUARDRAIL_MODES
+
+    def blocks(self, judgement: GuardrailJudgement) -> bool:
+        """Whether a guardrail's judgement stops a winner under this rule's mode: ``harm``
+        blocks only a shown breach (``fail``); ``prove`` anything not shown to hold."""
+        if self.guardrail_mode == "harm":
+            return judgement.status == "fail"
+        return judgement.status not in ("pass", "not_measured")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +84,7 @@ class DecisionRule:
             "guardrails": {g.metric: g.margin for g in self.guardrails},
             "guardrail_confidence": GUARDRAIL_CONFIDENCE,
             "effect_of_interest": self.effect_of_interest,
+            "guardrail_mode": self.guardrail_mode,
         }
 
 
@@ -99,7 +118,7 @@ def parse_decision(raw: object) -> DecisionRule:
         return DecisionRule()
     if not isinstance(raw, Mapping):
         raise SpecError("decision: must be a mapping")
-    unknown = set(raw) - {"primary", "alpha", "guardrails", "effect_of_interest"}
+    unknown = set(raw) - {"primary", "alpha", "guardrails", "effect_of_interest", "guardrail_mode"}
     if unknown:
         raise SpecError(f"decision.{sorted(map(str, unknown))[0]}: unknown key")
     rule = DecisionRule()
@@ -113,8 +132,15 @@ def parse_decision(raw: object) -> DecisionRule:
     if effect <= 0:
         raise SpecError(f"decision.effect_of_interest: must be more than 0, got {effect}")
     guardrails = _guardrails(raw["guardrails"]) if "guardrails" in raw else rule.guardrails
+    mode = raw.get("guardrail_mode", rule.guardrail_mode)
+    if mode not in GUARDRAIL_MODES:
+        raise SpecError(f"decision.guardrail_mode: must be one of {', '.join(GUARDRAIL_MODES)}")
     return DecisionRule(
-        primary=primary, alpha=alpha, guardrails=guardrails, effect_of_interest=effect
+        primary=primary,
+        alpha=alpha,
+        guardrails=guardrails,
+        effect_of_interest=effect,
+        guardrail_mode=mode,
     )
 
 

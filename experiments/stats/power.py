@@ -8,6 +8,11 @@ Epoch planning uses Miller (2024) eq. R5 with normal quantiles:
 
 solved for K at fixed n: K = z^2 (sigma_A^2 + sigma_B^2) / (n delta^2 - z^2 omega^2), impossible
 (no number of epochs suffices) when n delta^2 <= z^2 omega^2.
+
+Below 30 tasks the primary test is the exact sign-flip (or McNemar on the discordant tasks),
+whose smallest two-sided p with n tasks is 2/2^n: no effect is detectable below
+``min_tasks(alpha)``, so every figure here is floored there (None below it), and a run whose
+tasks show no spread at all has no noise estimate, hence no MDE (never 0).
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ from experiments.stats.distributions import nct_cdf, norm_ppf, t_ppf
 
 DEFAULT_POWER = 0.8
 _MAX_TASKS = 1e7
+
+
+def smallest_p(n_tasks: int) -> float:
+    """The smallest two-sided p the exact sign-flip (or McNemar) test gives on n tasks."""
+    return min(1.0, 2.0 / 2.0**n_tasks) if n_tasks > 0 else 1.0
+
+
+def min_tasks(alpha: float) -> int:
+    """The fewest tasks on which the primary test can reach p < ``alpha`` at all."""
+    return max(2, math.floor(math.log2(2 / alpha)) + 1)
 
 
 def power_paired(n: float, effect_size: float, alpha: float = 0.05) -> float:
@@ -50,28 +65,27 @@ def tasks_needed(
 ) -> float | None:
     """Tasks (continuous, round up to use) so a paired t detects ``effect`` with ``power``.
 
-    None when the effect is 0 or the answer exceeds ten million tasks.
+    Never fewer than ``min_tasks(alpha)``. None when the effect is 0, the differences have no
+    spread to plan with, or the answer exceeds ten million tasks.
     """
-    if effect == 0:
+    if effect == 0 or sd_diff == 0:
         return None
-    if sd_diff == 0:
-        return 2.0
+    floor = float(min_tasks(alpha))
     size = abs(effect) / sd_diff
-    if power_paired(2.0, size, alpha) >= power:
-        return 2.0
+    if power_paired(floor, size, alpha) >= power:
+        return floor
     if power_paired(_MAX_TASKS, size, alpha) < power:
         return None
-    return _solve_increasing(lambda n: power_paired(n, size, alpha) - power, 2.0, _MAX_TASKS)
+    return _solve_increasing(lambda n: power_paired(n, size, alpha) - power, floor, _MAX_TASKS)
 
 
 def minimum_detectable_effect(
     n_tasks: int, sd_diff: float, *, alpha: float = 0.05, power: float = DEFAULT_POWER
 ) -> float | None:
-    """Smallest true mean difference the run detects with ``power`` (None below 2 tasks)."""
-    if n_tasks < 2:
+    """Smallest true mean difference the run detects with ``power``; None when the test cannot
+    reach ``alpha`` with so few tasks or the differences have no spread to estimate noise."""
+    if n_tasks < min_tasks(alpha) or sd_diff == 0:
         return None
-    if sd_diff == 0:
-        return 0.0
     # Power rises monotonically with the effect size: widen the bracket until it is reached.
     high = 1.0
     while power_paired(n_tasks, high, alpha) < power:
@@ -93,8 +107,11 @@ def epochs_needed(
     """Epochs per task (continuous) that detect ``effect`` with the current ``n_tasks``.
 
     ``omega2`` is the between-task variance of the true paired difference, ``sigma2_*`` the mean
-    within-task (epoch) variance of each arm. None when no number of epochs is enough.
+    within-task (epoch) variance of each arm. None when no number of epochs is enough (also
+    when ``n_tasks`` is below ``min_tasks(alpha)``: epochs do not lower the p floor).
     """
+    if n_tasks < min_tasks(alpha):
+        return None
     z = float(norm_ppf(1 - alpha / 2) + norm_ppf(power))
     room = n_tasks * effect**2 - z**2 * omega2
     if room <= 0:

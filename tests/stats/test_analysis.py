@@ -94,9 +94,10 @@ def test_no_difference_when_well_powered():
     report = run({"control": Arm(), "tight": Arm()}, 200, 3)
     assert report.verdict.status == "no_difference"
     assert report.verdict.winner is None
-    mde = comparison(report, "tight").quality.mde
-    assert mde <= 0.05
-    assert "could detect differences of" in report.verdict.text
+    q = comparison(report, "tight").quality
+    assert q.equivalent and -0.05 < q.equivalence_ci[0] < q.equivalence_ci[1] < 0.05
+    assert q.p_equivalence < 0.05
+    assert "within +/-0.05 (two one-sided tests)" in report.verdict.text
 
 
 def test_guardrail_breach_blocks_a_quality_winner():
