@@ -413,7 +413,7 @@ def _failure_phrase(c: _Compared, control: str) -> str:
     return (
         f"its failed or ungraded trials are significantly more frequent than {control}'s "
         f"({f.variant_missing} against {f.control_missing} of {f.cells} trials, exact "
-        f"McNemar {_p(f.p)}), so its remaining answers may be the easy ones"
+        f"McNemar {_p(f.p)}), and leaving them out may hide bad answers"
     )
 
 
@@ -535,7 +535,11 @@ def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> 
         text = f"{control} beats every variant on quality: {behind}."
         return Verdict("winner", control, text)
 
-    equivalent = [c for c in measured if _equivalent(c) and not _worse(c, alpha)]
+    # Equivalence on the trials left after attrition says nothing of the ones that failed.
+    attrited = [c for c in measured if c.failures is not None and c.failures.higher]
+    equivalent = [
+        c for c in measured if _equivalent(c) and not _worse(c, alpha) and c not in attrited
+    ]
     if len(equivalent) == len(comparisons):
         widest = max(equivalent, key=_equivalence_reach)
         text = (
@@ -551,7 +555,9 @@ def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> 
     if equivalent:
         names = ", ".join(c.label for c in equivalent)
         summary += f"; within +/-{_num(effect)} of it: {names}"
-    unsettled = [c for c in measured if c not in worse and c not in equivalent]
+    for c in attrited:
+        summary += f"; {c.label}: {_failure_phrase(c, control)}"
+    unsettled = [c for c in measured if c not in (*worse, *equivalent, *attrited)]
     unmeasured = [c.label for c in comparisons if c.quality.n_tasks == 0]
     if unmeasured:
         summary += f"; no task graded in both for {', '.join(unmeasured)}"

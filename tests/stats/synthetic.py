@@ -16,6 +16,9 @@ class Arm:
     cost_factor: float = 1.0  # multiplies every task's cost
     latency_factor: float = 1.0  # multiplies every trial's latency
     fail_rate: float = 0.0  # share of trials that error (quality, cost and latency None)
+    # Share of the trials that would have scored below 0.5 which error instead: failures that
+    # go with bad answers (a timeout on the hard tasks), the case attrition checks catch.
+    fail_when_bad: float = 0.0
 
 
 def make_trials(
@@ -43,6 +46,9 @@ def make_trials(
                     quality = float(rng.random() < np.clip(truth[task], 0, 1))
                 else:
                     quality = float(np.clip(truth[task] + rng.normal(0, epoch_sd), 0, 1))
+                # Drawn only when asked for, so other arms keep their random streams.
+                if arm.fail_when_bad and quality < 0.5:
+                    failed = failed or rng.random() < arm.fail_when_bad
                 cost = base_cost[task] * arm.cost_factor * np.exp(rng.normal(0, 0.1))
                 latency = base_latency[task] * arm.latency_factor * np.exp(rng.normal(0, 0.2))
                 records.append(
