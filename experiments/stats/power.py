@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from experiments.stats.distributions import nct_cdf, norm_ppf, t_ppf
 
@@ -117,3 +118,85 @@ def epochs_needed(
     if room <= 0:
         return None
     return z**2 * (sigma2_control + sigma2_treatment) / room
+
+
+# Planning before any trial: the noise of a pass/fail trial at a 50% success rate (variance
+# 1/4 per arm, the largest a [0, 1] score can have) and no task-by-variant interaction, so
+# Var(d_i) = 2 * (1/4) / K. An interaction adds to it; consistent tasks take from it.
+PLANNING_TRIAL_VARIANCE = 0.25
+
+
+@dataclass(frozen=True)
+class DesignCheck:
+    """What a planned design (n tasks x K epochs) can detect, before any trial is run.
+
+    Invariant: ``detects`` is False whenever ``n_tasks < min_tasks`` (no effect is detectable
+    there, whatever the noise), and ``tasks_needed`` is never below ``min_tasks``.
+    """
+
+    n_tasks: int
+    epochs: int
+    alpha: float  # per comparison (alpha / m)
+    effect: float
+    sd_diff: float  # the assumed SD of a task's paired difference
+    min_tasks: int
+    mde: float | None
+    tasks_needed: float | None
+    epochs_needed: float | None
+
+    @property
+    def detects(self) -> bool:
+        return self.mde is not None and self.mde <= self.effect
+
+    def warning(self) -> str | None:
+        """One line saying what the design cannot detect and what would, or None."""
+        if self.detects:
+            return None
+        if self.n_tasks < self.min_tasks:
+            head = (
+                f"{self.n_tasks} tasks cannot detect any effect (the primary test's smallest p "
+                f"is {smallest_p(self.n_tasks):.3g}, not below {self.alpha:.3g})"
+            )
+        else:
+            assert self.mde is not None  # sd_diff > 0 and n_tasks >= min_tasks
+            head = (
+                f"{self.n_tasks} tasks x {self.epochs} epochs can only detect differences of "
+                f"{self.mde:.2g} with {DEFAULT_POWER:.0%} power, not {self.effect:g}"
+            )
+        remedy = []
+        if self.tasks_needed is not None:
+            remedy.append(f"about {math.ceil(self.tasks_needed)} tasks")
+        if self.epochs_needed is not None:
+            remedy.append(f"{math.ceil(self.epochs_needed)} epochs per task")
+        wanted = " or ".join(remedy) or "a larger suite"
+        return (
+            f"{head}; {wanted} would detect the effect of interest {self.effect:g} (assuming "
+            "pass/fail trials near 50% success and no task-by-variant interaction)"
+        )
+
+
+def check_design(
+    n_tasks: int, epochs: int, *, effect: float, alpha: float, power: float = DEFAULT_POWER
+) -> DesignCheck:
+    """Check a design against ``effect`` at ``alpha`` per comparison (pass alpha/m)."""
+    sigma2 = PLANNING_TRIAL_VARIANCE
+    sd_diff = math.sqrt(2 * sigma2 / epochs)
+    return DesignCheck(
+        n_tasks=n_tasks,
+        epochs=epochs,
+        alpha=alpha,
+        effect=effect,
+        sd_diff=sd_diff,
+        min_tasks=min_tasks(alpha),
+        mde=minimum_detectable_effect(n_tasks, sd_diff, alpha=alpha, power=power),
+        tasks_needed=tasks_needed(effect, sd_diff, alpha=alpha, power=power),
+        epochs_needed=epochs_needed(
+            n_tasks,
+            effect,
+            omega2=0.0,
+            sigma2_control=sigma2,
+            sigma2_treatment=sigma2,
+            alpha=alpha,
+            power=power,
+        ),
+    )

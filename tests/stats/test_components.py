@@ -14,6 +14,7 @@ from experiments.stats.equivalence import equivalence_test
 from experiments.stats.latency import compare_latency, latency_arm, weighted_quantiles
 from experiments.stats.paired import paired_t, paired_t_arrays, sign_flip_greater_p
 from experiments.stats.power import (
+    check_design,
     epochs_needed,
     min_tasks,
     minimum_detectable_effect,
@@ -284,3 +285,15 @@ def test_planning_reports_tasks_and_epochs_for_the_effect_of_interest():
     assert plan.tasks_needed > 20
     assert plan.sigma2_control == pytest.approx(0.04, rel=0.3)
     assert plan.epochs_needed is None or plan.epochs_needed > 4
+
+
+def test_the_design_check_warns_below_the_floor_and_names_what_would_detect():
+    floor = check_design(4, 1, effect=0.05, alpha=0.05)
+    assert not floor.detects and floor.mde is None and floor.min_tasks == 6
+    assert floor.warning().startswith("4 tasks cannot detect any effect")
+    # Pass/fail at 50%, no interaction: Var(d) = 0.5/K; the t plan for 0.05 at K=1.
+    check = check_design(40, 2, effect=0.05, alpha=0.05)
+    assert check.sd_diff == pytest.approx(0.5)
+    assert check.tasks_needed == pytest.approx(tasks_needed(0.05, 0.5))
+    assert "40 tasks x 2 epochs can only detect differences of" in check.warning()
+    assert check_design(2000, 5, effect=0.05, alpha=0.05).warning() is None
