@@ -514,6 +514,10 @@ def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> 
         )
         if any(j.status == "not_measured" for j in best.guardrails):
             text += " Latency was not measured in this run (batch or cached answers)."
+        for j in best.guardrails:
+            if j.status == "unclear":  # only under guardrail_mode harm: said, not blocking
+                phrase = _guardrail_phrase(j)
+                text += f" {phrase[0].upper()}{phrase[1:]}, nor shown to exceed it."
         return Verdict("winner", best.label, text)
 
     if better:

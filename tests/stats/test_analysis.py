@@ -395,6 +395,9 @@ def test_the_default_guardrails_block_only_shown_harm_and_prove_is_stricter():
     assert harm.decision.guardrail_mode == "harm"
     assert comparison(harm, "tight").guardrails["latency_p90"].status == "unclear"
     assert harm.verdict.winner == "tight"
+    assert (
+        "Its p90 latency (+" in harm.verdict.text and "nor shown to exceed it" in harm.verdict.text
+    )
     prove = run(arms, 40, 3, rule=parse_decision({"guardrail_mode": "prove"}))
     assert prove.verdict.status == "inconclusive"
     assert "is not shown to stay within the limit +30%" in prove.verdict.text
