@@ -22,7 +22,9 @@ from experiments.stats.validation import RateEstimate
 from tests.stats.simulate import (
     ALPHA,
     EPOCHS,
+    LATENCY_SD,
     N_TASKS,
+    NOISY_LATENCY_SD,
     aa,
     design_mde,
     design_sd,
@@ -54,15 +56,18 @@ def main() -> None:
 
     mde, sd = design_mde(), design_sd()
     formula = power_paired(N_TASKS, mde / sd, ALPHA)
-    for mode in ("harm", "prove"):
-        tally = simulate(planted(mode), **run)
-        print(
-            f"planted +{mde:.4f} (80% power), {mode}: power {_pct(tally.power)} vs formula "
-            f"{formula:.2%}; blocked at equal latency and cost {_pct(tally.blocked)}"
-        )
-    for mode in ("harm", "prove"):
-        tally = simulate(latency_regression(mode), **run)
-        print(f"{tally.scenario}: significant gains blocked {_pct(tally.blocked)}")
+    print(f"planted effect +{mde:.4f} (80% power by the noncentral t formula: {formula:.2%})")
+    for latency_sd in (LATENCY_SD, NOISY_LATENCY_SD):
+        for mode in ("harm", "prove"):
+            tally = simulate(planted(mode, latency_sd), **run)
+            print(
+                f"{tally.scenario}: power {_pct(tally.power)}; blocked at equal latency and "
+                f"cost {_pct(tally.blocked)}"
+            )
+    for latency_sd in (LATENCY_SD, NOISY_LATENCY_SD):
+        for mode in ("harm", "prove"):
+            tally = simulate(latency_regression(mode, latency_sd), **run)
+            print(f"{tally.scenario}: significant gains blocked {_pct(tally.blocked)}")
 
     failures = simulate(differential_failures(), **run)
     print(f"differential failures (null): a variant named winner {_pct(failures.variant_winner)}")

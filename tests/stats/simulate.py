@@ -24,6 +24,7 @@ from tests.stats.synthetic import Arm, experiment, make_trials, variants
 ALPHA = 0.05
 N_TASKS, EPOCHS = 40, 3  # the design of the power, guardrail and A/A scenarios
 INTERACTION_SD, EPOCH_SD = 0.03, 0.08  # tests.stats.synthetic's defaults
+LATENCY_SD, NOISY_LATENCY_SD = 0.2, 0.6  # a trial's log-latency spread: calm, and heavy-tailed
 LATENCY_MARGIN = DecisionRule().guardrails[1].margin  # p90 latency, 0.30
 
 
@@ -35,6 +36,7 @@ class Scenario:
     epochs: int = EPOCHS
     rule: DecisionRule = field(default_factory=DecisionRule)
     binary: bool = False
+    latency_sd: float = LATENCY_SD
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def _one(scenario: Scenario, seed: int) -> Outcome:
         binary=scenario.binary,
         interaction_sd=INTERACTION_SD,
         epoch_sd=EPOCH_SD,
+        latency_sd=scenario.latency_sd,
     )
     report = analyse(
         experiment=experiment(scenario.n_tasks, scenario.epochs),
@@ -141,20 +144,31 @@ def aa() -> Scenario:
     return Scenario("A/A", {"control": Arm(), "variant": Arm()})
 
 
-def planted(mode: str = "harm") -> Scenario:
+def _latency_name(latency_sd: float) -> str:
+    return "noisy latency" if latency_sd == NOISY_LATENCY_SD else "calm latency"
+
+
+def planted(mode: str = "harm", latency_sd: float = LATENCY_SD) -> Scenario:
     """A quality gain at the design's 80% power, latency and cost identical in both arms."""
     arms = {"control": Arm(), "variant": Arm(quality_shift=design_mde())}
-    return Scenario(f"planted MDE, {mode}", arms, rule=parse_decision({"guardrail_mode": mode}))
+    return Scenario(
+        f"planted MDE, {_latency_name(latency_sd)}, {mode}",
+        arms,
+        rule=parse_decision({"guardrail_mode": mode}),
+        latency_sd=latency_sd,
+    )
 
 
-def latency_regression(mode: str = "harm") -> Scenario:
-    """A clear quality gain whose p90 latency is 1 + 2 x margin times the control's."""
+def latency_regression(mode: str = "harm", latency_sd: float = LATENCY_SD) -> Scenario:
+    """A clear quality gain whose latency is 1 + 2 x margin times the control's."""
     arms = {
         "control": Arm(),
         "variant": Arm(quality_shift=0.1, latency_factor=1 + 2 * LATENCY_MARGIN),
     }
-    name = f"latency x{1 + 2 * LATENCY_MARGIN:.1f}, {mode}"
-    return Scenario(name, arms, rule=parse_decision({"guardrail_mode": mode}))
+    name = f"latency x{1 + 2 * LATENCY_MARGIN:.1f}, {_latency_name(latency_sd)}, {mode}"
+    return Scenario(
+        name, arms, rule=parse_decision({"guardrail_mode": mode}), latency_sd=latency_sd
+    )
 
 
 def differential_failures() -> Scenario:

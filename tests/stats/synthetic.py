@@ -30,6 +30,7 @@ def make_trials(
     binary: bool = False,
     interaction_sd: float = 0.03,
     epoch_sd: float = 0.08,
+    latency_sd: float = 0.2,  # a trial's log-latency spread around its task's
 ) -> list[TrialRecord]:
     """Paired trials: every arm runs the same tasks, which differ in difficulty, cost and speed."""
     rng = np.random.default_rng(seed)
@@ -50,7 +51,9 @@ def make_trials(
                 if arm.fail_when_bad and quality < 0.5:
                     failed = failed or rng.random() < arm.fail_when_bad
                 cost = base_cost[task] * arm.cost_factor * np.exp(rng.normal(0, 0.1))
-                latency = base_latency[task] * arm.latency_factor * np.exp(rng.normal(0, 0.2))
+                latency = (
+                    base_latency[task] * arm.latency_factor * np.exp(rng.normal(0, latency_sd))
+                )
                 records.append(
                     TrialRecord(
                         variant=label,
