@@ -21,7 +21,7 @@ def _interval(ci: Interval | None, fmt: str = ".3f") -> str:
     return "" if ci is None else f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
 
 
-_UNPAIRED = "*"
+_UNPAIRED = "†"  # marks a figure that differs on the variant's own tasks
 
 
 def _rows(report: Report) -> list[list[str]]:
@@ -132,7 +132,7 @@ def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
     lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
     for row in _rows(report):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    notes = _notes(report)
+    notes = [f"- {note}" for note in _notes(report)]
     lines += ["", *notes] if notes else []
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=True)
