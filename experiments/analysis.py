@@ -556,6 +556,11 @@ def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> 
     summary = f"No variant is significantly better than {control} on quality"
     if worse:
         summary += f"; significantly worse: {behind}"
+        if len(worse) == len(comparisons):  # but _control_wins said no
+            summary += (
+                f"; {control} is not named the winner: against them its own guardrails or "
+                "failures do not hold"
+            )
     if equivalent:
         names = ", ".join(c.label for c in equivalent)
         summary += f"; within +/-{_num(effect)} of it: {names}"
