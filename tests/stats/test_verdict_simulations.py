@@ -71,23 +71,27 @@ def test_failures_that_go_with_bad_answers_make_no_winner() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_aa_verdicts_hold_their_level_at_2000_replicates() -> None:
     _check_aa(simulate(aa(), replicates=FULL, seed=SEED, workers=2), (0.035, 0.065), k=2)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_power_and_guardrail_blocking_at_2000_replicates() -> None:
     tally = simulate(planted("harm"), replicates=FULL, seed=SEED, workers=2)
     _check_power(tally, 0.05, blocked=0.02)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_latency_regression_blocked_at_2000_replicates() -> None:
     tally = simulate(latency_regression("harm"), replicates=FULL, seed=SEED, workers=2)
     assert tally.blocked.rate >= 0.8
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_differential_failures_at_2000_replicates() -> None:
     tally = simulate(differential_failures(), replicates=FULL, seed=SEED, workers=2)
     assert tally.variant_winner.rate <= ALPHA
