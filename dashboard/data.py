@@ -38,7 +38,7 @@ INTERRUPTED = "interrupted?"
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 VERDICT_TITLES = {
     "winner": "{winner} wins",
-    "no_difference": "No significant difference",
+    "no_difference": "No difference (equivalent within the effect of interest)",
     "inconclusive": "Inconclusive",
 }
 
@@ -227,7 +227,7 @@ def report(db: Database, experiment_id: int) -> Report:
 
 
 def verdict_title(verdict: Verdict) -> str:
-    """The verdict in a few words: "tight wins", "No significant difference", "Inconclusive"."""
+    """The verdict in a few words: "tight wins", "No difference (equivalent...)", "Inconclusive"."""
     return VERDICT_TITLES[verdict.status].format(winner=verdict.winner)
 
 

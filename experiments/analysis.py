@@ -9,12 +9,22 @@ written from the unrounded statistics).
 Missing data policy: a failed or ungraded trial is left out, never scored 0, and said so in
 ``missing`` and in the verdict text. A task enters a comparison when both variants have at least
 one graded epoch of it (complete pairs). Cached responses are excluded from latency only, and
-failed trials from latency too (their time measures the failure, not an answer).
+failed trials from latency too (their time measures the failure, not an answer). Because leaving
+a trial out favours a variant that fails where it would have answered badly, each variant's
+failed and ungraded trials are compared with the control's, cell by cell (exact McNemar,
+``experiments.stats.attrition``): significantly more of them stop it winning. ``missing``
+carries the sensitivity verdict: the same analysis with every such trial scored 0.
 
-Verdict: ``winner`` when a variant is significantly better than control on the primary metric
-after Holm and passes every guardrail (the largest gain wins among several); ``no_difference``
-when no variant is better and every comparison was powered to see ``effect_of_interest`` (or is
-significantly worse); ``inconclusive`` otherwise, saying how many tasks or epochs would settle it.
+Verdict, one meaning per status:
+- ``winner``: a variant significantly better than the control after Holm, whose guardrails do
+  not block it (``DecisionRule.blocks``) and whose failures are not significantly higher (the
+  largest gain wins among several); or the control, when it is significantly better than every
+  variant on the same terms;
+- ``no_difference``: no variant is better, none is significantly worse, and every difference is
+  shown to lie within +/- ``effect_of_interest`` (TOST, ``experiments.stats.equivalence``);
+  never concluded from power alone;
+- ``inconclusive``: anything else, saying what blocked a winner or how many tasks (or epochs)
+  would settle the open comparisons, never fewer than the primary test needs to reach alpha.
 Power figures use alpha/m (m = comparisons) so a plan survives the Holm correction.
 """
 
@@ -37,6 +47,7 @@ from experiments.report import (
     CostDiff,
     Decision,
     ExperimentInfo,
+    FailureCheck,
     GuardrailCheck,
     LatencyDiff,
     Missing,
@@ -49,12 +60,20 @@ from experiments.report import (
     VariantSummary,
     Verdict,
 )
+from experiments.stats.attrition import FailureComparison, compare_failures
 from experiments.stats.bootstrap import task_resample
 from experiments.stats.cost import CostComparison, compare_cost
 from experiments.stats.latency import LatencyArm, LatencyComparison, compare_latency, latency_arm
 from experiments.stats.multiplicity import Omnibus, cochran_q, friedman, holm
-from experiments.stats.power import DEFAULT_POWER
-from experiments.stats.quality import QualityComparison, compare_quality, summarise_arm
+from experiments.stats.power import DEFAULT_POWER, min_tasks, smallest_p
+from experiments.stats.quality import (
+    CI_METHOD,
+    SCALE,
+    ArmSummary,
+    QualityComparison,
+    compare_quality,
+    summarise_arm,
+)
 from experiments.stats.taskmeans import task_means
 
 MISSING_POLICY = (
@@ -112,6 +131,7 @@ class _Compared:
     latency: LatencyComparison | None
     p_adjusted: float | None
     guardrails: tuple[GuardrailJudgement, ...]
+    failures: FailureComparison | None  # None in the sensitivity analysis (nothing is missing)
 
 
 _FIELDS = operator.attrgetter(
@@ -188,6 +208,35 @@ def _guardrails(
     return tuple(judgements)
 
 
+def _compare_quality_all(
+    quality: np.ndarray, labels: Sequence[str], control: str, rule: DecisionRule, seed: int
+) -> list[QualityComparison]:
+    """Each variant against the control on quality (in the order of ``labels``)."""
+    ci = labels.index(control)
+    others = [label for label in labels if label != control]
+    binary = _is_binary(quality)
+    plan_alpha = rule.alpha / max(len(others), 1)
+    return [
+        compare_quality(
+            quality[ci],
+            quality[labels.index(label)],
+            binary=binary,
+            alpha=rule.alpha,
+            plan_alpha=plan_alpha,
+            effect_of_interest=rule.effect_of_interest,
+            seed=seed + offset,
+        )
+        for offset, label in enumerate(others)
+    ]
+
+
+def _holm_adjusted(qualities: Sequence[QualityComparison]) -> list[float | None]:
+    """Holm across the comparisons that have a p-value; None for the others."""
+    tested = {i: q.p for i, q in enumerate(qualities) if q.p is not None}
+    adjusted = dict(zip(tested, holm(list(tested.values())), strict=True))
+    return [adjusted.get(i) for i in range(len(qualities))]
+
+
 def _compare_all(
     cube: _Cube, control: str, rule: DecisionRule, seed: int
 ) -> tuple[list[_Compared], dict[str, LatencyArm]]:
@@ -195,38 +244,48 @@ def _compare_all(
     arms = {label: latency_arm(cube.latency[i], resample) for i, label in enumerate(cube.labels)}
     ci = cube.labels.index(control)
     others = [label for label in cube.labels if label != control]
-    binary = _is_binary(cube.quality)
-    plan_alpha = rule.alpha / max(len(others), 1)
-    raw = []
-    for offset, label in enumerate(others):
+    qualities = _compare_quality_all(cube.quality, cube.labels, control, rule, seed)
+    latency_measured = bool(np.isfinite(cube.latency).any())
+    graded = ~np.isnan(cube.quality)
+    comparisons = []
+    for label, quality, p_adjusted in zip(
+        others, qualities, _holm_adjusted(qualities), strict=True
+    ):
         vi = cube.labels.index(label)
-        quality = compare_quality(
-            cube.quality[ci],
-            cube.quality[vi],
-            binary=binary,
-            plan_alpha=plan_alpha,
-            effect_of_interest=rule.effect_of_interest,
-            seed=seed + offset,
-        )
         cost = compare_cost(cube.cost[ci], cube.cost[vi], resample=resample)
         latency = compare_latency(arms[control], arms[label])
-        raw.append((label, quality, cost, latency))
-
-    latency_measured = bool(np.isfinite(cube.latency).any())
-    tested = {i: q.p for i, (_, q, _, _) in enumerate(raw) if q.p is not None}
-    adjusted = dict(zip(tested, holm(list(tested.values())), strict=True))
-    comparisons = [
-        _Compared(
-            label=label,
-            quality=quality,
-            cost=cost,
-            latency=latency,
-            p_adjusted=adjusted.get(i),
-            guardrails=_guardrails(rule, cost, latency, latency_measured),
+        failures = compare_failures(
+            graded[ci], graded[vi], cube.recorded[ci] & cube.recorded[vi], alpha=rule.alpha
         )
-        for i, (label, quality, cost, latency) in enumerate(raw)
-    ]
+        comparisons.append(
+            _Compared(
+                label=label,
+                quality=quality,
+                cost=cost,
+                latency=latency,
+                p_adjusted=p_adjusted,
+                guardrails=_guardrails(rule, cost, latency, latency_measured),
+                failures=failures,
+            )
+        )
     return comparisons, arms
+
+
+def _sensitivity(
+    cube: _Cube, comparisons: list[_Compared], control: str, rule: DecisionRule, seed: int
+) -> Verdict | None:
+    """The verdict with every failed or ungraded trial scored the worst score of the scale;
+    None when no recorded trial lacks a grade. Cost, latency and guardrails are unchanged."""
+    missing = cube.recorded & np.isnan(cube.quality)
+    if not missing.any():
+        return None
+    worst = np.where(missing, SCALE[0], cube.quality)
+    qualities = _compare_quality_all(worst, cube.labels, control, rule, seed)
+    imputed = [
+        replace(c, quality=q, p_adjusted=p, failures=None)
+        for c, q, p in zip(comparisons, qualities, _holm_adjusted(qualities), strict=True)
+    ]
+    return _verdict(imputed, control, rule)
 
 
 def _omnibus(cube: _Cube) -> OmnibusTest | None:
@@ -340,18 +399,73 @@ def _guardrail_phrase(j: GuardrailJudgement) -> str:
     )
 
 
-def _settled_without_winner(c: _Compared, alpha: float, effect: float) -> bool:
-    q = c.quality
-    if q.n_tasks == 0:
-        return True  # every trial of one arm failed: that variant cannot win
-    if _significant(c, alpha) and _diff(c) < 0:
-        return True  # significantly worse
-    mde = q.planning.mde
-    return c.p_adjusted is not None and mde is not None and mde <= effect
+def _worse(c: _Compared, alpha: float) -> bool:
+    return _significant(c, alpha) and _diff(c) < 0
+
+
+def _equivalent(c: _Compared) -> bool:
+    return c.quality.equivalence is not None and c.quality.equivalence.equivalent
+
+
+def _failure_phrase(c: _Compared, control: str) -> str:
+    f = c.failures
+    assert f is not None and f.higher, f"{c.label}: only a higher failure rate is phrased"
+    return (
+        f"its failed or ungraded trials are significantly more frequent than {control}'s "
+        f"({f.variant_missing} against {f.control_missing} of {f.cells} trials, exact "
+        f"McNemar {_p(f.p)}), and leaving them out may hide bad answers"
+    )
+
+
+def _blocker(c: _Compared, control: str, rule: DecisionRule) -> str | None:
+    """Why a variant better on quality cannot win (failures first), or None."""
+    if c.failures is not None and c.failures.higher:
+        return _failure_phrase(c, control)
+    blocking = next((j for j in c.guardrails if rule.blocks(j)), None)
+    return None if blocking is None else _guardrail_phrase(blocking)
+
+
+def _inverted(j: GuardrailJudgement) -> GuardrailJudgement:
+    """The control's judgement against a variant: the same guardrail on control/variant."""
+    if j.status == "not_measured":
+        return j
+    flipped = [None if v is None or v <= 0 else 1 / v for v in (j.ratio, j.upper, j.lower)]
+    return judge_guardrail(j.guardrail, *flipped)
+
+
+def _control_wins(worse: list[_Compared], rule: DecisionRule) -> bool:
+    """The control's guardrails and failures hold against every (worse) variant."""
+    for c in worse:
+        if any(rule.blocks(_inverted(j)) for j in c.guardrails):
+            return False
+        f = c.failures
+        if f is not None and f.p < rule.alpha and f.discordant[1] > f.discordant[0]:
+            return False
+    return True
+
+
+def _floor_phrase(c: _Compared) -> str | None:
+    """A comparison on too few tasks for the primary test to reach its level, or None."""
+    q, alpha = c.quality, c.quality.planning.alpha
+    if q.n_tasks >= min_tasks(alpha):
+        return None
+    return (
+        f"with {q.n_tasks} tasks graded in both, the test cannot reach p<{alpha:.3g} at all "
+        f"(its smallest p is {smallest_p(q.n_tasks):.3g}): at least {min_tasks(alpha)} tasks "
+        "are needed"
+    )
 
 
 def _plan_phrase(unsettled: list[_Compared], effect: float) -> str:
     """What the least powered open comparison can detect, and what would settle them all."""
+    floors = [phrase for c in unsettled if (phrase := _floor_phrase(c))]
+    tasks = _known(c.quality.planning.tasks_needed for c in unsettled)
+    wanted = f"about {math.ceil(max(tasks))} tasks" if tasks else None
+    if floors:
+        text = floors[0][0].upper() + floors[0][1:]
+        if wanted:
+            text += f", and {wanted} to detect {_num(effect)}"
+        return text + "."
     planned = [(c.quality.planning.mde, c) for c in unsettled if c.quality.planning.mde is not None]
     if not planned:
         return "Too few tasks were graded in both variants to estimate the noise."
@@ -359,23 +473,39 @@ def _plan_phrase(unsettled: list[_Compared], effect: float) -> str:
     text = (
         f"With {weakest.quality.n_tasks} tasks the run can only detect differences of {_num(mde)}"
     )
-    tasks = _known(c.quality.planning.tasks_needed for c in unsettled)
-    if tasks is not None:
-        text += f"; about {math.ceil(max(tasks))} tasks"
+    if wanted:
+        text += f"; {wanted}"
         epochs = _known(c.quality.planning.epochs_needed for c in unsettled)
         if epochs is not None and math.ceil(max(epochs)) > weakest.quality.epochs:
             text += f" (or {math.ceil(max(epochs))} epochs per task on these tasks)"
-        text += f" would be needed to detect {_num(effect)}"
+        text += f" would be needed to detect {_num(effect)} or show there is no such difference"
     return text + "."
+
+
+def _equivalence_phrase(c: _Compared) -> str:
+    e = c.quality.equivalence
+    assert e is not None, f"{c.label}: only a comparison with an equivalence test is phrased"
+    places = _decimals_for((e.ci[1] - e.ci[0]) / 2)
+    return (
+        f"{_num(_diff(c), True, places)} ({e.confidence:.0%} CI {_num(e.ci[0], True, places)} to "
+        f"{_num(e.ci[1], True, places)}, TOST {_p(e.p)})"
+    )
+
+
+def _equivalence_reach(c: _Compared) -> float:
+    """How far the equivalence interval reaches from 0 (the closest to the margin is phrased)."""
+    e = c.quality.equivalence
+    return max(abs(e.ci[0]), abs(e.ci[1])) if e else math.inf
 
 
 def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> Verdict:
     alpha, effect = rule.alpha, rule.effect_of_interest
     holm_applied = sum(c.p_adjusted is not None for c in comparisons) > 1
+    if not comparisons:
+        text = f"There is no variant to compare with {control}."
+        return Verdict("inconclusive", None, text)
     better = [c for c in comparisons if _significant(c, alpha) and _diff(c) > 0]
-    qualified = [
-        c for c in better if all(j.status in ("pass", "not_measured") for j in c.guardrails)
-    ]
+    qualified = [c for c in better if _blocker(c, control, rule) is None]
     if qualified:
         best = max(qualified, key=_diff)
         text = (
@@ -384,52 +514,72 @@ def _verdict(comparisons: list[_Compared], control: str, rule: DecisionRule) -> 
         )
         if any(j.status == "not_measured" for j in best.guardrails):
             text += " Latency was not measured in this run (batch or cached answers)."
+        for j in best.guardrails:
+            if j.status == "unclear":  # only under guardrail_mode harm: said, not blocking
+                phrase = _guardrail_phrase(j)
+                text += f" {phrase[0].upper()}{phrase[1:]}, nor shown to exceed it."
         return Verdict("winner", best.label, text)
 
     if better:
         best = max(better, key=_diff)
-        blocking = next(j for j in best.guardrails if j.status not in ("pass", "not_measured"))
         text = (
             f"{best.label} beats {control} on quality by {_quality_phrase(best, holm_applied)}, "
-            f"but {_guardrail_phrase(blocking)}, so there is no winner."
+            f"but {_blocker(best, control, rule)}, so there is no winner."
         )
         return Verdict("inconclusive", None, text)
 
     measured = [c for c in comparisons if c.quality.n_tasks > 0]
-    if not comparisons:
-        text = f"There is no variant to compare with {control}."
-        return Verdict("inconclusive", None, text)
     if not measured:
         text = "No comparison is possible: no task was graded in both a variant and the control."
         return Verdict("inconclusive", None, text)
 
-    closest = max(
-        (c for c in measured if c.p_adjusted is not None),
-        key=_diff,
-        default=None,
-    )
-    summary = f"No variant is significantly better than {control} on quality"
-    if closest is not None:
-        if _significant(closest, alpha) and _diff(closest) < 0:
-            summary += f"; {closest.label} is worse by"
-        else:
-            summary += f"; the closest, {closest.label}, differs by"
-        summary += f" {_quality_phrase(closest, holm_applied)}"
-    unsettled = [c for c in measured if not _settled_without_winner(c, alpha, effect)]
-    if not unsettled:
-        mdes = [c.quality.planning.mde for c in measured if c.quality.planning.mde is not None]
-        power = (
-            f" The run could detect differences of {_num(max(mdes))} or more, so any real gain "
-            f"is smaller than the {_num(effect)} of interest."
-            if mdes
-            else ""
+    worse = [c for c in measured if _worse(c, alpha)]
+    behind = "; ".join(f"{c.label} by {_quality_phrase(c, holm_applied)}" for c in worse)
+    if len(worse) == len(comparisons) and _control_wins(worse, rule):
+        text = f"{control} beats every variant on quality: {behind}."
+        return Verdict("winner", control, text)
+
+    # Equivalence on the trials left after attrition says nothing of the ones that failed.
+    attrited = [c for c in measured if c.failures is not None and c.failures.higher]
+    equivalent = [
+        c for c in measured if _equivalent(c) and not _worse(c, alpha) and c not in attrited
+    ]
+    if len(equivalent) == len(comparisons):
+        widest = max(equivalent, key=_equivalence_reach)
+        text = (
+            f"No variant differs from {control} by {_num(effect)} or more on quality: every "
+            f"difference lies within +/-{_num(effect)} (two one-sided tests); the "
+            f"nearest the margin, {widest.label}, differs by {_equivalence_phrase(widest)}."
         )
-        return Verdict("no_difference", None, summary + "." + power)
-    plan = _plan_phrase(unsettled, effect)
-    return Verdict("inconclusive", None, f"{summary}. {plan}".strip())
+        return Verdict("no_difference", None, text)
+
+    summary = f"No variant is significantly better than {control} on quality"
+    if worse:
+        summary += f"; significantly worse: {behind}"
+        if len(worse) == len(comparisons):  # but _control_wins said no
+            summary += (
+                f"; {control} is not named the winner: against them its own guardrails or "
+                "failures do not hold"
+            )
+    if equivalent:
+        names = ", ".join(c.label for c in equivalent)
+        summary += f"; within +/-{_num(effect)} of it: {names}"
+    for c in attrited:
+        summary += f"; {c.label}: {_failure_phrase(c, control)}"
+    unsettled = [c for c in measured if c not in (*worse, *equivalent, *attrited)]
+    unmeasured = [c.label for c in comparisons if c.quality.n_tasks == 0]
+    if unmeasured:
+        summary += f"; no task graded in both for {', '.join(unmeasured)}"
+    if not unsettled:
+        return Verdict("inconclusive", None, summary + ".")
+    closest = max((c for c in unsettled if c.p_adjusted is not None), key=_diff, default=None)
+    if closest is not None:
+        summary += f"; the closest, {closest.label}, differs by "
+        summary += _quality_phrase(closest, holm_applied)
+    return Verdict("inconclusive", None, f"{summary}. {_plan_phrase(unsettled, effect)}")
 
 
-def _missing(cube: _Cube, experiment: ExperimentInfo) -> Missing:
+def _missing(cube: _Cube, experiment: ExperimentInfo, sensitivity: Verdict | None) -> Missing:
     expected = (experiment.tasks or len(cube.tasks)) * (experiment.epochs or cube.epochs)
     by_variant = {}
     for i, label in enumerate(cube.labels):
@@ -448,6 +598,7 @@ def _missing(cube: _Cube, experiment: ExperimentInfo) -> Missing:
         expected_per_variant=expected,
         by_variant=by_variant,
         policy=MISSING_POLICY,
+        sensitivity=sensitivity,
     )
 
 
@@ -492,8 +643,28 @@ def _rounded(value: _Figures) -> _Figures:
     return cast(_Figures, rounded)  # each branch rebuilds the kind of value it was given
 
 
-def _variant_summary(cube: _Cube, i: int, variant: VariantInfo, arm: LatencyArm) -> VariantSummary:
-    quality = summarise_arm(task_means(cube.quality[i]))
+def _arm_quality(summary: ArmSummary) -> ArmQuality:
+    return ArmQuality(
+        mean=summary.mean,
+        se=summary.se,
+        ci=summary.ci,
+        n_tasks=summary.n_tasks,
+        ci_method=CI_METHOD,
+    )
+
+
+def _paired_tasks(cube: _Cube) -> np.ndarray:
+    """Tasks graded in every variant that has any graded task (the table's paired set)."""
+    graded = ~np.isnan(task_means(cube.quality))  # variants x tasks
+    with_data = graded.any(axis=1)
+    return graded[with_data].all(axis=0) if with_data.any() else graded.any(axis=0)
+
+
+def _variant_summary(
+    cube: _Cube, i: int, variant: VariantInfo, arm: LatencyArm, paired: np.ndarray
+) -> VariantSummary:
+    means = task_means(cube.quality[i])
+    quality = summarise_arm(means)
     cost_means = task_means(cube.cost[i])
     costs = cube.cost[i][~np.isnan(cube.cost[i])]
     graded_costs = cost_means[~np.isnan(cost_means)]
@@ -502,9 +673,7 @@ def _variant_summary(cube: _Cube, i: int, variant: VariantInfo, arm: LatencyArm)
         ref=variant.ref,
         trials=int(cube.recorded[i].sum()),
         errors=int(cube.errored[i].sum()),
-        quality=ArmQuality(
-            mean=quality.mean, se=quality.se, ci=quality.ci, n_tasks=quality.n_tasks
-        ),
+        quality=_arm_quality(quality),
         cost=ArmCost(
             mean=float(graded_costs.mean()) if graded_costs.size else None,
             total=float(costs.sum()),
@@ -517,6 +686,7 @@ def _variant_summary(cube: _Cube, i: int, variant: VariantInfo, arm: LatencyArm)
         ),
         model=variant.model,
         model_alias=variant.model_alias,
+        quality_paired=_arm_quality(summarise_arm(means[paired])),
     )
 
 
@@ -525,7 +695,7 @@ def _quality_diff(c: _Compared) -> QualityDiff:
     return QualityDiff(
         diff=q.diff,
         se=q.t.se if q.t else None,
-        ci=q.t.ci if q.t else None,
+        ci=q.ci,
         p=q.p,
         p_adjusted=c.p_adjusted,
         test=q.test,
@@ -544,6 +714,9 @@ def _quality_diff(c: _Compared) -> QualityDiff:
         mde=q.planning.mde,
         tasks_needed=q.planning.tasks_needed,
         epochs_needed=q.planning.epochs_needed,
+        equivalence_ci=q.equivalence.ci if q.equivalence else None,
+        p_equivalence=q.equivalence.p if q.equivalence else None,
+        equivalent=q.equivalence.equivalent if q.equivalence else None,
     )
 
 
@@ -598,6 +771,19 @@ def _comparison(c: _Compared, control: str, epochs: int) -> Comparison:
             )
             for j in c.guardrails
         },
+        failures=_failure_check(c.failures),
+    )
+
+
+def _failure_check(f: FailureComparison | None) -> FailureCheck:
+    assert f is not None, "the report's comparisons come from the observed data"
+    return FailureCheck(
+        cells=f.cells,
+        control_missing=f.control_missing,
+        variant_missing=f.variant_missing,
+        discordant=f.discordant,
+        p=f.p,
+        higher=f.higher,
     )
 
 
@@ -615,6 +801,7 @@ def _power_plan(comparisons: list[_Compared], rule: DecisionRule, cube: _Cube) -
         epochs=cube.epochs,
         tasks_needed=math.ceil(max(tasks)) if tasks else None,
         epochs_needed=math.ceil(max(epochs)) if epochs else None,
+        min_tasks=min_tasks(rule.alpha / max(len(comparisons), 1)),
     )
 
 
@@ -634,14 +821,17 @@ def analyse(
         raise ValueError(f"control {control!r} is not one of the variants {labels}")
     cube = _index(trials, labels)
     comparisons, arms = _compare_all(cube, control, rule, seed)
-    missing = _missing(cube, experiment)
+    missing = _missing(cube, experiment, _sensitivity(cube, comparisons, control, rule, seed))
     verdict = _verdict(comparisons, control, rule)
+    paired = _paired_tasks(cube)
     return Report(
         experiment=experiment,
         control=control,
         decision=_rounded(Decision(**rule.as_dict())),
         variants=_rounded(
-            tuple(_variant_summary(cube, i, v, arms[v.label]) for i, v in enumerate(variants))
+            tuple(
+                _variant_summary(cube, i, v, arms[v.label], paired) for i, v in enumerate(variants)
+            )
         ),
         comparisons=_rounded(tuple(_comparison(c, control, cube.epochs) for c in comparisons)),
         omnibus=_rounded(_omnibus(cube)),

@@ -210,6 +210,7 @@ def run(
         for warning in kind.warnings():
             echo(f"warning: {warning}", err=True)
     if dry_run:
+        _warn_design(plan)
         estimates = estimate_arms(plan, kind, batch=batch)
         rows: list[dict[str, Any]] = [
             {"variant": e.label, "model": e.model_id, "calls": e.calls,
@@ -309,6 +310,23 @@ def _exit_unless_complete(ctx: click.Context, summary: RunSummary) -> None:
     code = exit_code(summary)
     if code:
         ctx.exit(code)
+
+
+def _warn_design(plan: Plan) -> None:
+    """Warn when the planned design cannot detect the decision rule's effect of interest."""
+    from experiments.stats.power import check_design
+
+    rule = plan.document.decision
+    comparisons = max(len(plan.arms) - 1, 1)
+    check = check_design(
+        len(plan.tasks),
+        plan.epochs,
+        effect=rule.effect_of_interest,
+        alpha=rule.alpha / comparisons,
+    )
+    warning = check.warning()
+    if warning:
+        echo(f"warning: {warning}", err=True)
 
 
 def _check_grading(plan: Plan, spec_path: Path, *, refuse: bool) -> None:

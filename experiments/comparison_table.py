@@ -3,6 +3,9 @@
 Built once from a ``Report``; ``experiments.render`` formats it as text and markdown, and the
 dashboard (``dashboard.data``) as frames. A figure is None where there is nothing to show: the
 control has no difference with itself, and a variant without graded pairs has no p-value.
+Quality is on the paired task set (the tasks graded in every variant with graded tasks), so the
+rows compare like with like; where a variant's own tasks give another figure, the row carries it
+as ``quality_unpaired``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ class ComparisonRow:
     model: str | None
     trials: int
     errors: int
-    quality: float | None
+    failed: int  # failed or ungraded trials (errors included)
+    quality: float | None  # on the paired task set
     quality_ci: Interval | None
+    paired_tasks: int
+    quality_unpaired: float | None  # on the variant's own tasks, when that differs; else None
+    quality_unpaired_ci: Interval | None
+    unpaired_tasks: int | None
     diff: float | None  # quality, variant minus control
     diff_ci: Interval | None
     p: float | None
@@ -36,6 +44,9 @@ def comparison_rows(report: Report) -> list[ComparisonRow]:
     rows = []
     for v in report.variants:
         c = report.comparison(v.label)
+        paired = v.quality_paired or v.quality
+        differs = paired.n_tasks != v.quality.n_tasks
+        counts = report.missing.by_variant.get(v.label)
         rows.append(
             ComparisonRow(
                 variant=v.label,
@@ -43,8 +54,13 @@ def comparison_rows(report: Report) -> list[ComparisonRow]:
                 model=v.model,
                 trials=v.trials,
                 errors=v.errors,
-                quality=v.quality.mean,
-                quality_ci=v.quality.ci,
+                failed=v.errors + (counts.ungraded if counts else 0),
+                quality=paired.mean,
+                quality_ci=paired.ci,
+                paired_tasks=paired.n_tasks,
+                quality_unpaired=v.quality.mean if differs else None,
+                quality_unpaired_ci=v.quality.ci if differs else None,
+                unpaired_tasks=v.quality.n_tasks if differs else None,
                 diff=c.quality.diff if c else None,
                 diff_ci=c.quality.ci if c else None,
                 p=c.quality.p if c else None,

@@ -9,7 +9,19 @@ Parsed from the optional ``decision:`` mapping of an experiment spec. Every key 
       guardrails:               # ratio-to-control margins, judged by one-sided 95% bounds
         cost: 0.20              # mean cost per task at most 20% higher
         latency_p90: 0.30       # p90 latency at most 30% higher
-      effect_of_interest: 0.05  # the quality difference worth detecting (for planning)
+      effect_of_interest: 0.05  # the quality difference worth detecting, and the equivalence
+                                # margin of a no_difference verdict
+      guardrail_mode: harm      # harm: a guardrail blocks a winner when the data show it
+                                # exceeded (lower bound above the limit); prove: unless the
+                                # data show it held (upper bound within the limit)
+
+``harm`` is the default by the figures of ``bench/verdict_simulations.py`` (2,000 replicates,
+seed 12, 40 tasks x 3 epochs, a quality gain at the design's 80% power): at equal latency and
+cost, ``harm`` blocked 0.0% of the significant gains and ``prove`` 0.5% with calm latency (trial
+log-sd 0.2) but 41% with heavy-tailed latency (log-sd 0.6); a p90 regression of twice the margin
+(x1.6) was blocked in 95.8% of runs by ``harm`` and 100% by ``prove`` with calm latency, and in
+only 40.6% by ``harm`` (100% by ``prove``) with heavy-tailed latency. Use ``prove`` when latency
+must be shown to hold, and run enough tasks for its bound to be narrow.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from core.errors import SpecError
 PRIMARY_METRICS = ("quality",)
 GUARDRAIL_METRICS = ("cost", "latency_p50", "latency_p90")
 GUARDRAIL_CONFIDENCE = 0.95
+GUARDRAIL_MODES = ("harm", "prove")
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,14 @@ class DecisionRule:
         default=(Guardrail("cost", 0.20), Guardrail("latency_p90", 0.30))
     )
     effect_of_interest: float = 0.05
+    guardrail_mode: str = "harm"  # one of GUARDRAIL_MODES
+
+    def blocks(self, judgement: GuardrailJudgement) -> bool:
+        """Whether a guardrail's judgement stops a winner under this rule's mode: ``harm``
+        blocks only a shown breach (``fail``); ``prove`` anything not shown to hold."""
+        if self.guardrail_mode == "harm":
+            return judgement.status == "fail"
+        return judgement.status not in ("pass", "not_measured")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +87,7 @@ class DecisionRule:
             "guardrails": {g.metric: g.margin for g in self.guardrails},
             "guardrail_confidence": GUARDRAIL_CONFIDENCE,
             "effect_of_interest": self.effect_of_interest,
+            "guardrail_mode": self.guardrail_mode,
         }
 
 
@@ -99,7 +121,7 @@ def parse_decision(raw: object) -> DecisionRule:
         return DecisionRule()
     if not isinstance(raw, Mapping):
         raise SpecError("decision: must be a mapping")
-    unknown = set(raw) - {"primary", "alpha", "guardrails", "effect_of_interest"}
+    unknown = set(raw) - {"primary", "alpha", "guardrails", "effect_of_interest", "guardrail_mode"}
     if unknown:
         raise SpecError(f"decision.{sorted(map(str, unknown))[0]}: unknown key")
     rule = DecisionRule()
@@ -113,8 +135,15 @@ def parse_decision(raw: object) -> DecisionRule:
     if effect <= 0:
         raise SpecError(f"decision.effect_of_interest: must be more than 0, got {effect}")
     guardrails = _guardrails(raw["guardrails"]) if "guardrails" in raw else rule.guardrails
+    mode = raw.get("guardrail_mode", rule.guardrail_mode)
+    if mode not in GUARDRAIL_MODES:
+        raise SpecError(f"decision.guardrail_mode: must be one of {', '.join(GUARDRAIL_MODES)}")
     return DecisionRule(
-        primary=primary, alpha=alpha, guardrails=guardrails, effect_of_interest=effect
+        primary=primary,
+        alpha=alpha,
+        guardrails=guardrails,
+        effect_of_interest=effect,
+        guardrail_mode=mode,
     )
 
 

@@ -46,6 +46,13 @@ class Arm:
     system: str
     agent: RosterAgent  # the agent as Claude Code's main loop lists it (delegation trials)
 
+    @property
+    def cache_identity(self) -> dict[str, object]:
+        """What makes a cached answer this arm's own: its label and its version. Two arms never
+        share an answer, even when they send the same request (an A/A run would report every
+        difference as exactly 0); the same label of the same version reuses it later."""
+        return {"label": self.label, "version": self.version_id}
+
 
 @dataclass(frozen=True)
 class Cell:

@@ -22,20 +22,47 @@ def _interval(ci: Interval | None, fmt: str = ".3f") -> str:
     return "" if ci is None else f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
 
 
+_UNPAIRED = "†"  # marks a figure that differs on the variant's own tasks
+
+
 def _rows(report: Report) -> list[list[str]]:
     return [
         [
             row.variant,
-            _cell(row.quality) + _interval(row.quality_ci),
+            _cell(row.quality)
+            + _interval(row.quality_ci)
+            + (_UNPAIRED if row.quality_unpaired is not None else ""),
             _cell(row.diff, "+.3f") + _interval(row.diff_ci, "+.3f"),
             _cell(row.p, ".3g"),
             _cell(row.p_adjusted, ".3g"),
             "-" if row.cost_per_task is None else f"${row.cost_per_task:.4g}",
             _cell(row.latency_p50, ".2f"),
             _cell(row.latency_p90, ".2f"),
+            f"{row.failed}/{row.trials}",
         ]
         for row in comparison_rows(report)
     ]
+
+
+def _notes(report: Report) -> list[str]:
+    """The unpaired figures the table marks, and the missing-data sensitivity verdict."""
+    rows = comparison_rows(report)
+    paired = max((row.paired_tasks for row in rows), default=0)
+    lines = [
+        f"{_UNPAIRED} quality on the {paired} tasks graded in every variant; on its own "
+        f"{row.unpaired_tasks} tasks (unpaired) {row.variant} has {_cell(row.quality_unpaired)}"
+        + _interval(row.quality_unpaired_ci)
+        for row in rows
+        if row.quality_unpaired is not None
+    ]
+    sensitivity = report.missing.sensitivity
+    if sensitivity is not None:
+        missing = sum(v.errors + v.ungraded for v in report.missing.by_variant.values())
+        lines.append(
+            f"sensitivity: with the {missing} failed or ungraded trials scored 0, the verdict "
+            f"would be {_verdict_head(sensitivity.status, sensitivity.winner)}"
+        )
+    return lines
 
 
 _HEADERS = [
@@ -47,6 +74,7 @@ _HEADERS = [
     "cost/task",
     "p50 s",
     "p90 s",
+    "failed",
 ]
 _SIMULATED = "SIMULATED: responses came from the offline simulator, not from a model."
 
@@ -62,11 +90,14 @@ def _title(report: Report) -> str:
     )
 
 
+def _verdict_head(status: str, winner: str | None) -> str:
+    shown = status.replace("_", " ").upper()
+    return f"{shown}: {winner}" if winner else shown
+
+
 def _verdict_line(report: Report) -> str:
     v = report.verdict
-    status = v.status.replace("_", " ").upper()
-    head = f"{status}: {v.winner}" if v.winner else status
-    return f"{head}. {v.text}"
+    return f"{_verdict_head(v.status, v.winner)}. {v.text}"
 
 
 def render_table(report: Report) -> str:
@@ -81,6 +112,7 @@ def render_table(report: Report) -> str:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += _notes(report)
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=False)
     lines += _sequential_lines(report, markdown=False)
@@ -102,6 +134,8 @@ def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
     lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
     for row in _rows(report):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    notes = [f"- {note}" for note in _notes(report)]
+    lines += ["", *notes] if notes else []
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=True)
     lines += _sequential_lines(report, markdown=True)

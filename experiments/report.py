@@ -42,16 +42,19 @@ class Decision:
     guardrails: Mapping[str, float]  # metric -> allowed relative increase over the control
     guardrail_confidence: float
     effect_of_interest: float
+    guardrail_mode: str  # harm (the default) or prove (``experiments.decision``)
 
 
 @dataclass(frozen=True)
 class ArmQuality:
-    """Mean of the task means, its standard error clustered by task, and the 95% t interval."""
+    """Mean of the task means, its standard error clustered by task, and the 95% t interval
+    clipped to the [0, 1] scale of quality (``ci_method``)."""
 
     mean: float | None
     se: float | None
     ci: Interval | None
     n_tasks: int
+    ci_method: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class VariantSummary:
     model: str | None  # the model ID the variant ran on; None when the analysis was not told
     model_alias: str | None
     delegation: VariantDelegation | None = None  # a delegation experiment's figures
+    # Quality on the paired task set (graded in every variant that has graded tasks): the
+    # figures the table shows; ``quality`` is on the variant's own tasks (unpaired).
+    quality_paired: ArmQuality | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,11 @@ class QualityDiff:
     mde: float | None
     tasks_needed: float | None
     epochs_needed: float | None
+    # Equivalence (TOST) against +/- the effect of interest: the (1 - 2 alpha) interval, the
+    # larger one-sided p, and whether the difference is shown to lie inside (no_difference).
+    equivalence_ci: Interval | None
+    p_equivalence: float | None
+    equivalent: bool | None
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,19 @@ class GuardrailCheck:
 
 
 @dataclass(frozen=True)
+class FailureCheck:
+    """Failed or ungraded trials, variant against control, on the cells recorded in both
+    (exact McNemar; ``experiments.stats.attrition``). ``higher`` stops the variant winning."""
+
+    cells: int
+    control_missing: int
+    variant_missing: int
+    discordant: tuple[int, int]  # (missing only in the variant, missing only in the control)
+    p: float
+    higher: bool
+
+
+@dataclass(frozen=True)
 class Comparison:
     variant: str
     vs: str  # the control
@@ -184,6 +208,7 @@ class Comparison:
     cost: CostDiff
     latency: LatencyDiff
     guardrails: Mapping[str, GuardrailCheck]  # by metric
+    failures: FailureCheck
 
 
 @dataclass(frozen=True)
@@ -210,6 +235,7 @@ class PowerPlan:
     epochs: int
     tasks_needed: int | None
     epochs_needed: int | None
+    min_tasks: int  # the fewest tasks on which the primary test can reach alpha at all
 
 
 @dataclass(frozen=True)
@@ -228,6 +254,8 @@ class Missing:
     expected_per_variant: int
     by_variant: Mapping[str, MissingCounts]
     policy: str
+    # The verdict if every failed or ungraded trial had the worst score (0); None without any.
+    sensitivity: Verdict | None
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ class DelegationTrial:
 
     def cache_key(self, cell: Cell) -> str:
         """The exact question as this router puts it: the agents' files (every byte Claude Code
-        reads), the request, the model, the router's version and the epoch; the seed too when
-        the router draws its decisions."""
+        reads), the request, the model, the router's version, the epoch and the arm (its label
+        and version: no two arms share a decision); the seed too when the router draws them."""
         question = self.question(cell)
         blob = {
             "kind": self.name,
@@ -84,6 +84,7 @@ class DelegationTrial:
             "agents": [agent.to_json() for agent in question.agents],
             "prompt": question.prompt,
             "epoch": cell.epoch,
+            "arm": cell.arm.cache_identity,
             **({"seed": self.plan.seed} if self.router.simulated else {}),
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()

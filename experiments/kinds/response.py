@@ -55,7 +55,7 @@ class ResponseTrial:
         return CellEstimate(1, usage.input_tokens, usage.output_tokens, cost)
 
     def cache_key(self, cell: Cell) -> str:
-        return self.request(cell).cache_key(cell.epoch)
+        return self.request(cell).cache_key(cell.epoch, cell.arm.cache_identity)
 
     async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
         context = CallContext(self.plan.seed, cell.arm.label, cell.epoch, cell.task.material())

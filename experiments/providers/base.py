@@ -72,9 +72,10 @@ class ModelRequest:
             return self.system
         return "\n".join(str(block.get("text", "")) for block in self.system)
 
-    def cache_key(self, epoch: int) -> str:
-        """Key of the response cache: the exact request and the epoch."""
-        blob = json.dumps({"body": self.body(), "epoch": epoch}, sort_keys=True)
+    def cache_key(self, epoch: int, arm: Mapping[str, object]) -> str:
+        """Key of the response cache: the exact request, the epoch and the arm that sent it
+        (``Arm.cache_identity``), so that no two arms share an answer."""
+        blob = json.dumps({"body": self.body(), "epoch": epoch, "arm": dict(arm)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

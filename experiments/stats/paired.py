@@ -16,6 +16,7 @@ import numpy as np
 
 from experiments.stats.distributions import binom_cdf, norm_cdf, t_ppf, t_sf
 
+PERMUTATION_BELOW_TASKS = 30  # below it the sign-flip test is primary (stats.quality, .equivalence)
 EXACT_SIGN_FLIP_LIMIT = 20  # 2**20 sign patterns enumerate in a few milliseconds
 MONTE_CARLO_RESAMPLES = 20_000
 WILCOXON_EXACT_LIMIT = 50  # R uses the exact null distribution below 50 non-zero differences
@@ -95,28 +96,47 @@ def paired_t(diffs: np.ndarray, confidence: float = 0.95) -> PairedT:
     )
 
 
+def _signed_sums(d: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
+    """Every signed sum of ``d`` (exact, up to 2**20 patterns) or a seeded Monte Carlo sample."""
+    if d.size <= EXACT_SIGN_FLIP_LIMIT:
+        sums = np.zeros(1)
+        for value in d:  # builds all 2**n signed sums, doubling per task
+            sums = np.concatenate((sums + value, sums - value))
+        return sums, "exact"
+    rng = np.random.default_rng(seed)
+    signs = rng.integers(0, 2, size=(MONTE_CARLO_RESAMPLES, d.size), dtype=np.int8) * 2 - 1
+    return signs @ d, "monte_carlo"
+
+
+def _flip_p(d: np.ndarray, statistic: np.ndarray, observed: float, method: str) -> SignFlip:
+    # Ties between float sums that are equal in exact arithmetic must count as "as extreme".
+    tolerance = 1e-9 * max(np.abs(d).sum(), 1e-300)
+    extreme = int(np.count_nonzero(statistic >= observed - tolerance))
+    if method == "exact":
+        return SignFlip(p=extreme / statistic.size, method=method, patterns=statistic.size)
+    # (1 + count) / (1 + B) keeps the Monte Carlo p valid (never 0).
+    p = (1 + extreme) / (1 + statistic.size)
+    return SignFlip(p=float(p), method=method, patterns=statistic.size)
+
+
 def sign_flip_p(diffs: np.ndarray, *, seed: int = 0) -> SignFlip:
     """Two-sided sign-flip permutation p for the mean difference.
 
     Under H0 (exchangeable arms) each d_i is equally likely to have either sign. The statistic
     is |sum d_i|, which orders sign patterns exactly as |t| does (sum d_i^2 is invariant).
+    With n tasks the smallest p it can give is 2/2**n (``experiments.stats.power``).
     """
     d = np.asarray(diffs, dtype=float)
-    observed = abs(d.sum())
-    # Ties between float sums that are equal in exact arithmetic must count as "as extreme".
-    tolerance = 1e-9 * max(np.abs(d).sum(), 1e-300)
-    if d.size <= EXACT_SIGN_FLIP_LIMIT:
-        sums = np.zeros(1)
-        for value in d:  # builds all 2**n signed sums, doubling per task
-            sums = np.concatenate((sums + value, sums - value))
-        p = float(np.mean(np.abs(sums) >= observed - tolerance))
-        return SignFlip(p=p, method="exact", patterns=sums.size)
-    rng = np.random.default_rng(seed)
-    signs = rng.integers(0, 2, size=(MONTE_CARLO_RESAMPLES, d.size), dtype=np.int8) * 2 - 1
-    extreme = np.count_nonzero(np.abs(signs @ d) >= observed - tolerance)
-    # (1 + count) / (1 + B) keeps the Monte Carlo p valid (never 0).
-    p = (1 + extreme) / (1 + MONTE_CARLO_RESAMPLES)
-    return SignFlip(p=float(p), method="monte_carlo", patterns=MONTE_CARLO_RESAMPLES)
+    sums, method = _signed_sums(d, seed)
+    return _flip_p(d, np.abs(sums), abs(d.sum()), method)
+
+
+def sign_flip_greater_p(diffs: np.ndarray, *, seed: int = 0) -> SignFlip:
+    """One-sided sign-flip p of H0 "the d_i are symmetric about 0" against a positive mean:
+    the share of sign patterns whose sum is at least the observed one (smallest p 1/2**n)."""
+    d = np.asarray(diffs, dtype=float)
+    sums, method = _signed_sums(d, seed)
+    return _flip_p(d, sums, float(d.sum()), method)
 
 
 def average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,11 @@ in both arms are used. The primary p-value follows shared/notes/statistics.md se
   distribution of task means is not trustworthy that small;
 - otherwise: paired t on task means.
 
-The interval is always the paired-t 95% CI of the mean difference. Wilcoxon signed-rank is
+The interval is always the paired-t 95% CI of the mean difference, clipped to [-1, 1]; an arm's
+interval is the t interval of its task means clipped to [0, 1] (``SCALE``): quality is a score in
+[0, 1], and a t interval on a few tasks otherwise leaves it (clipping keeps the coverage of the
+t interval, since the true value is inside the scale). Equivalence (``no_difference``) is the
+TOST of ``experiments.stats.equivalence`` against the effect of interest. Wilcoxon signed-rank is
 reported as a robustness figure only: it tests the pseudo-median, a different estimand, and must
 never be swapped in because it happens to be significant.
 """
@@ -20,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments.stats.distributions import t_ppf
+from experiments.stats.equivalence import Equivalence, equivalence_test
 from experiments.stats.paired import (
+    PERMUTATION_BELOW_TASKS,
     PairedT,
     SignFlip,
     Wilcoxon,
@@ -37,7 +43,8 @@ from experiments.stats.power import (
 )
 from experiments.stats.taskmeans import complete_pairs, task_means, within_task_variance
 
-PERMUTATION_BELOW_TASKS = 30
+SCALE = (0.0, 1.0)  # the range of a quality score
+CI_METHOD = "t interval of task means, clipped to the [0, 1] scale"
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class QualityComparison:
     control: ArmSummary
     treatment: ArmSummary
     diff: float | None
+    ci: tuple[float, float] | None  # paired-t 95% interval of diff, clipped to [-1, 1]
     test: str | None  # "mcnemar_exact", "sign_flip_permutation" or "paired_t"
     p: float | None  # the primary test's p-value
     t: PairedT | None
@@ -81,10 +89,18 @@ class QualityComparison:
     discordant: tuple[int, int] | None  # (tasks improved, tasks worsened), binary K=1 only
     correlation: float | None
     planning: Planning
+    equivalence: Equivalence | None  # TOST against +/- the effect of interest
 
 
-def summarise_arm(values: np.ndarray, confidence: float = 0.95) -> ArmSummary:
-    """Summarise per-task values (NaN ignored): the SE is that of task means, i.e. clustered."""
+def _clip(low: float, high: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    return max(low, bounds[0]), min(high, bounds[1])
+
+
+def summarise_arm(
+    values: np.ndarray, confidence: float = 0.95, scale: tuple[float, float] = SCALE
+) -> ArmSummary:
+    """Summarise per-task values (NaN ignored): the SE is that of task means, i.e. clustered;
+    the interval never leaves ``scale``."""
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     if v.size == 0:
@@ -94,7 +110,9 @@ def summarise_arm(values: np.ndarray, confidence: float = 0.95) -> ArmSummary:
         return ArmSummary(n_tasks=1, mean=mean, se=None, ci=None)
     se = float(v.std(ddof=1) / np.sqrt(v.size))
     half = float(t_ppf(0.5 + confidence / 2, v.size - 1)) * se
-    return ArmSummary(n_tasks=int(v.size), mean=mean, se=se, ci=(mean - half, mean + half))
+    return ArmSummary(
+        n_tasks=int(v.size), mean=mean, se=se, ci=_clip(mean - half, mean + half, scale)
+    )
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -155,6 +173,7 @@ def compare_quality(
     treatment: np.ndarray,
     *,
     binary: bool,
+    alpha: float = 0.05,
     plan_alpha: float = 0.05,
     power: float = DEFAULT_POWER,
     effect_of_interest: float | None = None,
@@ -162,8 +181,10 @@ def compare_quality(
 ) -> QualityComparison:
     """Compare two ``tasks x epochs`` quality arrays aligned on tasks.
 
-    ``plan_alpha`` is the level used for the MDE and the tasks/epochs needed (pass alpha/m when
-    m comparisons share a Holm correction, so that the plan survives the correction).
+    ``alpha`` is the level of the equivalence test (each variant on its own: an
+    intersection-union test needs no correction); ``plan_alpha`` is the level used for the MDE
+    and the tasks/epochs needed (pass alpha/m when m comparisons share a Holm correction, so
+    that the plan survives the correction).
     """
     control = np.asarray(control, dtype=float)
     treatment = np.asarray(treatment, dtype=float)
@@ -196,6 +217,7 @@ def compare_quality(
         control=summarise_arm(c),
         treatment=summarise_arm(t),
         diff=float(d.mean()) if n else None,
+        ci=_clip(*ttest.ci, (SCALE[0] - SCALE[1], SCALE[1] - SCALE[0])) if ttest else None,
         test=test,
         p=p,
         t=ttest,
@@ -211,5 +233,10 @@ def compare_quality(
             alpha=plan_alpha,
             power=power,
             effect=effect_of_interest,
+        ),
+        equivalence=(
+            equivalence_test(d, effect_of_interest, alpha=alpha, seed=seed)
+            if effect_of_interest
+            else None
         ),
     )

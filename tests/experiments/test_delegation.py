@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from core.errors import SpecError
 from experiments.delegation_analysis import ChoiceRecord, delegation_summary
 from experiments.kinds.base import ModelCalls
 from experiments.kinds.delegation import DelegationTrial
-from experiments.plan import Plan, build_plan, same_request_warnings
+from experiments.plan import Cell, Plan, build_plan, same_request_warnings
 from experiments.pricing import load_price_table
 from experiments.providers.base import ProviderError, Usage
 from experiments.providers.simulated import SimulatedProvider
@@ -338,3 +339,15 @@ def test_a_cached_decision_is_replayed_without_asking_the_router(tmp_path: Path)
         build_report(db, summary.experiment_id),
     )
     assert [v.quality.mean for v in before.variants] == [v.quality.mean for v in after.variants]
+
+
+def test_no_two_arms_share_a_cached_decision(tmp_path: Path) -> None:
+    _db, plan, _ = _plan(tmp_path)
+    kind = DelegationTrial(plan, load_price_table(), router=ScriptedRouter(_smart))
+    control, sharper = plan.arms
+    task = plan.tasks[0]
+    # The same version under a second label asks the very same question: still its own key.
+    twin = replace(control, label="twin")
+    keys = {kind.cache_key(Cell(arm, task, 1)) for arm in (control, sharper, twin)}
+    assert len(keys) == 3
+    assert kind.cache_key(Cell(control, task, 1)) == kind.cache_key(Cell(control, task, 1))

@@ -61,7 +61,11 @@ def test_without_reference_points_the_hint_names_where_graders_go(
 
 def test_a_grader_in_the_spec_or_on_some_tasks_is_enough(sqlite_cli: Cli, tmp_path: Path) -> None:
     spec = _ungraded(sqlite_cli, tmp_path, extra="graders:\n  - {type: length, max_chars: 2000}\n")
-    assert sqlite_cli.ok("run", str(spec), "--dry-run").stderr == ""
+    # Only the design warning (two tasks detect nothing), no grading warning.
+    stderr = sqlite_cli.ok("run", str(spec), "--dry-run").stderr
+    assert (
+        stderr.startswith("warning: 2 tasks cannot detect any effect") and stderr.count("\n") == 1
+    )
     partly = UNGRADED + "    graders: [{type: regex, pattern: '409'}]\n"
     (tmp_path / "tasks.yaml").write_text(partly)
     spec.write_text(spec.read_text().split("graders:")[0])
@@ -326,3 +330,16 @@ def test_scrub_response_reaches_tool_inputs() -> None:
     clean = scrub_response(response, "SECRET")
     assert (clean.text, clean.request_id) == ("k=[redacted]", "req-[redacted]")
     assert clean.tool_calls[0].input == {"a": ["x [redacted]", {"[redacted]": 1}], "n": 2}
+
+
+def test_the_dry_run_says_when_the_design_cannot_detect_the_effect_of_interest(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path)  # 3 tasks x 2 epochs, effect of interest 0.05
+    stderr = sqlite_cli.ok("run", str(spec), "--dry-run").stderr
+    assert "warning: 3 tasks cannot detect any effect (the primary test's smallest p is 0.25" in (
+        stderr
+    )
+    assert "tasks would detect the effect of interest 0.05" in stderr
+    dry = json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)
+    assert dry["dry_run"] is True  # the warning goes to stderr; the JSON is unchanged

@@ -282,6 +282,23 @@ def test_cache_hits_are_marked_billed_nothing_and_comparable(
     assert all(v["latency"]["p50"] is None for v in reports[1]["variants"])
 
 
+def test_two_labels_of_one_version_never_share_a_cached_answer(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    # An A/A run: both arms send the very same request. Sharing one stored answer would make
+    # every difference exactly 0; each arm keeps its own, and reuses it in a later run.
+    spec = _setup(sqlite_cli, tmp_path)
+    sqlite_cli.ok("label", "helper@base", "twin")
+    spec.write_text(spec.read_text().replace("helper@cheap", "helper@twin"))
+    first = json.loads(sqlite_cli.ok("run", str(spec), "--json", "--cache").stdout)
+    assert first["cached"] == 0
+    with sqlite3.connect(sqlite_cli.db) as db:
+        (entries,) = db.execute("SELECT count(*) FROM response_cache").fetchone()
+    assert entries == 12  # 2 arms x 3 tasks x 2 epochs: one answer per arm and cell
+    second = json.loads(sqlite_cli.ok("run", str(spec), "--json", "--cache").stdout)
+    assert second["cached"] == 12
+
+
 def test_budget_holds_across_resumes(sqlite_cli: Cli, tmp_path: Path) -> None:
     spec = _setup(sqlite_cli, tmp_path, epochs=2)
     dry = json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)

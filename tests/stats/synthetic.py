@@ -16,6 +16,9 @@ class Arm:
     cost_factor: float = 1.0  # multiplies every task's cost
     latency_factor: float = 1.0  # multiplies every trial's latency
     fail_rate: float = 0.0  # share of trials that error (quality, cost and latency None)
+    # Share of the trials that would have scored below 0.5 which error instead: failures that
+    # go with bad answers (a timeout on the hard tasks), the case attrition checks catch.
+    fail_when_bad: float = 0.0
 
 
 def make_trials(
@@ -27,6 +30,7 @@ def make_trials(
     binary: bool = False,
     interaction_sd: float = 0.03,
     epoch_sd: float = 0.08,
+    latency_sd: float = 0.2,  # a trial's log-latency spread around its task's
 ) -> list[TrialRecord]:
     """Paired trials: every arm runs the same tasks, which differ in difficulty, cost and speed."""
     rng = np.random.default_rng(seed)
@@ -43,8 +47,13 @@ def make_trials(
                     quality = float(rng.random() < np.clip(truth[task], 0, 1))
                 else:
                     quality = float(np.clip(truth[task] + rng.normal(0, epoch_sd), 0, 1))
+                # Drawn only when asked for, so other arms keep their random streams.
+                if arm.fail_when_bad and quality < 0.5:
+                    failed = failed or rng.random() < arm.fail_when_bad
                 cost = base_cost[task] * arm.cost_factor * np.exp(rng.normal(0, 0.1))
-                latency = base_latency[task] * arm.latency_factor * np.exp(rng.normal(0, 0.2))
+                latency = (
+                    base_latency[task] * arm.latency_factor * np.exp(rng.normal(0, latency_sd))
+                )
                 records.append(
                     TrialRecord(
                         variant=label,

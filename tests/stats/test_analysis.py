@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.errors import SpecError
 from experiments.analysis import TrialRecord, analyse
 from experiments.decision import DecisionRule, parse_decision
 from experiments.render import render_markdown, render_table
@@ -94,9 +95,10 @@ def test_no_difference_when_well_powered():
     report = run({"control": Arm(), "tight": Arm()}, 200, 3)
     assert report.verdict.status == "no_difference"
     assert report.verdict.winner is None
-    mde = comparison(report, "tight").quality.mde
-    assert mde <= 0.05
-    assert "could detect differences of" in report.verdict.text
+    q = comparison(report, "tight").quality
+    assert q.equivalent and -0.05 < q.equivalence_ci[0] < q.equivalence_ci[1] < 0.05
+    assert q.p_equivalence < 0.05
+    assert "within +/-0.05 (two one-sided tests)" in report.verdict.text
 
 
 def test_guardrail_breach_blocks_a_quality_winner():
@@ -276,3 +278,134 @@ def test_renderings_show_every_variant_the_verdict_and_the_simulated_banner():
     real = replace(report, experiment=replace(report.experiment, simulated=False))
     assert "SIMULATED" not in render_table(real)
     assert "SIMULATED" not in render_markdown(real)
+
+
+# ---------------------------------------------------------------- issue 12's corners
+
+
+def _crafted(quality: dict[str, list[float | None]], *, rule=None):
+    """One epoch per task, quality as given (None: the trial failed), same cost and latency."""
+    n_tasks = len(next(iter(quality.values())))
+    trials = [
+        TrialRecord(
+            label,
+            f"task-{task}",
+            1,
+            score,
+            None if score is None else 0.01,
+            None if score is None else 2.0 + task / 10,
+            None,
+            None if score is not None else "timeout",
+        )
+        for label, scores in quality.items()
+        for task, score in enumerate(scores)
+    ]
+    return analyse(
+        experiment=experiment(n_tasks, 1),
+        variants=variants(*quality),
+        control="control",
+        trials=trials,
+        rule=rule or DecisionRule(),
+    )
+
+
+@pytest.mark.parametrize("n_tasks", [4, 5])
+def test_a_design_that_cannot_reach_significance_is_never_no_difference(n_tasks):
+    # +0.30 on every task (an interval of +0.30 to +0.30): the sign-flip test cannot go below
+    # 2/2^n, which used to read as "no difference... any real gain is smaller than 0.05".
+    control = [0.2 + 0.1 * i for i in range(n_tasks)]
+    report = _crafted({"control": control, "tight": [q + 0.3 for q in control]})
+    q = comparison(report, "tight").quality
+    assert report.verdict.status == "inconclusive"
+    assert q.mde is None and not q.equivalent
+    assert "cannot reach p<0.05 at all" in report.verdict.text
+    assert "at least 6 tasks are needed" in report.verdict.text
+    assert report.power.min_tasks == 6
+
+
+def test_two_tied_tasks_report_no_minimum_detectable_effect():
+    report = _crafted({"control": [0.5, 0.7], "tight": [0.5, 0.7]})
+    q = comparison(report, "tight").quality
+    assert q.mde is None and q.tasks_needed is None
+    assert report.verdict.status == "inconclusive"
+    assert "detect differences of 0.00" not in report.verdict.text
+    assert "at least 6 tasks are needed" in report.verdict.text
+
+
+def test_tasks_needed_never_suggests_a_design_that_cannot_reach_significance():
+    report = run({"control": Arm(), "tight": Arm(quality_shift=0.3)}, 4, 1)
+    assert report.power.tasks_needed is None or report.power.tasks_needed >= 6
+    for c in report.comparisons:
+        assert c.quality.tasks_needed is None or c.quality.tasks_needed >= 6
+
+
+def test_a_variant_significantly_worse_is_never_no_difference_and_the_control_wins():
+    report = run({"control": Arm(), "tight": Arm(quality_shift=-0.1)}, 40, 3)
+    assert comparison(report, "tight").quality.p_adjusted < 0.05
+    assert report.verdict.status == "winner" and report.verdict.winner == "control"
+    assert report.verdict.text.startswith("control beats every variant on quality: tight by -0.")
+    # With a second variant that is as good as the control, nobody wins, and it says why.
+    arms = {"control": Arm(), "worse": Arm(quality_shift=-0.1), "same": Arm()}
+    report = run(arms, 200, 3)
+    assert report.verdict.status == "inconclusive"
+    assert "significantly worse: worse by -0.1" in report.verdict.text
+    assert "within +/-0.05 of it: same" in report.verdict.text
+
+
+def test_failures_that_go_with_bad_answers_cannot_make_a_winner():
+    # Issue 12's case: on pass/fail trials, one variant times out on half of the trials it
+    # would have failed; left out, they made it the winner at +0.16 (p<0.001).
+    arms = {"control": Arm(), "flaky": Arm(fail_when_bad=0.5)}
+    report = run(arms, 90, 5, binary=True)
+    c = comparison(report, "flaky")
+    assert c.quality.diff > 0.1 and c.quality.p_adjusted < 0.05  # what used to win
+    assert c.failures.higher and c.failures.control_missing == 0
+    assert report.verdict.status == "inconclusive" and report.verdict.winner is None
+    assert "failed or ungraded trials are significantly more frequent" in report.verdict.text
+    sensitivity = report.missing.sensitivity
+    assert sensitivity is not None and sensitivity.winner is None
+    table = render_table(report)
+    assert "sensitivity: with the 106 failed or ungraded trials scored 0" in table
+    assert "106/450" in table
+
+
+def test_equal_failures_block_nothing_and_a_complete_run_has_no_sensitivity():
+    report = run({"control": Arm(), "tight": Arm(quality_shift=0.1)}, 40, 3)
+    assert not comparison(report, "tight").failures.higher
+    assert report.missing.sensitivity is None
+
+
+def test_quality_intervals_stay_in_0_1_and_the_table_is_on_the_paired_tasks():
+    report = _crafted({"control": [0.0, 1.0, 1.0, 0.9], "tight": [0.1, 0.9, 1.0, None]})
+    for v in report.variants:
+        for arm in (v.quality, v.quality_paired):
+            assert 0.0 <= arm.ci[0] <= arm.ci[1] <= 1.0
+    control = report.variants[0]
+    assert control.quality.n_tasks == 4 and control.quality_paired.n_tasks == 3
+    assert control.quality_paired.mean == pytest.approx(2 / 3)
+    assert comparison(report, "tight").quality.control_mean == pytest.approx(2 / 3)
+    table = render_table(report)
+    assert "on its own 4 tasks (unpaired) control has 0.725" in table
+
+
+def test_the_default_guardrails_block_only_shown_harm_and_prove_is_stricter():
+    # p90 latency 20% higher: not shown to exceed the +30% limit, nor to stay within it.
+    arms = {"control": Arm(), "tight": Arm(quality_shift=0.1, latency_factor=1.2)}
+    harm = run(arms, 40, 3)
+    assert harm.decision.guardrail_mode == "harm"
+    assert comparison(harm, "tight").guardrails["latency_p90"].status == "unclear"
+    assert harm.verdict.winner == "tight"
+    assert (
+        "Its p90 latency (+" in harm.verdict.text and "nor shown to exceed it" in harm.verdict.text
+    )
+    prove = run(arms, 40, 3, rule=parse_decision({"guardrail_mode": "prove"}))
+    assert prove.verdict.status == "inconclusive"
+    assert "is not shown to stay within the limit +30%" in prove.verdict.text
+    # A regression of twice the margin is blocked either way.
+    arms = {"control": Arm(), "slow": Arm(quality_shift=0.1, latency_factor=1.6)}
+    assert run(arms, 40, 3).verdict.status == "inconclusive"
+
+
+def test_an_unknown_guardrail_mode_is_a_spec_error():
+    with pytest.raises(SpecError, match="guardrail_mode"):
+        parse_decision({"guardrail_mode": "lenient"})

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from experiments.stats import latency
+from experiments.stats.attrition import compare_failures
 from experiments.stats.bootstrap import percentile_interval, task_resample
 from experiments.stats.cost import compare_cost, ratio_of_means
+from experiments.stats.equivalence import equivalence_test
 from experiments.stats.latency import compare_latency, latency_arm, weighted_quantiles
-from experiments.stats.paired import paired_t, paired_t_arrays
-from experiments.stats.power import epochs_needed, minimum_detectable_effect, tasks_needed
+from experiments.stats.paired import paired_t, paired_t_arrays, sign_flip_greater_p
+from experiments.stats.power import (
+    check_design,
+    epochs_needed,
+    min_tasks,
+    minimum_detectable_effect,
+    smallest_p,
+    tasks_needed,
+)
 from experiments.stats.quality import compare_quality, summarise_arm
 from experiments.stats.taskmeans import complete_pairs, task_means, within_task_variance
 
@@ -189,7 +199,71 @@ def test_mde_and_tasks_needed_are_inverse():
     n = tasks_needed(0.1, 0.3, alpha=0.05, power=0.8)
     assert minimum_detectable_effect(n, 0.3) == pytest.approx(0.1, rel=1e-4)
     assert minimum_detectable_effect(1, 0.3) is None
-    assert minimum_detectable_effect(10, 0.0) == 0.0
+    # No spread, no noise estimate: never an MDE of 0 (two tied tasks used to report 0.00).
+    assert minimum_detectable_effect(10, 0.0) is None
+    assert tasks_needed(0.1, 0.0) is None
+
+
+def test_no_plan_falls_below_what_the_sign_flip_test_can_reach():
+    # With n tasks the smallest two-sided p is 2/2^n: 5 tasks give 0.0625, 6 give 0.031.
+    assert smallest_p(5) == 0.0625 and smallest_p(6) == 0.03125
+    assert min_tasks(0.05) == 6 and min_tasks(0.05 / 3) == 7
+    assert minimum_detectable_effect(5, 0.3) is None
+    assert minimum_detectable_effect(6, 0.3) is not None
+    # A huge effect would need 2 tasks by the t formula: the plan still asks for 6.
+    assert tasks_needed(1.0, 0.01) == 6
+    assert epochs_needed(5, 0.1, omega2=0.0, sigma2_control=0.2, sigma2_treatment=0.2) is None
+
+
+def test_equivalence_is_two_one_sided_tests_on_the_90_percent_interval():
+    rng = np.random.default_rng(3)
+    d = rng.normal(0.0, 0.05, 40)
+    e = equivalence_test(d, 0.05)
+    t = stats.ttest_1samp(d, 0.0)
+    low, high = t.confidence_interval(0.90)
+    assert e.method == "tost_paired_t" and e.confidence == pytest.approx(0.9)
+    assert e.ci == pytest.approx((low, high))
+    lower = stats.ttest_1samp(d, -0.05, alternative="greater").pvalue
+    upper = stats.ttest_1samp(d, 0.05, alternative="less").pvalue
+    assert e.p == pytest.approx(max(lower, upper))
+    assert e.equivalent == (e.p < 0.05)
+    # A real difference is never equivalence, however tight.
+    assert not equivalence_test(d + 0.3, 0.05).equivalent
+
+
+def test_tied_tasks_never_make_equivalence():
+    # Two tied tasks: a degenerate interval [0, 0], but each one-sided p is at least 1/4.
+    tied = equivalence_test(np.zeros(2), 0.05)
+    assert tied.ci == (0.0, 0.0) and tied.p == 0.25 and not tied.equivalent
+    # Four tasks all +0.30 apart: certainly not within +/-0.05.
+    assert not equivalence_test(np.full(4, 0.3), 0.05).equivalent
+    # The sign-flip sides match scipy's exact one-sided permutation test of d + margin.
+    d = np.array([0.02, -0.01, 0.03, 0.0, -0.02, 0.01, 0.04, -0.03])
+    reference = stats.permutation_test(
+        (d + 0.05,), np.mean, permutation_type="samples", n_resamples=np.inf,
+        alternative="greater",
+    )  # fmt: skip
+    assert sign_flip_greater_p(d + 0.05).p == pytest.approx(reference.pvalue)
+
+
+def test_failures_are_compared_cell_by_cell_with_exact_mcnemar():
+    recorded = np.ones((10, 2), dtype=bool)
+    control = np.ones((10, 2), dtype=bool)
+    variant = control.copy()
+    variant[:5, 0] = False  # 6 cells missing in the variant only
+    variant[0, 1] = False
+    result = compare_failures(control, variant, recorded)
+    assert result.discordant == (6, 0) and result.cells == 20
+    assert result.p == pytest.approx(stats.binomtest(6, 6, 0.5).pvalue)
+    assert result.higher
+    # Cells not run in one arm (a budget stop) are not attrition.
+    result = compare_failures(control, variant, recorded & variant)
+    assert result.discordant == (0, 0) and not result.higher
+
+
+def test_arm_intervals_stay_on_the_quality_scale():
+    summary = summarise_arm(np.array([0.0, 1.0, 1.0]))  # a t interval of about [-0.8, 2.1]
+    assert summary.ci == (0.0, 1.0)
 
 
 def test_epochs_needed_follows_miller_and_detects_hopeless_cases():
@@ -211,3 +285,15 @@ def test_planning_reports_tasks_and_epochs_for_the_effect_of_interest():
     assert plan.tasks_needed > 20
     assert plan.sigma2_control == pytest.approx(0.04, rel=0.3)
     assert plan.epochs_needed is None or plan.epochs_needed > 4
+
+
+def test_the_design_check_warns_below_the_floor_and_names_what_would_detect():
+    floor = check_design(4, 1, effect=0.05, alpha=0.05)
+    assert not floor.detects and floor.mde is None and floor.min_tasks == 6
+    assert floor.warning().startswith("4 tasks cannot detect any effect")
+    # Pass/fail at 50%, no interaction: Var(d) = 0.5/K; the t plan for 0.05 at K=1.
+    check = check_design(40, 2, effect=0.05, alpha=0.05)
+    assert check.sd_diff == pytest.approx(0.5)
+    assert check.tasks_needed == pytest.approx(tasks_needed(0.05, 0.5))
+    assert "40 tasks x 2 epochs can only detect differences of" in check.warning()
+    assert check_design(2000, 5, effect=0.05, alpha=0.05).warning() is None
