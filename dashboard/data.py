@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from variants.diff import DefinitionDiff
 
 LATENCY_BINS = 40
-STALE_AFTER = timedelta(minutes=15)  # a running experiment silent this long is likely dead
-INTERRUPTED = "interrupted?"
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 VERDICT_TITLES = {
     "winner": "{winner} wins",
@@ -169,11 +167,11 @@ def _cell(value: Any) -> str:
 def experiments_frame(db: Database, now: datetime | None = None) -> pd.DataFrame:
     """Every experiment, newest first: status, trials done of planned, errors, cost.
 
-    A run killed (SIGKILL, a crash, a lost machine) stays ``running`` in the database forever.
-    One whose newest trial (or start, before any) is older than ``STALE_AFTER`` is shown as
-    ``interrupted?``, which pages do not keep polling; ``registry run --resume`` continues it.
+    A run killed (SIGKILL, a crash, a lost machine) leaves its experiment ``running``; the store
+    shows it as ``interrupted`` (its process is gone, or its heartbeat stopped), which pages do
+    not keep polling; ``registry run --resume`` continues it.
     """
-    from experiments.store.reads import experiment_summaries, last_trial_times
+    from experiments.store.reads import experiment_summaries
 
     columns = [
         "id",
@@ -193,21 +191,10 @@ def experiments_frame(db: Database, now: datetime | None = None) -> pd.DataFrame
         "created_at",
         "note",
     ]
-    rows = experiment_summaries(db)
-    now = now or datetime.now(UTC)
-    last_trials = last_trial_times(db)
+    rows = experiment_summaries(db, now=now)
     for row in rows:
         row["progress"] = row["trials"] / row["total"] if row["total"] else 0.0
-        if (
-            row["status"] == "running"
-            and now - _aware(last_trials.get(row["id"], row["created_at"])) > STALE_AFTER
-        ):
-            row["status"] = INTERRUPTED
     return pd.DataFrame(rows, columns=columns)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:

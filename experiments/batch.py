@@ -19,6 +19,7 @@ from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
 from experiments.providers.base import Batches, ModelResponse, Provider, ProviderError
 from experiments.run_state import RunState, RunSummary, run_status
+from experiments.runner import heartbeat
 from experiments.scoring import Scorer
 from experiments.store.trials import TrialResult, TrialStore
 from registry.database import Database
@@ -84,6 +85,7 @@ async def run_batch(
         grades, quality = await scorer.score(cell, outcome)
         return TrialResult(cell, outcome, provider.name, grades, quality)
 
+    heart = await heartbeat(store)
     try:
         if batch_id is None and by_id:
             batch_id = await batches.submit([(cid, kind.request(c)) for cid, c in by_id.items()])
@@ -110,6 +112,7 @@ async def run_batch(
         fatal.append(err)
         raise
     finally:
+        heart.cancel()
         await judges.aclose()
         status, note = run_status(state, fatal, interrupted)
         store.finish(status, note)

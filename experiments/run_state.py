@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 # How `registry run` exits besides 0 (completed, or stopped at the budget asked for), 1 (an error
 # or a failed run), 2 (a usage error) and 130 (Ctrl-C): trials are missing because of failures
@@ -11,6 +15,54 @@ from dataclasses import dataclass, field
 EXIT_INCOMPLETE = 3
 # The start of the note of a run stopped because no call got a response.
 UNREACHABLE = "the API is unreachable"
+
+
+# A run says it is alive this often; one silent for STALE_AFTER is taken for dead.
+HEARTBEAT_S = 20.0
+STALE_AFTER = timedelta(seconds=90)
+# The status shown for a run left ``running`` by a process that is gone (kill -9, a crash).
+INTERRUPTED = "interrupted"
+
+
+def owner_id() -> str:
+    """Who runs an experiment: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
+
+
+def liveness(
+    status: str,
+    owner: str | None,
+    heartbeat_at: datetime | None,
+    started_at: datetime,
+    now: datetime,
+    *,
+    host: str | None = None,
+    alive: Callable[[int], bool] = process_alive,
+) -> str:
+    """The status to show: ``INTERRUPTED`` for a run stored as running whose process is gone.
+
+    On its own host the owner's pid says it at once; elsewhere (or for a run stored before
+    heartbeats) silence longer than ``STALE_AFTER`` does.
+    """
+    if status != "running":
+        return status
+    if owner is not None:
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == (host or socket.gethostname()) and pid.isdigit() and not alive(int(pid)):
+            return INTERRUPTED
+    if now - (heartbeat_at or started_at) > STALE_AFTER:
+        return INTERRUPTED
+    return status
 
 
 @dataclass

@@ -20,6 +20,7 @@ The runner schedules; a trial kind (``experiments.kinds``) executes one cell. In
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +29,14 @@ from experiments.kinds import ModelCalls, Outcome, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
 from experiments.providers.base import FatalProviderError, Provider, ProviderError
-from experiments.run_state import UNREACHABLE, RunState, RunSummary, run_status
+from experiments.run_state import (
+    HEARTBEAT_S,
+    UNREACHABLE,
+    RunState,
+    RunSummary,
+    owner_id,
+    run_status,
+)
 from experiments.scoring import Scorer
 from experiments.sequential import Monitor
 from experiments.sequential_rule import stop_note
@@ -41,6 +49,20 @@ WRITE_BATCH = 256
 UNREACHABLE_CELLS = 5
 # Real answers say more about a cell's cost than an estimate from its length, after this many.
 ESTIMATE_FROM_ANSWERS = 3
+
+
+async def heartbeat(store: TrialStore) -> asyncio.Task[None]:
+    """Claim the experiment for this process, then say it is alive every ``HEARTBEAT_S`` until
+    the task returned is cancelled: a run killed with -9 is then told from one in progress."""
+    await asyncio.to_thread(store.claim, owner_id())
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            with contextlib.suppress(Exception):  # a missed beat only makes the run look stale
+                await asyncio.to_thread(store.heartbeat)
+
+    return asyncio.create_task(beat())
 
 
 class Runner:
@@ -85,6 +107,7 @@ class Runner:
         fatal: list[BaseException] = []
         writer: asyncio.Task[None] | None = None
         interrupted = False
+        heart = await heartbeat(self.store)
         try:
             for batch in self._batches(pending.rows, state):
                 writer = asyncio.create_task(self._write(queue, fatal))
@@ -112,6 +135,7 @@ class Runner:
             fatal.append(err)
             raise
         finally:
+            heart.cancel()
             if writer is not None and not writer.done():
                 await queue.put(None)
                 await asyncio.shield(writer)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from experiments.analysis import TrialRecord
 from experiments.delegation_analysis import ChoiceRecord
+from experiments.run_state import liveness
 from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
 from registry.database import Database
 
 
-def experiment_summaries(db: Database) -> list[dict[str, Any]]:
-    """Every experiment, newest first: status, trials done of planned, errors, cost."""
+def experiment_summaries(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every experiment, newest first: status, trials done of planned, errors, cost. A run whose
+    process is gone shows as ``interrupted`` (``run_state.liveness``, as of ``now``)."""
     from sqlmodel import case, col, func, select
 
     with db.session() as session:
@@ -52,6 +54,7 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
             ).all()
         )
     rows = []
+    now = now or datetime.now(UTC)
     for e in experiments:
         assert e.id is not None  # a stored row
         trials, errors, cost = counts.get(e.id, (0, 0, 0.0))
@@ -59,7 +62,8 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
             {
                 "id": e.id,
                 "name": e.name,
-                "status": e.status,
+                # A run left `running` by a process that is gone is said to be interrupted.
+                "status": liveness(e.status, e.owner, e.heartbeat_at, e.created_at, now),
                 "provider": e.provider,
                 "simulated": e.simulated,
                 "variants": arms.get(e.id, 0),
@@ -73,22 +77,11 @@ def experiment_summaries(db: Database) -> list[dict[str, Any]]:
                 "created_at": e.created_at,
                 "finished_at": e.finished_at,
                 "note": e.note,
+                "owner": e.owner,
+                "heartbeat_at": e.heartbeat_at,
             }
         )
     return rows
-
-
-def last_trial_times(db: Database) -> dict[int, datetime]:
-    """When each experiment's newest trial was stored (experiments without trials left out)."""
-    from sqlmodel import col, func, select
-
-    with db.session() as session:
-        rows = session.exec(
-            select(col(Trial.experiment_id), func.max(col(Trial.created_at))).group_by(
-                col(Trial.experiment_id)
-            )
-        ).all()
-    return {experiment_id: newest for experiment_id, newest in rows if newest is not None}
 
 
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:

@@ -34,6 +34,10 @@ class Experiment(SQLModel, table=True):
     note: str | None = None  # why it stopped, when it did
     created_at: datetime = created_at_field()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The run in progress: "host:pid" of the process running it, and when it last said it was
+    # alive (``experiments.run_state.liveness`` tells a killed run from a live one).
+    owner: str | None = None
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ExperimentVariant(SQLModel, table=True):

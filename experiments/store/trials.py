@@ -173,6 +173,31 @@ class TrialStore:
             "created_at": utcnow(),
         }
 
+    def claim(self, owner: str) -> None:
+        """Mark the experiment running, by ``owner``, alive now (a resumed run too)."""
+        with self.db.session(write=True) as session:
+            experiment = session.get(Experiment, self.experiment_id)
+            assert experiment is not None  # the plan was stored before the run began
+            experiment.status = "running"
+            experiment.note = None
+            experiment.finished_at = None
+            experiment.owner = owner
+            experiment.heartbeat_at = utcnow()
+            session.add(experiment)
+            session.commit()
+
+    def heartbeat(self) -> None:
+        """Say the run is still alive."""
+        from sqlmodel import col, update
+
+        with self.db.session(write=True) as session:
+            session.exec(
+                update(Experiment)
+                .where(col(Experiment.id) == self.experiment_id)
+                .values(heartbeat_at=utcnow())
+            )
+            session.commit()
+
     def finish(self, status: str, note: str | None) -> None:
         """Record how the run ended (see ``experiments.run_state.run_status``)."""
         with self.db.session(write=True) as session:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import delete, select
+from sqlmodel import select
 
 from dashboard import data
 from experiments.report import Look
@@ -196,27 +196,28 @@ def test_export_checks_the_label_before_writing(decided: Experiment, tmp_path) -
     assert not (tmp_path / "out").exists()
 
 
-def test_a_running_experiment_silent_too_long_is_shown_as_interrupted(
+def test_a_running_experiment_whose_process_is_gone_is_shown_as_interrupted(
     experiment: Experiment,
 ) -> None:
-    from sqlmodel import func
-
+    from experiments.run_state import STALE_AFTER, owner_id
     from experiments.store.tables import Experiment as ExperimentRow
+    from registry.models import utcnow
+    from tests.experiments.test_run_guards import dead_owner
 
-    with experiment.db.session() as session:
-        row = session.get(ExperimentRow, experiment.id)
-        row.status = "running"  # as a run killed with SIGKILL leaves it
-        session.add(row)
-        session.commit()
-        newest = session.exec(select(func.max(Trial.created_at))).one()
-    status = data.experiments_frame(experiment.db, now=newest + data.STALE_AFTER)["status"]
-    assert status.to_list() == ["running"]
-    later = newest + data.STALE_AFTER + timedelta(seconds=1)
-    assert data.experiments_frame(experiment.db, now=later)["status"].to_list() == ["interrupted?"]
-    with experiment.db.session() as session:
-        session.exec(delete(Grade))
-        session.exec(delete(Trial))  # none written yet: the start time counts
-        session.commit()
-    started = data.experiments_frame(experiment.db)["created_at"][0]
-    for now, shown in [(started + data.STALE_AFTER, "running"), (later, "interrupted?")]:
-        assert data.experiments_frame(experiment.db, now=now)["status"].to_list() == [shown]
+    def stored(owner: str | None, heartbeat: datetime | None) -> list[str]:
+        with experiment.db.session() as session:
+            row = session.get(ExperimentRow, experiment.id)
+            assert row is not None
+            row.status, row.owner, row.heartbeat_at = "running", owner, heartbeat
+            session.add(row)
+            session.commit()
+        return data.experiments_frame(experiment.db)["status"].to_list()
+
+    now = utcnow()
+    assert stored(owner_id(), now) == ["running"]  # this very process: alive
+    assert stored(dead_owner(), now) == ["interrupted"]  # kill -9: its pid is gone at once
+    # On another host only silence tells: a heartbeat older than STALE_AFTER.
+    assert stored("elsewhere:1", now) == ["running"]
+    assert stored("elsewhere:1", now - STALE_AFTER - timedelta(seconds=1)) == ["interrupted"]
+    # Stored before heartbeats existed: the start time counts (this one has just started).
+    assert stored(None, None) == ["running"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -324,16 +323,15 @@ def test_export_page_writes_only_inside_the_export_folder(
 def test_an_experiment_left_running_by_a_killed_run_is_not_polled(
     experiment: Experiment, open_page: OpenPage
 ) -> None:
+    from tests.experiments.test_run_guards import dead_owner
+
     with experiment.db.session() as session:
         row = session.get(ExperimentRow, experiment.id)
-        row.status = "running"
+        row.status, row.owner = "running", dead_owner()  # as kill -9 leaves it
         session.add(row)
-        for trial in session.exec(select(Trial)).all():
-            trial.created_at = trial.created_at - timedelta(hours=1)
-            session.add(trial)
         session.commit()
     at = open_page("experiments")
-    assert at.dataframe[0].value["status"].to_list() == ["interrupted?"]
+    assert at.dataframe[0].value["status"].to_list() == ["interrupted"]
     assert "A run is in progress" not in texts(at)
     at = open_page("compare", experiment.id)
     assert not at.get("progress")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,13 @@ tasks:
   - id: status-codes
     prompt: "Which status code for a duplicate email?"
 """
+
+
+def dead_owner() -> str:
+    """The owner of a run whose process is gone: this host, the pid of a process that exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return f"{socket.gethostname()}:{proc.pid}"
 
 
 def _ungraded(cli: Cli, tmp_path: Path, tasks: str = UNGRADED, extra: str = "") -> Path:
@@ -343,3 +353,22 @@ def test_the_dry_run_says_when_the_design_cannot_detect_the_effect_of_interest(
     assert "tasks would detect the effect of interest 0.05" in stderr
     dry = json.loads(sqlite_cli.ok("run", str(spec), "--dry-run", "--json").stdout)
     assert dry["dry_run"] is True  # the warning goes to stderr; the JSON is unchanged
+
+
+def test_liveness_tells_a_killed_run_from_one_in_progress() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from experiments.run_state import STALE_AFTER, liveness
+
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    fresh, stale = now - timedelta(seconds=5), now - STALE_AFTER - timedelta(seconds=1)
+
+    def shown(status: str, owner: str | None, beat: datetime | None, alive: bool = True) -> str:
+        return liveness(status, owner, beat, stale, now, host="here", alive=lambda pid: alive)
+
+    assert shown("running", "here:42", fresh) == "running"
+    assert shown("running", "here:42", fresh, alive=False) == "interrupted"
+    assert shown("running", "there:42", fresh, alive=False) == "running"  # another host's pid
+    assert shown("running", "there:42", stale) == "interrupted"
+    assert shown("running", None, None) == "interrupted"  # before heartbeats: the start counts
+    assert shown("completed", "here:42", stale, alive=False) == "completed"

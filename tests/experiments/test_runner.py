@@ -399,6 +399,8 @@ def test_killed_run_resumes_with_exactly_one_trial_per_cell(
         env = {**os.environ, "ANTHROPIC_API_KEY": DEFAULT_KEY, "ANTHROPIC_BASE_URL": fake.base_url}
         proc = _spawn_run(sqlite_cli.db, spec, env, "--concurrency", "2")
         _wait_for_trials(sqlite_cli.db, 4)
+        [live] = json.loads(sqlite_cli.ok("experiments", "--json").stdout)
+        assert live["status"] == "running" and live["owner"].endswith(f":{proc.pid}")
         if how == "kill":
             proc.kill()  # SIGKILL: no chance to clean up
         else:
@@ -410,6 +412,10 @@ def test_killed_run_resumes_with_exactly_one_trial_per_cell(
             with sqlite3.connect(sqlite_cli.db) as conn:
                 row = conn.execute("SELECT status, note FROM experiment WHERE id = 1").fetchone()
             assert row == ("stopped", "interrupted")  # not left `running`
+        else:
+            # The row still says running, but its process is gone: it is shown as interrupted.
+            [listed] = json.loads(sqlite_cli.ok("experiments", "--json").stdout)
+            assert listed["status"] == "interrupted"
         done = len(_trials(sqlite_cli, 1))
         assert 4 <= done < 24
         calls_before = fake.message_calls
