@@ -40,8 +40,7 @@ SD_DIFF = math.sqrt(2 * (INTERACTION_SD**2 + TRIAL_SD**2 / EPOCHS))
 VARIANTS = [VariantInfo("control", "agent@1"), VariantInfo("variant", "agent@2")]
 RULE = DecisionRule()
 # The quality test alone: what the sequential rule controls. The default guardrails can only
-# withhold a winner (so they lower the A/A rate); at interim looks of few tasks the current
-# latency guardrail, which must prove p90 latency within +30%, withholds many real gains.
+# withhold a winner (so they lower the A/A rate).
 QUALITY_ONLY = DecisionRule(guardrails=())
 RULES = {"default rule": RULE, "quality only": QUALITY_ONLY}
 
@@ -54,6 +53,10 @@ class Replicate:
     sequential: VerdictStatus
     tasks_run: int  # by the sequential design
     looks: int
+    # Who was named winner under each design: "variant", "control" or None. The verdict can
+    # name either side, each at a one-sided alpha/2, so each side is counted on its own.
+    fixed_winner: str | None = None
+    sequential_winner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,10 @@ class Figures:
     seed: int
     effect: float
     rule: str  # a key of RULES
-    fixed_winner_rate: float
+    fixed_winner_rate: float  # the variant named winner (the direction of a real gain)
     sequential_winner_rate: float
+    fixed_control_rate: float  # the control named winner (the other one-sided test)
+    sequential_control_rate: float
     mc_se: float  # of a rate near the larger of the two, sqrt(p(1-p)/n)
     sequential_cost_share: float  # mean tasks run / tasks in the suite (fixed: 1)
     mean_looks: float
@@ -107,7 +112,7 @@ def _trials(rng: np.random.Generator, effect: float, n_tasks: int) -> list[Trial
 
 def _status(
     trials: list[TrialRecord], n_tasks: int, rule: DecisionRule, alpha: float, seed: int
-) -> VerdictStatus:
+) -> tuple[VerdictStatus, str | None]:
     info = ExperimentInfo(1, "sim", "simulated", True, "completed", n_tasks, EPOCHS, None, "")
     kept = [t for t in trials if int(t.task_id[5:]) < n_tasks]
     report = analyse(
@@ -118,7 +123,7 @@ def _status(
         rule=replace(rule, alpha=alpha),
         seed=seed,
     )
-    return report.verdict.status
+    return report.verdict.status, report.verdict.winner
 
 
 def replicate(
@@ -128,13 +133,14 @@ def replicate(
     trials = _trials(rng, effect, n_tasks)
     looks = [*range(batch, n_tasks, batch), n_tasks]
     alphas = [look_alpha(b) for b in look_boundaries([k / n_tasks for k in looks], rule.alpha)]
-    fixed = _status(trials, n_tasks, rule, rule.alpha, seed)
+    fixed, fixed_winner = _status(trials, n_tasks, rule, rule.alpha, seed)
     status: VerdictStatus = "inconclusive"
+    winner: str | None = None
     for number, (tasks, alpha) in enumerate(zip(looks, alphas, strict=True), start=1):
-        status = _status(trials, tasks, rule, alpha, seed)
+        status, winner = _status(trials, tasks, rule, alpha, seed)
         if status in DECIDED:
-            return Replicate(fixed, status, tasks, number)
-    return Replicate(fixed, status, n_tasks, len(looks))
+            return Replicate(fixed, status, tasks, number, fixed_winner, winner)
+    return Replicate(fixed, status, n_tasks, len(looks), fixed_winner, winner)
 
 
 def simulate(
@@ -143,8 +149,8 @@ def simulate(
     """``replicates`` experiments with seeds ``seed``, ``seed + 1``, ... and a planted ``effect``,
     judged by ``RULES[rule]``."""
     runs = [replicate(seed + i, effect, RULES[rule], n_tasks=n_tasks) for i in range(replicates)]
-    fixed = sum(r.fixed == "winner" for r in runs) / replicates
-    sequential = sum(r.sequential == "winner" for r in runs) / replicates
+    fixed = sum(r.fixed_winner == "variant" for r in runs) / replicates
+    sequential = sum(r.sequential_winner == "variant" for r in runs) / replicates
     p = max(fixed, sequential, 0.025)
     return Figures(
         replicates=replicates,
@@ -153,6 +159,8 @@ def simulate(
         rule=rule,
         fixed_winner_rate=fixed,
         sequential_winner_rate=sequential,
+        fixed_control_rate=sum(r.fixed_winner == "control" for r in runs) / replicates,
+        sequential_control_rate=sum(r.sequential_winner == "control" for r in runs) / replicates,
         mc_se=math.sqrt(p * (1 - p) / replicates),
         sequential_cost_share=sum(r.tasks_run for r in runs) / (replicates * n_tasks),
         mean_looks=sum(r.looks for r in runs) / replicates,
@@ -180,8 +188,10 @@ def main() -> None:
 def _print(name: str, f: Figures) -> None:
     print(
         f"{name}, {f.rule} (effect {f.effect:.4f}, {f.replicates} replicates, seeds {f.seed}..."
-        f"{f.seed + f.replicates - 1}): winner rate fixed {f.fixed_winner_rate:.4f}, "
-        f"sequential {f.sequential_winner_rate:.4f} (MC se {f.mc_se:.4f}); sequential cost "
+        f"{f.seed + f.replicates - 1}): variant named winner fixed {f.fixed_winner_rate:.4f}, "
+        f"sequential {f.sequential_winner_rate:.4f} (MC se {f.mc_se:.4f}); control named winner "
+        f"fixed {f.fixed_control_rate:.4f}, sequential {f.sequential_control_rate:.4f}; "
+        "sequential cost "
         f"{f.sequential_cost_share:.3f} of the fixed design, {f.mean_looks:.2f} looks on average"
     )
 

@@ -195,6 +195,15 @@ def run(
         plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
             echo(f"warning: {warning}", err=True)
+    if resume_id is not None and sequential is not None:
+        stored = plan.settings.sequential_batch_tasks is not None
+        if sequential != stored:
+            design = "sequentially" if stored else "as a fixed design"
+            flag = "--sequential" if sequential else "--no-sequential"
+            raise AgentRegistryError(
+                f"experiment {resume_id} was run {design}, and its alpha holds only for that "
+                f"design: resume it without {flag}"
+            )
     plan = plan.overridden(
         concurrency=concurrency, max_cost_usd=max_cost, cache=cache, sequential=sequential
     )

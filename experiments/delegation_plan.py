@@ -72,6 +72,11 @@ def resolve_delegation(
                 f"{suite.path}: tasks[{index}] '{task.id}': expect: required in a delegation "
                 f"suite (the agent that should take the request, or {NONE})"
             )
+    if NONE in under_test:
+        raise SpecError(
+            f"variants: an agent named {NONE!r} cannot be told from the main loop answering "
+            "itself; rename it"
+        )
     warnings: list[str] = []
     roster: list[RosterAgent] = []
     sources: dict[str, str] = {}
@@ -83,6 +88,11 @@ def resolve_delegation(
                     "each variant takes its place"
                 )
                 continue
+            if agent.name == NONE:
+                raise SpecError(
+                    f"roster: {agent.source} is named {NONE!r}, which a delegation trial "
+                    "records when the main loop answers itself; rename the agent"
+                )
             if agent.name in sources:
                 raise SpecError(
                     f"roster: agent {agent.name!r} is listed twice ({sources[agent.name]} and "

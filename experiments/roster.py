@@ -22,6 +22,18 @@ NONE = "none"
 # What an Agent call without ``subagent_type`` starts.
 GENERAL_PURPOSE = "general-purpose"
 LISTING_HEADER = "Available agent types for the Agent tool:"
+# The tool the main loop delegates with; "Task" is its name in older Claude Code versions.
+AGENT_TOOLS = ("Agent", "Task")
+
+
+def choice_of(tool_name: str, tool_input: Mapping[str, Any] | None) -> str:
+    """What the main loop's first tool call means: an Agent call delegates to its
+    ``subagent_type`` (general-purpose without one); any other tool means the main thread works
+    on the request itself."""
+    if tool_name not in AGENT_TOOLS:
+        return NONE
+    subagent = (tool_input or {}).get("subagent_type")
+    return subagent if isinstance(subagent, str) and subagent else GENERAL_PURPOSE
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,10 @@ class Runner:
         self.monitor = Monitor(db, plan) if sequential else None
 
     async def run(self) -> RunSummary:
-        pending = self.store.pending()
+        # A sequential run that already decided runs nothing more, and keeps its failed trials:
+        # they are part of the evidence the decision was taken on.
+        decided = self.monitor is not None and self.monitor.decided is not None
+        pending = self.store.pending(retry_failed=not decided)
         # The budget covers the whole experiment, resumed runs included.
         state = RunState(
             total=self.plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd

@@ -74,6 +74,13 @@ def _missing(path: Path) -> SpecError:
     return SpecError(f"no Claude Code capture at {path}; run `registry capture-claude-code`")
 
 
+def _not_a_capture(path: Path, why: str) -> SpecError:
+    return SpecError(
+        f"{path} is not a Claude Code capture ({why}); make one with "
+        f"`registry capture-claude-code --out {path}`"
+    )
+
+
 # -- the listing as Claude Code orders it ----------------------------------------------------
 
 # ICU's root collation of ASCII punctuation and symbols, which all sort before digits and
@@ -234,14 +241,20 @@ class Capture:
     def load(cls, path: Path) -> Capture:
         path = Path(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             raise _missing(path) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise _not_a_capture(path, f"cannot read it: {err}") from None
+        try:
+            raw = json.loads(text)
+        except ValueError as err:
+            raise _not_a_capture(path, f"not JSON: {err}") from None
         if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
-            raise _missing(path)
+            raise _not_a_capture(path, "no capture format marker")
         version, at, body = raw.get("cc_version"), raw.get("captured_at"), raw.get("body")
         if not isinstance(version, str) or not isinstance(at, str) or not isinstance(body, dict):
-            raise _missing(path)
+            raise _not_a_capture(path, "its version, date or request is missing")
         _validate(body, path)
         return cls(version, at, body, path)
 

@@ -50,7 +50,7 @@ from experiments.providers.base import (
     ProviderError,
     Usage,
 )
-from experiments.roster import GENERAL_PURPOSE, NONE, RosterAgent
+from experiments.roster import GENERAL_PURPOSE, NONE, RosterAgent, choice_of
 from experiments.routers.base import Decision, RouterOptions, RoutingQuestion
 
 if TYPE_CHECKING:
@@ -218,14 +218,6 @@ def _usage(raw: Mapping[str, Any] | None) -> Usage:
         cache_write_tokens=count("cache_creation_input_tokens"),
         cache_read_tokens=count("cache_read_input_tokens"),
     )
-
-
-def choice_of(tool_name: str, tool_input: Mapping[str, Any]) -> str:
-    """What a first tool call means: an Agent call is its subagent_type, anything else none."""
-    if tool_name not in ("Agent", "Task"):  # Task: the Agent tool's older name
-        return NONE
-    subagent = tool_input.get("subagent_type")
-    return subagent if isinstance(subagent, str) and subagent else GENERAL_PURPOSE
 
 
 class _Session:

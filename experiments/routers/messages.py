@@ -21,14 +21,13 @@ from experiments.providers.base import (
     TaskMaterial,
     Usage,
 )
-from experiments.roster import GENERAL_PURPOSE, NONE, RosterAgent
+from experiments.roster import AGENT_TOOLS, NONE, RosterAgent, choice_of
 from experiments.routers.base import Decision, RouterOptions, RoutingQuestion
 from experiments.routers.capture import DEFAULT_CAPTURE, Capture, stale_capture_warning
 
 if TYPE_CHECKING:
     from experiments.kinds.base import ModelCalls
 
-AGENT_TOOL = "Agent"
 # Output of one decision before any is known: a short thinking block and the Agent call.
 ESTIMATE_OUTPUT_TOKENS = 400
 
@@ -80,12 +79,8 @@ class MessagesRouter:
         ``subagent_type``, or general-purpose without one); any other tool, or text alone, means
         the main thread works on the request itself."""
         first = response.tool_calls[0] if response.tool_calls else None
-        agent_input = first.input if first is not None and first.name == AGENT_TOOL else None
-        if first is not None and first.name == AGENT_TOOL:
-            subagent = (agent_input or {}).get("subagent_type")
-            choice = subagent if isinstance(subagent, str) and subagent else GENERAL_PURPOSE
-        else:
-            choice = NONE
+        choice = choice_of(first.name, first.input) if first is not None else NONE
+        agent_input = first.input if first is not None and first.name in AGENT_TOOLS else None
         return Decision(
             choice=choice,
             usage=response.usage,

@@ -51,8 +51,9 @@ class TrialStore:
         self.plan = plan
         self.experiment_id = plan.experiment_id
 
-    def pending(self) -> Pending:
-        """What is left to run; failed trials are removed first, so that they run again."""
+    def pending(self, *, retry_failed: bool = True) -> Pending:
+        """What is left to run; failed trials are removed first, so that they run again, unless
+        ``retry_failed`` is off (a sequential run already decided keeps what it decided on)."""
         from sqlmodel import col, delete, func, select
 
         with self.db.session(write=True) as session:
@@ -61,7 +62,7 @@ class TrialStore:
                     Trial.experiment_id == self.experiment_id, col(Trial.error).is_not(None)
                 )
             ).all()
-            if failed_ids:  # retried on resume: a failed attempt is not an answer
+            if failed_ids and retry_failed:  # a failed attempt is not an answer
                 session.execute(delete(Grade).where(col(Grade.trial_id).in_(failed_ids)))
                 session.execute(delete(Trial).where(col(Trial.id).in_(failed_ids)))
                 session.commit()

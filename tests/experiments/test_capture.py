@@ -209,16 +209,38 @@ def test_save_is_atomic_and_never_overwrites_another_file(tmp_path: Path) -> Non
     assert Path("data") / "claude-code-capture.json" == DEFAULT_CAPTURE
 
 
-@pytest.mark.parametrize("content", [None, "not json", '{"mine": true}', '{"format": 1}'])
-def test_load_of_a_missing_or_invalid_file_is_one_line(tmp_path: Path, content: str | None) -> None:
+def test_load_of_a_missing_file_says_to_make_one(tmp_path: Path) -> None:
     path = tmp_path / "capture.json"
-    if content is not None:
-        path.write_text(content)
     with pytest.raises(SpecError) as caught:
         Capture.load(path)
     assert str(caught.value) == (
         f"no Claude Code capture at {path}; run `registry capture-claude-code`"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("not json", "not JSON"),
+        ('{"mine": true}', "no capture format marker"),
+        ("[1]", "no capture format marker"),
+        ('{"format": 1}', "no capture format marker"),
+        (b"\xff\xfe", "cannot read it"),
+    ],
+)
+def test_load_of_an_invalid_file_says_what_is_wrong(
+    tmp_path: Path, content: str | bytes, why: str
+) -> None:
+    path = tmp_path / "capture.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(SpecError) as caught:
+        Capture.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not a Claude Code capture (") and why in message
+    assert "\n" not in message and "capture-claude-code --out" in message
 
 
 def test_a_stale_capture_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -351,3 +351,19 @@ def test_no_two_arms_share_a_cached_decision(tmp_path: Path) -> None:
     keys = {kind.cache_key(Cell(arm, task, 1)) for arm in (control, sharper, twin)}
     assert len(keys) == 3
     assert kind.cache_key(Cell(control, task, 1)) == kind.cache_key(Cell(control, task, 1))
+
+
+def test_an_agent_named_none_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "none.md").write_bytes(_agent("none", "Answers nothing."))
+    with pytest.raises(SpecError, match="named 'none'"):
+        _plan(tmp_path, roster="[frontend.md, none.md]")
+
+
+@pytest.mark.parametrize("tool", ["Agent", "Task"])
+def test_the_first_tool_call_decides_whatever_the_tool_is_called(tool: str) -> None:
+    from experiments.roster import GENERAL_PURPOSE, choice_of
+
+    assert choice_of(tool, {"subagent_type": "frontend"}) == "frontend"
+    assert choice_of(tool, {"prompt": "x"}) == GENERAL_PURPOSE
+    assert choice_of(tool, None) == GENERAL_PURPOSE  # a call cut off by max_tokens
+    assert choice_of("Bash", {"subagent_type": "frontend"}) == NONE

@@ -83,3 +83,38 @@ def test_no_sequential_overrides_the_spec_and_batch_refuses_it(cli: Cli, tmp_pat
     fixed = json.loads(cli.ok("run", str(spec), "--no-sequential", "--json").stdout)
     assert fixed["status"] == "completed" and fixed["trials"] == fixed["total"]
     assert json.loads(cli.ok("report", "1", "--json").stdout)["sequential"] is None
+
+
+def test_a_decided_run_keeps_its_failed_trials_on_resume(cli: Cli, tmp_path: Path) -> None:
+    """Its failures are part of the evidence it decided on: a resume neither drops nor reruns
+    them."""
+    import sqlite3
+
+    from registry.database import database_url, sqlite_path
+
+    spec = _setup(cli, tmp_path, "")
+    run = json.loads(cli.ok("run", str(spec), "--sequential", "--json").stdout)
+    path = sqlite_path(database_url(cli.db))
+    if path is None:
+        return  # the failed rows are planted with sqlite3: the SQLite run covers it
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE trial SET error = 'timeout' WHERE id IN "
+            "(SELECT id FROM trial WHERE variant = 'checklist' LIMIT 3)"
+        )
+    again = json.loads(cli.ok("run", str(spec), "--resume", "1", "--json").stdout)
+    assert again["status"] == "completed" and again["trials"] == run["trials"]
+    with sqlite3.connect(path) as conn:
+        failed = conn.execute("SELECT count(*) FROM trial WHERE error IS NOT NULL").fetchone()[0]
+    assert failed == 3
+
+
+def test_resume_refuses_to_change_the_design(cli: Cli, tmp_path: Path) -> None:
+    spec = _setup(cli, tmp_path, "max_cost_usd: 0.2\n")
+    first = json.loads(cli.ok("run", str(spec), "--sequential", "--json").stdout)
+    result = cli("run", str(spec), "--resume", str(first["experiment"]), "--no-sequential")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "was run sequentially" in result.stderr and "without --no-sequential" in result.stderr
+    fixed = json.loads(cli.ok("run", str(spec), "--no-sequential", "--json").stdout)
+    refused = cli("run", str(spec), "--resume", str(fixed["experiment"]), "--sequential")
+    assert refused.exit_code == 1 and "was run as a fixed design" in refused.stderr
