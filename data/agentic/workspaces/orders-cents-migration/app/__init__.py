@@ -1,0 +1,1 @@
+"""shop-db: schema migrations and the data access layer."""

@@ -1,0 +1,1 @@
+"""orders-service: a WSGI order API over SQLite."""

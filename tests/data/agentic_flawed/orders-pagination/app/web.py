@@ -1,0 +1,125 @@
+"""The WSGI application: `make_app(conn)`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from app import db
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+
+STATUS = {
+    200: "200 OK",
+    201: "201 Created",
+    400: "400 Bad Request",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def respond(start_response: StartResponse, status: int, payload: object) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(
+        STATUS[status],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def read_json(environ: Environ) -> dict[str, Any]:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    try:
+        data = json.loads(environ["wsgi.input"].read(length) or b"null")
+    except ValueError:
+        raise HttpError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise HttpError(400, "invalid_json", "the body must be a JSON object")
+    return data
+
+
+def list_orders(conn: sqlite3.Connection, environ: Environ) -> tuple[int, object]:
+    # Hurried version: an offset in a base64 cursor, ordered by created_at only.
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    try:
+        limit = int(query.get("limit", ["20"])[0])
+    except ValueError:
+        raise HttpError(400, "invalid_limit", "limit must be an integer") from None
+    if not 1 <= limit <= 100:
+        raise HttpError(400, "invalid_limit", "limit must be from 1 to 100")
+    offset = 0
+    if "cursor" in query:
+        try:
+            offset = int(base64.b64decode(query["cursor"][0]).decode())
+        except ValueError:
+            raise HttpError(400, "invalid_cursor", "bad cursor") from None
+    rows = conn.execute(
+        "SELECT * FROM orders ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset)
+    ).fetchall()
+    next_cursor = (
+        base64.b64encode(str(offset + limit).encode()).decode() if len(rows) == limit else None
+    )
+    return 200, {"items": [db.order_dict(row) for row in rows], "next_cursor": next_cursor}
+
+
+def get_order(conn: sqlite3.Connection, order_id: int) -> tuple[int, object]:
+    row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+    if row is None:
+        raise HttpError(404, "not_found", f"no order {order_id}")
+    return 200, db.order_dict(row)
+
+
+def create_order(conn: sqlite3.Connection, environ: Environ) -> tuple[int, object]:
+    data = read_json(environ)
+    customer = data.get("customer")
+    total = data.get("total_cents")
+    if not isinstance(customer, str) or not customer.strip():
+        raise HttpError(400, "invalid_customer", "customer must be a non-empty string")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise HttpError(400, "invalid_total", "total_cents must be a non-negative integer")
+    order_id = db.add_order(conn, customer.strip(), total)
+    _, payload = get_order(conn, order_id)
+    return 201, payload
+
+
+def make_app(conn: sqlite3.Connection) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        try:
+            if path == "/orders":
+                if method == "GET":
+                    status, payload = list_orders(conn, environ)
+                elif method == "POST":
+                    status, payload = create_order(conn, environ)
+                else:
+                    raise HttpError(405, "method_not_allowed", f"{method} {path}")
+            elif match := re.fullmatch(r"/orders/(\d+)", path):
+                if method != "GET":
+                    raise HttpError(405, "method_not_allowed", f"{method} {path}")
+                status, payload = get_order(conn, int(match.group(1)))
+            else:
+                raise HttpError(404, "not_found", f"no route {path}")
+        except HttpError as error:
+            status = error.status
+            payload = {"error": {"code": error.code, "message": error.message}}
+        return respond(start_response, status, payload)
+
+    return app
