@@ -1,0 +1,1 @@
+"""payments-api: card charges for merchants."""

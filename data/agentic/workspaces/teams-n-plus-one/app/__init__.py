@@ -1,0 +1,1 @@
+"""teams-dashboard: the data behind the /teams page."""
