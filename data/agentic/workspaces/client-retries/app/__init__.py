@@ -1,0 +1,1 @@
+"""shipping-client: the carrier API client."""

@@ -1,0 +1,67 @@
+"""The carrier API client."""
+
+from __future__ import annotations
+
+import json
+import random as _random
+import time
+from collections.abc import Callable
+
+from app.transport import Response, Transport
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        transport: Transport,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.2,
+        max_delay: float = 5.0,
+        max_retry_after: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
+        self.sleep = sleep
+        self.random = random
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Response:
+        # Hurried version: retry every 5xx and 429, whatever the method, with backoff.
+        response = None
+        for attempt in range(self.max_attempts):
+            try:
+                response = self.transport(method, self.base_url + path, dict(headers or {}), body)
+                if response.status < 500 and response.status != 429:
+                    return response
+            except (ConnectionError, TimeoutError):
+                if attempt == self.max_attempts - 1:
+                    raise
+            self.sleep(self.random() * min(self.max_delay, self.base_delay * 2**attempt))
+        assert response is not None
+        return response
+
+    def get_json(self, path: str) -> object:
+        response = self.request("GET", path, headers={"Accept": "application/json"})
+        return json.loads(response.body)
+
+    def post_json(self, path: str, payload: object, headers: dict[str, str] | None = None) -> Response:
+        return self.request(
+            "POST",
+            path,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=json.dumps(payload).encode(),
+        )
