@@ -1,0 +1,1 @@
+"""accounts-api: customer sign-up."""
