@@ -1,0 +1,1 @@
+"""returns-service: refunds for returned items."""
