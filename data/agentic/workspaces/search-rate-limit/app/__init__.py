@@ -1,0 +1,1 @@
+"""catalog-search: the public product search API."""
