@@ -1,0 +1,1 @@
+"""projects-core: projects and tasks."""
