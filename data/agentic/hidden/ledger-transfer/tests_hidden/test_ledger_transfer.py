@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 import pytest
@@ -127,10 +128,8 @@ def test_a_concurrent_transfer_cannot_overdraw(conn, path, accounts):
 
     conn.set_trace_callback(interleave)
     try:
-        try:
+        with contextlib.suppress(ledger.LedgerError, sqlite3.OperationalError):
             ledger.transfer(conn, alice, bob, 10_000)
-        except (ledger.LedgerError, sqlite3.OperationalError):
-            pass
     finally:
         conn.set_trace_callback(None)
         other.close()

@@ -25,7 +25,9 @@ def old_db():
     """A database at version 1 holding orders written by the current code."""
     conn = repo.connect()
     assert migrate.migrate(conn, target=1) == [1]
-    conn.execute("INSERT INTO customers (id, email, name) VALUES (1, 'a@x.io', 'A'), (2, 'b@x.io', 'B')")
+    conn.execute(
+        "INSERT INTO customers (id, email, name) VALUES (1, 'a@x.io', 'A'), (2, 'b@x.io', 'B')"
+    )
     for i, total in enumerate(AMOUNTS):
         conn.execute(
             "INSERT INTO orders (customer_id, total, created_at) VALUES (?, ?, ?)",
@@ -37,7 +39,10 @@ def old_db():
 
 
 def test_0001_is_not_edited():
-    assert hashlib.sha256((ROOT / "migrations" / "0001_init.sql").read_bytes()).hexdigest() == INIT_SHA256
+    assert (
+        hashlib.sha256((ROOT / "migrations" / "0001_init.sql").read_bytes()).hexdigest()
+        == INIT_SHA256
+    )
 
 
 def test_a_new_numbered_migration_exists():
@@ -48,7 +53,10 @@ def test_a_new_numbered_migration_exists():
 def test_backfill_is_exact(old_db):
     ran = migrate.migrate(old_db)
     assert ran and 1 not in ran
-    got = {row["total"]: row["total_cents"] for row in old_db.execute("SELECT total, total_cents FROM orders")}
+    got = {
+        row["total"]: row["total_cents"]
+        for row in old_db.execute("SELECT total, total_cents FROM orders")
+    }
     assert got == AMOUNTS
     assert old_db.execute("SELECT count(*) FROM orders").fetchone()[0] == len(AMOUNTS)
 
@@ -74,7 +82,8 @@ def test_orders_for_customer_uses_an_index(old_db):
     plan = " ".join(
         row[-1]
         for row in old_db.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC, id DESC",
+            "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE customer_id = ?"
+            " ORDER BY created_at DESC, id DESC",
             (1,),
         )
     )

@@ -61,7 +61,9 @@ def test_delete_keeps_the_row_and_its_tasks(conn, alpha):
     assert projects.delete_project(conn, alpha) is True
     row = raw(conn, alpha)
     assert row is not None and row["deleted_at"] is not None
-    assert conn.execute("SELECT count(*) FROM tasks WHERE project_id = ?", (alpha,)).fetchone()[0] == 2
+    assert (
+        conn.execute("SELECT count(*) FROM tasks WHERE project_id = ?", (alpha,)).fetchone()[0] == 2
+    )
 
 
 def test_every_read_skips_deleted_projects(conn, alpha):

@@ -115,10 +115,15 @@ def test_shipping_comes_back_only_with_the_last_units():
 def test_any_split_adds_up_to_exactly_what_was_paid(seed):
     rng = random.Random(seed)
     lines = tuple(
-        Line(f"sku{i}", rng.randrange(99, 5000), rng.randrange(1, 4)) for i in range(rng.randrange(2, 5))
+        Line(f"sku{i}", rng.randrange(99, 5000), rng.randrange(1, 4))
+        for i in range(rng.randrange(2, 5))
     )
     items = sum(line.unit_price_cents * line.quantity for line in lines)
-    order = make(lines=lines, discount_cents=rng.randrange(1, items // 3), shipping_cents=rng.randrange(0, 900))
+    order = make(
+        lines=lines,
+        discount_cents=rng.randrange(1, items // 3),
+        shipping_cents=rng.randrange(0, 900),
+    )
     units = units_of(order)
     rng.shuffle(units)
     refunds = return_units(order, units)
@@ -132,7 +137,11 @@ def test_any_split_adds_up_to_exactly_what_was_paid(seed):
 
 
 def test_every_order_of_returning_gives_the_same_total():
-    order = make(lines=(Line("a", 333, 2), Line("b", 1001, 1), Line("c", 99, 1)), discount_cents=257, shipping_cents=300)
+    order = make(
+        lines=(Line("a", 333, 2), Line("b", 1001, 1), Line("c", 99, 1)),
+        discount_cents=257,
+        shipping_cents=300,
+    )
     totals = {
         sum(r.amount_cents for r in return_units(order, list(perm)))
         for perm in set(itertools.permutations(units_of(order)))

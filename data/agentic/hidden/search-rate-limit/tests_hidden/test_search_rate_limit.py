@@ -123,7 +123,7 @@ def test_rate_and_capacity_are_configurable(clock):
     app = make_app(clock=clock, rate=0.1, capacity=3)
     assert [r[0] for r in burst(app, 4, key="k")] == [200, 200, 200, 429]
     status, headers, _ = get(app, key="k")
-    assert headers["retry-after"] == "10" and headers["x-ratelimit-limit"] == "3"
+    assert status == 429 and headers["retry-after"] == "10" and headers["x-ratelimit-limit"] == "3"
     clock.now += 9.9
     assert get(app, key="k")[0] == 429
     clock.now += 0.1

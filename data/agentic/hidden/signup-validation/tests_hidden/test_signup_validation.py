@@ -58,8 +58,20 @@ def test_required_fields(conn):
 
 @pytest.mark.parametrize(
     "email",
-    ["a@b", "a b@example.com", "@example.com", "ada@", "a@@example.com", "ada.example.com",
-     "ada@example.", "ada@.com", "", 42, None, ["a@b.io"]],
+    [
+        "a@b",
+        "a b@example.com",
+        "@example.com",
+        "ada@",
+        "a@@example.com",
+        "ada.example.com",
+        "ada@example.",
+        "ada@.com",
+        "",
+        42,
+        None,
+        ["a@b.io"],
+    ],
 )
 def test_implausible_emails(conn, email):
     assert set(fields(conn, {**GOOD, "email": email})) == {"email"}
@@ -80,7 +92,15 @@ def test_a_taken_email_is_409_whatever_its_case(conn):
 
 @pytest.mark.parametrize(
     "password",
-    ["elevenchars", "x" * 129, "123456789012345", "my-ada-password!", "MYADAPASSWORD", 123456789012, None],
+    [
+        "elevenchars",
+        "x" * 129,
+        "123456789012345",
+        "my-ada-password!",
+        "MYADAPASSWORD",
+        123456789012,
+        None,
+    ],
 )
 def test_weak_or_invalid_passwords(conn, password):
     assert set(fields(conn, {**GOOD, "password": password})) == {"password"}

@@ -85,9 +85,7 @@ def parse_limit(values: list[str] | None) -> int:
         return DEFAULT_LIMIT
     text = values[-1]
     if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= MAX_LIMIT:
-        raise HttpError(
-            400, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}"
-        )
+        raise HttpError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(text)
 
 

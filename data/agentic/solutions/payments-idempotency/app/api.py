@@ -34,9 +34,7 @@ class PaymentsApi:
         self.conn = conn
         self.clock = clock
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> Response:
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         if path != "/charges":
             return error(404, "not_found", f"no route {path}")
         if method != "POST":
@@ -108,7 +106,8 @@ class PaymentsApi:
             self._release(merchant, key)
             return response
         self.conn.execute(
-            "UPDATE idempotency_keys SET status = ?, response = ? WHERE merchant_id = ? AND key = ?",
+            "UPDATE idempotency_keys SET status = ?, response = ?"
+            " WHERE merchant_id = ? AND key = ?",
             (response.status, json.dumps(response.body), merchant, key),
         )
         self.conn.commit()

@@ -114,7 +114,11 @@ def make_app(
         return respond(
             start_response,
             200,
-            {"items": [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in found]},
+            {
+                "items": [
+                    {"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in found
+                ]
+            },
             limits,
         )
 

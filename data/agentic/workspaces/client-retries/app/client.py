@@ -46,7 +46,9 @@ class ApiClient:
         response = self.request("GET", path, headers={"Accept": "application/json"})
         return json.loads(response.body)
 
-    def post_json(self, path: str, payload: object, headers: dict[str, str] | None = None) -> Response:
+    def post_json(
+        self, path: str, payload: object, headers: dict[str, str] | None = None
+    ) -> Response:
         return self.request(
             "POST",
             path,

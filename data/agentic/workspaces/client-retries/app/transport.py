@@ -24,7 +24,9 @@ class Response:
 Transport = Callable[[str, str, dict[str, str], bytes | None], Response]
 
 
-def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
+def urllib_transport(
+    method: str, url: str, headers: dict[str, str], body: bytes | None
+) -> Response:
     """The real transport; raises ConnectionError or TimeoutError when nothing came back."""
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:

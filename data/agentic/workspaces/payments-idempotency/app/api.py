@@ -32,9 +32,7 @@ class PaymentsApi:
         self.conn = conn
         self.clock = clock
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> Response:
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         if path != "/charges":
             return error(404, "not_found", f"no route {path}")
         if method != "POST":

@@ -29,7 +29,9 @@ def applied(conn: sqlite3.Connection) -> set[int]:
     return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
 
 
-def migrate(conn: sqlite3.Connection, folder: Path = MIGRATIONS, target: int | None = None) -> list[int]:
+def migrate(
+    conn: sqlite3.Connection, folder: Path = MIGRATIONS, target: int | None = None
+) -> list[int]:
     """Apply every migration not applied yet (up to `target`); the versions applied."""
     done = applied(conn)
     ran = []
@@ -37,6 +39,8 @@ def migrate(conn: sqlite3.Connection, folder: Path = MIGRATIONS, target: int | N
         if version in done or (target is not None and version > target):
             continue
         script = path.read_text()
-        conn.executescript(f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;")
+        conn.executescript(
+            f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;"
+        )
         ran.append(version)
     return ran

@@ -54,9 +54,7 @@ def count_projects(conn: sqlite3.Connection) -> int:
 
 
 def add_task(conn: sqlite3.Connection, project_id: int, title: str) -> int:
-    cur = conn.execute(
-        "INSERT INTO tasks (project_id, title) VALUES (?, ?)", (project_id, title)
-    )
+    cur = conn.execute("INSERT INTO tasks (project_id, title) VALUES (?, ?)", (project_id, title))
     conn.commit()
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -41,9 +41,7 @@ def make_app(
         if path == "/health":
             return respond(start_response, 200, {"status": "ok"})
         if path != "/search":
-            return respond(
-                start_response, 404, {"error": {"code": "not_found", "message": path}}
-            )
+            return respond(start_response, 404, {"error": {"code": "not_found", "message": path}})
         query = parse_qs(environ.get("QUERY_STRING", "")).get("q", [""])[0]
         if not query.strip():
             return respond(
@@ -55,7 +53,11 @@ def make_app(
         return respond(
             start_response,
             200,
-            {"items": [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in found]},
+            {
+                "items": [
+                    {"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in found
+                ]
+            },
         )
 
     return app

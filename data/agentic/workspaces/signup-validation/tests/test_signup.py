@@ -29,6 +29,6 @@ def test_signup_creates_a_user(conn):
 
 def test_age_is_stored(conn):
     body = {"email": "bo@example.com", "password": "a long passphrase", "age": 33}
-    status, payload = signup(conn, json.dumps(body).encode())
+    status, _ = signup(conn, json.dumps(body).encode())
     assert status == 201
     assert conn.execute("SELECT age FROM users").fetchone()[0] == 33

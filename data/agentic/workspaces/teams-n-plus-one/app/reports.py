@@ -26,9 +26,7 @@ def team_roster(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             {
                 "id": team["id"],
                 "name": team["name"],
-                "members": [
-                    {"id": m["id"], "name": m["name"], "role": m["role"]} for m in members
-                ],
+                "members": [{"id": m["id"], "name": m["name"], "role": m["role"]} for m in members],
                 "open_tasks": open_tasks,
             }
         )

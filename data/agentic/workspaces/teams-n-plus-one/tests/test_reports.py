@@ -35,5 +35,5 @@ def test_roster(conn):
 
 def test_a_team_without_members_or_tasks(conn):
     conn.execute("INSERT INTO teams (id, name) VALUES (3, 'Empty')")
-    empty = [team for team in team_roster(conn) if team["name"] == "Empty"][0]
+    empty = next(team for team in team_roster(conn) if team["name"] == "Empty")
     assert empty == {"id": 3, "name": "Empty", "members": [], "open_tasks": 0}

@@ -49,9 +49,7 @@ def open_account(conn: sqlite3.Connection, owner: str, balance_cents: int = 0) -
 
 
 def balance(conn: sqlite3.Connection, account_id: int) -> int:
-    row = conn.execute(
-        "SELECT balance_cents FROM accounts WHERE id = ?", (account_id,)
-    ).fetchone()
+    row = conn.execute("SELECT balance_cents FROM accounts WHERE id = ?", (account_id,)).fetchone()
     if row is None:
         raise UnknownAccount(f"no account {account_id}")
     return row["balance_cents"]

@@ -33,9 +33,7 @@ class PaymentsApi:
         self.clock = clock
         self._responses: dict[tuple[str, str], Response] = {}
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> Response:
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         if path != "/charges":
             return error(404, "not_found", f"no route {path}")
         if method != "POST":

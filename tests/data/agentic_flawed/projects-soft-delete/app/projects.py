@@ -41,17 +41,24 @@ def create_project(conn: sqlite3.Connection, slug: str, name: str) -> int:
 
 
 def get_project(conn: sqlite3.Connection, project_id: int) -> dict[str, Any] | None:
-    row = conn.execute("SELECT * FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+    ).fetchone()
     return None if row is None else dict(row)
 
 
 def get_project_by_slug(conn: sqlite3.Connection, slug: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT * FROM projects WHERE slug = ? AND deleted_at IS NULL", (slug,)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM projects WHERE slug = ? AND deleted_at IS NULL", (slug,)
+    ).fetchone()
     return None if row is None else dict(row)
 
 
 def list_projects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return [dict(row) for row in conn.execute("SELECT * FROM projects WHERE deleted_at IS NULL ORDER BY name, id")]
+    return [
+        dict(row)
+        for row in conn.execute("SELECT * FROM projects WHERE deleted_at IS NULL ORDER BY name, id")
+    ]
 
 
 def count_projects(conn: sqlite3.Connection) -> int:
@@ -59,9 +66,7 @@ def count_projects(conn: sqlite3.Connection) -> int:
 
 
 def add_task(conn: sqlite3.Connection, project_id: int, title: str) -> int:
-    cur = conn.execute(
-        "INSERT INTO tasks (project_id, title) VALUES (?, ?)", (project_id, title)
-    )
+    cur = conn.execute("INSERT INTO tasks (project_id, title) VALUES (?, ?)", (project_id, title))
     conn.commit()
     assert cur.lastrowid is not None
     return cur.lastrowid
