@@ -18,6 +18,12 @@ SHIPPED = [
     "registry/_data/variants/tight.yaml",
     "registry/_data/delegation/suite.yaml",
     "registry/_data/delegation/agents/frontend-developer.md",
+    "registry/_data/agentic/suite.yaml",
+    "registry/_data/agentic/workspaces/orders-pagination/app/web.py",
+    "registry/_data/agentic/workspaces/orders-pagination/tests/test_orders.py",
+    "registry/_data/agentic/workspaces/orders-cents-migration/migrations/0001_init.sql",
+    "registry/_data/agentic/hidden/orders-pagination/tests_hidden/test_orders_pagination.py",
+    "registry/_data/agentic/solutions/orders-pagination/app/web.py",
     "registry/_data/models.yaml",
     "registry/_data/prices.yaml",
     "registry/migrations/env.py",
@@ -52,6 +58,16 @@ def test_wheel_contains_data_and_migrations(wheel: Path) -> None:
     missing = [name for name in SHIPPED if name not in names]
     assert not missing
     assert not any(name.endswith(".db") for name in names)
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+
+
+def test_wheel_ships_every_file_of_the_agentic_suite(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    suite = REPO / "data" / "agentic"
+    for kind in ("workspaces", "hidden", "solutions"):
+        for path in (suite / kind).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                assert f"registry/_data/agentic/{path.relative_to(suite).as_posix()}" in names
 
 
 def test_installed_wheel_runs_outside_the_source_tree(wheel: Path, tmp_path: Path) -> None:

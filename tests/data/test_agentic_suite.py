@@ -29,8 +29,15 @@ SUITE: dict[str, Any] = yaml.safe_load((SUITE_DIR / "suite.yaml").read_text())
 TASKS: list[dict[str, Any]] = SUITE["tasks"]
 IDS = [task["id"] for task in TASKS]
 BY_ID = {task["id"]: task for task in TASKS}
-FLAWED = sorted(path.name for path in FLAWED_DIR.iterdir() if path.is_dir())
 ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def task_folders(folder: Path) -> list[str]:
+    """The names of a folder's subfolders (local caches such as .ruff_cache left out)."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+FLAWED = task_folders(FLAWED_DIR)
 CHECK_KINDS = ("run", "file_exists", "file_matches")
 
 
@@ -153,7 +160,7 @@ def test_a_task_is_well_formed(task: dict[str, Any]) -> None:
 
 def test_every_folder_belongs_to_a_task() -> None:
     for kind in ("workspaces", "hidden", "solutions"):
-        assert sorted(p.name for p in (SUITE_DIR / kind).iterdir()) == sorted(IDS), kind
+        assert task_folders(SUITE_DIR / kind) == sorted(IDS), kind
 
 
 def test_flawed_fixtures_exist_for_at_least_four_tasks() -> None:
