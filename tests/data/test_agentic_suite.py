@@ -2,7 +2,10 @@
 
 For each task, in a temporary copy: the shipped workspace passes its own tests and fails its
 hidden ones; the workspace with the reference solution laid over it passes every check; and
-the hurried solutions kept in tests/data/agentic_flawed/<task-id>/ fail the hidden tests.
+the hurried solutions kept in tests/data/agentic_flawed/<task-id>/ fail the hidden tests,
+while correct solutions written differently from the reference
+(tests/data/agentic_alternative/<task-id>/) pass them: the hidden tests hold the task to its
+request, not to one implementation.
 The checks are run as the agentic kind runs them (`python` is this interpreter, first on
 PATH; hidden files copied into the workspace just before their check; each with its
 timeout), but through this file's small runner: the suite loader proper lives elsewhere.
@@ -25,6 +28,7 @@ from tests.conftest import REPO
 
 SUITE_DIR = REPO / "data" / "agentic"
 FLAWED_DIR = Path(__file__).resolve().parent / "agentic_flawed"
+ALTERNATIVE_DIR = Path(__file__).resolve().parent / "agentic_alternative"
 SUITE: dict[str, Any] = yaml.safe_load((SUITE_DIR / "suite.yaml").read_text())
 TASKS: list[dict[str, Any]] = SUITE["tasks"]
 IDS = [task["id"] for task in TASKS]
@@ -38,6 +42,7 @@ def task_folders(folder: Path) -> list[str]:
 
 
 FLAWED = task_folders(FLAWED_DIR)
+ALTERNATIVE = task_folders(ALTERNATIVE_DIR)
 CHECK_KINDS = ("run", "file_exists", "file_matches")
 
 
@@ -166,6 +171,15 @@ def test_every_folder_belongs_to_a_task() -> None:
 def test_flawed_fixtures_exist_for_at_least_four_tasks() -> None:
     assert len(FLAWED) >= 4
     assert set(FLAWED) <= set(IDS)
+    assert ALTERNATIVE and set(ALTERNATIVE) <= set(IDS)
+    for folder in [FLAWED_DIR / name for name in FLAWED] + [
+        ALTERNATIVE_DIR / n for n in ALTERNATIVE
+    ]:
+        workspace = SUITE_DIR / "workspaces" / folder.name
+        assert files_under(folder)
+        for relative in files_under(folder):
+            assert ".." not in relative.parts and not relative.name.startswith("test_")
+            assert (workspace / relative.parts[0]).exists(), relative
 
 
 # ------------------------------------------------------------------------------ discrimination
@@ -206,3 +220,13 @@ def test_a_hurried_solution_fails_the_hidden_tests(task_id: str, tmp_path: Path)
     assert results and not all(passed for passed, _ in results), results
     # It failed on tests, not by not importing: the hidden tests ran and some passed.
     assert any(re.search(r"\d+ passed", output) for _, output in results), results
+
+
+@pytest.mark.parametrize("task_id", ALTERNATIVE)
+def test_another_correct_solution_passes_every_check(task_id: str, tmp_path: Path) -> None:
+    task = BY_ID[task_id]
+    env = python_first_on_path(tmp_path)
+    workspace = workspace_for(task, tmp_path, ALTERNATIVE_DIR / task_id)
+    for check in task["checks"]:
+        passed, output = run_check(check, workspace, env)
+        assert passed, f"{task_id}: {check['name']} fails with another correct solution:\n{output}"

@@ -86,10 +86,10 @@ def test_retry_after_rounds_up(app, clock):
 
 def test_refused_requests_do_not_use_tokens(app, clock):
     burst(app, 10, key="k1")
-    for _ in range(30):
-        clock.now += 0.02
+    for _ in range(32):  # binary fractions of a second: exact in floating point
+        clock.now += 1 / 64
         assert get(app, key="k1")[0] == 429
-    clock.now += 0.41
+    clock.now += 0.5625
     assert get(app, key="k1")[0] == 200
 
 
@@ -120,13 +120,14 @@ def test_health_is_never_limited(app):
 
 
 def test_rate_and_capacity_are_configurable(clock):
-    app = make_app(clock=clock, rate=0.1, capacity=3)
+    app = make_app(clock=clock, rate=0.25, capacity=3)
     assert [r[0] for r in burst(app, 4, key="k")] == [200, 200, 200, 429]
     status, headers, _ = get(app, key="k")
-    assert status == 429 and headers["retry-after"] == "10" and headers["x-ratelimit-limit"] == "3"
-    clock.now += 9.9
-    assert get(app, key="k")[0] == 429
-    clock.now += 0.1
+    assert status == 429 and headers["retry-after"] == "4" and headers["x-ratelimit-limit"] == "3"
+    clock.now += 3.75
+    status, headers, _ = get(app, key="k")
+    assert status == 429 and headers["retry-after"] == "1"
+    clock.now += 0.25
     assert get(app, key="k")[0] == 200
 
 
