@@ -17,6 +17,9 @@ function of the request body returning a reply. Replies:
 - ``StreamError``: a 200 stream that breaks with ``event: error`` (overloaded_error by default).
 - ``Drop``: the connection is closed in the middle of the stream.
 
+``fake.reset``, a predicate of (method, path), resets the connection of every request it holds
+for, before anything is answered: what a client sees when the API is unreachable mid-run.
+
 Batches: ``POST /v1/messages/batches`` answers every request from the script at once (``Text`` ->
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
 ``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
@@ -37,6 +40,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -162,6 +167,7 @@ class FakeAnthropic:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.reset: Callable[[str, str], bool] | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
@@ -231,6 +237,11 @@ class FakeAnthropic:
         body = json.loads(payload) if payload else None
         path = target.split("?", 1)[0]
         self.requests.append(RecordedRequest(method, path, headers, body))
+        if self.reset is not None and self.reset(method, path):
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # linger 0: the peer gets a reset, not a clean close
+            return False
         if not self._authorised(headers):
             err = HttpError(401, "authentication_error", "invalid x-api-key")
             return await self._send_error(writer, err)
