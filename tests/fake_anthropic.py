@@ -28,8 +28,12 @@ Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise); with
 ``fake_anthropic(x_api_key=True)`` an ``x-api-key: <api_key>`` header is accepted too, as the API
 does: the Claude Code CLI authenticates that way. Like the API, a forced
 ``tool_choice`` (``{"type": "tool"}``) for Fable 5.1 or later is a 400, before any script reply is
-taken. ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among
-them) and the JSON body.
+taken, and so is a schema of structured outputs (``output_config.format``, a ``strict`` tool) with
+an object not closed by ``additionalProperties: false`` or a ``minimum``/``maximum``. A request
+with ``output_config.format`` is answered as structured outputs answer: a ``ToolCall``'s input
+comes back as the JSON text of the message (``ToolCall(None, text=...)``: that text).
+``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among them) and
+the JSON body.
 
 The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
 of concurrent streams with scripted latency cost no threads.
@@ -306,8 +310,8 @@ class FakeAnthropic:
         if rejected is not None:
             return rejected
         if self._script is not None:
-            return self._script(body)
-        return self._queue.popleft() if self._queue else self._default
+            return _structured(body, self._script(body))
+        return _structured(body, self._queue.popleft() if self._queue else self._default)
 
     async def _message(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         reply = self._next_reply(body)
@@ -454,12 +458,39 @@ class FakeAnthropic:
 
 
 def _rejected(body: dict[str, Any]) -> HttpError | None:
-    """The 400 the API gives a forced tool choice on a model that does not accept one."""
+    """The 400 the API gives a forced tool choice on a model that does not accept one, or a
+    structured-outputs schema it does not take."""
     choice = body.get("tool_choice") or {}
     model = body.get("model")
     if choice.get("type") == "tool" and model in NO_FORCED_TOOL_CHOICE:
         return http_error(400, f"tool_choice: forced tool use is not supported with {model}")
+    schemas = [t["input_schema"] for t in body.get("tools") or () if t.get("strict")]
+    if (output_format := (body.get("output_config") or {}).get("format")) is not None:
+        schemas.append(output_format["schema"])
+    for schema in schemas:
+        if (problem := _strict_problem(schema)) is not None:
+            return http_error(400, f"structured outputs: {problem}")
     return None
+
+
+def _strict_problem(schema: Any) -> str | None:
+    if isinstance(schema, list):
+        return next(filter(None, map(_strict_problem, schema)), None)
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        return "additionalProperties must be false for every object"
+    if {"minimum", "maximum"} & schema.keys():
+        return "minimum and maximum are not supported"
+    return next(filter(None, map(_strict_problem, schema.values())), None)
+
+
+def _structured(body: dict[str, Any], reply: Reply) -> Reply:
+    """A ``ToolCall`` answered as structured outputs answer a request with a JSON format."""
+    if not isinstance(reply, ToolCall) or not (body.get("output_config") or {}).get("format"):
+        return reply
+    text = reply.text if reply.input is None else json.dumps(reply.input)[: reply.cut_at]
+    return Text(text, output_tokens=reply.output_tokens, input_tokens=reply.input_tokens)
 
 
 def _tool_stop_reason(reply: ToolCall) -> str:

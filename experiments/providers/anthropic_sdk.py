@@ -215,6 +215,15 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     return body
 
 
+def wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` as structured outputs and strict tools accept it: every object closed
+    (``additionalProperties: false``), keywords the API does not take (``minimum``, ...) moved
+    into the description. The answer is still validated against the full schema."""
+    from anthropic import transform_schema
+
+    return transform_schema(dict(schema))
+
+
 def tool_input(value: object) -> dict[str, Any] | None:
     """A tool call's input as ``ToolUse`` keeps it: an object, else None."""
     return value if isinstance(value, dict) else None

@@ -1,5 +1,6 @@
 """Judge tests over the loopback fake (``tests.fake_anthropic``, which serves tool-use replies,
-streamed or not): a judge environment whose providers talk to it, and the judge requests."""
+streamed or not, and JSON answers to a structured-outputs format): a judge environment whose
+providers talk to it, and the judge requests."""
 
 from __future__ import annotations
 
@@ -30,5 +31,10 @@ def fake_env(
 
 
 def judge_bodies(fake: FakeAnthropic) -> list[dict[str, Any]]:
-    """The bodies of the judge requests (those that carry tools) the fake received."""
-    return [r.body for r in fake.requests if r.path == "/v1/messages" and "tools" in r.body]
+    """The bodies of the judge requests (those that ask for a tool call or a JSON format) the
+    fake received."""
+    return [
+        r.body
+        for r in fake.requests
+        if r.path == "/v1/messages" and ("tools" in r.body or "output_config" in r.body)
+    ]
