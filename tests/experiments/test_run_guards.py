@@ -372,3 +372,58 @@ def test_liveness_tells_a_killed_run_from_one_in_progress() -> None:
     assert shown("running", "there:42", stale) == "interrupted"
     assert shown("running", None, None) == "interrupted"  # before heartbeats: the start counts
     assert shown("completed", "here:42", stale, alive=False) == "completed"
+
+
+SLEEPY_TASKS = """\
+tasks:
+  - id: hash-passwords
+    prompt: "How should I store passwords?"
+    reference: ["bcrypt or argon2"]
+    graders:
+      - {type: python, name: sleepy, function: "sleepy.py:FUNCTION", timeout: 0.3}
+  - id: status-codes
+    prompt: "Which status code for a duplicate email?"
+    graders:
+      - {type: length, min_chars: 1}
+"""
+SLEEPY = """\
+import asyncio
+import time
+
+def sleeps(text, task):
+    time.sleep(3)
+    return 1.0
+
+async def async_sleeps(text, task):
+    await asyncio.sleep(3)
+    return 1.0
+"""
+
+
+@pytest.mark.parametrize("function", ["sleeps", "async_sleeps"])
+def test_a_python_grader_that_sleeps_past_its_timeout_is_a_grade_error_and_the_run_ends(
+    sqlite_cli: Cli, tmp_path: Path, function: str
+) -> None:
+    import sqlite3
+    import time
+
+    spec = _ungraded(sqlite_cli, tmp_path, SLEEPY_TASKS.replace("FUNCTION", function))
+    spec.write_text(spec.read_text().replace("epochs: 2", "epochs: 4"))
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    started = time.monotonic()
+    out = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    # 16 trials, 8 of them graded by a 3 s sleeper: run one after the other (or with the loop
+    # blocked), that would be 24 s at least.
+    assert time.monotonic() - started < 10
+    assert (out["status"], out["trials"], out["failed"]) == ("completed", 16, 0)
+    with sqlite3.connect(sqlite_cli.db) as conn:
+        rows = conn.execute(
+            "SELECT t.task_id, g.grader, g.score, g.error FROM grade g JOIN trial t"
+            " ON g.trial_id = t.id"
+        ).fetchall()
+    sleepy = [r for r in rows if r[1] == "sleepy"]
+    assert len(sleepy) == 8 and {r[0] for r in sleepy} == {"hash-passwords"}
+    timed_out = f"sleepy.py:{function} did not return within 0.3 s"
+    assert all(r[2] is None and r[3] == timed_out for r in sleepy)
+    others = [r for r in rows if r[0] == "status-codes"]
+    assert len(others) == 8 and all(r[2] is not None and r[3] is None for r in others)
