@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,14 @@ from experiments.graders.judge import RubricJudge
 from experiments.graders.pairwise import PairwiseJudge
 from experiments.pricing import cost_usd
 from experiments.providers.anthropic import AnthropicProvider
-from experiments.providers.base import Capabilities, Provider, TaskMaterial, Usage
+from experiments.providers.base import Provider, TaskMaterial, Usage
 from experiments.providers.registry import get_provider
 from experiments.providers.simulated import SimulatedProvider
 from experiments.tasks import load_suite
 from tests.conftest import Cli
-from tests.experiments.tool_fake import fake_env, judge_bodies
+from tests.experiments.tool_fake import AskedAs, fake_env, judge_bodies
 from tests.fake_anthropic import (
     DEFAULT_KEY,
-    FakeAnthropic,
     Text,
     ToolCall,
     fake_anthropic,
@@ -139,20 +137,6 @@ def test_every_model_family_is_asked_for_json_of_the_schema_and_scored_from_it(m
     [body] = judge_bodies(fake)
     assert body["output_config"]["format"]["type"] == "json_schema"
     assert "tools" not in body and "tool_choice" not in body
-
-
-class AskedAs(AnthropicProvider):
-    """The real provider, claiming other capabilities: how a judge asks follows from these."""
-
-    def __init__(self, **claims: bool) -> None:
-        self.claims = claims
-
-    def connect(self, fake: FakeAnthropic) -> AskedAs:
-        super().__init__(api_key=DEFAULT_KEY, base_url=fake.base_url)
-        return self
-
-    def capabilities(self, model: str) -> Capabilities:
-        return replace(super().capabilities(model), **self.claims)
 
 
 @pytest.mark.parametrize(

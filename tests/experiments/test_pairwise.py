@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,10 +20,9 @@ from experiments.graders.pairwise import (
     summarise,
     variant_side,
 )
-from experiments.providers.anthropic import AnthropicProvider
-from experiments.providers.base import Capabilities, TaskMaterial
-from tests.experiments.tool_fake import fake_env, judge_bodies
-from tests.fake_anthropic import DEFAULT_KEY, Text, ToolCall, fake_anthropic, http_error
+from experiments.providers.base import TaskMaterial
+from tests.experiments.tool_fake import AskedAs, fake_env, judge_bodies
+from tests.fake_anthropic import Text, ToolCall, fake_anthropic, http_error
 
 TASK = TaskMaterial(
     "register-endpoint",
@@ -107,14 +105,9 @@ def test_pairwise_judges_on_every_family_ask_for_json_and_read_it(model: str) ->
         assert schema["properties"]["winner"]["enum"] == ["A", "B", "tie"]
 
 
-class ToolsOnly(AnthropicProvider):
-    def capabilities(self, model: str) -> Capabilities:
-        return replace(super().capabilities(model), structured_output=False)
-
-
 def test_without_structured_outputs_the_pairwise_judge_calls_a_strict_tool() -> None:
     with fake_anthropic(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
-        provider = ToolsOnly(api_key=DEFAULT_KEY, base_url=fake.base_url)
+        provider = AskedAs(structured_output=False).connect(fake)
         result = compare(JudgeEnvironment(provider), model="fable")
         asyncio.run(provider.aclose())
     assert (result.score, result.error) == (1.0, None)

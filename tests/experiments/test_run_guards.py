@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.experiments.test_checks import SLOW_MODULE
 from tests.experiments.test_runner import _setup
 from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic, http_error
 
@@ -386,18 +387,6 @@ tasks:
     graders:
       - {type: length, min_chars: 1}
 """
-SLEEPY = """\
-import asyncio
-import time
-
-def sleeps(text, task):
-    time.sleep(3)
-    return 1.0
-
-async def async_sleeps(text, task):
-    await asyncio.sleep(3)
-    return 1.0
-"""
 
 
 @pytest.mark.parametrize("function", ["sleeps", "async_sleeps"])
@@ -409,11 +398,11 @@ def test_a_python_grader_that_sleeps_past_its_timeout_is_a_grade_error_and_the_r
 
     spec = _ungraded(sqlite_cli, tmp_path, SLEEPY_TASKS.replace("FUNCTION", function))
     spec.write_text(spec.read_text().replace("epochs: 2", "epochs: 4"))
-    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    (tmp_path / "sleepy.py").write_text(SLOW_MODULE)
     started = time.monotonic()
     out = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
-    # 16 trials, 8 of them graded by a 3 s sleeper: run one after the other (or with the loop
-    # blocked), that would be 24 s at least.
+    # 16 trials, 8 of them graded by a 5 s sleeper: run one after the other (or with the loop
+    # blocked), that would be 40 s at least.
     assert time.monotonic() - started < 10
     assert (out["status"], out["trials"], out["failed"]) == ("completed", 16, 0)
     with sqlite3.connect(sqlite_cli.db) as conn:

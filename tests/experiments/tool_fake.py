@@ -4,10 +4,12 @@ providers talk to it, and the judge requests."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from experiments.graders.environment import JudgeEnvironment
-from experiments.providers.base import Provider
+from experiments.providers.anthropic import AnthropicProvider
+from experiments.providers.base import Capabilities, Provider
 from experiments.providers.registry import get_provider
 from tests.fake_anthropic import DEFAULT_KEY, FakeAnthropic
 
@@ -38,3 +40,17 @@ def judge_bodies(fake: FakeAnthropic) -> list[dict[str, Any]]:
         for r in fake.requests
         if r.path == "/v1/messages" and ("tools" in r.body or "output_config" in r.body)
     ]
+
+
+class AskedAs(AnthropicProvider):
+    """The real provider, claiming other capabilities: how a judge asks follows from these."""
+
+    def __init__(self, **claims: bool) -> None:
+        self.claims = claims
+
+    def connect(self, fake: FakeAnthropic) -> AskedAs:
+        super().__init__(api_key=DEFAULT_KEY, base_url=fake.base_url)
+        return self
+
+    def capabilities(self, model: str) -> Capabilities:
+        return replace(super().capabilities(model), **self.claims)
