@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -286,6 +288,38 @@ def test_an_unreachable_api_stops_the_run_and_resume_finishes_it(
         again = sqlite_cli("run", str(spec), "--resume", str(out["experiment"]), "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["status"] == "completed"
+
+
+@contextlib.contextmanager
+def _dropping_port_url() -> Iterator[str]:
+    """A port whose connections are never made: its accept queue is full, so the kernel drops
+    every further SYN, as a firewall that drops packets does."""
+    with socket.socket() as server, socket.socket() as queued:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        queued.connect(server.getsockname())  # never accepted: the queue stays full
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_an_api_that_drops_connections_stops_the_run_within_the_connect_timeout(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import experiments.providers.anthropic_sdk as sdk
+
+    monkeypatch.setattr(sdk, "CONNECT_TIMEOUT_S", 0.2)  # 10 s: the test would take a minute
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=8, extra="max_attempts: 2\n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    with _dropping_port_url() as url:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+        started = time.monotonic()
+        result = sqlite_cli("run", str(spec), "--json")
+        assert time.monotonic() - started < 20
+    assert result.exit_code == 3
+    out = json.loads(result.stdout)
+    assert out["status"] == "stopped" and out["note"].startswith("the API is unreachable: ")
+    assert "APITimeoutError" in out["note"] and out["trials"] < 48
 
 
 def test_exit_codes_say_whether_every_trial_has_an_answer(

@@ -389,7 +389,7 @@ def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
     raise AssertionError(f"fewer than {at_least} trials after {timeout} s")
 
 
-@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate"])
+@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate", "terminate twice"])
 def test_killed_run_resumes_with_exactly_one_trial_per_cell(
     sqlite_cli: Cli, tmp_path: Path, how: str
 ) -> None:
@@ -405,10 +405,14 @@ def test_killed_run_resumes_with_exactly_one_trial_per_cell(
             proc.kill()  # SIGKILL: no chance to clean up
         else:
             proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGTERM)
+        if how == "terminate twice":  # as `timeout` does: the process, then its group
+            time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         if how != "kill":
             assert proc.returncode == (130 if how == "interrupt" else 143)
             assert "--resume 1" in err and "Traceback" not in err
+            assert err.count("\n") == 1, err
             with sqlite3.connect(sqlite_cli.db) as conn:
                 row = conn.execute("SELECT status, note FROM experiment WHERE id = 1").fetchone()
             assert row == ("stopped", "interrupted")  # not left `running`
