@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from core.errors import SpecError
 from experiments.graders.environment import JudgeEnvironment
 from experiments.kinds import SingleRequestKind, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
-from experiments.providers.base import Batches, ModelResponse, Provider, ProviderError
-from experiments.run_state import RunState, RunSummary, run_status
+from experiments.providers.base import (
+    Batches,
+    ModelResponse,
+    Provider,
+    ProviderError,
+    UnreachableError,
+)
+from experiments.retry import call_with_retries
+from experiments.run_state import RunState, RunSummary, run_status, unreachable_note
 from experiments.runner import heartbeat
 from experiments.scoring import Scorer
 from experiments.store.trials import TrialResult, TrialStore
 from registry.database import Database
+
+T = TypeVar("T")
 
 
 def custom_id(cell: Cell, plan: Plan) -> str:
@@ -85,14 +95,23 @@ async def run_batch(
         grades, quality = await scorer.score(cell, outcome)
         return TrialResult(cell, outcome, provider.name, grades, quality)
 
+    async def retried(fn: Callable[[], Awaitable[T]]) -> T:
+        answer, _ = await call_with_retries(
+            fn, max_attempts=plan.settings.max_attempts, sleep=sleep
+        )
+        return answer
+
     heart = await heartbeat(store)
     try:
         if batch_id is None and by_id:
+            # Sent once: a request that reached the API may have made a batch, and a second one
+            # would be paid for again.
             batch_id = await batches.submit([(cid, kind.request(c)) for cid, c in by_id.items()])
             store.set_batch_id(batch_id)
         if batch_id is not None:
-            await batches.wait(batch_id, interval=poll_interval, sleep=sleep)
-            answers = await batches.results(batch_id)
+            sent = batch_id
+            await retried(lambda: batches.wait(sent, interval=poll_interval, sleep=sleep))
+            answers = await retried(lambda: batches.results(sent))
             results = [
                 await result(by_id[cid], answer)
                 for cid, answer in answers.items()
@@ -105,6 +124,13 @@ async def run_batch(
                 state.cost_usd += r.outcome.cost_usd
             store.set_batch_id(None)
             report(state)
+    except UnreachableError as err:  # stopped, not failed: resume sends or collects the batch
+        what = (
+            "the request that sends the batch"
+            if batch_id is None
+            else f"batch {batch_id}, after {err.retries + 1} attempts,"
+        )
+        state.stopped = unreachable_note(what, err)
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
         raise

@@ -377,6 +377,10 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def _terminated_like_ctrl_c() -> Iterator[None]:
     def terminate(signum: int, frame: object) -> None:
+        # Once: a second SIGTERM (``timeout`` signals the process, then its group) must neither
+        # break the saving of the run's status nor kill the process before it says so; the
+        # process is ending anyway, and kill -9 still ends it at once.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated
 
     if threading.current_thread() is not threading.main_thread():
@@ -385,7 +389,12 @@ def _terminated_like_ctrl_c() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         yield
-    finally:
+    except Terminated:
+        raise  # SIGTERM stays ignored until the process exits
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        raise
+    else:
         signal.signal(signal.SIGTERM, previous)
 
 

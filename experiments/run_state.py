@@ -17,6 +17,11 @@ EXIT_INCOMPLETE = 3
 UNREACHABLE = "the API is unreachable"
 
 
+def unreachable_note(what: str, error: object) -> str:
+    """The note of a run stopped because ``what`` got no response (``error``, the last one)."""
+    return f"{UNREACHABLE}: {what} got no response ({error}); check the network, then resume"
+
+
 # A run says it is alive this often; one silent for STALE_AFTER is taken for dead.
 HEARTBEAT_S = 20.0
 STALE_AFTER = timedelta(seconds=90)

@@ -36,6 +36,7 @@ from experiments.run_state import (
     RunSummary,
     owner_id,
     run_status,
+    unreachable_note,
 )
 from experiments.scoring import Scorer
 from experiments.sequential import Monitor
@@ -190,9 +191,8 @@ class Runner:
             if outcome.error is None and not outcome.cached:
                 self._arm_costs[cell.arm.label].append(outcome.cost_usd)
             if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
-                state.stopped = (
-                    f"{UNREACHABLE}: {self._unreachable_cells} trials in a row got no "
-                    f"response ({outcome.error}); check the network, then resume"
+                state.stopped = unreachable_note(
+                    f"{self._unreachable_cells} trials in a row", outcome.error
                 )
             await queue.put(result)
             self.on_progress(state)

@@ -17,6 +17,9 @@ function of the request body returning a reply. Replies:
 - ``StreamError``: a 200 stream that breaks with ``event: error`` (overloaded_error by default).
 - ``Drop``: the connection is closed in the middle of the stream.
 
+``fake.reset``, a predicate of (method, path), resets the connection of every request it holds
+for, before anything is answered: what a client sees when the API is unreachable mid-run.
+
 Batches: ``POST /v1/messages/batches`` answers every request from the script at once (``Text`` ->
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
 ``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
@@ -25,8 +28,12 @@ Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise); with
 ``fake_anthropic(x_api_key=True)`` an ``x-api-key: <api_key>`` header is accepted too, as the API
 does: the Claude Code CLI authenticates that way. Like the API, a forced
 ``tool_choice`` (``{"type": "tool"}``) for Fable 5.1 or later is a 400, before any script reply is
-taken. ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among
-them) and the JSON body.
+taken, and so is a schema of structured outputs (``output_config.format``, a ``strict`` tool) with
+an object not closed by ``additionalProperties: false`` or a ``minimum``/``maximum``. A request
+with ``output_config.format`` is answered as structured outputs answer: a ``ToolCall``'s input
+comes back as the JSON text of the message (``ToolCall(None, text=...)``: that text).
+``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among them) and
+the JSON body.
 
 The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
 of concurrent streams with scripted latency cost no threads.
@@ -37,6 +44,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -162,6 +171,7 @@ class FakeAnthropic:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.reset: Callable[[str, str], bool] | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
@@ -231,6 +241,11 @@ class FakeAnthropic:
         body = json.loads(payload) if payload else None
         path = target.split("?", 1)[0]
         self.requests.append(RecordedRequest(method, path, headers, body))
+        if self.reset is not None and self.reset(method, path):
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # linger 0: the peer gets a reset, not a clean close
+            return False
         if not self._authorised(headers):
             err = HttpError(401, "authentication_error", "invalid x-api-key")
             return await self._send_error(writer, err)
@@ -295,8 +310,8 @@ class FakeAnthropic:
         if rejected is not None:
             return rejected
         if self._script is not None:
-            return self._script(body)
-        return self._queue.popleft() if self._queue else self._default
+            return _structured(body, self._script(body))
+        return _structured(body, self._queue.popleft() if self._queue else self._default)
 
     async def _message(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         reply = self._next_reply(body)
@@ -443,12 +458,39 @@ class FakeAnthropic:
 
 
 def _rejected(body: dict[str, Any]) -> HttpError | None:
-    """The 400 the API gives a forced tool choice on a model that does not accept one."""
+    """The 400 the API gives a forced tool choice on a model that does not accept one, or a
+    structured-outputs schema it does not take."""
     choice = body.get("tool_choice") or {}
     model = body.get("model")
     if choice.get("type") == "tool" and model in NO_FORCED_TOOL_CHOICE:
         return http_error(400, f"tool_choice: forced tool use is not supported with {model}")
+    schemas = [t["input_schema"] for t in body.get("tools") or () if t.get("strict")]
+    if (output_format := (body.get("output_config") or {}).get("format")) is not None:
+        schemas.append(output_format["schema"])
+    for schema in schemas:
+        if (problem := _strict_problem(schema)) is not None:
+            return http_error(400, f"structured outputs: {problem}")
     return None
+
+
+def _strict_problem(schema: Any) -> str | None:
+    if isinstance(schema, list):
+        return next(filter(None, map(_strict_problem, schema)), None)
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        return "additionalProperties must be false for every object"
+    if {"minimum", "maximum"} & schema.keys():
+        return "minimum and maximum are not supported"
+    return next(filter(None, map(_strict_problem, schema.values())), None)
+
+
+def _structured(body: dict[str, Any], reply: Reply) -> Reply:
+    """A ``ToolCall`` answered as structured outputs answer a request with a JSON format."""
+    if not isinstance(reply, ToolCall) or not (body.get("output_config") or {}).get("format"):
+        return reply
+    text = reply.text if reply.input is None else json.dumps(reply.input)[: reply.cut_at]
+    return Text(text, output_tokens=reply.output_tokens, input_tokens=reply.input_tokens)
 
 
 def _tool_stop_reason(reply: ToolCall) -> str:

@@ -43,19 +43,6 @@ KNOWN_FIELDS: tuple[str, ...] = (
 NOT_STRICT_WARNING = "frontmatter is not strict YAML; read it as Claude Code does"
 
 
-def _duplicate_key_warnings(entries: tuple[fm.Entry, ...]) -> tuple[str, ...]:
-    """One warning per top-level key written more than once (both readers keep the last)."""
-    lines: dict[str, list[int]] = {}
-    for entry in entries:
-        lines.setdefault(entry.key, []).append(entry.start + 2)  # line 1 is the opening '---'
-    return tuple(
-        f"key {key!r} appears {len(at)} times (lines {', '.join(map(str, at))}); the last is "
-        "used here, and which one Claude Code uses is not defined"
-        for key, at in lines.items()
-        if len(at) > 1
-    )
-
-
 @dataclass(frozen=True)
 class AgentDefinition:
     source: bytes
@@ -82,7 +69,7 @@ class AgentDefinition:
         warnings = check_fields(front.fields, origin, name_override)
         if not front.strict:
             warnings += (f"{NOT_STRICT_WARNING} ({front.error})",)
-        warnings += _duplicate_key_warnings(front.entries)
+        warnings += front.duplicate_key_warnings()
         return cls(
             source=bytes(data),
             fields=front.fields,

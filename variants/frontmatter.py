@@ -28,6 +28,7 @@ _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?=[ \t]|$)")
 _BLOCK_HEADER_RE = re.compile(r"[|>][+-]?[1-9]?[+-]?")
 _EXAMPLE_OPEN = "<example>"
 _EXAMPLE_CLOSE = "</example>"
+MERGE_TAG = "tag:yaml.org,2002:merge"  # the ``<<`` key: merges a mapping in, repeats nothing
 
 
 # libyaml when present: every edit re-reads the frontmatter; pure-Python YAML is ~10x slower.
@@ -141,6 +142,23 @@ class Frontmatter:
     entries: tuple[Entry, ...]
     strict: bool
     error: str | None  # first line of the YAML error when the tolerant reader was needed
+    # Keys written more than once inside a mapping value (``hooks:``, ``mcpServers:``, ...): the
+    # dotted path of each and the lines (indexes into the frontmatter's lines) it is written on.
+    nested_duplicates: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def duplicate_key_warnings(self) -> tuple[str, ...]:
+        """One warning per key written more than once in one mapping, at the top level or
+        nested (both readers keep the last)."""
+        lines: dict[str, list[int]] = {}
+        for entry in self.entries:
+            lines.setdefault(entry.key, []).append(entry.start)
+        repeated = [(key, at) for key, at in lines.items() if len(at) > 1]
+        return tuple(
+            # line 1 is the opening '---'
+            f"key {key!r} appears {len(at)} times (lines {', '.join(str(i + 2) for i in at)}); "
+            "the last is used here, and which one Claude Code uses is not defined"
+            for key, at in [*repeated, *self.nested_duplicates]
+        )
 
 
 def read_frontmatter(lines: tuple[str, ...]) -> Frontmatter:
@@ -173,6 +191,7 @@ def _read_strict(lines: tuple[str, ...], text: str) -> Frontmatter:
         if not isinstance(node, yaml.MappingNode):
             raise _NotAMapping()
         check_aliases(node)
+        nested = _nested_duplicates(node)  # before construction merges ``<<`` keys in
         data = loader.construct_document(node)
     finally:
         loader.dispose()
@@ -189,7 +208,33 @@ def _read_strict(lines: tuple[str, ...], text: str) -> Frontmatter:
             last -= 1
         entries.append(Entry(key=str(key_node.value), start=first, stop=last + 1))
     fields = {str(key): value for key, value in data.items()}
-    return Frontmatter(fields=fields, entries=tuple(entries), strict=True, error=None)
+    return Frontmatter(
+        fields=fields, entries=tuple(entries), strict=True, error=None, nested_duplicates=nested
+    )
+
+
+def _nested_duplicates(root: yaml.MappingNode) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Keys repeated within one mapping below the top level (which ``entries`` show), by path.
+    The node graph is bounded by ``check_aliases``, so walking it (aliases included) is too."""
+    found: list[tuple[str, tuple[int, ...]]] = []
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                walk(child, f"{path}[{i}]")
+        elif isinstance(node, yaml.MappingNode):
+            lines: dict[str, list[int]] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = f"{path}.{key_node.value}" if path else str(key_node.value)
+                lines.setdefault(key, []).append(key_node.start_mark.line)
+                walk(value_node, key)
+            if path:
+                found.extend((key, tuple(at)) for key, at in lines.items() if len(at) > 1)
+
+    walk(root, "")
+    return tuple(sorted(found, key=lambda duplicate: duplicate[1]))
 
 
 def _line_starts(lines: tuple[str, ...]) -> list[int]:

@@ -11,7 +11,8 @@ Dropped (Claude Code silently skips the file):
   - no ``name``, or no ``description`` (anthropics/claude-code#50522);
   - ``description:`` with its value on the following lines, the Prettier layout
     (anthropics/claude-code#7943).
-Loaded with a warning: not strict YAML, a ``:`` in the name, unknown tools, an unknown model
+Loaded with a warning: not strict YAML, a ``:`` in the name, a key written twice in one mapping
+(top level or nested: which one Claude Code keeps is not defined), unknown tools, an unknown model
 alias, and two files of one folder with the same name (Claude Code keeps only one of them; which
 one is not documented).
 """
@@ -52,6 +53,7 @@ _MODEL_ID_RE = re.compile(r"claude-[a-z0-9.-]+(\[1m\])?")
 # Warning kinds (the "kind" of a Finding), in the order a file is checked.
 NOT_STRICT_YAML = "not-strict-yaml"
 NAME_COLON = "name-colon"
+DUPLICATE_KEY = "duplicate-key"
 UNKNOWN_TOOL = "unknown-tool"
 UNKNOWN_MODEL = "unknown-model"
 DUPLICATE_NAME = "duplicate-name"
@@ -124,6 +126,7 @@ def lint_file(data: bytes, path: str, *, model_aliases: Collection[str]) -> Lint
                 "(plugin:agent); the registry refuses it",
             )
         )
+    warnings += [Finding(DUPLICATE_KEY, message) for message in front.duplicate_key_warnings()]
     warnings += _tool_findings(front.fields)
     warnings += _model_findings(front.fields.get("model"), model_aliases)
     return LintResult(path, True, None, name, shown, tuple(warnings))

@@ -280,12 +280,21 @@ class _Reader:
 
     def check_template(self, template: str, axes: list[str]) -> None:
         try:
-            names = [
-                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            fields = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(template)
+                if name is not None
             ]
         except ValueError as err:
             raise self.fail("label", f"invalid label template {template!r}: {err}") from None
-        for name in names:
+        for name, spec, conversion in fields:
+            # A format spec could ask for a string of any width ({model:>999999999}).
+            if spec or conversion:
+                raise self.fail(
+                    "label",
+                    f"invalid label template {template!r}: write each axis as {{axis}}, "
+                    "without a format or conversion",
+                )
             if name not in axes:
                 raise self.fail(
                     "label",

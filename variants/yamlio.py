@@ -95,10 +95,14 @@ def load_strict_yaml(source: str | bytes) -> Any:
 
 def yaml_error_line(origin: str, err: yaml.YAMLError) -> str:
     """``ORIGIN:LINE: invalid YAML: PROBLEM`` on one line (no line when the error has no mark)."""
+    where = origin
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
         where = f"{origin}:{mark.line + 1}" if mark is not None else origin
-        problem = err.problem or err.context or str(err)
-    else:
-        where, problem = origin, str(err)
-    return f"{where}: invalid YAML: {' '.join(str(problem).split())}"
+    return f"{where}: invalid YAML: {yaml_problem(err)}"
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """What is wrong, on one line, without where."""
+    problem = (err.problem or err.context) if isinstance(err, yaml.MarkedYAMLError) else None
+    return " ".join(str(problem or err).split())

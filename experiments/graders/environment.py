@@ -1,10 +1,13 @@
 """What judges need at grade time: providers by name, the seed, retries; and graders bound to it.
 
-A judge asks one question per judgement and wants the answer as a call of one tool. It asks
-through ``Provider.complete``, like every other model call, in the way the provider says the
-judge's model accepts (``Capabilities``): the tool forced through ``tool_choice`` where that is
-supported, else offered with ``tool_choice: auto`` (every judge's system prompt tells it to call
-the tool; an answer without the call is a malformed judgement either way).
+A judge asks one question per judgement and wants an answer of one JSON schema (the schema of a
+tool's input). It asks through ``Provider.complete``, like every other model call, in the form the
+provider says the judge's model accepts (``Capabilities``): JSON text of the schema
+(``output_config.format``) where the model has structured outputs; else a call of the tool,
+``strict`` where the model takes that, forced through ``tool_choice`` where that is accepted and
+offered with ``tool_choice: auto`` otherwise. Whatever the form, the answer is validated against
+the schema here: an answer that is missing or does not validate is a malformed judgement
+(``ToolReply.problem`` says why), never a score.
 
 Offline, the simulated provider makes the tool call from the judge's own ``simulate`` (carried
 in ``CallContext``), deterministic from the experiment's seed, the judge epoch and the request.
@@ -13,6 +16,7 @@ in ``CallContext``), deterministic from the experiment's seed, the judge epoch a
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from experiments.providers.base import (
     Capabilities,
     FatalProviderError,
     ModelRequest,
+    ModelResponse,
     Provider,
     TaskMaterial,
     ToolUse,
@@ -39,15 +44,23 @@ G = TypeVar("G", Grader, Comparator)
 JUDGE_VARIANT = ""
 
 
-def tool_settings(tool: Mapping[str, Any], capabilities: Capabilities) -> dict[str, Any]:
-    """Request settings that ask for a call of ``tool``, as the model accepts it."""
+def answer_settings(tool: Mapping[str, Any], capabilities: Capabilities) -> dict[str, Any]:
+    """Request settings asking for an answer of ``tool``'s input schema, as the model takes it."""
+    from experiments.providers.anthropic_sdk import wire_schema
+
+    if capabilities.structured_output:
+        schema = wire_schema(tool["input_schema"])
+        return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
     if not capabilities.tool_use:
         raise FatalProviderError("this provider cannot call tools on the judge's model")
+    sent = dict(tool)
+    if capabilities.strict_tools:
+        sent |= {"input_schema": wire_schema(tool["input_schema"]), "strict": True}
     if capabilities.forced_tool_choice:
         choice = {"type": "tool", "name": tool["name"]}
     else:
         choice = {"type": "auto"}
-    return {"tools": [dict(tool)], "tool_choice": choice}
+    return {"tools": [sent], "tool_choice": choice}
 
 
 @dataclass(frozen=True)
@@ -55,28 +68,60 @@ class ToolQuestion:
     """One judgement to ask for: built from the task and the answers only (blinding)."""
 
     model: str  # resolved model ID
-    system: str
+    system: str  # asks for a call of ``tool``
+    json_system: str  # the same, asking for the JSON object instead (structured outputs)
     content: str  # the user turn
     max_tokens: int
-    tool: Mapping[str, Any]  # the tool the answer must call
+    tool: Mapping[str, Any]  # the answer is this tool's input
     task: TaskMaterial
     simulate: Simulate  # the tool input a simulated judge gives
 
     def request(self, capabilities: Capabilities) -> ModelRequest:
         return ModelRequest(
             model=self.model,
-            system=self.system,
+            system=self.json_system if capabilities.structured_output else self.system,
             messages=({"role": "user", "content": self.content},),
             max_tokens=self.max_tokens,
-            settings=tool_settings(self.tool, capabilities),
+            settings=answer_settings(self.tool, capabilities),
         )
+
+    def read(
+        self, response: ModelResponse, capabilities: Capabilities
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The answer (the tool input, or the JSON object) if it validates, else why not."""
+        import jsonschema
+
+        name = self.tool["name"]
+        answer: object
+        if capabilities.structured_output:
+            try:
+                answer = json.loads(response.text)
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict):
+                return None, f"the judge's answer is not a JSON object: {response.text[:80]!r}"
+        else:
+            calls = [c for c in response.tool_calls if c.name == name]
+            if not calls:
+                return None, f"the judge did not call {name}"
+            answer = calls[0].input
+            if answer is None:
+                return None, f"the judge's call of {name} was cut off ({response.stop_reason})"
+        validator = jsonschema.Draft202012Validator(self.tool["input_schema"])
+        error = jsonschema.exceptions.best_match(validator.iter_errors(answer))
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "input"
+            return None, f"{name} {where}: {error.message}"
+        return answer, None
 
 
 @dataclass(frozen=True)
 class ToolReply:
-    """One judge call: the asked tool's input (None when the model did not call it)."""
+    """One judge call: the answer, validated (None, and ``problem`` says why, when there is
+    none that validates)."""
 
     tool_input: dict[str, Any] | None
+    problem: str | None
     text: str
     usage: Usage
     stop_reason: str | None
@@ -125,7 +170,8 @@ class JudgeEnvironment:
         """One judgement on ``provider`` (None: the default); raises ``ProviderError`` when the
         call fails after retries, or when the provider cannot be made (no key)."""
         chosen = self._provider(provider)
-        request = question.request(chosen.capabilities(question.model))
+        capabilities = chosen.capabilities(question.model)
+        request = question.request(capabilities)
         tool_name = question.tool["name"]
 
         def simulate_call(rng: random.Random) -> ToolUse:
@@ -137,9 +183,10 @@ class JudgeEnvironment:
             max_attempts=self.max_attempts,
             sleep=self.sleep,
         )
-        tool_input = next((c.input for c in response.tool_calls if c.name == tool_name), None)
+        answer, problem = question.read(response, capabilities)
         return ToolReply(
-            tool_input=tool_input,
+            tool_input=answer,
+            problem=problem,
             text=response.text,
             usage=response.usage,
             stop_reason=response.stop_reason,

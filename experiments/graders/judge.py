@@ -4,10 +4,10 @@ Invariants:
 - Blind: the judge's request is built from the task (prompt, rubric, reference points) and the
   answer text only. ``Grader.grade`` never receives the variant, its reference or its model, so
   nothing that names the variant can reach the judge.
-- Structured: the judge must call the ``record_grade`` tool (forced through ``tool_choice`` where
-  the model accepts that, see ``environment``); its input is validated against the tool's JSON
-  schema and every reference point must be judged exactly once. Anything else is a malformed
-  judgement: ``score=None`` with ``error`` set, never a zero.
+- Structured: the judge answers with the input of the ``record_grade`` tool, as JSON text of its
+  schema or as a call of the tool, whichever the model accepts (see ``environment``); the answer
+  is validated against the schema and every reference point must be judged exactly once.
+  Anything else is a malformed judgement: ``score=None`` with ``error`` set, never a zero.
 - Judge epochs: ``epochs`` independent judgements of the same answer. The score is the mean of
   the well-formed ones (each is a measurement of the same thing; the spread is kept in
   ``details``); the grade is an error only when no judgement is well-formed.
@@ -39,7 +39,7 @@ from experiments.graders.base import (
     register_grader_type,
     str_param,
 )
-from experiments.graders.environment import JudgeEnvironment, ToolQuestion
+from experiments.graders.environment import JudgeEnvironment, ToolQuestion, ToolReply
 from experiments.providers.base import PROVIDER_NAMES, ProviderError, TaskMaterial, Usage
 
 SCALES = ("1-10", "pass_fail")
@@ -61,7 +61,11 @@ Grade only what the answer actually says and does; do not reward length, confide
 For each numbered reference point, decide whether the answer covers it correctly and give a
 one-sentence reason that points at the answer. Then weigh the rubric and give an overall grade:
 {scale_rule}
-Record the grade by calling the record_grade tool; do not answer in prose."""
+{record}"""
+RECORD = {
+    "tool": "Record the grade by calling the record_grade tool; do not answer in prose.",
+    "json": "Answer with the grade as one JSON object of the given schema; no prose.",
+}
 SCALE_RULES = {
     "1-10": "an integer score from 1 (useless or harmful) to 10 (all an expert would expect).",
     "pass_fail": "verdict pass only if the answer meets the rubric's essential requirements.",
@@ -119,7 +123,8 @@ def judge_question(
     """The judge's question: built from the task and the answer, nothing else (blinding)."""
     return ToolQuestion(
         model=model_id,
-        system=JUDGE_SYSTEM.format(scale_rule=SCALE_RULES[scale]),
+        system=JUDGE_SYSTEM.format(scale_rule=SCALE_RULES[scale], record=RECORD["tool"]),
+        json_system=JUDGE_SYSTEM.format(scale_rule=SCALE_RULES[scale], record=RECORD["json"]),
         content=f"{task_block(task)}\n\n<answer>\n{answer}\n</answer>",
         max_tokens=max_tokens,
         tool=grade_tool(scale),
@@ -182,17 +187,12 @@ class MalformedJudgement(ValueError):
     pass
 
 
-def parse_judgement(tool_input: dict[str, Any] | None, scale: str, task: TaskMaterial) -> Judgement:
-    """Validate the tool input; ``MalformedJudgement`` says what was wrong."""
-    import jsonschema
-
+def parse_judgement(reply: ToolReply, scale: str, task: TaskMaterial) -> Judgement:
+    """The judgement of a reply whose answer validated; ``MalformedJudgement`` says what was
+    wrong."""
+    tool_input = reply.tool_input
     if tool_input is None:
-        raise MalformedJudgement(f"the judge did not call {TOOL_NAME}")
-    validator = jsonschema.Draft202012Validator(grade_tool(scale)["input_schema"])
-    error = jsonschema.exceptions.best_match(validator.iter_errors(tool_input))
-    if error is not None:
-        where = "/".join(map(str, error.absolute_path)) or "input"
-        raise MalformedJudgement(f"{TOOL_NAME} {where}: {error.message}")
+        raise MalformedJudgement(reply.problem)
     numbers = [p["point"] for p in tool_input["points"]]
     expected = list(range(1, len(task.reference) + 1))
     if sorted(numbers) != expected:
@@ -295,7 +295,7 @@ class RubricJudge:
             return _Attempt(None, f"judge call failed: {err}", 0.0, err.retries, False)
         cost = judge_cost(self.model.model_id, reply.usage)
         try:
-            judgement = parse_judgement(reply.tool_input, self.scale, question.task)
+            judgement = parse_judgement(reply, self.scale, question.task)
         except MalformedJudgement as err:
             return _Attempt(
                 None, f"malformed judgement: {err}", cost, reply.retries, reply.simulated

@@ -55,7 +55,11 @@ PAIRWISE_SYSTEM = """\
 You are a strict senior reviewer comparing two answers, A and B, to the same engineering request.
 Decide which answer better satisfies the rubric and covers the reference points correctly.
 Judge substance only: not length, confidence, style, or which answer comes first.
-Say tie only when neither is better. Record your decision by calling the record_preference tool."""
+Say tie only when neither is better. {record}"""
+RECORD = {
+    "tool": "Record your decision by calling the record_preference tool.",
+    "json": "Answer with your decision as one JSON object of the given schema; no prose.",
+}
 
 
 def preference_tool() -> dict[str, Any]:
@@ -82,7 +86,8 @@ def pairwise_question(
     )
     return ToolQuestion(
         model=model_id,
-        system=PAIRWISE_SYSTEM,
+        system=PAIRWISE_SYSTEM.format(record=RECORD["tool"]),
+        json_system=PAIRWISE_SYSTEM.format(record=RECORD["json"]),
         content=content,
         max_tokens=max_tokens,
         tool=preference_tool(),
@@ -157,14 +162,13 @@ class PairwiseJudge:
                 raise reply
             cost += judge_cost(self.model.model_id, reply.usage)
             simulated = simulated or reply.simulated
-            winner = (reply.tool_input or {}).get("winner")
-            if winner not in ("A", "B", "tie"):
-                errors.append(f"{order}: malformed judgement: no {TOOL_NAME} with a winner")
+            if reply.tool_input is None:
+                errors.append(f"{order}: malformed judgement: {reply.problem}")
                 continue
-            reason = (reply.tool_input or {}).get("reason", "")
+            winner = reply.tool_input["winner"]  # validated: A, B or tie, with a reason
             order_results.append(
                 {"order": order, "winner": winner, "side": variant_side(order, winner),
-                 "reason": reason if isinstance(reason, str) else ""}
+                 "reason": reply.tool_input["reason"]}
             )  # fmt: skip
         details: dict[str, Any] = {
             "kind": KIND,

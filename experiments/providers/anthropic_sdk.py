@@ -35,6 +35,10 @@ MISSING_KEY = (
     "or use the simulated provider"
 )
 DEFAULT_TIMEOUT_S = 600.0
+# A connection not made within this long counts as no response (``UnreachableError``): a network
+# that drops packets would otherwise hold every attempt for the whole timeout. The SDK's own
+# default is 5 s; this leaves room for a slow proxy.
+CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_CONNECTIONS = 256
 # Error types that can arrive inside a 200 stream (or a batch result) and may succeed on retry.
 RETRYABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
@@ -62,7 +66,8 @@ def make_client(
 ) -> tuple[AsyncAnthropic, str]:
     """An ``AsyncAnthropic`` without SDK retries, and the secret it uses (for scrubbing).
 
-    Raises ``FatalProviderError`` before any request when no credential is set.
+    Raises ``FatalProviderError`` before any request when no credential is set. ``timeout``
+    bounds a call; making the connection gets ``CONNECT_TIMEOUT_S`` of it.
     ``base_url`` falls back to ``ANTHROPIC_BASE_URL`` (the SDK reads it). Up to
     ``max_connections`` connections are kept alive: the SDK default keeps 100, so a run at higher
     concurrency would reconnect on every call. The transport is the SDK's aiohttp one: on this
@@ -80,13 +85,14 @@ def make_client(
     limits = httpx2.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
+    timeouts = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
     client = anthropic.AsyncAnthropic(
         api_key=api_key,
         auth_token=auth_token,
         base_url=base_url,
         max_retries=0,
-        timeout=timeout,
-        http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout),
+        timeout=timeouts,
+        http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeouts),
     )
     return client, secret
 
@@ -213,6 +219,15 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     if not body["system"]:
         del body["system"]
     return body
+
+
+def wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` as structured outputs and strict tools accept it: every object closed
+    (``additionalProperties: false``), keywords the API does not take (``minimum``, ...) moved
+    into the description. The answer is still validated against the full schema."""
+    from anthropic import transform_schema
+
+    return transform_schema(dict(schema))
 
 
 def tool_input(value: object) -> dict[str, Any] | None:

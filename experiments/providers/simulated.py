@@ -13,8 +13,9 @@ median (time to first token a fraction of it); nothing actually waits.
 A judge's call (its context carries ``simulate_tool_call``) is answered differently: with the
 grader's own simulated tool call, drawn from a generator seeded by sha256 of the JSON of
 {seed, epoch, request body}, and usage counted from the characters of the body and the input.
-The request is the one a real judge would send (``capabilities`` are the Messages API's), so
-the simulated judgement follows from what would be asked.
+The request is the one a real judge would send to a model that takes a forced tool call (the
+simulator claims that form on every model, not structured outputs), so the simulated judgement
+follows from what would be asked.
 """
 
 from __future__ import annotations
@@ -123,11 +124,13 @@ class SimulatedProvider:
 
     def capabilities(self, model: str) -> Capabilities:
         # Streaming: it reports a (simulated) time to first token, as a streamed call would.
-        # Forced tool choice on every model: the simulator's judgements are drawn from the
+        # A forced tool call on every model: the simulator's judgements are drawn from the
         # request, so they stay the same whatever the real API accepts for the judge's model.
         return replace(
             messages_api_capabilities(model, streaming=True, batches=False),
             forced_tool_choice=True,
+            structured_output=False,
+            strict_tools=False,
         )
 
     def batches(self) -> Batches:

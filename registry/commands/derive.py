@@ -111,12 +111,17 @@ def derive(
 
 
 def _assignment(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``, the value read as strict YAML: aliases bounded, duplicate keys refused."""
     import yaml
+
+    from variants.yamlio import load_strict_yaml, yaml_problem
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise SpecError(f"{ORIGIN}: --set needs KEY=VALUE, got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise SpecError(f"{ORIGIN}: --set {key.strip()}: the value is not valid YAML") from None
+        return key.strip(), load_strict_yaml(value)
+    except yaml.YAMLError as err:
+        raise SpecError(
+            f"{ORIGIN}: --set {key.strip()}: the value is not valid YAML: {yaml_problem(err)}"
+        ) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,19 @@ from experiments.graders.judge import RubricJudge
 from experiments.graders.pairwise import PairwiseJudge
 from experiments.pricing import cost_usd
 from experiments.providers.anthropic import AnthropicProvider
-from experiments.providers.base import Capabilities, Provider, TaskMaterial, Usage
+from experiments.providers.base import Provider, TaskMaterial, Usage
 from experiments.providers.registry import get_provider
 from experiments.providers.simulated import SimulatedProvider
 from experiments.tasks import load_suite
 from tests.conftest import Cli
-from tests.experiments.tool_fake import fake_env, judge_bodies
-from tests.fake_anthropic import DEFAULT_KEY, Text, ToolCall, fake_anthropic, http_error
+from tests.experiments.tool_fake import AskedAs, fake_env, judge_bodies
+from tests.fake_anthropic import (
+    DEFAULT_KEY,
+    Text,
+    ToolCall,
+    fake_anthropic,
+    http_error,
+)
 
 HAIKU = "claude-haiku-5-5"
 TASK = TaskMaterial(
@@ -76,8 +81,11 @@ def test_well_formed_score_is_normalised_with_reasons_and_cost() -> None:
     assert result.cost_usd == pytest.approx(cost_usd(HAIKU, Usage(1000, 200)))
     [body] = judge_bodies(fake)
     assert body["model"] == HAIKU
-    assert body["tool_choice"] == {"type": "tool", "name": "record_grade"}
-    assert body["tools"][0]["input_schema"]["properties"]["score"]["maximum"] == 10
+    assert "tools" not in body and "tool_choice" not in body  # structured outputs instead
+    schema = body["output_config"]["format"]["schema"]
+    assert body["output_config"]["format"]["type"] == "json_schema"
+    assert schema["additionalProperties"] is False and "maximum: 10" in str(schema)
+    assert "one JSON object" in body["system"] and "record_grade tool" not in body["system"]
     assert body["stream"] is True  # through Provider.complete, streamed like every model call
     content = body["messages"][0]["content"]
     for part in (TASK.prompt, TASK.rubric, *TASK.reference, GOOD):
@@ -89,7 +97,7 @@ def test_pass_fail_scale() -> None:
     with fake_anthropic([reply]) as fake:
         result = grade(judge(scale="pass_fail"), fake_env(fake))
     assert (result.score, result.passed, result.error) == (1.0, True, None)
-    schema = judge_bodies(fake)[0]["tools"][0]["input_schema"]
+    schema = judge_bodies(fake)[0]["output_config"]["format"]["schema"]
     assert schema["properties"]["verdict"]["enum"] == ["pass", "fail"]
     assert "score" not in schema["properties"]
 
@@ -111,34 +119,54 @@ def test_epochs_average_and_keep_the_spread() -> None:
 # --- how the judgement is asked for: from the provider's capabilities ---------------------------
 
 
-@pytest.mark.parametrize("model", ["claude-fable-5-1", "fable"])
-def test_fable_5_1_and_later_are_offered_the_tool_not_forced(model: str) -> None:
-    """The fake answers a forced tool_choice on these models with a 400, as the API does."""
+FAMILIES = [
+    "claude-haiku-4-5", "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4-6",
+    "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5-5", "claude-opus-5-5", "haiku",
+    "claude-mythos-5-1", "claude-fable-5-1", "fable",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_every_model_family_is_asked_for_json_of_the_schema_and_scored_from_it(model: str) -> None:
+    """Structured outputs on every priced model: no tool, so no tool_choice to be rejected (the
+    fake answers a forced one on Fable 5.1 and later with a 400, as the API does)."""
     reply = ToolCall({"points": points(True, True), "score": 9, "reason": "both"})
     with fake_anthropic([reply]) as fake:
         result = grade(judge(model=model), fake_env(fake))
-    assert result.error is None
-    assert result.score == pytest.approx(8 / 9)
+    assert (result.score, result.error) == (pytest.approx(8 / 9), None)
     [body] = judge_bodies(fake)
-    assert body["model"].startswith("claude-fable-5-")
-    assert body["tool_choice"] == {"type": "auto"}
-    assert [tool["name"] for tool in body["tools"]] == ["record_grade"]
-    assert "Record the grade by calling the record_grade tool" in body["system"]
+    assert body["output_config"]["format"]["type"] == "json_schema"
+    assert "tools" not in body and "tool_choice" not in body
 
 
-class NoForcedToolChoice(AnthropicProvider):
-    def capabilities(self, model: str) -> Capabilities:
-        return replace(super().capabilities(model), forced_tool_choice=False)
-
-
-def test_the_choice_follows_the_providers_capabilities_not_the_model_name() -> None:
+@pytest.mark.parametrize(
+    ("model", "claims", "choice", "strict"),
+    [
+        ("haiku", {"structured_output": False}, {"type": "tool", "name": "record_grade"}, True),
+        ("fable", {"structured_output": False}, {"type": "auto"}, True),
+        (
+            "haiku",
+            {"structured_output": False, "strict_tools": False},
+            {"type": "tool", "name": "record_grade"},
+            False,
+        ),
+    ],
+)
+def test_without_structured_outputs_the_judge_calls_the_tool_strict_and_forced_where_accepted(
+    model: str, claims: dict[str, bool], choice: dict[str, str], strict: bool
+) -> None:
     reply = ToolCall({"points": points(True, True), "score": 9, "reason": "both"})
     with fake_anthropic([reply]) as fake:
-        provider = NoForcedToolChoice(api_key=DEFAULT_KEY, base_url=fake.base_url)
-        result = grade(judge(), JudgeEnvironment(provider))  # haiku: forcing would be accepted
+        provider = AskedAs(**claims).connect(fake)
+        result = grade(judge(model=model), JudgeEnvironment(provider))
         asyncio.run(provider.aclose())
-    assert result.error is None
-    assert judge_bodies(fake)[0]["tool_choice"] == {"type": "auto"}
+    assert (result.score, result.error) == (pytest.approx(8 / 9), None)
+    [body] = judge_bodies(fake)
+    assert "output_config" not in body and body["tool_choice"] == choice
+    [tool] = body["tools"]
+    assert tool["name"] == "record_grade" and tool.get("strict", False) is strict
+    assert tool["input_schema"].get("additionalProperties") is (False if strict else None)
+    assert "Record the grade by calling the record_grade tool" in body["system"]
 
 
 def test_environment_reuses_the_given_provider_and_closes_only_what_it_made() -> None:
@@ -182,15 +210,38 @@ def test_environment_reuses_the_given_provider_and_closes_only_what_it_made() ->
         (ToolCall({"points": points(True, True), "reason": "r"}), "'score' is a required"),
         (ToolCall({"points": points(True), "score": 5, "reason": "r"}), "expected each of [1, 2]"),
         (ToolCall({"points": points(True, True), "score": 5, "reason": "r"}, name="other"), "did"),
+        (ToolCall({"points": points(True, True), "score": 5, "reason": "r"}, cut_at=30), "cut"),
     ],
 )
 def test_malformed_judgement_is_an_error_not_a_zero(reply: ToolCall, message: str) -> None:
+    with fake_anthropic([reply]) as fake:
+        provider = AskedAs(structured_output=False).connect(fake)
+        result = grade(judge(), JudgeEnvironment(provider))
+        asyncio.run(provider.aclose())
+    assert result.score is None and result.passed is None
+    assert result.error is not None and "malformed judgement" in result.error
+    assert message in result.error
+    assert result.cost_usd > 0  # a malformed judgement was still paid for
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Text("I would give it a 7."), "not a JSON object: 'I would give it a 7.'"),
+        (Text('["a list"]'), "not a JSON object"),
+        (Text(json.dumps({"points": points(True, True), "score": 0, "reason": "r"})), "score"),
+        (Text(json.dumps({"points": points(True, True), "reason": "r"})), "'score' is a required"),
+        (Text(json.dumps({"points": points(True), "score": 5, "reason": "r"})), "each of [1, 2]"),
+    ],
+)
+def test_a_json_answer_that_does_not_validate_is_an_error_not_a_zero(
+    reply: Text, message: str
+) -> None:
     with fake_anthropic([reply]) as fake:
         result = grade(judge(), fake_env(fake))
     assert result.score is None and result.passed is None
     assert result.error is not None and "malformed judgement" in result.error
     assert message in result.error
-    assert result.cost_usd > 0  # a malformed judgement was still paid for
 
 
 def test_failed_judge_call_is_retried_then_an_error() -> None:
@@ -265,7 +316,7 @@ def test_judge_request_never_names_the_variant(
     verdict = ToolCall({"points": points(True, True), "score": 8, "reason": "good"})
 
     def script(body: dict[str, Any]) -> Any:
-        return verdict if "tools" in body else Text("Use bcrypt; return 409.")
+        return verdict if "output_config" in body else Text("Use bcrypt; return 409.")
 
     with fake_anthropic(script) as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake-test-key")

@@ -21,8 +21,8 @@ from experiments.graders.pairwise import (
     variant_side,
 )
 from experiments.providers.base import TaskMaterial
-from tests.experiments.tool_fake import fake_env, judge_bodies
-from tests.fake_anthropic import ToolCall, fake_anthropic, http_error
+from tests.experiments.tool_fake import AskedAs, fake_env, judge_bodies
+from tests.fake_anthropic import Text, ToolCall, fake_anthropic, http_error
 
 TASK = TaskMaterial(
     "register-endpoint",
@@ -78,7 +78,8 @@ def test_both_orders_are_asked_with_the_answers_swapped() -> None:
     firsts = {b["messages"][0]["content"].split("<answer_a>\n")[1][:20] for b in bodies}
     assert firsts == {VARIANT[:20], CONTROL[:20]}
     for body in bodies:
-        assert body["tool_choice"] == {"type": "tool", "name": "record_preference"}
+        assert body["output_config"]["format"]["type"] == "json_schema"
+        assert "tools" not in body and "one JSON object" in body["system"]
         assert "tight" not in str(body)  # blind: no variant label
     assert (result.score, result.error) == (1.0, None)
     assert result.details["outcome"] == "win" and result.details["flipped"] is False
@@ -90,16 +91,29 @@ def test_both_orders_are_asked_with_the_answers_swapped() -> None:
     assert result.cost_usd > 0
 
 
-def test_fable_pairwise_judge_is_offered_the_tool_not_forced() -> None:
-    """Fable 5.1 and later reject a forced tool_choice (the fake answers 400, as the API does)."""
+@pytest.mark.parametrize("model", ["fable", "claude-fable-5-1", "opus", "sonnet"])
+def test_pairwise_judges_on_every_family_ask_for_json_and_read_it(model: str) -> None:
+    """No tool_choice at all (the fake answers a forced one on Fable 5.1 and later with a 400)."""
     with fake_anthropic(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
-        result = compare(fake_env(fake), model="fable")
+        result = compare(fake_env(fake), model=model)
     assert (result.score, result.error) == (1.0, None)
     bodies = judge_bodies(fake)
     assert len(bodies) == 2
     for body in bodies:
-        assert body["tool_choice"] == {"type": "auto"}
-        assert [tool["name"] for tool in body["tools"]] == ["record_preference"]
+        assert "tool_choice" not in body
+        schema = body["output_config"]["format"]["schema"]
+        assert schema["properties"]["winner"]["enum"] == ["A", "B", "tie"]
+
+
+def test_without_structured_outputs_the_pairwise_judge_calls_a_strict_tool() -> None:
+    with fake_anthropic(prefer(lambda a, b: "A" if "argon2" in a else "B")) as fake:
+        provider = AskedAs(structured_output=False).connect(fake)
+        result = compare(JudgeEnvironment(provider), model="fable")
+        asyncio.run(provider.aclose())
+    assert (result.score, result.error) == (1.0, None)
+    for body in judge_bodies(fake):
+        assert body["tool_choice"] == {"type": "auto"}  # Fable 5.1 and later: not forced
+        assert [(t["name"], t["strict"]) for t in body["tools"]] == [("record_preference", True)]
 
 
 def test_a_judge_that_always_picks_the_first_answer_flips() -> None:
@@ -117,9 +131,15 @@ def test_loss_when_the_control_is_preferred_in_both_orders() -> None:
 
 
 def test_malformed_or_failed_order_is_an_error() -> None:
-    with fake_anthropic([ToolCall({"winner": "C"}, name="record_preference")]) as fake:
+    with fake_anthropic(
+        [ToolCall({"winner": "C", "reason": "r"}, name="record_preference")]
+    ) as fake:
         malformed = compare(fake_env(fake))
     assert malformed.score is None and "malformed" in (malformed.error or "")
+    assert "record_preference winner: 'C' is not one of" in (malformed.error or "")
+    with fake_anthropic([Text("A is better.")]) as fake:
+        prose = compare(fake_env(fake))
+    assert prose.score is None and "not a JSON object" in (prose.error or "")
     with fake_anthropic([http_error(400)], default=http_error(400)) as fake:
         failed = compare(fake_env(fake))
     assert failed.score is None and "judge call failed" in (failed.error or "")

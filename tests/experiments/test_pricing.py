@@ -11,6 +11,7 @@ from experiments.providers.base import Usage
 from registry import shipped
 from registry.model_aliases import load_model_table, resolve_model
 from registry.shipped import data_path
+from tests.conftest import Cli
 
 # (input, 5m cache write, cache read, output) from platform-facts.md section 2.1.
 NOTES_PRICES = {
@@ -232,3 +233,18 @@ def test_data_path_falls_back_to_the_installed_copy(
     assert data_path("models.yaml") == installed / "_data" / "models.yaml"
     with pytest.raises(FileNotFoundError, match=r"prices\.yaml"):
         data_path("prices.yaml")
+
+
+@pytest.mark.parametrize("table", ["binary", "/dev/zero"])
+def test_a_binary_or_special_price_table_stops_a_run_in_one_line(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    from tests.experiments.test_runner import _setup
+
+    spec = _setup(sqlite_cli, tmp_path)
+    if table == "binary":
+        table = str(tmp_path / "prices.bin")
+        Path(table).write_bytes(bytes(range(256)))
+    monkeypatch.setenv("REGISTRY_PRICES", table)
+    line = sqlite_cli.one_error_line("run", str(spec), "--dry-run")
+    assert f"{table}" in line and ("not UTF-8 text" in line or "not a regular file" in line)

@@ -290,19 +290,24 @@ def test_text_answer_has_no_tool_calls():
 
 
 @pytest.mark.parametrize(
-    ("model", "forced"),
+    ("model", "forced", "structured"),
     [
-        ("claude-sonnet-5-5", True),
-        ("claude-haiku-5-5", True),
-        ("claude-opus-5-5", True),
-        ("claude-fable-5", True),
-        ("claude-fable-5-1", False),
-        ("claude-fable-5-2", False),
-        ("claude-fable-6", False),
-        ("claude-mythos-5-1", True),
+        ("claude-sonnet-5-5", True, True),
+        ("claude-haiku-5-5", True, True),
+        ("claude-opus-5-5", True, True),
+        ("claude-fable-5", True, True),
+        ("claude-fable-5-1", False, True),
+        ("claude-fable-5-2", False, True),
+        ("claude-fable-6", False, True),
+        ("claude-mythos-5-1", True, True),
+        ("claude-haiku-4-5", True, True),
+        ("claude-sonnet-4-5-20250929", True, True),
+        ("claude-opus-4-1", True, False),
+        ("claude-3-7-sonnet-20250219", True, False),
+        ("some-proxy-model", True, False),
     ],
 )
-def test_forced_tool_choice_depends_on_the_model(model: str, forced: bool):
+def test_what_the_api_accepts_depends_on_the_model(model: str, forced: bool, structured: bool):
     provider = AnthropicProvider(api_key=DEFAULT_KEY, base_url="http://127.0.0.1:9")
     try:
         capabilities = provider.capabilities(model)
@@ -314,11 +319,12 @@ def test_forced_tool_choice_depends_on_the_model(model: str, forced: bool):
         True,
         True,
     )
-    assert capabilities.structured_output is False
-    # The simulator accepts a forced tool choice on every model (so its judgements do not
-    # change with the judge's model family) and has no batches.
+    assert capabilities.structured_output is capabilities.strict_tools is structured
+    # The simulator takes a forced tool call on every model (so its judgements do not change
+    # with the judge's model family), no structured outputs, and has no batches.
     simulated = SimulatedProvider().capabilities(model)
-    assert (simulated.forced_tool_choice, simulated.batches) == (True, False)
+    assert (simulated.forced_tool_choice, simulated.structured_output) == (True, False)
+    assert (simulated.strict_tools, simulated.batches) == (False, False)
 
 
 def test_simulated_provider_has_no_batches():

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli
+from tests.experiments.test_checks import SLOW_MODULE
 from tests.experiments.test_runner import _setup
 from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic, http_error
 
@@ -287,6 +290,38 @@ def test_an_unreachable_api_stops_the_run_and_resume_finishes_it(
     assert json.loads(again.stdout)["status"] == "completed"
 
 
+@contextlib.contextmanager
+def _dropping_port_url() -> Iterator[str]:
+    """A port whose connections are never made: its accept queue is full, so the kernel drops
+    every further SYN, as a firewall that drops packets does."""
+    with socket.socket() as server, socket.socket() as queued:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        queued.connect(server.getsockname())  # never accepted: the queue stays full
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_an_api_that_drops_connections_stops_the_run_within_the_connect_timeout(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import experiments.providers.anthropic_sdk as sdk
+
+    monkeypatch.setattr(sdk, "CONNECT_TIMEOUT_S", 0.2)  # 10 s: the test would take a minute
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=8, extra="max_attempts: 2\n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    with _dropping_port_url() as url:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+        started = time.monotonic()
+        result = sqlite_cli("run", str(spec), "--json")
+        assert time.monotonic() - started < 20
+    assert result.exit_code == 3
+    out = json.loads(result.stdout)
+    assert out["status"] == "stopped" and out["note"].startswith("the API is unreachable: ")
+    assert "APITimeoutError" in out["note"] and out["trials"] < 48
+
+
 def test_exit_codes_say_whether_every_trial_has_an_answer(
     sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -372,3 +407,46 @@ def test_liveness_tells_a_killed_run_from_one_in_progress() -> None:
     assert shown("running", "there:42", stale) == "interrupted"
     assert shown("running", None, None) == "interrupted"  # before heartbeats: the start counts
     assert shown("completed", "here:42", stale, alive=False) == "completed"
+
+
+SLEEPY_TASKS = """\
+tasks:
+  - id: hash-passwords
+    prompt: "How should I store passwords?"
+    reference: ["bcrypt or argon2"]
+    graders:
+      - {type: python, name: sleepy, function: "sleepy.py:FUNCTION", timeout: 0.3}
+  - id: status-codes
+    prompt: "Which status code for a duplicate email?"
+    graders:
+      - {type: length, min_chars: 1}
+"""
+
+
+@pytest.mark.parametrize("function", ["sleeps", "async_sleeps"])
+def test_a_python_grader_that_sleeps_past_its_timeout_is_a_grade_error_and_the_run_ends(
+    sqlite_cli: Cli, tmp_path: Path, function: str
+) -> None:
+    import sqlite3
+    import time
+
+    spec = _ungraded(sqlite_cli, tmp_path, SLEEPY_TASKS.replace("FUNCTION", function))
+    spec.write_text(spec.read_text().replace("epochs: 2", "epochs: 4"))
+    (tmp_path / "sleepy.py").write_text(SLOW_MODULE)
+    started = time.monotonic()
+    out = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    # 16 trials, 8 of them graded by a 5 s sleeper: run one after the other (or with the loop
+    # blocked), that would be 40 s at least.
+    assert time.monotonic() - started < 10
+    assert (out["status"], out["trials"], out["failed"]) == ("completed", 16, 0)
+    with sqlite3.connect(sqlite_cli.db) as conn:
+        rows = conn.execute(
+            "SELECT t.task_id, g.grader, g.score, g.error FROM grade g JOIN trial t"
+            " ON g.trial_id = t.id"
+        ).fetchall()
+    sleepy = [r for r in rows if r[1] == "sleepy"]
+    assert len(sleepy) == 8 and {r[0] for r in sleepy} == {"hash-passwords"}
+    timed_out = f"sleepy.py:{function} did not return within 0.3 s"
+    assert all(r[2] is None and r[3] == timed_out for r in sleepy)
+    others = [r for r in rows if r[0] == "status-codes"]
+    assert len(others) == 8 and all(r[2] is not None and r[3] is None for r in others)

@@ -389,7 +389,7 @@ def _wait_for_trials(db: str, at_least: int, timeout: float = 60) -> int:
     raise AssertionError(f"fewer than {at_least} trials after {timeout} s")
 
 
-@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate"])
+@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate", "terminate twice"])
 def test_killed_run_resumes_with_exactly_one_trial_per_cell(
     sqlite_cli: Cli, tmp_path: Path, how: str
 ) -> None:
@@ -405,10 +405,14 @@ def test_killed_run_resumes_with_exactly_one_trial_per_cell(
             proc.kill()  # SIGKILL: no chance to clean up
         else:
             proc.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGTERM)
+        if how == "terminate twice":  # as `timeout` does: the process, then its group
+            time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         if how != "kill":
             assert proc.returncode == (130 if how == "interrupt" else 143)
             assert "--resume 1" in err and "Traceback" not in err
+            assert err.count("\n") == 1, err
             with sqlite3.connect(sqlite_cli.db) as conn:
                 row = conn.execute("SELECT status, note FROM experiment WHERE id = 1").fetchone()
             assert row == ("stopped", "interrupted")  # not left `running`
@@ -543,3 +547,51 @@ def test_escape_sequences_in_a_spec_reach_the_terminal_visible(
     for out in outputs:
         assert "\x1b" not in out and "\x07" not in out
     assert "exp\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J" in outputs[1]
+
+
+def test_a_batch_the_api_stops_answering_stops_the_run_and_resume_collects_it(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    import experiments.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "run_batch", _fast_polls(batch_module.run_batch))
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency"), batch_polls=2) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        fake.reset = lambda method, path: method == "GET"  # sent, then every poll is reset
+        started = time.monotonic()
+        first = sqlite_cli("run", str(spec), "--batch", "--json")
+        assert time.monotonic() - started < 20
+        assert first.exit_code == 3 and first.stderr == ""
+        out = json.loads(first.stdout)
+        assert (out["status"], out["trials"]) == ("stopped", 0)
+        assert out["note"].startswith("the API is unreachable: batch msgbatch_fake_")
+        assert "after 2 attempts" in out["note"] and out["note"].endswith("then resume")
+        polls = [r for r in fake.requests if r.method == "GET"]
+        # Two attempts (max_attempts); aiohttp resends a GET once on a reset kept-alive connection.
+        assert 2 <= len(polls) <= 4
+        fake.reset = None
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        created = [r for r in fake.requests if r.path == "/v1/messages/batches"]
+    assert (again["status"], again["trials"]) == ("completed", 6) and len(created) == 1
+
+
+def test_a_batch_sent_to_a_port_nothing_listens_on_stops_in_one_line(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.experiments.test_run_guards import _closed_port_url
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=8)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", _closed_port_url())
+    started = time.monotonic()
+    result = sqlite_cli("run", str(spec), "--batch")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 3 and "Traceback" not in result.stderr + result.stdout
+    assert ": stopped, 0/48 trials" in result.stdout
+    notes = [line for line in result.stdout.splitlines() if "unreachable" in line]
+    assert len(notes) == 1 and "the request that sends the batch got no response" in notes[0]
+    assert "--resume 1" in result.stdout

@@ -63,3 +63,29 @@ def test_aliases_within_the_bound_still_load() -> None:
         load_strict_yaml(
             "a: &a [" + ",".join(["x"] * 1000) + "]\nb: [" + ",".join(["*a"] * 11) + "]"
         )
+
+
+def _flow_bomb() -> str:
+    """The bomb as one flow mapping: what fits in a ``--set KEY=VALUE`` argument."""
+    return "{" + ", ".join(_bomb().strip().splitlines()) + "}"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (_flow_bomb(), "aliases expand to more than 10,000 values"),
+        ("&a [*a]", "an alias refers to itself"),
+        ("{a: 1, a: 2}", "duplicate key 'a'"),
+    ],
+)
+def test_derive_set_values_are_bounded_like_every_yaml(
+    sqlite_cli: Cli, tmp_path: Path, value: str, problem: str
+) -> None:
+    path = tmp_path / "agent.md"
+    path.write_text("---\nname: base\ndescription: d\n---\nBody\n")
+    sqlite_cli.ok("publish", str(path))
+    line = sqlite_cli.one_error_line("derive", "base@1", "--set", f"hooks={value}", "--label", "x")
+    assert line == (
+        f"registry: error: registry derive: --set hooks: the value is not valid YAML: {problem}"
+    )
+    assert [a["latest"] for a in json.loads(sqlite_cli.ok("list", "--json").stdout)] == [1]

@@ -220,18 +220,23 @@ def test_a_failure_of_the_database_itself_is_one_clear_line(driver_error: str, l
     assert database_failure(ValueError("database is locked")) is None  # not the database's
 
 
-def test_a_locked_database_reaches_the_user_as_that_line(
-    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("driver_error", "line"),
+    [
+        ("database is locked", "another process kept the registry database locked for over 60 s"),
+        ("database or disk is full", "the disk holding the registry database is full"),
+    ],
+)
+def test_a_locked_database_or_a_full_disk_reaches_the_user_as_that_line(
+    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch, driver_error: str, line: str
 ) -> None:
     from registry.store import Registry
 
-    def locked(*args: object, **kwargs: object) -> None:
-        raise sqlite3.OperationalError("database is locked")
+    def fails(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError(driver_error)
 
     sqlite_cli.ok("publish", str(SEED))
-    monkeypatch.setattr(Registry, "set_label", locked)
+    monkeypatch.setattr(Registry, "set_label", fails)
     result = sqlite_cli("label", "backend-logic-implementer@1", "production")
-    assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "registry: error: another process kept the registry database locked for over 60 s"
-    )
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"registry: error: {line}")

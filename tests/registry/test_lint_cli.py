@@ -131,3 +131,29 @@ def test_lint_prints_control_characters_visibly(sqlite_cli: Cli, tmp_path: Path)
     out = sqlite_cli("lint", str(_write(tmp_path, "calm.md", agent))).stdout
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]52;c;ZXZpbA==\\x07" in out
+
+
+def test_keys_written_twice_at_the_top_or_nested_are_warned_about(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    from tests.registry.test_publish_cli import NESTED_DUPLICATES
+
+    path = _write(
+        tmp_path, "nested.md", NESTED_DUPLICATES.replace("base: &", "name: again\nbase: &").encode()
+    )
+    result = sqlite_cli.ok("lint", str(path), "--json")
+    [linted] = json.loads(result.stdout)
+    assert linted["loaded"] is True and linted["name"] == "again"
+    keys = [
+        w["message"].split(" appears")[0]
+        for w in linted["warnings"]
+        if w["kind"] == "duplicate-key"
+    ]
+    assert keys == [
+        "key 'name'",
+        "key 'hooks.PreToolUse'",
+        "key 'hooks.PreToolUse[0].hooks[0].command'",
+        "key 'mcpServers.github'",
+    ]
+    text = sqlite_cli.ok("lint", str(path)).stdout
+    assert "warning (duplicate-key): key 'mcpServers.github' appears 2 times (lines 11, 13)" in text

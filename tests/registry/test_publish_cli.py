@@ -157,3 +157,42 @@ def test_a_key_written_twice_is_a_warning_in_both_readers(sqlite_cli: Cli, tmp_p
         ]
     listed = json.loads(sqlite_cli.ok("list", "--json").stdout)
     assert [(a["name"], a["model"]) for a in listed] == [("strict", "haiku"), ("tolerant", "haiku")]
+
+
+NESTED_DUPLICATES = """\
+---
+name: nested
+description: Keys repeated inside mappings.
+hooks:
+  PreToolUse:
+    - matcher: Bash
+      hooks:
+        - {type: command, command: echo one, command: echo two}
+  PreToolUse: []
+mcpServers:
+  github:
+    command: npx
+  github:
+    command: other
+base: &base {x: 1}
+merged:
+  <<: *base
+  x: 2
+---
+Body.
+"""
+
+
+def test_a_key_written_twice_inside_a_mapping_is_a_warning(sqlite_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "nested.md"
+    path.write_text(NESTED_DUPLICATES)
+    result = sqlite_cli.ok("publish", str(path))
+    duplicate = [line for line in result.stderr.splitlines() if "appears" in line]
+    tail = "the last is used here, and which one Claude Code uses is not defined"
+    assert duplicate == [
+        f"warning: {path}: key 'hooks.PreToolUse' appears 2 times (lines 5, 9); {tail}",
+        f"warning: {path}: key 'hooks.PreToolUse[0].hooks[0].command' appears 2 times "
+        f"(lines 8, 8); {tail}",
+        f"warning: {path}: key 'mcpServers.github' appears 2 times (lines 11, 13); {tail}",
+    ]  # a merge key (<<) overridden in place repeats nothing
+    assert "nested@1" in result.stdout

@@ -169,6 +169,12 @@ ERRORS = [
         f"base: {NAME}@1\nlabel: '{{size}}'\naxes: {{model: {{haiku: {{model: haiku}}}}}}\n",
         "bad.yaml: label: label template names unknown axis 'size' (axes: model)",
     ),
+    (
+        # a format spec would build a label of any width: refused before anything is formatted
+        f"base: {NAME}@1\nlabel: '{{model:>999999999}}'\n"
+        "axes: {model: {haiku: {model: haiku}}}\n",
+        "bad.yaml: label: invalid label template '{model:>999999999}': write each axis as {axis}",
+    ),
     (f"base: {NAME}@1\nlabel: x\nmodel: [haiku\n", "bad.yaml:4: invalid YAML: "),
     (
         f"base: {NAME}@1\nlabel: x\nfields: {{remove: [description]}}\n",
