@@ -52,6 +52,7 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "experiments.plan", "experiments.analysis", "experiments.comparison_table",
         "experiments.run_state", "experiments.delegation_plan", "experiments.delegation_analysis",
         "experiments.sequential_rule", "experiments.agentic_plan",
+        "experiments.agentic_analysis",
     )),
     ("trial kinds", (
         "experiments.kinds.", "experiments.routers.", "experiments.sessions.",

@@ -66,9 +66,9 @@ class SimulatedRuntime:
             edited = sorted(rng.sample(files, rng.randint(1, len(files) - 1)))
         else:
             edited = []
+        existing = {f for f in edited if (setup.workspace / f).exists()}
         if setup.solution is not None and edited:
             lay_over(setup.solution, setup.workspace, edited)
-        existing = {f for f in edited if (setup.workspace / f).exists()}
         tools = {
             "Read": rng.randint(1, 4) + len(edited),
             "Bash": rng.randint(1, 3),
