@@ -4,8 +4,9 @@ The CLI starts (through ``claude_agent_sdk``) in the trial's workspace with the 
 and the quiet environment of ``experiments.claude_code_runtime``, as ``--agent NAME`` (the
 variant's file is in the workspace's ``.claude/agents/``), on the arm's model, with the tools the
 agent's frontmatter allows (``tools``, minus ``disallowedTools``) and never ``WebFetch`` or
-``WebSearch``: no network beyond the API. Edits and commands run without prompting (a permission
-callback allows every tool offered; as root Claude Code refuses ``bypassPermissions``).
+``WebSearch`` (no network beyond the API) or ``AskUserQuestion`` (a trial has no user). Edits
+and commands run without prompting (a permission callback allows every tool offered; as root
+Claude Code refuses ``bypassPermissions``).
 
 The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
 ``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``.
@@ -51,8 +52,8 @@ from variants.agentfile import AgentDefinition
 from variants.tools import split_tools
 
 WHO = "runtime claude-code"
-# No network beyond the API, whatever the agent's frontmatter allows.
-NEVER_TOOLS = ("WebFetch", "WebSearch")
+# No network beyond the API, whatever the agent's frontmatter allows; and no user to ask.
+NEVER_TOOLS = ("WebFetch", "WebSearch", "AskUserQuestion")
 
 
 class _Session:
