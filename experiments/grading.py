@@ -146,6 +146,11 @@ async def aregrade(
     from experiments.store.plans import load_plan
 
     plan = load_plan(db, experiment_id)
+    if plan.document.agentic is not None:
+        raise SpecError(
+            f"experiment {experiment_id} is agentic: its checks ran in workspaces that are gone, "
+            "and its quality needs them; re-grading is not supported, run it again"
+        )
     if grader_configs is None:
         extra = plan.extra_graders
     else:

@@ -199,6 +199,10 @@ def test_a_simulated_agentic_run_is_checked_and_reported(cli: Cli, tmp_path: Pat
     assert "SIMULATED" in text
     markdown = cli.ok("report", "agentic", "--markdown").stdout
     assert "| variant | sessions | turns | tool calls | by tool | ended | checks |" in markdown
+    # Re-grading would drop the checks (their workspaces are gone): refused in one line.
+    assert "is agentic: its checks ran in workspaces that are gone" in cli.one_error_line(
+        "grade", "agentic"
+    )
 
 
 def test_keep_workspaces_keeps_each_trial_folder(cli: Cli, tmp_path: Path) -> None:
