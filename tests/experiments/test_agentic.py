@@ -220,3 +220,23 @@ def test_keep_workspaces_keeps_each_trial_folder(cli: Cli, tmp_path: Path) -> No
     finally:
         for folder in kept:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_resumed_agentic_run_uses_the_stored_workspaces_and_checks(
+    cli: Cli, tmp_path: Path
+) -> None:
+    _publish_pair(cli, tmp_path)
+    suite = _suite_copy(tmp_path)
+    spec = _spec(tmp_path, tasks=str(suite))
+    stopped = cli("run", str(spec), "--json", "--quiet", "--max-cost", "5")
+    assert json.loads(stopped.stdout)["status"] == "stopped"  # one task row of two
+    # The suite's files change on disk: the resumed run keeps what the plan stored.
+    raw = yaml.safe_load(suite.read_text())
+    raw["tasks"][1]["checks"] = [{"name": "never", "file_exists": "nothing-*"}]
+    suite.write_text(yaml.safe_dump(raw))
+    resumed = cli.ok("run", str(spec), "--json", "--quiet", "--resume", "1", "--max-cost", "100")
+    assert json.loads(resumed.stdout)["status"] == "completed"
+    report = json.loads(cli.ok("report", "1", "--json").stdout)
+    assert all(v["agentic"]["sessions"] == 6 for v in report["variants"])
+    helpful = next(v for v in report["variants"] if v["label"] == "helpful")
+    assert helpful["agentic"]["checks_passed"] == 1.0
