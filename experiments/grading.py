@@ -157,6 +157,8 @@ async def aregrade(
         extra = tuple(parse_grader_config(c) for c in grader_configs)
         for config in extra:
             build_grader(config)
+            if config.on == "diff":
+                raise SpecError(f"grader {config.name!r}: on: diff grades an agentic trial only")
         _check_names(plan.tasks, extra)
     # A python grader runs again only if the user's own files declare it: ``declared`` (the
     # spec and suite the user passes) and the graders given here.

@@ -119,6 +119,7 @@ def grader_config_json(config: GraderConfig) -> dict[str, Any]:
         "params": dict(config.params),
         "base_dir": str(config.base_dir) if config.base_dir else None,
         **({"source": config.source} if config.source else {}),
+        **({"on": config.on} if config.on != "answer" else {}),
     }
 
 
@@ -131,6 +132,7 @@ def grader_config_from_json(raw: Mapping[str, Any]) -> GraderConfig:
         MappingProxyType(dict(raw.get("params") or {})),
         Path(base) if base else None,
         raw.get("source"),
+        raw.get("on", "answer"),
     )
 
 
@@ -361,6 +363,15 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
         except SpecError as err:
             raise SpecError(f"{spec.path or '<spec>'}: graders[{i}]: {err}") from None
         extra.append(pinned(config))
+    if spec.kind != "agentic":
+        on_diff = [
+            c for c in (*extra, *(c for t in suite.tasks for c in t.graders)) if c.on == "diff"
+        ]
+        if on_diff:
+            raise SpecError(
+                f"grader {on_diff[0].name!r}: on: diff grades an agentic trial's workspace; "
+                "only kind: agentic has one"
+            )
     arms, warnings = resolve_arms(registry, spec)
     warnings += same_request_warnings(spec.kind, arms)
     delegation = None

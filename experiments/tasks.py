@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,7 @@ def _name_graders(configs: list[GraderConfig], where: str) -> tuple[GraderConfig
                 number += 1
                 name = f"{config.type}#{number}"
         taken.add(name)
-        named.append(GraderConfig(config.type, name, config.weight, config.params, config.base_dir))
+        named.append(replace(config, name=name))
     return tuple(named)
 
 

@@ -19,8 +19,10 @@ import yaml
 from core.errors import SpecError
 from experiments.agentic_tasks import Check
 from experiments.spec import parse_experiment_spec
+from experiments.store.reads import task_answers
 from experiments.tasks import load_suite
 from experiments.workspace import TrialFolder, run_checks
+from registry.database import Database
 from tests.conftest import SEED, Cli
 
 SUITE = Path(__file__).parent / "agentic_suite"
@@ -94,6 +96,16 @@ def test_a_workspace_with_a_symlink_is_refused(tmp_path: Path) -> None:
     (path.parent / "workspaces/add-function/link").symlink_to("/etc/passwd")
     with pytest.raises(SpecError, match="workspaces/add-function/link is not a regular file"):
         load_suite(path)
+
+
+def test_a_diff_grader_is_refused_outside_an_agentic_experiment(cli: Cli, tmp_path: Path) -> None:
+    _publish_pair(cli, tmp_path)
+    spec = _spec(tmp_path, graders=[{"type": "contains", "value": "x", "on": "diff"}])
+    raw = yaml.safe_load(spec.read_text())
+    raw["kind"] = "response"
+    spec.write_text(yaml.safe_dump(raw))
+    line = cli.one_error_line("run", str(spec), "--dry-run")
+    assert "on: diff grades an agentic trial's workspace; only kind: agentic has one" in line
 
 
 def test_the_spec_takes_the_agentic_settings() -> None:
@@ -170,7 +182,10 @@ def _spec(tmp_path: Path, **extra: Any) -> Path:
 
 def test_a_simulated_agentic_run_is_checked_and_reported(cli: Cli, tmp_path: Path) -> None:
     _publish_pair(cli, tmp_path)
-    spec = _spec(tmp_path)
+    # A grader of the diff (informational: weight 0) besides the checks: the code changed.
+    diff_grader = {"type": "regex", "name": "touches-code", "pattern": r"\+\+\+ b/calc\.py",
+                   "on": "diff", "weight": 0}  # fmt: skip
+    spec = _spec(tmp_path, graders=[diff_grader])
     dry = cli.ok("run", str(spec), "--dry-run")
     assert "agentic trials, runtime simulated, at most 30 turns and 600 s a trial" in dry.stdout
     before = _temp_folders()
@@ -193,6 +208,13 @@ def test_a_simulated_agentic_run_is_checked_and_reported(cli: Cli, tmp_path: Pat
     helpful, control = by_label["helpful"], by_label["control"]
     assert helpful["agentic"]["checks_passed"] > control["agentic"]["checks_passed"]
     assert helpful["quality"]["mean"] > control["quality"]["mean"]
+
+    # The diff grader read each workspace's diff: there is one exactly when files changed.
+    graded = task_answers(Database(cli.db), 1, "add-function", 1)
+    for variant in ("control", "helpful"):
+        grades = {g.grader: g for g in graded.grades if g.variant == variant}
+        assert set(grades) == {"hidden-tests", "adds", "touches-code"}
+        assert grades["touches-code"].passed == grades["adds"].passed
 
     text = cli.ok("report", "agentic").stdout
     assert "agentic sessions: run by simulated 1, at most 30 turns and 600 s each" in text
