@@ -6,9 +6,10 @@ session and of every command). Git never reads the user's configuration
 (``GIT_CONFIG_GLOBAL=/dev/null``, no system file, ``HOME`` the fresh one).
 
 A ``run`` check is a shell command in the workspace, in a session (process group) of its own,
-``python`` first on ``PATH`` resolving to this interpreter, and no ``ANTHROPIC_*`` variable: the
-group is killed at its timeout and whatever it left running is killed once it exits. Its output
-goes to a file outside the workspace; its last ``TAIL_CHARS`` characters are kept, key scrubbed.
+``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
+``ANTHROPIC_*`` variable: the group is killed at its timeout and whatever it left running is
+killed once it exits. Its output goes to a file outside the workspace; its last ``TAIL_CHARS``
+characters are kept, key scrubbed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -54,6 +56,11 @@ class TrialFolder:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def bin(self) -> Path:
+        """``python`` and ``python3``: this interpreter, first on the checks' ``PATH``."""
+        return self.root / "bin"
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,11 @@ def prepare(root: Path, workspace: Path, agent: RosterAgent) -> TrialFolder:
     shutil.copytree(workspace, folder.work, symlinks=True)
     folder.home.mkdir()
     folder.logs.mkdir()
+    folder.bin.mkdir()
+    for name in ("python", "python3"):  # a wrapper, not a link: a venv's python finds its venv
+        wrapper = folder.bin / name
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        wrapper.chmod(0o755)
     write_agents(folder.work, (agent,))
     _git(folder, "init", "-q", "-b", "main")
     (folder.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
@@ -178,7 +190,7 @@ async def _run(
     env = {
         **_clean_environ(),
         **git_env(folder.home),
-        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", ""))),
+        "PATH": os.pathsep.join((str(folder.bin), os.environ.get("PATH", ""))),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     started = time.monotonic()

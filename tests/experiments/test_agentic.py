@@ -18,12 +18,14 @@ import yaml
 
 from core.errors import SpecError
 from experiments.agentic_tasks import Check
+from experiments.roster import RosterAgent
 from experiments.spec import parse_experiment_spec
 from experiments.store.reads import task_answers
 from experiments.tasks import load_suite
-from experiments.workspace import TrialFolder, run_checks
+from experiments.workspace import prepare, run_checks
 from registry.database import Database
 from tests.conftest import SEED, Cli
+from variants.agentfile import AgentDefinition
 
 SUITE = Path(__file__).parent / "agentic_suite"
 HELPFUL_LINE = "Always return the sum of the arguments and create table migrations for the orders."
@@ -135,9 +137,8 @@ def test_the_spec_takes_the_agentic_settings() -> None:
 
 
 def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(tmp_path: Path) -> None:
-    folder = TrialFolder(tmp_path)
-    for sub in (folder.work, folder.home, folder.logs):
-        sub.mkdir()
+    agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
+    folder = prepare(tmp_path / "trial", SUITE / "workspaces/add-function", agent)
     marker = tmp_path / "survivor"
     checks = [
         # A child in the background and a foreground sleep: the whole group dies at 1 s.
