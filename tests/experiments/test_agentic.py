@@ -133,6 +133,19 @@ def test_the_spec_takes_the_agentic_settings() -> None:
         )
 
 
+def test_a_session_gets_the_agents_tools_never_the_web_or_a_user() -> None:
+    from experiments.sessions.claude_code import allowed_tools
+
+    limited = SEED.read_text().replace(
+        "model: sonnet\n", "model: sonnet\ntools: Read, Edit, WebFetch\ndisallowedTools: Bash\n"
+    )
+    assert allowed_tools(limited) == (
+        ["Read", "Edit"],
+        ["Bash", "WebFetch", "WebSearch", "AskUserQuestion"],
+    )
+    assert allowed_tools(SEED.read_text()) == (None, ["WebFetch", "WebSearch", "AskUserQuestion"])
+
+
 # -- checks --------------------------------------------------------------------------------------
 
 

@@ -162,12 +162,17 @@ def _check_scripted_trial(trial: dict[str, Any], body: dict[str, Any]) -> None:
     assert details["leftover_processes"] >= 1
 
 
-def test_a_session_at_its_turn_limit_is_checked_and_its_workspace_kept(
+def test_a_limited_agent_at_its_turn_limit_is_checked_and_its_workspace_kept(
     sqlite_cli: Cli, tmp_path: Path, fake_api: Any
 ) -> None:
-    sqlite_cli.ok("publish", str(SEED))
+    # An agent limited to Bash and Read (and WebFetch, which no trial gets).
+    limited = SEED.read_text().replace(
+        "model: sonnet\n", "model: sonnet\ntools: Bash, Read, WebFetch\n"
+    )
+    (tmp_path / "limited.md").write_text(limited)
+    sqlite_cli.ok("publish", str(tmp_path / "limited.md"))
     session = ScriptedSession([tool("Bash", {"command": "true", "description": "Wait"})])
-    fake_api(session)
+    fake = fake_api(session)
     spec = _spec(tmp_path, epochs=1, max_turns=2)
     run = sqlite_cli.ok("run", str(spec), "--quiet", "--keep-workspaces")
     trials = _trials(sqlite_cli)
@@ -179,6 +184,8 @@ def test_a_session_at_its_turn_limit_is_checked_and_its_workspace_kept(
             assert details["turns"] <= 3 and details["tool_calls"] == {"Bash": 2}
             assert not any(c["passed"] for c in details["checks"]) and trial["quality"] == 0.0
         assert session.requests == 4
+        offered = {t["name"] for r in fake.requests if r.body.get("tools") for t in r.body["tools"]}
+        assert {"Bash", "Read"} <= offered and not offered & {"Edit", "Write", "WebFetch"}
         for folder in kept:
             assert f"  {folder}" in run.stderr and (folder / "work/calc.py").is_file()
     finally:
