@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import SpecError
-from experiments.providers.base import Usage
+from experiments.providers.base import FatalProviderError, Usage
 from experiments.roster import RosterAgent
 
 CLI_ENV = "REGISTRY_CLAUDE_CLI"
@@ -146,6 +146,57 @@ def write_agents(folder: Path, agents: Sequence[RosterAgent]) -> None:
         # newline="" keeps the markdown's own line endings.
         with (target / f"{agent.name}.md").open("w", encoding="utf-8", newline="") as out:
             out.write(agent.markdown)
+
+
+STDERR_LINES = 200  # of a CLI run's stderr, kept to explain a failure
+
+
+class CliDiagnostics:
+    """What a CLI run says when it goes wrong, key scrubbed: its stderr (the first
+    ``STDERR_LINES`` lines, ``on_stderr`` is the SDK's callback) and the error lines made of it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = tuple(secrets)
+        self.stderr: list[str] = []
+
+    def on_stderr(self, line: str) -> None:
+        if len(self.stderr) < STDERR_LINES:
+            self.stderr.append(scrub(line, self.secrets))
+
+    def first_stderr(self) -> str:
+        return next((line for line in self.stderr if line.strip()), "")
+
+    def failed(self, err: Exception) -> str:
+        """The line of an SDK error: the CLI's first stderr line, else the error's own."""
+        line = self.first_stderr() or first_line(scrub(str(err), self.secrets))
+        return f"claude-code failed: {line or type(err).__name__}"
+
+    def no_result(self) -> str:
+        return f"claude-code ended without a result: {self.first_stderr() or 'no output'}"
+
+    def result_error(self, result: Any) -> tuple[str, int | None]:
+        """The line of an error result and its API status (None: not an API error)."""
+        text = first_line(scrub(str(result.result or ""), self.secrets))
+        errors = getattr(result, "errors", None) or []
+        text = text or first_line(scrub(" ".join(map(str, errors)), self.secrets))
+        status = getattr(result, "api_error_status", None)
+        return f"claude-code: {text or result.subtype}", status if isinstance(status, int) else None
+
+
+def auth_failure(data: Mapping[str, Any]) -> tuple[int, str] | None:
+    """An ``api_retry`` event's authentication failure (status, what), if it is one: Claude Code
+    would retry it for minutes, and no retry can cure it."""
+    status = data.get("error_status")
+    if isinstance(status, int) and status in AUTH_STATUSES:
+        return status, str(data.get("error") or "authentication")
+    return None
+
+
+def refused_key(status: int, what: str) -> FatalProviderError:
+    return FatalProviderError(
+        f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
+        status=status,
+    )
 
 
 def usage_of(raw: Mapping[str, Any] | None) -> Usage:

@@ -41,16 +41,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from experiments.claude_code_runtime import (
-    AUTH_STATUSES,
     FATAL_STATUSES,
     VERSION_TIMEOUT_S,
+    CliDiagnostics,
+    auth_failure,
     cli_version,
     find_cli,
-    first_line,
     kill_client,
     missing_key,
+    refused_key,
     require_sdk,
-    scrub,
     session_env,
     usage_of,
     write_agents,
@@ -102,7 +102,7 @@ class _Session:
     """What one Claude Code session reported, gathered from its messages and its hook."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        self.secrets = tuple(secrets)  # scrubbed from every line kept
+        self.diagnostics = CliDiagnostics(secrets)  # every line kept is scrubbed of these
         self.tool: tuple[str, dict[str, Any]] | None = None  # the first tool call
         self.message_ids: list[str] = []
         self.retries = 0
@@ -110,7 +110,6 @@ class _Session:
         self.model: str | None = None
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
-        self.stderr: list[str] = []
 
     @property
     def requests(self) -> int:
@@ -186,18 +185,12 @@ class ClaudeCodeRouter:
             ToolUseBlock,
         )
 
-        secrets = session.secrets
-
         async def pre_tool_use(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
             if hook_input.get("agent_id"):  # a subagent's call: never expected, never allowed
                 return _deny()
             if session.tool is None:
                 session.tool = (str(hook_input["tool_name"]), dict(hook_input["tool_input"]))
             return _deny()
-
-        def on_stderr(line: str) -> None:
-            if len(session.stderr) < 200:
-                session.stderr.append(scrub(line, secrets))
 
         options = ClaudeAgentOptions(
             cwd=str(workspace),
@@ -207,7 +200,7 @@ class ClaudeCodeRouter:
             # Claude Code's own system prompt: without a preset the SDK sends an empty one.
             system_prompt={"type": "preset", "preset": "claude_code"},
             hooks={"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]},
-            stderr=on_stderr,
+            stderr=session.diagnostics.on_stderr,
         )
         client = ClaudeSDKClient(options)
         try:
@@ -220,9 +213,8 @@ class ClaudeCodeRouter:
                         session.session_id = data.get("session_id") or session.session_id
                     elif message.subtype == "api_retry":
                         session.retries += 1
-                        status = data.get("error_status")
-                        if isinstance(status, int) and status in AUTH_STATUSES:
-                            session.fatal = (status, str(data.get("error") or "authentication"))
+                        session.fatal = auth_failure(data)
+                        if session.fatal is not None:
                             break
                 elif isinstance(message, AssistantMessage):
                     if message.parent_tool_use_id is not None:
@@ -245,9 +237,7 @@ class ClaudeCodeRouter:
                     session.session_id = message.session_id or session.session_id
                     break
         except ClaudeSDKError as err:
-            detail = first_line(scrub(str(err), secrets))
-            line = next((s for s in session.stderr if s.strip()), "") or detail
-            raise ProviderError(f"claude-code failed: {line or type(err).__name__}") from None
+            raise ProviderError(session.diagnostics.failed(err)) from None
         finally:
             # Nothing of the session is kept (its folder is removed), so there is no reason to
             # wait for the CLI to flush its transcript and leave: its result is in, or it
@@ -256,26 +246,17 @@ class ClaudeCodeRouter:
             with contextlib.suppress(Exception):
                 await client.disconnect()
         if session.fatal is not None:
-            status, what = session.fatal
-            raise FatalProviderError(
-                f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
-                status=status,
-            )
+            raise refused_key(*session.fatal)
         if session.result is None:
-            line = next((s for s in session.stderr if s.strip()), "")
-            raise ProviderError(f"claude-code ended without a result: {line or 'no output'}")
+            raise ProviderError(session.diagnostics.no_result())
 
     def _decision(self, question: RoutingQuestion, session: _Session, latency: float) -> Decision:
-        result, secrets = session.result, session.secrets
+        result = session.result
         if result.is_error and session.tool is None:
-            status = getattr(result, "api_error_status", None)
-            text = first_line(scrub(str(result.result or ""), secrets))
-            errors = getattr(result, "errors", None) or []
-            text = text or first_line(scrub(" ".join(map(str, errors)), secrets))
-            message = f"claude-code: {text or result.subtype}"
-            if isinstance(status, int) and status in FATAL_STATUSES:
+            message, status = session.diagnostics.result_error(result)
+            if status in FATAL_STATUSES:
                 raise FatalProviderError(message, status=status)
-            raise ProviderError(message, status=status if isinstance(status, int) else None)
+            raise ProviderError(message, status=status)
         agent_input: dict[str, Any] | None = None
         if session.tool is None:
             choice = NONE

@@ -23,18 +23,18 @@ from collections import Counter
 from typing import Any
 
 from experiments.claude_code_runtime import (
-    AUTH_STATUSES,
     FATAL_STATUSES,
+    CliDiagnostics,
+    auth_failure,
     cli_pid,
     cli_version,
     descendants,
     find_cli,
-    first_line,
     kill_all,
     kill_client,
     missing_key,
+    refused_key,
     require_sdk,
-    scrub,
     session_env,
     usage_of,
 )
@@ -58,7 +58,7 @@ NEVER_TOOLS = ("WebFetch", "WebSearch", "AskUserQuestion")
 
 class _Session:
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self.secrets = secrets
+        self.diagnostics = CliDiagnostics(secrets)
         self.tools: Counter[str] = Counter()
         self.last_text: str | None = None
         self.message_ids: set[str] = set()
@@ -67,7 +67,6 @@ class _Session:
         self.model: str | None = None
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
-        self.stderr: list[str] = []
         self.error: str | None = None
         self.leftovers = 0
 
@@ -97,11 +96,7 @@ class ClaudeCodeRuntime:
         except TimeoutError:
             ended = TIME_LIMIT
         if session.fatal is not None:
-            status, what = session.fatal
-            raise FatalProviderError(
-                f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
-                status=status,
-            )
+            raise refused_key(*session.fatal)
         return self._result(session, ended)
 
     def _result(self, session: _Session, ended: str | None) -> SessionResult:
@@ -115,20 +110,12 @@ class ClaudeCodeRuntime:
             elif result.subtype == "error_max_turns":
                 ended = ended or TURN_LIMIT
             else:
-                status = result.api_error_status
-                text = first_line(scrub(str(result.result or ""), session.secrets))
-                text = text or first_line(scrub(" ".join(result.errors or []), session.secrets))
-                if isinstance(status, int) and status in FATAL_STATUSES:
-                    raise FatalProviderError(
-                        f"claude-code: {text or result.subtype}", status=status
-                    )
-                ended, error = ended or ERROR, error or f"claude-code: {text or result.subtype}"
+                message, status = session.diagnostics.result_error(result)
+                if status in FATAL_STATUSES:
+                    raise FatalProviderError(message, status=status)
+                ended, error = ended or ERROR, error or message
         elif ended is None:
-            line = next((s for s in session.stderr if s.strip()), "")
-            ended, error = (
-                ERROR,
-                error or f"claude-code ended without a result: {line or 'no output'}",
-            )
+            ended, error = ERROR, error or session.diagnostics.no_result()
         cost = result.total_cost_usd if result is not None else None
         return SessionResult(
             ended=ended,
@@ -160,10 +147,6 @@ class ClaudeCodeRuntime:
         async def allow(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
             return PermissionResultAllow()
 
-        def on_stderr(line: str) -> None:
-            if len(session.stderr) < 200:
-                session.stderr.append(scrub(line, session.secrets))
-
         tools, disallowed = allowed_tools(setup.agent.markdown)
         git = git_env(setup.home)
         options = ClaudeAgentOptions(
@@ -178,7 +161,7 @@ class ClaudeCodeRuntime:
             permission_mode="acceptEdits",
             can_use_tool=allow,
             max_turns=setup.max_turns,
-            stderr=on_stderr,
+            stderr=session.diagnostics.on_stderr,
         )
         client = ClaudeSDKClient(options)
         try:
@@ -190,10 +173,8 @@ class ClaudeCodeRuntime:
                         session.session_id = message.data.get("session_id")
                     elif message.subtype == "api_retry":
                         session.retries += 1
-                        status = message.data.get("error_status")
-                        if isinstance(status, int) and status in AUTH_STATUSES:
-                            what = str(message.data.get("error") or "authentication")
-                            session.fatal = (status, what)
+                        session.fatal = auth_failure(message.data)
+                        if session.fatal is not None:
                             break
                 elif isinstance(message, AssistantMessage):
                     session.model = session.model or message.model
@@ -209,9 +190,7 @@ class ClaudeCodeRuntime:
                     session.session_id = message.session_id or session.session_id
                     break
         except ClaudeSDKError as err:
-            detail = first_line(scrub(str(err), session.secrets))
-            line = next((s for s in session.stderr if s.strip()), "") or detail
-            session.error = f"claude-code failed: {line or type(err).__name__}"
+            session.error = session.diagnostics.failed(err)
         finally:
             # The CLI's tool processes first (they would outlive it), then the CLI itself.
             pid = cli_pid(client)
