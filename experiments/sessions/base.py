@@ -18,7 +18,6 @@ from experiments.roster import RosterAgent
 
 # Why a session ended.
 FINISHED, TURN_LIMIT, TIME_LIMIT, ERROR = "finished", "turn_limit", "time_limit", "error"
-ENDINGS = (FINISHED, TURN_LIMIT, TIME_LIMIT, ERROR)
 
 # The dry run's rough estimate of one session: Claude Code's first request is about 22,000
 # input tokens (its system prompt and tools, see routers/claude_code.py), each later turn
@@ -63,7 +62,7 @@ class SessionSetup:
 
 @dataclass(frozen=True)
 class SessionResult:
-    ended: str  # one of ENDINGS
+    ended: str  # FINISHED, TURN_LIMIT, TIME_LIMIT or ERROR
     answer: str | None  # the final answer (None: the session gave none)
     turns: int
     tool_calls: Mapping[str, int]  # by tool name
