@@ -144,6 +144,11 @@ Examples:
 @click.option(
     "--ungraded", is_flag=True, help="Run even though no grader measures any task's quality."
 )
+@click.option(
+    "--keep-workspaces",
+    is_flag=True,
+    help="Agentic trials: keep each trial's folder for inspection (printed at the end).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_context
@@ -158,11 +163,13 @@ def run(
     cache: bool | None,
     sequential: bool | None,
     ungraded: bool,
+    keep_workspaces: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run an experiment: the same tasks, with epochs, against every variant."""
     from experiments.kinds import trial_kind
+    from experiments.kinds.agentic import AgenticTrial
     from experiments.kinds.base import estimate_arms
     from experiments.kinds.delegation import DelegationTrial
     from experiments.plan import build_plan
@@ -218,6 +225,10 @@ def run(
     if isinstance(kind, DelegationTrial):
         for warning in kind.warnings():
             echo(f"warning: {warning}", err=True)
+    if keep_workspaces:
+        if not isinstance(kind, AgenticTrial):
+            raise click.UsageError("--keep-workspaces is for agentic trials (kind: agentic)")
+        kind.keep_workspaces = True
     if dry_run:
         _warn_design(plan)
         estimates = estimate_arms(plan, kind, batch=batch)
@@ -239,12 +250,17 @@ def run(
                 }
             )
             return
-        delegation = plan.document.delegation
-        how = (
-            f"router {delegation.router} on {delegation.main_model_id}"
-            if delegation is not None
-            else f"provider {plan.provider}"
-        )
+        delegation, agentic = plan.document.delegation, plan.document.agentic
+        if delegation is not None:
+            how = f"router {delegation.router} on {delegation.main_model_id}"
+        elif agentic is not None:
+            limits = agentic.settings
+            how = (
+                f"runtime {limits.runtime}, at most {limits.max_turns} turns and "
+                f"{limits.time_limit_s:g} s a trial (calls: turns, a rough estimate)"
+            )
+        else:
+            how = f"provider {plan.provider}"
         echo(
             f"{spec.name}: {len(plan.tasks)} tasks x {plan.epochs} epochs x "
             f"{len(plan.arms)} variants, {plan.kind} trials, {how}"
@@ -284,6 +300,11 @@ def run(
             err=True,
         )
         sys.exit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED)
+    finally:
+        if isinstance(kind, AgenticTrial) and kind.kept:
+            echo(f"workspaces kept ({len(kind.kept)}):", err=True)
+            for folder in kind.kept:
+                echo(f"  {folder}", err=True)
     if as_json:
         emit_json(
             {
@@ -413,9 +434,14 @@ def _simulated(kind: TrialKind, provider: Provider) -> bool:
     from experiments.kinds.delegation import DelegationTrial
 
     """Whether the trials' outcomes are drawn offline: the router's say for a delegation trial
-    (the claude-code router runs the real CLI whatever the provider), else the provider's."""
+    (the claude-code router runs the real CLI whatever the provider), the runtime's for an
+    agentic one, else the provider's."""
+    from experiments.kinds.agentic import AgenticTrial
+
     if isinstance(kind, DelegationTrial):
         return kind.router.simulated
+    if isinstance(kind, AgenticTrial):
+        return kind.runtime.simulated
     return provider.simulated
 
 

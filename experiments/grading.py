@@ -146,12 +146,19 @@ async def aregrade(
     from experiments.store.plans import load_plan
 
     plan = load_plan(db, experiment_id)
+    if plan.document.agentic is not None:
+        raise SpecError(
+            f"experiment {experiment_id} is agentic: its checks ran in workspaces that are gone, "
+            "and its quality needs them; re-grading is not supported, run it again"
+        )
     if grader_configs is None:
         extra = plan.extra_graders
     else:
         extra = tuple(parse_grader_config(c) for c in grader_configs)
         for config in extra:
             build_grader(config)
+            if config.on == "diff":
+                raise SpecError(f"grader {config.name!r}: on: diff grades an agentic trial only")
         _check_names(plan.tasks, extra)
     # A python grader runs again only if the user's own files declare it: ``declared`` (the
     # spec and suite the user passes) and the graders given here.

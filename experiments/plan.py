@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from core.errors import NotFoundError, SpecError
+from experiments.agentic_plan import Agentic, resolve_agentic
 from experiments.decision import DecisionRule, parse_decision
 from experiments.delegation_plan import Delegation, resolve_delegation
 from experiments.graders.base import (
@@ -78,6 +79,7 @@ class PlanDocument:
     decision: DecisionRule = field(default_factory=DecisionRule)
     tasks_path: str | None = None
     delegation: Delegation | None = None  # set exactly when kind is delegation
+    agentic: Agentic | None = None  # set exactly when kind is agentic
 
     def to_json(self) -> dict[str, Any]:
         settings = {f.name: getattr(self.settings, f.name) for f in fields(RunSettings)}
@@ -89,6 +91,7 @@ class PlanDocument:
             "decision": self.decision.as_dict(),
             "tasks_path": self.tasks_path,
             **({"delegation": self.delegation.to_json()} if self.delegation else {}),
+            **({"agentic": self.agentic.to_json()} if self.agentic else {}),
         }
 
     @classmethod
@@ -104,6 +107,7 @@ class PlanDocument:
             decision=parse_decision(decision),
             tasks_path=raw.get("tasks_path"),
             delegation=Delegation.from_json(raw["delegation"]) if raw.get("delegation") else None,
+            agentic=Agentic.from_json(raw["agentic"]) if raw.get("agentic") else None,
         )
 
 
@@ -115,6 +119,7 @@ def grader_config_json(config: GraderConfig) -> dict[str, Any]:
         "params": dict(config.params),
         "base_dir": str(config.base_dir) if config.base_dir else None,
         **({"source": config.source} if config.source else {}),
+        **({"on": config.on} if config.on != "answer" else {}),
     }
 
 
@@ -127,6 +132,7 @@ def grader_config_from_json(raw: Mapping[str, Any]) -> GraderConfig:
         MappingProxyType(dict(raw.get("params") or {})),
         Path(base) if base else None,
         raw.get("source"),
+        raw.get("on", "answer"),
     )
 
 
@@ -195,9 +201,18 @@ class Plan:
 
     def ungraded_tasks(self) -> tuple[Task, ...]:
         """The tasks no grader measures (comparators do not count): their trials get no
-        quality. A delegation task is measured by its ``expect``."""
+        quality. A delegation task is measured by its ``expect``, an agentic one by its checks
+        too."""
         if self.document.delegation is not None:
             return tuple(task for task in self.tasks if task.expect is None)
+        agentic = self.document.agentic
+        if agentic is not None:
+            return tuple(
+                task
+                for task in self.tasks
+                if not any(check.weight > 0 for check in agentic.tasks[task.id].checks)
+                and not any(not is_comparator(c) for c in self.graders_for(task))
+            )
         return tuple(
             task
             for task in self.tasks
@@ -348,6 +363,15 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
         except SpecError as err:
             raise SpecError(f"{spec.path or '<spec>'}: graders[{i}]: {err}") from None
         extra.append(pinned(config))
+    if spec.kind != "agentic":
+        on_diff = [
+            c for c in (*extra, *(c for t in suite.tasks for c in t.graders)) if c.on == "diff"
+        ]
+        if on_diff:
+            raise SpecError(
+                f"grader {on_diff[0].name!r}: on: diff grades an agentic trial's workspace; "
+                "only kind: agentic has one"
+            )
     arms, warnings = resolve_arms(registry, spec)
     warnings += same_request_warnings(spec.kind, arms)
     delegation = None
@@ -355,6 +379,7 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
         under_test = frozenset(arm.agent.name for arm in arms)
         delegation, more = resolve_delegation(registry, spec.delegation, under_test, suite)
         warnings += more
+    agentic = resolve_agentic(spec.agentic, suite) if spec.agentic is not None else None
     document = PlanDocument(
         kind=spec.kind,
         settings=replace(spec.settings, request=MappingProxyType(dict(spec.settings.request))),
@@ -362,6 +387,7 @@ def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuit
         decision=spec.decision,
         tasks_path=str(spec.tasks_path),
         delegation=delegation,
+        agentic=agentic,
     )
     plan = Plan(
         experiment_id=None,

@@ -115,6 +115,7 @@ def render_table(report: Report) -> str:
     lines += _notes(report)
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=False)
+    lines += _agentic_lines(report, markdown=False)
     lines += _sequential_lines(report, markdown=False)
     lines.append("")
     lines.append("verdict: " + _verdict_line(report))
@@ -138,6 +139,7 @@ def render_markdown(report: Report, *, dashboard_url: str | None = None) -> str:
     lines += ["", *notes] if notes else []
     lines += _pairwise_lines(report)
     lines += _delegation_lines(report, markdown=True)
+    lines += _agentic_lines(report, markdown=True)
     lines += _sequential_lines(report, markdown=True)
     if dashboard_url is not None:
         lines += ["", f"[Compare in the dashboard]({compare_url(dashboard_url, report)})"]
@@ -261,6 +263,48 @@ def _delegation_lines(report: Report, *, markdown: bool) -> list[str]:
     if more > 0:
         lines.append(f"{'' if markdown else '  '}... and {more} more (--json has all)")
     return lines
+
+
+_AGENTIC_HEADERS = ("variant", "sessions", "turns", "tool calls", "by tool", "ended", "checks")
+
+
+def _agentic_lines(report: Report, *, markdown: bool) -> list[str]:
+    """What each variant's sessions did: means per session, tool calls by tool, endings."""
+    summary = report.agentic
+    if summary is None:
+        return []
+    rows = []
+    for v in report.variants:
+        a = v.agentic
+        if a is None:
+            continue
+        by_tool = ", ".join(f"{tool} {mean:.1f}" for tool, mean in a.tool_calls.items())
+        rows.append(
+            [
+                v.label,
+                str(a.sessions),
+                f"{a.mean_turns:.1f}" if a.mean_turns is not None else "-",
+                f"{a.mean_tool_calls:.1f}" if a.mean_tool_calls is not None else "-",
+                by_tool or "-",
+                ", ".join(f"{why} {n}" for why, n in a.ended.items()),
+                f"{a.checks_passed:.0%}" if a.checks_passed is not None else "-",
+            ]
+        )
+    versions = ", ".join(summary.runtime_versions) or summary.runtime
+    intro = (
+        f"agentic sessions: run by {versions}, at most {summary.max_turns} turns and "
+        f"{summary.time_limit_s:g} s each (turns and tool calls: mean per session)"
+    )
+    if markdown:
+        lines = ["", intro, "", "| " + " | ".join(_AGENTIC_HEADERS) + " |"]
+        lines.append("|" + "|".join("---" for _ in _AGENTIC_HEADERS) + "|")
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        return lines
+    table = [list(_AGENTIC_HEADERS), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(_AGENTIC_HEADERS))]
+    return ["", intro] + [
+        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table
+    ]
 
 
 _SEQUENTIAL_HEADERS = ("look", "tasks", "spent alpha", "nominal alpha", "verdict", "cost")

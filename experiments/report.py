@@ -96,6 +96,26 @@ class VariantDelegation:
 
 
 @dataclass(frozen=True)
+class VariantAgentic:
+    """What a variant's agentic sessions did (``agentic_analysis``), over its finished trials."""
+
+    sessions: int  # trials whose session ran (failed ones are left out)
+    mean_turns: float | None
+    mean_tool_calls: float | None
+    tool_calls: Mapping[str, float]  # tool -> mean calls per session
+    ended: Mapping[str, int]  # finished / turn_limit / time_limit / error -> sessions
+    checks_passed: float | None  # of every check of every session, the share passed
+
+
+@dataclass(frozen=True)
+class AgenticSummary:
+    runtime: str
+    runtime_versions: tuple[str, ...]  # every version seen on a trial (one, unless resumed)
+    max_turns: int
+    time_limit_s: float
+
+
+@dataclass(frozen=True)
 class VariantSummary:
     label: str
     ref: str
@@ -107,6 +127,7 @@ class VariantSummary:
     model: str | None  # the model ID the variant ran on; None when the analysis was not told
     model_alias: str | None
     delegation: VariantDelegation | None = None  # a delegation experiment's figures
+    agentic: VariantAgentic | None = None  # an agentic experiment's figures
     # Quality on the paired task set (graded in every variant that has graded tasks): the
     # figures the table shows; ``quality`` is on the variant's own tasks (unpaired).
     quality_paired: ArmQuality | None = None
@@ -368,6 +389,7 @@ class Report:
     verdict: Verdict
     pairwise: PairwiseSummary | None
     delegation: DelegationSummary | None = None  # a delegation experiment's routing figures
+    agentic: AgenticSummary | None = None  # what ran an agentic experiment's sessions
     # A sequential run's looks; its verdict is the one at the last look's nominal alpha.
     sequential: SequentialSummary | None = None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from experiments.agentic_analysis import agentic_figures, agentic_summary
+from experiments.agentic_plan import Agentic
 from experiments.analysis import VariantInfo, analyse
 from experiments.decision import DecisionRule
 from experiments.delegation_analysis import delegation_summary
@@ -20,6 +22,7 @@ from experiments.store.reads import (
     find_experiment_id,
     get_experiment,
     pairwise_summary,
+    session_details,
     trial_records,
 )
 from registry.database import Database
@@ -39,9 +42,25 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
     report = analyse_stored(db, experiment_id, rule, seed=seed, expected_tasks=expected)
     if looks:
         report = replace(report, sequential=sequential_summary(looks, document.decision.alpha))
+    if document.agentic is not None:
+        return _with_agentic(db, report, document.agentic)
     if document.delegation is None:
         return report
     return _with_delegation(db, report, document.delegation)
+
+
+def _with_agentic(db: Database, report: Report, agentic: Agentic) -> Report:
+    """The report with what each variant's sessions did."""
+    sessions = session_details(db, report.experiment.id)
+    figures = agentic_figures(sessions)
+    variants = tuple(replace(v, agentic=figures.get(v.label)) for v in report.variants)
+    summary = agentic_summary(
+        (details for _, details in sessions),
+        runtime=agentic.settings.runtime,
+        max_turns=agentic.settings.max_turns,
+        time_limit_s=agentic.settings.time_limit_s,
+    )
+    return replace(report, variants=variants, agentic=summary)
 
 
 def analyse_stored(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from experiments.delegation_analysis import is_correct
-from experiments.graders.base import GradeResult, grade_all
+from experiments.graders.base import GRADED_TEXTS, GradeResult, grade_all
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, trial_graders
+from experiments.kinds.agentic import check_grades
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
 
@@ -14,24 +15,44 @@ class Scorer:
     """The per-trial graders of every task of a plan, judges bound to one environment."""
 
     def __init__(self, plan: Plan, judges: JudgeEnvironment) -> None:
+        # Per task, the graders of each text they read (GRADED_TEXTS): the answer, the diff.
         self.graders = {
-            task.id: trial_graders(plan.graders_for(task), judges) for task in plan.tasks
+            task.id: {
+                on: trial_graders([c for c in plan.graders_for(task) if c.on == on], judges)
+                for on in GRADED_TEXTS
+            }
+            for task in plan.tasks
         }
         self.agents = frozenset(arm.agent.name for arm in plan.arms)  # the agents under test
         self.weights = {
-            task.id: {c.name: c.weight for c in plan.graders_for(task)} for task in plan.tasks
+            task.id: {
+                **{c.name: c.weight for c in plan.graders_for(task)},
+                **{c.name: c.weight for c in (task.agentic.checks if task.agentic else ())},
+            }
+            for task in plan.tasks
         }
 
     async def score(
         self, cell: Cell, outcome: Outcome
     ) -> tuple[tuple[GradeResult, ...], float | None]:
         """The grades of an outcome and its quality; a failed or empty one is not graded. A
-        choice is scored against the task's ``expect``: 1 for the expected agent, else 0."""
+        choice is scored against the task's ``expect``: 1 for the expected agent, else 0. An
+        agentic outcome's checks are grades too; its graders read its answer ("" without one), or
+        its diff (``on: diff``)."""
         if outcome.error is None and outcome.choice is not None and cell.task.expect is not None:
             right = is_correct(outcome.choice, cell.task.expect, cell.arm.agent.name, self.agents)
             return (), float(right)
-        if outcome.error is not None or outcome.text is None:
+        checks = check_grades(outcome) if outcome.error is None else ()
+        if outcome.error is not None or (outcome.text is None and not checks):
             return (), None
-        grades = await grade_all(self.graders[cell.task.id], outcome.text, cell.task.material())
+        texts = {"answer": outcome.text or "", "diff": (outcome.details or {}).get("diff") or ""}
+        material = cell.task.material()
+        graded = [
+            grade
+            for on, graders in self.graders[cell.task.id].items()
+            if graders
+            for grade in await grade_all(graders, texts[on], material)
+        ]
+        grades = (*checks, *graded)
         quality = combine(grades, self.weights[cell.task.id]) if grades else None
         return grades, quality

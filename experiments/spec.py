@@ -57,16 +57,24 @@ KNOWN_KEYS = (
     "router_timeout_s",
     "capture",
     "sequential",
+    "runtime",
+    "max_turns",
+    "time_limit_s",
+    "check_timeout_s",
 )
 # Tasks per look of a sequential run when the spec says only `sequential: true`: small enough
 # to stop early on a clear answer, large enough that a look has a few tasks to test.
 DEFAULT_BATCH_TASKS = 8
 # What an experiment measures: `response` grades the body's answers, `delegation` whether the
-# main loop picks the agent (the description and its examples act only there).
-KINDS = ("response", "delegation")
+# main loop picks the agent (the description and its examples act only there), `agentic` what
+# the agent builds in a workspace, run by Claude Code (its tools and turns act only there).
+KINDS = ("response", "delegation", "agentic")
 # What decides a delegation trial (experiments/routers/).
 ROUTER_NAMES = ("simulated", "messages", "claude-code")
 DELEGATION_KEYS = ("roster", "router", "main_model", "router_timeout_s", "capture")
+# What plays an agentic trial's session: the real Claude Code CLI, or the offline simulation.
+RUNTIME_NAMES = ("simulated", "claude-code")
+AGENTIC_KEYS = ("runtime", "max_turns", "time_limit_s", "check_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,25 @@ class DelegationSpec:
 
 
 @dataclass(frozen=True)
+class AgenticSpec:
+    """An agentic experiment's own settings. The runtime is ``simulated`` unless the spec says
+    ``claude-code``, as the provider and the router are: nothing is spent unless asked."""
+
+    runtime: str = "simulated"
+    max_turns: int = 30
+    time_limit_s: float = 600.0  # one session's wall clock; the CLI is killed at the limit
+    check_timeout_s: float = 120.0  # a `run` check without its own timeout_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runtime": self.runtime,
+            "max_turns": self.max_turns,
+            "time_limit_s": self.time_limit_s,
+            "check_timeout_s": self.check_timeout_s,
+        }
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     name: str
     variants: tuple[ArmSpec, ...]
@@ -121,6 +148,7 @@ class ExperimentSpec:
     decision: DecisionRule = field(default_factory=DecisionRule)
     kind: str = "response"
     delegation: DelegationSpec | None = None  # set exactly when kind is delegation
+    agentic: AgenticSpec | None = None  # set exactly when kind is agentic
     source_text: str = ""
     path: Path | None = None
 
@@ -231,15 +259,25 @@ def parse_experiment_spec(
         given = [key for key in DELEGATION_KEYS if key in raw]
         if given:
             raise fail(given[0], "only a delegation experiment has it; add `kind: delegation`")
+    agentic = None
+    if kind == "agentic":
+        agentic = _agentic_spec(raw, fail)
+    else:
+        given = [key for key in AGENTIC_KEYS if key in raw]
+        if given:
+            raise fail(given[0], "only an agentic experiment has it; add `kind: agentic`")
 
-    default_provider = (
-        "anthropic" if delegation and delegation.router != "simulated" else "simulated"
+    real = (delegation and delegation.router != "simulated") or (
+        agentic and agentic.runtime != "simulated"
     )
+    default_provider = "anthropic" if real else "simulated"
     provider = raw.get("provider", default_provider)
     if delegation is not None and delegation.router == "simulated" and provider != "simulated":
         raise fail("provider", "the simulated router decides offline; remove `provider`")
     if delegation is not None and delegation.router != "simulated" and provider != "anthropic":
         raise fail("provider", f"router {delegation.router} calls the Anthropic API: anthropic")
+    if agentic is not None and provider != default_provider:
+        raise fail("provider", f"runtime {agentic.runtime} needs provider {default_provider}")
     if provider not in PROVIDER_NAMES:
         raise fail("provider", f"must be one of {', '.join(PROVIDER_NAMES)}, got {provider!r}")
 
@@ -304,6 +342,7 @@ def parse_experiment_spec(
         decision=decision,
         kind=kind,
         delegation=delegation,
+        agentic=agentic,
         source_text=text,
         path=path,
     )
@@ -366,6 +405,32 @@ def _delegation_spec(raw: Mapping[str, Any], base_dir: Path, fail: Any) -> Deleg
         if router != "messages":
             raise fail("capture", "only the messages router replays a capture")
     return DelegationSpec(tuple(entries), router, main_model, float(timeout), capture)
+
+
+def _agentic_spec(raw: Mapping[str, Any], fail: Any) -> AgenticSpec:
+    runtime = raw.get("runtime", AgenticSpec.runtime)
+    if runtime not in RUNTIME_NAMES:
+        raise fail("runtime", f"must be one of {', '.join(RUNTIME_NAMES)}, got {runtime!r}")
+    turns = raw.get("max_turns", AgenticSpec.max_turns)
+    if isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 1000:
+        raise fail("max_turns", f"must be a whole number from 1 to 1000, got {turns!r}")
+
+    def seconds(key: str, default: float) -> float:
+        value = raw.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (math.isfinite(value) and 1 <= value <= 86_400)
+        ):
+            raise fail(key, f"must be a number of seconds from 1 to 86400, got {value!r}")
+        return float(value)
+
+    return AgenticSpec(
+        runtime,
+        turns,
+        seconds("time_limit_s", AgenticSpec.time_limit_s),
+        seconds("check_timeout_s", AgenticSpec.check_timeout_s),
+    )
 
 
 def _looks_like_path(entry: str) -> bool:

@@ -3,7 +3,8 @@
 The smallest accepted file is a mapping with a ``tasks`` list of ``{id, prompt, reference}``.
 Optional: the suite's ``name`` and ``description``; per task ``rubric``, ``area`` and ``graders``;
 suite-level ``graders`` that apply to every task (listed before the task's own). A delegation
-suite's tasks carry ``expect`` (the agent that should take the request, or ``none``). Every
+suite's tasks carry ``expect`` (the agent that should take the request, or ``none``); an agentic
+suite's tasks a ``workspace``, a ``solution`` and ``checks`` (``experiments.agentic_tasks``). Every
 grader is built once while loading so that a typo fails here, in one line naming the file, the
 task and the field, and never half-way through a paid run.
 """
@@ -14,7 +15,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,16 @@ import yaml
 
 from core.errors import SpecError
 from core.files import MAX_SUITE_BYTES, read_regular_file
+from experiments.agentic_tasks import AGENTIC_TASK_KEYS, AgenticTask, parse_agentic_task
 from experiments.graders import GraderConfig, build_grader, parse_grader_config
 from experiments.providers.base import TaskMaterial
 from variants.yamlio import load_strict_yaml, yaml_error_line
 
 TASK_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _SUITE_KEYS = ("name", "description", "graders", "tasks")
-_TASK_KEYS = ("id", "prompt", "reference", "rubric", "area", "graders", "expect")
+_TASK_KEYS = (
+    "id", "prompt", "reference", "rubric", "area", "graders", "expect", *AGENTIC_TASK_KEYS,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,19 @@ class Task:
     area: str | None = None  # free-form grouping for reports (e.g. "auth")
     # A delegation task: the agent that should take the request, or "none" (the main thread).
     expect: str | None = None
+    agentic: AgenticTask | None = None  # an agentic task: its workspace and checks
 
     def material(self) -> TaskMaterial:
         """What graders and the simulated provider see of this task."""
         return TaskMaterial(self.id, self.prompt, self.reference, self.rubric, self.area)
 
     def weights(self) -> dict[str, float]:
-        """Grader name -> weight, as ``combine`` takes it."""
-        return {config.name: config.weight for config in self.graders}
+        """Grader name -> weight, as ``combine`` takes it (an agentic task's checks too)."""
+        checks = self.agentic.checks if self.agentic else ()
+        return {
+            **{config.name: config.weight for config in self.graders},
+            **{check.name: check.weight for check in checks},
+        }
 
 
 @dataclass(frozen=True)
@@ -134,14 +143,20 @@ def _parse_task(raw: Any, index: int, suite_graders: list[GraderConfig], base_di
     area = _optional_str(raw, "area", where)
     own = _parse_graders(raw.get("graders", []), f"{where}: graders", base_dir)
     expect = _optional_str(raw, "expect", where)
+    agentic = parse_agentic_task(raw, where, base_dir)
+    graders = _name_graders(suite_graders + own, where)
+    for check in agentic.checks if agentic else ():
+        if any(config.name == check.name for config in graders):
+            raise SpecError(f"{where}: checks: {check.name!r} is also the name of a grader")
     return Task(
         task_id,
         prompt,
         tuple(reference),
         rubric,
-        _name_graders(suite_graders + own, where),
+        graders,
         area,
         expect.strip() if expect else None,
+        agentic,
     )
 
 
@@ -176,7 +191,7 @@ def _name_graders(configs: list[GraderConfig], where: str) -> tuple[GraderConfig
                 number += 1
                 name = f"{config.type}#{number}"
         taken.add(name)
-        named.append(GraderConfig(config.type, name, config.weight, config.params, config.base_dir))
+        named.append(replace(config, name=name))
     return tuple(named)
 
 

@@ -44,13 +44,20 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "experiments.providers.base", "experiments.providers.api_capabilities",
         "experiments.roster",
     )),
-    ("models and graders", ("experiments.providers.", "experiments.graders.", "experiments.tasks")),
+    ("models and graders", (
+        "experiments.providers.", "experiments.graders.", "experiments.tasks",
+        "experiments.claude_code_runtime", "experiments.agentic_tasks",
+    )),
     ("plan and analysis", (
         "experiments.plan", "experiments.analysis", "experiments.comparison_table",
         "experiments.run_state", "experiments.delegation_plan", "experiments.delegation_analysis",
-        "experiments.sequential_rule",
+        "experiments.sequential_rule", "experiments.agentic_plan",
+        "experiments.agentic_analysis",
     )),
-    ("trial kinds", ("experiments.kinds.", "experiments.routers.")),
+    ("trial kinds", (
+        "experiments.kinds.", "experiments.routers.", "experiments.sessions.",
+        "experiments.workspace",
+    )),
     ("store", ("experiments.store.",)),
     ("running and reporting", (
         "experiments.scoring", "experiments.runner", "experiments.batch", "experiments.grading",

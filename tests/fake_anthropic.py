@@ -56,6 +56,7 @@ from http import HTTPStatus
 from typing import Any
 
 DEFAULT_KEY = "sk-ant-fake-test-key"
+_MESSAGE_IDS = itertools.count(1)  # every message gets its own id, as the API's do
 # Models that reject a forced tool choice; written out here, not taken from the code under test.
 NO_FORCED_TOOL_CHOICE = frozenset({"claude-fable-5-1", "claude-fable-5-2"})
 
@@ -83,6 +84,7 @@ class ToolCall:
     output_tokens: int = 200
     chunks: int = 3  # input_json_delta pieces, when streamed
     cut_at: int | None = None  # streamed input JSON ends after this many characters (max_tokens)
+    id: str = "toolu_fake"  # the tool_use block's id (a multi-turn session needs one per call)
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,7 @@ class FakeAnthropic:
                 {"type": "input_json_delta", "partial_json": piece}
                 for piece in _split(input_json, reply.chunks)
             ]
-            tool_use = {"type": "tool_use", "id": "toolu_fake", "name": reply.name, "input": {}}
+            tool_use = {"type": "tool_use", "id": reply.id, "name": reply.name, "input": {}}
             blocks.append((tool_use, pieces))
         for index, (block, deltas) in enumerate(blocks):
             _content_block(writer, index, block, deltas)
@@ -510,10 +512,10 @@ def _tool_message(
         content = [{"type": "text", "text": reply.text}] if reply.text else []
         if reply.input is not None:
             content.append(
-                {"type": "tool_use", "id": "toolu_fake", "name": reply.name, "input": reply.input}
+                {"type": "tool_use", "id": reply.id, "name": reply.name, "input": reply.input}
             )
     return {
-        "id": "msg_fake",
+        "id": f"msg_fake_{next(_MESSAGE_IDS)}",
         "type": "message",
         "role": "assistant",
         "model": body["model"],
@@ -546,7 +548,7 @@ def _message_json(
         text.input_tokens if text.input_tokens is not None else len(json.dumps(body)) // 4
     )
     return {
-        "id": "msg_fake",
+        "id": f"msg_fake_{next(_MESSAGE_IDS)}",
         "type": "message",
         "role": "assistant",
         "model": text.model or body.get("model", "claude-fake"),

@@ -31,7 +31,9 @@ from experiments.providers.base import TaskMaterial
 T = TypeVar("T")
 
 # Keys every grader configuration may have; the rest are the grader type's own parameters.
-COMMON_KEYS = ("type", "name", "weight")
+COMMON_KEYS = ("type", "name", "weight", "on")
+# What a grader reads: the final answer, or (an agentic trial) ``git diff`` of its workspace.
+GRADED_TEXTS = ("answer", "diff")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#:-]*")
 
 
@@ -58,6 +60,7 @@ class GraderConfig:
     base_dir: Path | None = None
     # A python grader's code, pinned when the plan is made: "<location>@sha256:<hex>".
     source: str | None = None
+    on: str = "answer"  # one of GRADED_TEXTS
 
 
 class Grader(Protocol):
@@ -157,8 +160,13 @@ def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderC
         raise SpecError(f"weight: must be a number >= 0, got {weight!r}")
     if not math.isfinite(weight) or weight < 0:
         raise SpecError(f"weight: must be a finite number >= 0, got {weight!r}")
+    on = raw.get("on", "answer")
+    if on not in GRADED_TEXTS:
+        raise SpecError(f"on: must be one of {', '.join(GRADED_TEXTS)}, got {on!r}")
+    if on != "answer" and type_name in _COMPARATOR_FACTORIES:
+        raise SpecError("on: a comparator compares final answers; remove `on`")
     params = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
-    return GraderConfig(type_name, name, float(weight), MappingProxyType(params), base_dir)
+    return GraderConfig(type_name, name, float(weight), MappingProxyType(params), base_dir, on=on)
 
 
 def build_grader(config: Mapping[str, Any] | GraderConfig) -> Grader | Comparator:

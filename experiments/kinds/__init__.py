@@ -1,6 +1,7 @@
 """Trial kinds; importing this package registers the built-in ones (``response``,
-``delegation``)."""
+``delegation``, ``agentic``)."""
 
+from experiments.kinds import agentic as _agentic  # noqa: F401  (registers the kind)
 from experiments.kinds import delegation as _delegation  # noqa: F401  (registers the kind)
 from experiments.kinds import response as _response  # noqa: F401  (registers the kind)
 from experiments.kinds.base import (

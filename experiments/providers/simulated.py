@@ -202,9 +202,20 @@ def _tool_call(
 
 
 def _call_digest(request: ModelRequest, context: CallContext) -> str:
-    system_hash = hashlib.sha256(request.system_text.encode()).hexdigest()
-    parts = (context.seed, context.variant, context.task.task_id, context.epoch, request.model)
-    key = "|".join(map(str, (*parts, system_hash)))
+    return draw_digest(
+        context.seed,
+        context.variant,
+        context.task.task_id,
+        context.epoch,
+        request.model,
+        request.system_text,
+    )
+
+
+def draw_digest(seed: int, variant: str, task_id: str, epoch: int, model: str, system: str) -> str:
+    """The hex digest every simulated draw of one (variant, task, epoch) is seeded from."""
+    system_hash = hashlib.sha256(system.encode()).hexdigest()
+    key = "|".join(map(str, (seed, variant, task_id, epoch, model, system_hash)))
     return hashlib.sha256(key.encode()).hexdigest()
 
 

@@ -52,8 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import SpecError
-from experiments.roster import LISTING_HEADER, RosterAgent, agent_listing
-from experiments.routers.claude_code import (
+from experiments.claude_code_runtime import (
     QUIET_ENV,
     bundled_cli,
     cli_version,
@@ -61,6 +60,7 @@ from experiments.routers.claude_code import (
     first_line,
     require_sdk,
 )
+from experiments.roster import LISTING_HEADER, RosterAgent, agent_listing
 
 CAPTURE_PROMPT = "AGENT-REGISTRY-CAPTURE-PROMPT: reply with the single word ok."
 DEFAULT_CAPTURE = Path("data") / "claude-code-capture.json"
@@ -338,7 +338,7 @@ async def capture_claude_code(
     ``model``: passed as ``--model`` (None: the CLI's default model).
     """
     if cli is None and not os.environ.get("REGISTRY_CLAUDE_CLI"):
-        require_sdk()
+        require_sdk("registry capture-claude-code")
     binary = find_cli(cli)
     version = cli_version(binary)
     endpoint = _Endpoint()

@@ -32,18 +32,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import SpecError
+from experiments.claude_code_runtime import (
+    FATAL_STATUSES,
+    VERSION_TIMEOUT_S,
+    CliDiagnostics,
+    auth_failure,
+    cli_version,
+    find_cli,
+    kill_client,
+    missing_key,
+    refused_key,
+    require_sdk,
+    session_env,
+    usage_of,
+    write_agents,
+)
 from experiments.providers.base import (
     CHARS_PER_TOKEN,
     FatalProviderError,
@@ -56,22 +67,7 @@ from experiments.routers.base import Decision, RouterOptions, RoutingQuestion
 if TYPE_CHECKING:
     from experiments.kinds.base import ModelCalls
 
-EXTRA_MISSING = (
-    "router claude-code needs the claude-code extra: pip install 'agent-registry[claude-code]'"
-)
-CLI_ENV = "REGISTRY_CLAUDE_CLI"
-VERSION_TIMEOUT_S = 30.0
-# The environment every Claude Code run of this project gets, whatever else it inherits.
-QUIET_ENV = {
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-}
-PASSED_THROUGH = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")
-MISSING_KEY = "router claude-code needs ANTHROPIC_API_KEY in the environment"
-# Statuses no retry can cure: the run stops (FatalProviderError), as the providers do.
-FATAL_STATUSES = frozenset({400, 401, 403, 404})
-AUTH_STATUSES = frozenset({401, 403})
+WHO = "router claude-code"
 DENY_REASON = "Routing trial: the delegation decision is recorded; this call is not run."
 
 # What Claude Code 2.1.332 sends besides the agent listing and the prompt, measured against the
@@ -102,129 +98,11 @@ BUILTINS = (
 )  # fmt: skip
 
 
-# -- the CLI ---------------------------------------------------------------------------------
-
-
-def require_sdk() -> None:
-    """``SpecError`` naming the extra when ``claude_agent_sdk`` cannot be imported."""
-    try:
-        import claude_agent_sdk  # noqa: F401
-    except ImportError:
-        raise SpecError(EXTRA_MISSING) from None
-
-
-def bundled_cli() -> Path | None:
-    """The CLI ``claude_agent_sdk`` ships (None: the package or its binary is missing)."""
-    try:
-        spec = importlib.util.find_spec("claude_agent_sdk")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "_bundled" / "claude"
-    return path if path.is_file() else None
-
-
-def find_cli(cli: str | None = None) -> str:
-    """The claude binary to run: ``cli``, else ``REGISTRY_CLAUDE_CLI``, else the bundled one."""
-    chosen = cli or os.environ.get(CLI_ENV)
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            found = shutil.which(chosen)
-            if found is None:
-                raise SpecError(f"no claude binary at {chosen} ({CLI_ENV})")
-            path = Path(found)
-        return str(path)
-    bundled = bundled_cli()
-    if bundled is None:
-        raise SpecError(f"claude_agent_sdk has no bundled claude binary; set {CLI_ENV}")
-    return str(bundled)
-
-
-def cli_version(cli: str, *, timeout_s: float = VERSION_TIMEOUT_S) -> str:
-    """``claude --version`` as ``2.1.332``; ``SpecError`` when it fails or hangs."""
-    try:
-        done = subprocess.run(
-            [cli, "--version"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env={**os.environ, **QUIET_ENV},
-        )
-    except subprocess.TimeoutExpired:
-        raise SpecError(f"{cli} --version did not answer within {timeout_s:g} s") from None
-    except OSError as err:
-        raise SpecError(f"cannot run {cli}: {err.strerror or err}") from None
-    match = re.search(r"\d+\.\d+\.\d+\S*", done.stdout)
-    if done.returncode != 0 or match is None:
-        line = first_line(done.stderr) or first_line(done.stdout) or f"exit {done.returncode}"
-        raise SpecError(f"{cli} --version failed: {line}")
-    return match.group(0)
-
-
-def session_env(home: Path, **overrides: str) -> dict[str, str]:
-    """The variables a Claude Code run gets on top of what it inherits: a fresh ``HOME`` (and
-    config folder), the quiet switches, and the base URL and key from this environment."""
-    env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), **QUIET_ENV}
-    for name in PASSED_THROUGH:
-        value = os.environ.get(name)
-        if value:
-            env[name] = value
-    env.update(overrides)
-    return env
-
-
-def first_line(text: str | None) -> str:
-    """The first non-blank line of ``text``, stripped ("" when there is none)."""
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
-def write_agents(folder: Path, agents: Sequence[RosterAgent]) -> None:
-    """``.claude/agents/<name>.md`` for each project agent, byte for byte as the question has it."""
-    target = folder / ".claude" / "agents"
-    target.mkdir(parents=True, exist_ok=True)
-    for agent in agents:
-        if agent.builtin:
-            continue
-        if not agent.name or "/" in agent.name or agent.name in (".", ".."):
-            raise SpecError(f"agent name {agent.name!r} is not a plain file name")
-        # newline="" keeps the markdown's own line endings.
-        with (target / f"{agent.name}.md").open("w", encoding="utf-8", newline="") as out:
-            out.write(agent.markdown)
-
-
-def _usage(raw: Mapping[str, Any] | None) -> Usage:
-    raw = raw or {}
-
-    def count(key: str) -> int:
-        value = raw.get(key)
-        return value if isinstance(value, int) else 0
-
-    return Usage(
-        input_tokens=count("input_tokens"),
-        output_tokens=count("output_tokens"),
-        cache_write_tokens=count("cache_creation_input_tokens"),
-        cache_read_tokens=count("cache_read_input_tokens"),
-    )
-
-
 class _Session:
     """What one Claude Code session reported, gathered from its messages and its hook."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        self.secrets = tuple(secrets)  # scrubbed from every line kept
+        self.diagnostics = CliDiagnostics(secrets)  # every line kept is scrubbed of these
         self.tool: tuple[str, dict[str, Any]] | None = None  # the first tool call
         self.message_ids: list[str] = []
         self.retries = 0
@@ -232,7 +110,6 @@ class _Session:
         self.model: str | None = None
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
-        self.stderr: list[str] = []
 
     @property
     def requests(self) -> int:
@@ -246,7 +123,7 @@ class ClaudeCodeRouter:
     simulated = False
 
     def __init__(self, options: RouterOptions) -> None:
-        require_sdk()
+        require_sdk(WHO)
         self.options = options
         self.cli = find_cli()
         self.cc_version = cli_version(self.cli, timeout_s=VERSION_TIMEOUT_S)
@@ -269,7 +146,7 @@ class ClaudeCodeRouter:
     async def decide(self, question: RoutingQuestion, calls: ModelCalls) -> Decision:
         """One Claude Code session; ``calls`` is unused: Claude Code makes its own requests."""
         if not os.environ.get("ANTHROPIC_API_KEY"):
-            raise FatalProviderError(MISSING_KEY)
+            raise FatalProviderError(missing_key(WHO))
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix="registry-claude-code-"))
         session = _Session([os.environ["ANTHROPIC_API_KEY"]])
@@ -308,18 +185,12 @@ class ClaudeCodeRouter:
             ToolUseBlock,
         )
 
-        secrets = session.secrets
-
         async def pre_tool_use(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
             if hook_input.get("agent_id"):  # a subagent's call: never expected, never allowed
                 return _deny()
             if session.tool is None:
                 session.tool = (str(hook_input["tool_name"]), dict(hook_input["tool_input"]))
             return _deny()
-
-        def on_stderr(line: str) -> None:
-            if len(session.stderr) < 200:
-                session.stderr.append(scrub(line, secrets))
 
         options = ClaudeAgentOptions(
             cwd=str(workspace),
@@ -329,7 +200,7 @@ class ClaudeCodeRouter:
             # Claude Code's own system prompt: without a preset the SDK sends an empty one.
             system_prompt={"type": "preset", "preset": "claude_code"},
             hooks={"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]},
-            stderr=on_stderr,
+            stderr=session.diagnostics.on_stderr,
         )
         client = ClaudeSDKClient(options)
         try:
@@ -342,9 +213,8 @@ class ClaudeCodeRouter:
                         session.session_id = data.get("session_id") or session.session_id
                     elif message.subtype == "api_retry":
                         session.retries += 1
-                        status = data.get("error_status")
-                        if isinstance(status, int) and status in AUTH_STATUSES:
-                            session.fatal = (status, str(data.get("error") or "authentication"))
+                        session.fatal = auth_failure(data)
+                        if session.fatal is not None:
                             break
                 elif isinstance(message, AssistantMessage):
                     if message.parent_tool_use_id is not None:
@@ -367,37 +237,26 @@ class ClaudeCodeRouter:
                     session.session_id = message.session_id or session.session_id
                     break
         except ClaudeSDKError as err:
-            detail = first_line(scrub(str(err), secrets))
-            line = next((s for s in session.stderr if s.strip()), "") or detail
-            raise ProviderError(f"claude-code failed: {line or type(err).__name__}") from None
+            raise ProviderError(session.diagnostics.failed(err)) from None
         finally:
             # Nothing of the session is kept (its folder is removed), so there is no reason to
             # wait for the CLI to flush its transcript and leave: its result is in, or it
             # failed, timed out or was cancelled.
-            _kill(client)
+            kill_client(client)
             with contextlib.suppress(Exception):
                 await client.disconnect()
         if session.fatal is not None:
-            status, what = session.fatal
-            raise FatalProviderError(
-                f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
-                status=status,
-            )
+            raise refused_key(*session.fatal)
         if session.result is None:
-            line = next((s for s in session.stderr if s.strip()), "")
-            raise ProviderError(f"claude-code ended without a result: {line or 'no output'}")
+            raise ProviderError(session.diagnostics.no_result())
 
     def _decision(self, question: RoutingQuestion, session: _Session, latency: float) -> Decision:
-        result, secrets = session.result, session.secrets
+        result = session.result
         if result.is_error and session.tool is None:
-            status = getattr(result, "api_error_status", None)
-            text = first_line(scrub(str(result.result or ""), secrets))
-            errors = getattr(result, "errors", None) or []
-            text = text or first_line(scrub(" ".join(map(str, errors)), secrets))
-            message = f"claude-code: {text or result.subtype}"
-            if isinstance(status, int) and status in FATAL_STATUSES:
+            message, status = session.diagnostics.result_error(result)
+            if status in FATAL_STATUSES:
                 raise FatalProviderError(message, status=status)
-            raise ProviderError(message, status=status if isinstance(status, int) else None)
+            raise ProviderError(message, status=status)
         agent_input: dict[str, Any] | None = None
         if session.tool is None:
             choice = NONE
@@ -419,7 +278,7 @@ class ClaudeCodeRouter:
         cost = result.total_cost_usd
         return Decision(
             choice=choice,
-            usage=_usage(result.usage),
+            usage=usage_of(result.usage),
             cost_usd=float(cost) if isinstance(cost, int | float) else None,
             latency_s=latency,  # CLI start to decision; Claude Code does not report a TTFT
             model_id=session.model or question.model_id,
@@ -438,12 +297,3 @@ def _deny() -> dict[str, Any]:
             "permissionDecisionReason": DENY_REASON,
         },
     }
-
-
-def _kill(client: Any) -> None:
-    """SIGKILL the CLI of ``client`` at once. The SDK keeps the process on its transport; its
-    own close would wait up to 10 s for the process to leave by itself."""
-    process = getattr(getattr(client, "_transport", None), "_process", None)
-    if process is not None and getattr(process, "returncode", 0) is None:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            process.kill()

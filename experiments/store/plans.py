@@ -108,6 +108,8 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
             Arm(v.label, v.ref, v.version_id, v.model_alias or "", v.model_id,
                 system_prompt(definition), RosterAgent.from_definition(definition, v.ref))
         )  # fmt: skip
+    document = PlanDocument.from_json(experiment.spec)
+    agentic = document.agentic.tasks if document.agentic else {}
     tasks = tuple(
         Task(
             r.task_id,
@@ -117,6 +119,7 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
             tuple(grader_config_from_json(g) for g in r.graders),
             r.area,
             r.expect,
+            agentic.get(r.task_id),
         )
         for r in rows
     )
@@ -129,6 +132,6 @@ def load_plan(db: Database, experiment_id: int) -> Plan:
         control=experiment.control,
         arms=tuple(arms),
         tasks=tasks,
-        document=PlanDocument.from_json(experiment.spec),
+        document=document,
         max_cost_usd=experiment.max_cost_usd,
     )

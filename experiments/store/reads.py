@@ -133,6 +133,19 @@ def choice_records(db: Database, experiment_id: int) -> list[ChoiceRecord]:
     ]  # fmt: skip
 
 
+def session_details(db: Database, experiment_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """(variant, details) of each agentic trial that ran its session (no error)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    query = select(col(Trial.variant), col(Trial.details)).where(
+        col(Trial.experiment_id) == experiment_id, col(Trial.error).is_(None)
+    )
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [(variant, details) for variant, details in rows if isinstance(details, dict)]
+
+
 # What the dashboard's charts need of each trial (no response text).
 FIGURE_COLUMNS = (
     "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached",

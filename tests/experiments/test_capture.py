@@ -75,7 +75,7 @@ def _same_folder(block: dict[str, Any]) -> dict[str, Any]:
 
 def _real_body(model: str | None, agents: tuple[RosterAgent, ...], prompt: str) -> dict[str, Any]:
     """What the real CLI sends for ``prompt`` with ``agents`` in its project folder."""
-    from experiments.routers.claude_code import QUIET_ENV, find_cli
+    from experiments.claude_code_runtime import QUIET_ENV, find_cli
 
     with (
         fake_anthropic([Text("ok")], x_api_key=True) as fake,
@@ -111,7 +111,7 @@ def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def test_a_capture_is_the_first_body_claude_code_sent(captured: Capture) -> None:
-    from experiments.routers.claude_code import cli_version, find_cli
+    from experiments.claude_code_runtime import cli_version, find_cli
 
     assert captured.cc_version == cli_version(find_cli())
     assert captured.captured_at.endswith("Z")

@@ -71,13 +71,13 @@ NULLABLE = {"verdict.winner"}
 # Every key the report has printed, in its order: a renamed or moved field shows here.
 KEYS = {
     "": ["experiment", "control", "decision", "variants", "comparisons", "omnibus", "power",
-         "missing", "verdict", "pairwise", "delegation", "sequential"],
+         "missing", "verdict", "pairwise", "delegation", "agentic", "sequential"],
     "experiment": ["id", "name", "provider", "simulated", "status", "tasks", "epochs", "suite",
                    "created_at"],
     "decision": ["primary", "alpha", "guardrails", "guardrail_confidence", "effect_of_interest",
                  "guardrail_mode"],
     "variants[]": ["label", "ref", "trials", "errors", "quality", "cost", "latency", "model",
-                   "model_alias", "delegation", "quality_paired"],
+                   "model_alias", "delegation", "agentic", "quality_paired"],
     "variants[].quality": ["mean", "se", "ci", "n_tasks", "ci_method"],
     "variants[].cost": ["mean", "total", "n_tasks"],
     "variants[].latency": ["p50", "p90", "n_trials"],

@@ -174,7 +174,7 @@ def test_an_agent_call_is_its_subagent_type_and_no_subagent_runs(fake_api: Any) 
 
 
 def test_the_agent_files_are_written_byte_for_byte(tmp_path: Path) -> None:
-    from experiments.routers.claude_code import write_agents
+    from experiments.claude_code_runtime import write_agents
 
     crlf = _agent(OTHER.replace(b"\n", b"\r\n"), "crlf.md")
     write_agents(tmp_path, (SEED_AGENT, crlf))

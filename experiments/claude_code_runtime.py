@@ -1,0 +1,289 @@
+"""What every run of the real Claude Code CLI shares: finding the binary, its version, the quiet
+environment of a fresh ``HOME``, key scrubbing, and making sure nothing of a session outlives it.
+
+The ``claude-code`` router, its capture and the agentic trials' ``claude-code`` runtime all start
+the CLI through these. The key is only ever in the child's environment: never in a file, a
+detail or an error (``scrub`` takes it out of every line kept).
+
+Processes are found through ``/proc`` (Linux): the CLI is not started in a session of its own
+(the SDK starts it), so its descendants are read before it is killed, and anything still
+running in a trial's folder afterwards is ended too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.errors import SpecError
+from experiments.providers.base import FatalProviderError, Usage
+from experiments.roster import RosterAgent
+
+CLI_ENV = "REGISTRY_CLAUDE_CLI"
+VERSION_TIMEOUT_S = 30.0
+# The environment every Claude Code run of this project gets, whatever else it inherits.
+QUIET_ENV = {
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+PASSED_THROUGH = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")
+# Statuses no retry can cure: the run stops (FatalProviderError), as the providers do.
+FATAL_STATUSES = frozenset({400, 401, 403, 404})
+AUTH_STATUSES = frozenset({401, 403})
+
+
+def require_sdk(who: str) -> None:
+    """``SpecError`` naming the extra when ``claude_agent_sdk`` cannot be imported; ``who``
+    says what needs it (``router claude-code``)."""
+    try:
+        import claude_agent_sdk  # noqa: F401
+    except ImportError:
+        raise SpecError(
+            f"{who} needs the claude-code extra: pip install 'agent-registry[claude-code]'"
+        ) from None
+
+
+def missing_key(who: str) -> str:
+    return f"{who} needs ANTHROPIC_API_KEY in the environment"
+
+
+def bundled_cli() -> Path | None:
+    """The CLI ``claude_agent_sdk`` ships (None: the package or its binary is missing)."""
+    try:
+        spec = importlib.util.find_spec("claude_agent_sdk")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "_bundled" / "claude"
+    return path if path.is_file() else None
+
+
+def find_cli(cli: str | None = None) -> str:
+    """The claude binary to run: ``cli``, else ``REGISTRY_CLAUDE_CLI``, else the bundled one."""
+    chosen = cli or os.environ.get(CLI_ENV)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            found = shutil.which(chosen)
+            if found is None:
+                raise SpecError(f"no claude binary at {chosen} ({CLI_ENV})")
+            path = Path(found)
+        return str(path)
+    bundled = bundled_cli()
+    if bundled is None:
+        raise SpecError(f"claude_agent_sdk has no bundled claude binary; set {CLI_ENV}")
+    return str(bundled)
+
+
+def cli_version(cli: str, *, timeout_s: float = VERSION_TIMEOUT_S) -> str:
+    """``claude --version`` as ``2.1.332``; ``SpecError`` when it fails or hangs."""
+    try:
+        done = subprocess.run(
+            [cli, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, **QUIET_ENV},
+        )
+    except subprocess.TimeoutExpired:
+        raise SpecError(f"{cli} --version did not answer within {timeout_s:g} s") from None
+    except OSError as err:
+        raise SpecError(f"cannot run {cli}: {err.strerror or err}") from None
+    match = re.search(r"\d+\.\d+\.\d+\S*", done.stdout)
+    if done.returncode != 0 or match is None:
+        line = first_line(done.stderr) or first_line(done.stdout) or f"exit {done.returncode}"
+        raise SpecError(f"{cli} --version failed: {line}")
+    return match.group(0)
+
+
+def session_env(home: Path, **overrides: str) -> dict[str, str]:
+    """The variables a Claude Code run gets on top of what it inherits: a fresh ``HOME`` (and
+    config folder), the quiet switches, and the base URL and key from this environment."""
+    env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), **QUIET_ENV}
+    for name in PASSED_THROUGH:
+        value = os.environ.get(name)
+        if value:
+            env[name] = value
+    env.update(overrides)
+    return env
+
+
+def first_line(text: str | None) -> str:
+    """The first non-blank line of ``text``, stripped ("" when there is none)."""
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def write_agents(folder: Path, agents: Sequence[RosterAgent]) -> None:
+    """``.claude/agents/<name>.md`` for each project agent, byte for byte as the question has it."""
+    target = folder / ".claude" / "agents"
+    target.mkdir(parents=True, exist_ok=True)
+    for agent in agents:
+        if agent.builtin:
+            continue
+        if not agent.name or "/" in agent.name or agent.name in (".", ".."):
+            raise SpecError(f"agent name {agent.name!r} is not a plain file name")
+        # newline="" keeps the markdown's own line endings.
+        with (target / f"{agent.name}.md").open("w", encoding="utf-8", newline="") as out:
+            out.write(agent.markdown)
+
+
+STDERR_LINES = 200  # of a CLI run's stderr, kept to explain a failure
+
+
+class CliDiagnostics:
+    """What a CLI run says when it goes wrong, key scrubbed: its stderr (the first
+    ``STDERR_LINES`` lines, ``on_stderr`` is the SDK's callback) and the error lines made of it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = tuple(secrets)
+        self.stderr: list[str] = []
+
+    def on_stderr(self, line: str) -> None:
+        if len(self.stderr) < STDERR_LINES:
+            self.stderr.append(scrub(line, self.secrets))
+
+    def first_stderr(self) -> str:
+        return next((line for line in self.stderr if line.strip()), "")
+
+    def failed(self, err: Exception) -> str:
+        """The line of an SDK error: the CLI's first stderr line, else the error's own."""
+        line = self.first_stderr() or first_line(scrub(str(err), self.secrets))
+        return f"claude-code failed: {line or type(err).__name__}"
+
+    def no_result(self) -> str:
+        return f"claude-code ended without a result: {self.first_stderr() or 'no output'}"
+
+    def result_error(self, result: Any) -> tuple[str, int | None]:
+        """The line of an error result and its API status (None: not an API error)."""
+        text = first_line(scrub(str(result.result or ""), self.secrets))
+        errors = getattr(result, "errors", None) or []
+        text = text or first_line(scrub(" ".join(map(str, errors)), self.secrets))
+        status = getattr(result, "api_error_status", None)
+        return f"claude-code: {text or result.subtype}", status if isinstance(status, int) else None
+
+
+def auth_failure(data: Mapping[str, Any]) -> tuple[int, str] | None:
+    """An ``api_retry`` event's authentication failure (status, what), if it is one: Claude Code
+    would retry it for minutes, and no retry can cure it."""
+    status = data.get("error_status")
+    if isinstance(status, int) and status in AUTH_STATUSES:
+        return status, str(data.get("error") or "authentication")
+    return None
+
+
+def refused_key(status: int, what: str) -> FatalProviderError:
+    return FatalProviderError(
+        f"claude-code: the API refused the key ({status} {what}); check ANTHROPIC_API_KEY",
+        status=status,
+    )
+
+
+def usage_of(raw: Mapping[str, Any] | None) -> Usage:
+    """The ``usage`` of a Claude Code result as a ``Usage``."""
+    raw = raw or {}
+
+    def count(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    return Usage(
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cache_write_tokens=count("cache_creation_input_tokens"),
+        cache_read_tokens=count("cache_read_input_tokens"),
+    )
+
+
+def cli_pid(client: Any) -> int | None:
+    """The process id of the CLI an SDK client started (None: not started, or gone)."""
+    process = getattr(getattr(client, "_transport", None), "_process", None)
+    pid = getattr(process, "pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def kill_client(client: Any) -> None:
+    """SIGKILL the CLI of ``client`` at once. The SDK keeps the process on its transport; its
+    own close would wait up to 10 s for the process to leave by itself."""
+    process = getattr(getattr(client, "_transport", None), "_process", None)
+    if process is not None and getattr(process, "returncode", 0) is None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            process.kill()
+
+
+def descendants(pid: int) -> list[int]:
+    """The live descendants of ``pid`` (children first), read from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in _proc_pids():
+        parent = _parent(entry)
+        if parent is not None:
+            children.setdefault(parent, []).append(entry)
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Processes (other than this one) whose working folder is ``folder`` or inside it."""
+    root = str(folder.resolve())
+    found = []
+    for pid in _proc_pids():
+        if pid == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            found.append(pid)
+    return found
+
+
+def kill_all(pids: Sequence[int]) -> int:
+    """SIGKILL each of ``pids``; how many were still there to kill."""
+    killed = 0
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def _proc_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int | None:
+    """The parent of a live (not zombie) process; None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[1])

@@ -1,0 +1,189 @@
+"""The agentic trial: the variant works in a copy of the task's workspace; its checks grade it.
+
+Per cell: a fresh temporary folder with a copy of the task's workspace (a git repository with a
+baseline commit, the variant's file in ``.claude/agents/``) and a fresh ``HOME``
+(``experiments.workspace``); a session played by the plan's runtime (``experiments.sessions``:
+the real Claude Code as the agent, or the offline simulation); then ``git diff`` against the
+baseline and the task's checks, in order, in the workspace. Every check is a grade of 0 or 1
+(``check_grades``), combined with the task's graders over the final answer. Anything still running
+in the workspace afterwards is killed, and the folder is removed unless the run keeps it
+(``--keep-workspaces``: ``kept`` lists the folders).
+
+A session that reaches its turn or time limit is a measurement, checked like any other; one that
+``ended`` in ``error`` fails the trial (retried on resume). An agentic trial is never cached: a
+replayed answer could not rebuild the workspace its checks read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.errors import SpecError
+from experiments.agentic_plan import Agentic
+from experiments.claude_code_runtime import kill_all, processes_in
+from experiments.graders.base import GradeResult
+from experiments.kinds.base import CellEstimate, ModelCalls, Outcome, register_trial_kind
+from experiments.plan import Cell, Plan
+from experiments.pricing import PriceTable, cost_usd
+from experiments.sessions.base import ERROR, Runtime, SessionSetup, estimated_usage
+from experiments.workspace import diff, prepare, run_checks
+
+TEMP_PREFIX = "registry-agentic-"
+
+
+def make_runtime(name: str) -> Runtime:
+    """The runtime a spec names; ``SpecError`` when it cannot run here."""
+    if name == "claude-code":
+        from experiments.sessions.claude_code import ClaudeCodeRuntime
+
+        return ClaudeCodeRuntime()
+    if name == "simulated":
+        from experiments.sessions.simulated import SimulatedRuntime
+
+        return SimulatedRuntime()
+    raise SpecError(f"unknown agentic runtime {name!r}; one of claude-code, simulated")
+
+
+class AgenticTrial:
+    name = "agentic"
+
+    def __init__(self, plan: Plan, prices: PriceTable, runtime: Runtime | None = None) -> None:
+        if plan.document.agentic is None:
+            raise SpecError(f"experiment {plan.name!r}: an agentic plan without its tasks")
+        self.plan = plan
+        self.prices = prices
+        self.agentic: Agentic = plan.document.agentic
+        self.runtime = runtime or make_runtime(self.agentic.settings.runtime)
+        self.keep_workspaces = False
+        self.kept: list[Path] = []  # the trial folders kept, in the order their trials ended
+
+    def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
+        """Rough: a typical session of ``sessions.base.EXPECTED_TURNS`` turns (at most
+        ``max_turns``), each resending the conversation, priced without prompt caching."""
+        turns, usage = estimated_usage(self.agentic.settings.max_turns)
+        cost = cost_usd(cell.arm.model_id, usage, batch=False, table=self.prices)
+        return CellEstimate(turns, usage.input_tokens, usage.output_tokens, cost)
+
+    def cache_key(self, cell: Cell) -> None:
+        return None
+
+    def replay(self, cell: Cell, record: Mapping[str, Any]) -> Outcome:
+        raise SpecError("an agentic trial is never replayed from the cache")
+
+    async def run(self, cell: Cell, calls: ModelCalls) -> Outcome:
+        """One session and its checks; ``calls`` is unused (the session makes its own)."""
+        task = self.agentic.tasks[cell.task.id]
+        settings = self.agentic.settings
+        root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+        started = time.monotonic()
+        try:
+            try:
+                folder = await asyncio.to_thread(prepare, root, task.workspace, cell.arm.agent)
+            except (OSError, SpecError) as err:
+                return self._failed(cell, f"cannot prepare the workspace: {err}")
+            setup = SessionSetup(
+                workspace=folder.work,
+                home=folder.home,
+                agent=cell.arm.agent,
+                model_id=cell.arm.model_id,
+                prompt=cell.task.prompt,
+                max_turns=settings.max_turns,
+                time_limit_s=settings.time_limit_s,
+                seed=self.plan.seed,
+                arm_label=cell.arm.label,
+                task_id=cell.task.id,
+                epoch=cell.epoch,
+                system=cell.arm.system,
+                reference=cell.task.reference,
+                solution=task.solution,
+            )
+            session = await self.runtime.play(setup)
+            wall = time.monotonic() - started
+            leftovers = session.leftover_processes + kill_all(processes_in(folder.work))
+            secrets = [os.environ.get("ANTHROPIC_API_KEY", "")]
+            changes, cut = await asyncio.to_thread(diff, folder)
+            checks = await run_checks(
+                folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
+            )
+            leftovers += kill_all(processes_in(folder.work))
+        finally:
+            if self.keep_workspaces:
+                self.kept.append(root)
+            else:
+                await asyncio.to_thread(shutil.rmtree, root, True)
+        cost = session.cost_usd
+        if cost is None:
+            cost = cost_usd(cell.arm.model_id, session.usage, batch=False, table=self.prices)
+        details = {
+            **self._facts(),
+            "ended": session.ended,
+            "turns": session.turns,
+            "tool_calls": dict(sorted(session.tool_calls.items())),
+            "requests": session.requests,
+            "session_id": session.session_id,
+            "session_error": session.error,
+            "wall_s": round(wall, 3),
+            "checks": [check.to_json() for check in checks],
+            "diff": changes,
+            "diff_truncated": cut,
+            "leftover_processes": leftovers,
+            "workspace": str(root) if self.keep_workspaces else None,
+        }
+        return Outcome(
+            text=session.answer,
+            error=session.error if session.ended == ERROR else None,
+            model_id=session.model_id or cell.arm.model_id,
+            stop_reason=session.ended,
+            usage=session.usage,
+            cost_usd=cost,
+            latency_s=wall,
+            request=self._request_record(cell),
+            details=details,
+        )
+
+    def _failed(self, cell: Cell, message: str) -> Outcome:
+        return Outcome(error=message, request=self._request_record(cell), details=self._facts())
+
+    def _facts(self) -> dict[str, Any]:
+        return {
+            "runtime": self.runtime.name,
+            "runtime_version": self.runtime.version,
+            "simulated": self.runtime.simulated,
+            "max_turns": self.agentic.settings.max_turns,
+            "time_limit_s": self.agentic.settings.time_limit_s,
+        }
+
+    def _request_record(self, cell: Cell) -> dict[str, Any]:
+        return {
+            "runtime": self.runtime.name,
+            "runtime_version": self.runtime.version,
+            "model": cell.arm.model_id,
+            "agent": cell.arm.agent.name,
+            "prompt_sha256": hashlib.sha256(cell.task.prompt.encode()).hexdigest(),
+        }
+
+
+def check_grades(outcome: Outcome) -> tuple[GradeResult, ...]:
+    """An agentic outcome's checks as grades: 1 passed, 0 failed (none for other kinds)."""
+    checks = (outcome.details or {}).get("checks") or []
+    return tuple(
+        GradeResult(
+            grader=check["name"],
+            score=1.0 if check["passed"] else 0.0,
+            passed=bool(check["passed"]),
+            reason=check.get("reason") or "",
+            details={"check": True, "exit_code": check.get("exit_code")},
+        )
+        for check in checks
+    )
+
+
+register_trial_kind("agentic", AgenticTrial)

@@ -1,0 +1,213 @@
+"""The ``claude-code`` runtime: the real Claude Code CLI runs the session as the variant's agent.
+
+The CLI starts (through ``claude_agent_sdk``) in the trial's workspace with the fresh ``HOME``
+and the quiet environment of ``experiments.claude_code_runtime``, as ``--agent NAME`` (the
+variant's file is in the workspace's ``.claude/agents/``), on the arm's model, with the tools the
+agent's frontmatter allows (``tools``, minus ``disallowedTools``) and never ``WebFetch`` or
+``WebSearch`` (no network beyond the API) or ``AskUserQuestion`` (a trial has no user). Edits
+and commands run without prompting (a permission callback allows every tool offered; as root
+Claude Code refuses ``bypassPermissions``).
+
+The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
+``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``.
+Whatever the ending, the CLI and its descendants are killed once it is reached: nothing of the
+session outlives ``play()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import Counter
+from typing import Any
+
+from experiments.claude_code_runtime import (
+    FATAL_STATUSES,
+    CliDiagnostics,
+    auth_failure,
+    cli_pid,
+    cli_version,
+    descendants,
+    find_cli,
+    kill_all,
+    kill_client,
+    missing_key,
+    refused_key,
+    require_sdk,
+    session_env,
+    usage_of,
+)
+from experiments.providers.base import FatalProviderError
+from experiments.sessions.base import (
+    ERROR,
+    FINISHED,
+    TIME_LIMIT,
+    TURN_LIMIT,
+    SessionResult,
+    SessionSetup,
+)
+from experiments.workspace import git_env
+from variants.agentfile import AgentDefinition
+from variants.tools import split_tools
+
+WHO = "runtime claude-code"
+# No network beyond the API, whatever the agent's frontmatter allows; and no user to ask.
+NEVER_TOOLS = ("WebFetch", "WebSearch", "AskUserQuestion")
+
+
+class _Session:
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.diagnostics = CliDiagnostics(secrets)
+        self.tools: Counter[str] = Counter()
+        self.last_text: str | None = None
+        self.message_ids: set[str] = set()
+        self.retries = 0
+        self.fatal: tuple[int, str] | None = None
+        self.model: str | None = None
+        self.session_id: str | None = None
+        self.result: Any = None  # the ResultMessage
+        self.error: str | None = None
+        self.leftovers = 0
+
+
+class ClaudeCodeRuntime:
+    name = "claude-code"
+    simulated = False
+
+    def __init__(self) -> None:
+        require_sdk(WHO)
+        self.cli = find_cli()
+        self.cc_version = cli_version(self.cli)
+
+    @property
+    def version(self) -> str:
+        return f"claude-code {self.cc_version}"
+
+    async def play(self, setup: SessionSetup) -> SessionResult:
+        key = os.environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            raise FatalProviderError(missing_key(WHO))
+        session = _Session((key,))
+        ended = None
+        try:
+            async with asyncio.timeout(setup.time_limit_s):
+                await self._run(setup, session)
+        except TimeoutError:
+            ended = TIME_LIMIT
+        if session.fatal is not None:
+            raise refused_key(*session.fatal)
+        return self._result(session, ended)
+
+    def _result(self, session: _Session, ended: str | None) -> SessionResult:
+        result = session.result
+        answer, error = session.last_text, session.error
+        turns = len(session.message_ids)
+        if result is not None:
+            turns = result.num_turns
+            if result.subtype == "success" and not result.is_error:
+                ended, answer = ended or FINISHED, result.result
+            elif result.subtype == "error_max_turns":
+                ended = ended or TURN_LIMIT
+            else:
+                message, status = session.diagnostics.result_error(result)
+                if status in FATAL_STATUSES:
+                    raise FatalProviderError(message, status=status)
+                ended, error = ended or ERROR, error or message
+        elif ended is None:
+            ended, error = ERROR, error or session.diagnostics.no_result()
+        cost = result.total_cost_usd if result is not None else None
+        return SessionResult(
+            ended=ended,
+            answer=answer,
+            turns=turns,
+            tool_calls=dict(session.tools),
+            usage=usage_of(result.usage if result is not None else None),
+            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            model_id=session.model,
+            requests=len(session.message_ids) + session.retries,
+            session_id=session.session_id,
+            error=error,
+            leftover_processes=session.leftovers,
+        )
+
+    async def _run(self, setup: SessionSetup, session: _Session) -> None:
+        from claude_agent_sdk import (
+            AssistantMessage,
+            ClaudeAgentOptions,
+            ClaudeSDKClient,
+            ClaudeSDKError,
+            PermissionResultAllow,
+            ResultMessage,
+            SystemMessage,
+            TextBlock,
+            ToolUseBlock,
+        )
+
+        async def allow(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
+            return PermissionResultAllow()
+
+        tools, disallowed = allowed_tools(setup.agent.markdown)
+        git = git_env(setup.home)
+        options = ClaudeAgentOptions(
+            cwd=str(setup.workspace),
+            model=setup.model_id,
+            cli_path=self.cli,
+            env=session_env(setup.home, GIT_CONFIG_GLOBAL=git["GIT_CONFIG_GLOBAL"]),
+            system_prompt={"type": "preset", "preset": "claude_code"},
+            extra_args={"agent": setup.agent.name},
+            tools=tools,
+            disallowed_tools=disallowed,
+            permission_mode="acceptEdits",
+            can_use_tool=allow,
+            max_turns=setup.max_turns,
+            stderr=session.diagnostics.on_stderr,
+        )
+        client = ClaudeSDKClient(options)
+        try:
+            await client.connect()
+            await client.query(setup.prompt)
+            async for message in client.receive_messages():
+                if isinstance(message, SystemMessage):
+                    if message.subtype == "init":
+                        session.session_id = message.data.get("session_id")
+                    elif message.subtype == "api_retry":
+                        session.retries += 1
+                        session.fatal = auth_failure(message.data)
+                        if session.fatal is not None:
+                            break
+                elif isinstance(message, AssistantMessage):
+                    session.model = session.model or message.model
+                    if message.parent_tool_use_id is None:
+                        session.message_ids.add(message.message_id or str(id(message)))
+                    for block in message.content:
+                        if isinstance(block, ToolUseBlock):
+                            session.tools[block.name] += 1
+                        elif isinstance(block, TextBlock) and message.parent_tool_use_id is None:
+                            session.last_text = block.text
+                elif isinstance(message, ResultMessage):
+                    session.result = message
+                    session.session_id = message.session_id or session.session_id
+                    break
+        except ClaudeSDKError as err:
+            session.error = session.diagnostics.failed(err)
+        finally:
+            # The CLI's tool processes first (they would outlive it), then the CLI itself.
+            pid = cli_pid(client)
+            children = descendants(pid) if pid is not None else []
+            kill_client(client)
+            session.leftovers = kill_all(children)
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
+
+def allowed_tools(markdown: str) -> tuple[list[str] | None, list[str]]:
+    """The tools an agent file allows (None: Claude Code's default set) and those it must not
+    use (its ``disallowedTools``, and ``NEVER_TOOLS`` always)."""
+    definition = AgentDefinition.parse(markdown.encode("utf-8"), origin="variant")
+    tools = definition.tools
+    denied = split_tools(definition.fields.get("disallowedTools")) or []
+    disallowed = [*denied, *(t for t in NEVER_TOOLS if t not in denied)]
+    if tools is not None:
+        tools = [t for t in tools if t not in disallowed]
+    return tools, disallowed

@@ -1,0 +1,257 @@
+"""An agentic trial's folder: the task's workspace copied and committed, its diff, its checks.
+
+A trial folder holds ``work/`` (the copy of the task's workspace, a git repository with one
+baseline commit, the agent's file in ``.claude/agents/``) and ``home/`` (the fresh ``HOME`` of the
+session and of every command). Git never reads the user's configuration
+(``GIT_CONFIG_GLOBAL=/dev/null``, no system file, ``HOME`` the fresh one).
+
+A ``run`` check is a shell command in the workspace, in a session (process group) of its own,
+``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
+``ANTHROPIC_*`` variable: the group is killed at its timeout and whatever it left running is
+killed once it exits. Its output goes to a file outside the workspace; its last ``TAIL_CHARS``
+characters are kept, key scrubbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import SpecError
+from experiments.agentic_tasks import Check
+from experiments.claude_code_runtime import scrub, write_agents
+from experiments.roster import RosterAgent
+
+TAIL_CHARS = 2_000
+MAX_DIFF_CHARS = 200_000
+GIT_TIMEOUT_S = 60.0
+# Never part of what the agent built: caches a test run leaves.
+EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
+
+
+@dataclass(frozen=True)
+class TrialFolder:
+    root: Path
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def bin(self) -> Path:
+        """``python`` and ``python3``: this interpreter, first on the checks' ``PATH``."""
+        return self.root / "bin"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    weight: float
+    exit_code: int | None = None  # a run check's exit code (None: killed, or not a command)
+    timed_out: bool = False
+    seconds: float | None = None
+    output_tail: str = ""
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "weight": self.weight,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "seconds": self.seconds,
+            "output_tail": self.output_tail,
+            "reason": self.reason,
+        }
+
+
+def git_env(home: Path) -> dict[str, str]:
+    return {
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "agent-registry",
+        "GIT_AUTHOR_EMAIL": "trial@agent-registry.invalid",
+        "GIT_COMMITTER_NAME": "agent-registry",
+        "GIT_COMMITTER_EMAIL": "trial@agent-registry.invalid",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+
+
+def _git(folder: TrialFolder, *args: str) -> str:
+    env = {**_clean_environ(), **git_env(folder.home)}
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=folder.work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise SpecError(f"git {args[0]} failed in a trial workspace: {err}") from None
+    if done.returncode != 0:
+        line = (done.stderr or done.stdout).strip().splitlines()
+        raise SpecError(f"git {args[0]} failed in a trial workspace: {line[0] if line else ''}")
+    return done.stdout
+
+
+def prepare(root: Path, workspace: Path, agent: RosterAgent) -> TrialFolder:
+    """Copy ``workspace`` into ``root/work``, write the agent's file and commit the baseline."""
+    folder = TrialFolder(root)
+    shutil.copytree(workspace, folder.work, symlinks=True)
+    folder.home.mkdir()
+    folder.logs.mkdir()
+    folder.bin.mkdir()
+    for name in ("python", "python3"):  # a wrapper, not a link: a venv's python finds its venv
+        wrapper = folder.bin / name
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        wrapper.chmod(0o755)
+    write_agents(folder.work, (agent,))
+    _git(folder, "init", "-q", "-b", "main")
+    (folder.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
+    (folder.work / ".git" / "info" / "exclude").write_text("\n".join(EXCLUDED) + "\n")
+    _git(folder, "add", "-A")
+    _git(folder, "commit", "-q", "--no-verify", "--allow-empty", "-m", "baseline")
+    return folder
+
+
+def lay_over(source: Path, target: Path, files: Sequence[Path] | None = None) -> None:
+    """Copy the regular files of ``source`` (or only ``files``, relative) over ``target``."""
+    chosen = files if files is not None else solution_files(source)
+    for relative in chosen:
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, destination)
+
+
+def solution_files(source: Path) -> list[Path]:
+    """The regular files under ``source``, relative and sorted."""
+    return sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
+
+
+def diff(folder: TrialFolder) -> tuple[str, bool]:
+    """``git diff`` of everything against the baseline, new files included, and whether it was
+    cut at ``MAX_DIFF_CHARS``."""
+    _git(folder, "add", "-A")
+    text = _git(folder, "diff", "--cached", "--no-color", "--no-ext-diff", "HEAD")
+    if len(text) > MAX_DIFF_CHARS:
+        return text[:MAX_DIFF_CHARS], True
+    return text, False
+
+
+async def run_checks(
+    folder: TrialFolder, checks: Sequence[Check], *, default_timeout_s: float,
+    secrets: Sequence[str],
+) -> list[CheckResult]:  # fmt: skip
+    """Every check, in order: its hidden files first, then the command or the file test."""
+    results = []
+    for index, check in enumerate(checks):
+        if check.hidden is not None:
+            shutil.copytree(check.hidden, folder.work, dirs_exist_ok=True)
+        if check.run is not None:
+            timeout = check.timeout_s or default_timeout_s
+            log = folder.logs / f"check-{index}.log"
+            results.append(await _run(folder, check, timeout, log, secrets))
+        else:
+            results.append(_file_check(folder.work, check))
+    return results
+
+
+async def _run(
+    folder: TrialFolder, check: Check, timeout_s: float, log: Path, secrets: Sequence[str]
+) -> CheckResult:
+    assert check.run is not None
+    env = {
+        **_clean_environ(),
+        **git_env(folder.home),
+        "PATH": os.pathsep.join((str(folder.bin), os.environ.get("PATH", ""))),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    started = time.monotonic()
+    timed_out = False
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_shell(
+            check.run,
+            cwd=folder.work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            await asyncio.wait_for(process.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            # The command's whole group: on a timeout, a cancellation, or what it left behind.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    seconds = round(time.monotonic() - started, 3)
+    tail = scrub(_tail(log), secrets)
+    if timed_out:
+        return CheckResult(check.name, False, check.weight, None, True, seconds, tail,
+                           f"killed after {timeout_s:g} s")  # fmt: skip
+    code = process.returncode
+    return CheckResult(check.name, code == 0, check.weight, code, False, seconds, tail,
+                       f"exit {code}")  # fmt: skip
+
+
+def _file_check(work: Path, check: Check) -> CheckResult:
+    root = work.resolve()
+    if check.file_exists is not None:
+        found = [p for p in work.glob(check.file_exists) if _inside(p, root) and p.is_file()]
+        reason = f"{len(found)} file(s) match {check.file_exists}"
+        return CheckResult(check.name, bool(found), check.weight, reason=reason)
+    assert check.file_matches is not None
+    path, pattern = check.file_matches
+    target = work / path
+    if not (_inside(target, root) and target.is_file()):
+        return CheckResult(check.name, False, check.weight, reason=f"no file {path}")
+    text = target.read_text(encoding="utf-8", errors="replace")
+    matched = re.search(pattern, text, flags=re.MULTILINE) is not None
+    reason = f"{path} {'matches' if matched else 'does not match'} {pattern}"
+    return CheckResult(check.name, matched, check.weight, reason=reason)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
+
+
+def _tail(log: Path) -> str:
+    size = log.stat().st_size
+    with log.open("rb") as read:
+        read.seek(max(0, size - TAIL_CHARS * 4))
+        return read.read().decode("utf-8", errors="replace")[-TAIL_CHARS:]
+
+
+def _clean_environ() -> Mapping[str, str]:
+    """This process's environment without the API's variables (a check never needs the key)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}

@@ -1,0 +1,212 @@
+"""Agentic trials on the real Claude Code CLI (bundled with claude-agent-sdk) against the loopback
+fake, which scripts each session (tests/experiments/session_fake.py): tool calls that read, edit
+and write files in the trial's workspace and run a command, then a final answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import SEED, Cli
+from tests.experiments.session_fake import ScriptedSession, tool
+from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic
+
+pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
+
+SUITE = Path(__file__).parent / "agentic_suite"
+FINAL = "Implemented add and wrote NOTES.md."
+
+
+def _steps() -> list[Any]:
+    """Read calc.py, fix it, write a new file, run a command (leaving a process behind), answer."""
+    calc = lambda w: str(w / "calc.py")  # noqa: E731
+    command = "python -c 'import calc; print(calc.add(2, 3))' && (sleep 300 >/dev/null 2>&1 &)"
+    return [
+        lambda w: tool("Read", {"file_path": calc(w)}),
+        lambda w: tool("Edit", {"file_path": calc(w), "old_string": "raise NotImplementedError",
+                                "new_string": "return a + b"}),
+        lambda w: tool("Write", {"file_path": str(w / "NOTES.md"), "content": "add: done\n"}),
+        tool("Bash", {"command": command, "description": "Try add"}),
+        Text(FINAL, input_tokens=2_000, output_tokens=20),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("REGISTRY_CLAUDE_CLI", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    managers: list[Any] = []
+
+    def start(session: ScriptedSession) -> Any:
+        manager = fake_anthropic(session, x_api_key=True)
+        fake = manager.__enter__()
+        managers.append(manager)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        return fake
+
+    yield start
+    for manager in reversed(managers):
+        manager.__exit__(None, None, None)
+
+
+def _spec(tmp_path: Path, **extra: Any) -> Path:
+    suite = yaml.safe_load((SUITE / "suite.yaml").read_text())
+    suite["tasks"] = suite["tasks"][:1]
+    for folder in ("workspaces", "solutions", "hidden"):
+        shutil.copytree(SUITE / folder, tmp_path / folder, dirs_exist_ok=True)
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    spec = {
+        "name": "agentic-cc", "kind": "agentic", "runtime": "claude-code", "control": "a",
+        "variants": {"a": "backend-logic-implementer@1", "b": "backend-logic-implementer@1"},
+        "tasks": "suite.yaml", "max_turns": 10, "time_limit_s": 120, **extra,
+    }  # fmt: skip
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _trials(cli: Cli) -> list[dict[str, Any]]:
+    path = cli.db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "select variant, response_text, error, quality, cost_usd, details, input_tokens, "
+            "output_tokens, stop_reason from trial order by id"
+        ).fetchall()
+    return [
+        {"variant": v, "text": t, "error": e, "quality": q, "cost_usd": c,
+         "details": json.loads(d) if d else None, "tokens": (i, o), "stop_reason": s}
+        for v, t, e, q, c, d, i, o, s in rows
+    ]  # fmt: skip
+
+
+def _temp_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("registry-agentic-*")}
+
+
+def _leftovers() -> list[int]:
+    """Live processes of a trial: a claude child of this test, or anything in a trial folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            exe, cwd = os.readlink(entry / "exe"), os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if fields[0] == "Z":
+            continue
+        if "registry-agentic-" in cwd or (int(fields[1]) == os.getpid() and "claude" in exe):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_scripted_session_edits_the_workspace_and_passes_its_checks(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    session = ScriptedSession(_steps())
+    fake = fake_api(session)
+    before = _temp_folders()
+    started = time.monotonic()
+    run = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1)), "--json", "--quiet")
+    seconds = time.monotonic() - started
+    assert json.loads(run.stdout)["status"] == "completed"
+    trials = _trials(sqlite_cli)
+    assert len(trials) == 2 and session.requests == 10 == fake.message_calls
+    for trial in trials:
+        _check_scripted_trial(trial, fake.requests[0].body)
+    assert not _leftovers() and _temp_folders() == before
+    trial = trials[0]
+    print(
+        f"\none scripted trial: {fake.message_calls // 2} requests, {trial['tokens']} tokens, "
+        f"{trial['details']['wall_s']} s session; two trials: {seconds:.1f} s registry run"
+    )
+
+
+def _check_scripted_trial(trial: dict[str, Any], body: dict[str, Any]) -> None:
+    details = trial["details"]
+    assert trial["error"] is None and trial["text"] == FINAL
+    assert details["ended"] == "finished" == trial["stop_reason"]
+    assert details["turns"] == 5 and details["requests"] == 5
+    assert details["tool_calls"] == {"Bash": 1, "Edit": 1, "Read": 1, "Write": 1}
+    assert details["runtime_version"].startswith("claude-code 2.")
+    # What the workspace holds: the fix and the new file, against the baseline.
+    assert "-    raise NotImplementedError\n+    return a + b" in details["diff"]
+    assert "new file mode 100644" in details["diff"] and "+add: done" in details["diff"]
+    assert ".claude/agents" not in details["diff"] and "tests_hidden" not in details["diff"]
+    checks = {c["name"]: c for c in details["checks"]}
+    assert checks["hidden-tests"]["passed"] and checks["hidden-tests"]["exit_code"] == 0
+    assert "1 passed" in checks["hidden-tests"]["output_tail"]
+    assert checks["adds"]["passed"] and trial["quality"] == 1.0
+    # Tokens and cost as Claude Code reports them: the fake's usage, summed over the session.
+    assert trial["tokens"] == (5 * 2_000, 4 * 50 + 20)
+    assert trial["cost_usd"] > 0
+    # The session ran as the agent, on its tools, without the web or a user to ask.
+    assert "You are an expert backend engineer" in json.dumps(body["system"])
+    names = {t["name"] for t in body["tools"]}
+    assert {"Bash", "Edit", "Read", "Write"} <= names
+    assert not names & {"WebFetch", "WebSearch", "AskUserQuestion"}
+    assert DEFAULT_KEY not in json.dumps(details)
+    # The command's background sleep was killed with the session.
+    assert details["leftover_processes"] >= 1
+
+
+def test_a_limited_agent_at_its_turn_limit_is_checked_and_its_workspace_kept(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+) -> None:
+    # An agent limited to Bash and Read (and WebFetch, which no trial gets).
+    limited = SEED.read_text().replace(
+        "model: sonnet\n", "model: sonnet\ntools: Bash, Read, WebFetch\n"
+    )
+    (tmp_path / "limited.md").write_text(limited)
+    sqlite_cli.ok("publish", str(tmp_path / "limited.md"))
+    session = ScriptedSession([tool("Bash", {"command": "true", "description": "Wait"})])
+    fake = fake_api(session)
+    spec = _spec(tmp_path, epochs=1, max_turns=2)
+    run = sqlite_cli.ok("run", str(spec), "--quiet", "--keep-workspaces")
+    trials = _trials(sqlite_cli)
+    kept = [Path(t["details"]["workspace"]) for t in trials]
+    try:
+        for trial in trials:
+            details = trial["details"]
+            assert trial["error"] is None and details["ended"] == "turn_limit"
+            assert details["turns"] <= 3 and details["tool_calls"] == {"Bash": 2}
+            assert not any(c["passed"] for c in details["checks"]) and trial["quality"] == 0.0
+        assert session.requests == 4
+        offered = {t["name"] for r in fake.requests if r.body.get("tools") for t in r.body["tools"]}
+        assert {"Bash", "Read"} <= offered and not offered & {"Edit", "Write", "WebFetch"}
+        for folder in kept:
+            assert f"  {folder}" in run.stderr and (folder / "work/calc.py").is_file()
+    finally:
+        for folder in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+    assert not _leftovers()
+
+
+def test_a_session_at_its_time_limit_is_killed(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    session = ScriptedSession([Text("never")], stall_s=60)
+    fake_api(session)
+    before = _temp_folders()
+    started = time.monotonic()
+    sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, time_limit_s=6)), "--quiet")
+    assert time.monotonic() - started < 30
+    for trial in _trials(sqlite_cli):
+        details = trial["details"]
+        assert trial["error"] is None and details["ended"] == "time_limit"
+        assert 6 <= details["wall_s"] < 12
+        assert trial["quality"] == 0.0 and trial["text"] is None
+    assert not _leftovers() and _temp_folders() == before
