@@ -58,6 +58,22 @@ seed: {seed}
 concurrency: 16
 """
 
+AGENTIC_SPEC = """\
+# The demo's agentic experiment: each trial runs the variant as the agent in a copy of a small
+# project, and the task's hidden tests grade what it built. The simulated runtime plays each
+# session offline; `runtime: claude-code` runs the real Claude Code.
+name: demo-agentic
+kind: agentic
+variants:
+  control: {agent}@1
+  checklist: {agent}@checklist
+control: control
+tasks: {tasks}
+runtime: simulated
+seed: {seed}
+concurrency: 4
+"""
+
 
 def _run(ctx: click.Context, spec: Path) -> None:
     """``registry run SPEC``, as typed, with progress."""
@@ -175,6 +191,17 @@ def demo(ctx: click.Context, folder: Path, epochs: int, seed: int) -> None:
     _run(ctx, delegation)
     _step("8. The delegation report (registry report demo-delegation)")
     ctx.invoke(report, experiment="demo-delegation", markdown=False, seed=None, as_json=False)
+    agentic = folder / "agentic.yaml"
+    agentic.write_text(
+        AGENTIC_SPEC.format(agent=AGENT, tasks=data_path("agentic/suite.yaml"), seed=seed)
+    )
+    _step(
+        f"9. What does the agent build? {agentic}: each trial works in a copy of a small "
+        "project, and hidden tests run after the session grade it"
+    )
+    _run(ctx, agentic)
+    _step("10. The agentic report (registry report demo-agentic)")
+    ctx.invoke(report, experiment="demo-agentic", markdown=False, seed=None, as_json=False)
     click.echo()
     click.secho("Open the dashboard on these results:", bold=True)
     click.echo(f"  registry --db {db} dashboard")

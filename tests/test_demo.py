@@ -21,6 +21,8 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
         "6. Export",
         "7. Does Claude pick the agent?",
         "8. The delegation report",
+        "9. What does the agent build?",
+        "10. The agentic report",
     ):
         assert step in out
     assert "SIMULATED" in out
@@ -37,7 +39,8 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
     assert b"Passwords: a slow adaptive hash" in exported.read_bytes()
     listed = json.loads(demo_db.ok("experiments", "--json").stdout)
     assert [(e["name"], e["status"], e["trials"]) for e in listed] == [
-        ("demo-delegation", "completed", 2 * 58 * 3),  # newest first
+        ("demo-agentic", "completed", 2 * 10),  # newest first
+        ("demo-delegation", "completed", 2 * 58 * 3),
         ("demo-backend", "completed", 3 * 28 * 3),
     ]
     # The delegation report: routing figures of both variants, and what changed between them.
@@ -48,6 +51,14 @@ def test_demo_runs_the_whole_loop_and_ships_the_winner(tmp_path: Path) -> None:
         assert 0 < variant["delegation"]["recall"]["rate"] < 1
     assert delegation["delegation"]["changed"]
     assert "routed correctly" in out and "requests that changed:" in out
+    # The agentic report: every session ran the shipped suite's checks, and the sessions table.
+    agentic = json.loads(demo_db.ok("report", "demo-agentic", "--json").stdout)
+    assert agentic["agentic"]["runtime"] == "simulated"
+    for variant in agentic["variants"]:
+        figures = variant["agentic"]
+        assert figures["sessions"] == 10 and figures["ended"] == {"finished": 10}
+        assert 0.5 < figures["checks_passed"] <= 1 and figures["mean_turns"] > 0
+    assert "agentic sessions: run by simulated" in out
     log = json.loads(demo_db.ok("log", "backend-logic-implementer", "--json").stdout)
     reasons = [m["reason"] or "" for m in log["label_moves"] if m["label"] == "candidate"]
     assert reasons and reasons[0].startswith("winner of experiment 1")
