@@ -11,15 +11,20 @@ and the checks run in the trial's workspace after the session, in order:
 
 Each check is a score of 0 or 1 with a ``weight`` (1 by default), combined with the task's
 graders. Everything is checked while loading, in one line naming the file, the task and the field.
+
+The plan keeps each task's ``fingerprint``, a hash of every file of its folders, so that a
+resumed run refuses to start sessions from folders that changed since the experiment was planned
+(its trials would measure two different tasks under one id).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -75,12 +80,19 @@ class AgenticTask:
     workspace: Path
     checks: tuple[Check, ...]
     solution: Path | None = None  # laid over the workspace by the simulated runtime only
+    fingerprint: str = ""  # of every file in its folders when planned ("" in older plans)
+
+    def folders(self) -> tuple[Path, ...]:
+        """The workspace, the solution and each check's hidden folder, in a fixed order."""
+        hidden = (check.hidden for check in self.checks if check.hidden is not None)
+        return tuple(p for p in (self.workspace, self.solution, *hidden) if p is not None)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "workspace": str(self.workspace),
             "solution": str(self.solution) if self.solution else None,
             "checks": [check.to_json() for check in self.checks],
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -90,7 +102,35 @@ class AgenticTask:
             workspace=Path(raw["workspace"]),
             checks=tuple(Check.from_json(c) for c in raw.get("checks", [])),
             solution=Path(solution) if solution else None,
+            fingerprint=str(raw.get("fingerprint") or ""),
         )
+
+
+def fingerprint(folders: tuple[Path, ...]) -> str:
+    """sha256 over each folder's files: their paths inside it and their bytes."""
+    digest = hashlib.sha256()
+    for index, folder in enumerate(folders):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = path.relative_to(folder).as_posix().encode()
+            digest.update(b"%d\0%s\0%d\0" % (index, name, path.stat().st_size))
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def verify_unchanged(tasks: Mapping[str, AgenticTask]) -> None:
+    """``SpecError`` when a task's folders are gone or differ from what the plan recorded."""
+    for task_id, task in tasks.items():
+        if not task.fingerprint:
+            continue
+        missing = [folder for folder in task.folders() if not folder.is_dir()]
+        if missing:
+            raise SpecError(f"task {task_id!r}: {missing[0]} is gone; the experiment's trials "
+                            "start from it")  # fmt: skip
+        if fingerprint(task.folders()) != task.fingerprint:
+            raise SpecError(
+                f"task {task_id!r}: the files under {task.workspace.parent} changed since the "
+                "experiment was planned; run the changed suite as a new experiment"
+            )
 
 
 def parse_agentic_task(raw: Mapping[str, Any], where: str, base_dir: Path) -> AgenticTask | None:
@@ -112,7 +152,8 @@ def parse_agentic_task(raw: Mapping[str, Any], where: str, base_dir: Path) -> Ag
         if any(c.name == check.name for c in parsed):
             raise SpecError(f"{where}: checks[{index}].name: two checks named {check.name!r}")
         parsed.append(check)
-    return AgenticTask(workspace, tuple(parsed), solution)
+    task = AgenticTask(workspace, tuple(parsed), solution)
+    return replace(task, fingerprint=fingerprint(task.folders()))
 
 
 def _parse_check(raw: Any, where: str, base_dir: Path) -> Check:

@@ -28,6 +28,7 @@ from typing import Any
 
 from core.errors import SpecError
 from experiments.agentic_plan import Agentic
+from experiments.agentic_tasks import verify_unchanged
 from experiments.claude_code_runtime import kill_all, processes_in
 from experiments.graders.base import GradeResult
 from experiments.kinds.base import CellEstimate, ModelCalls, Outcome, register_trial_kind
@@ -61,6 +62,7 @@ class AgenticTrial:
         self.plan = plan
         self.prices = prices
         self.agentic: Agentic = plan.document.agentic
+        verify_unchanged(self.agentic.tasks)  # a resumed run starts from the same files
         self.runtime = runtime or make_runtime(self.agentic.settings.runtime)
         self.keep_workspaces = False
         self.kept: list[Path] = []  # the trial folders kept, in the order their trials ended

@@ -276,3 +276,24 @@ def test_a_resumed_agentic_run_uses_the_stored_workspaces_and_checks(
     assert all(v["agentic"]["sessions"] == 6 for v in report["variants"])
     helpful = next(v for v in report["variants"] if v["label"] == "helpful")
     assert helpful["agentic"]["checks_passed"] == 1.0
+
+
+@pytest.mark.parametrize("folder", ["workspaces", "hidden", "solutions"])
+def test_a_resumed_run_refuses_task_folders_that_changed_since_the_plan(
+    cli: Cli, tmp_path: Path, folder: str
+) -> None:
+    _publish_pair(cli, tmp_path)
+    suite = _suite_copy(tmp_path)
+    spec = _spec(tmp_path, tasks=str(suite))
+    stopped = cli("run", str(spec), "--json", "--quiet", "--max-cost", "5")
+    assert json.loads(stopped.stdout)["status"] == "stopped"
+    before = cli.ok("experiments", "--json").stdout
+    changed = next(p for p in sorted((suite.parent / folder).rglob("*")) if p.is_file())
+    original = changed.read_bytes()
+    changed.write_bytes(original + b"\n# edited after the run started\n")
+    refused = cli.one_error_line("run", str(spec), "--resume", "1", "--max-cost", "100")
+    assert "changed since the experiment was planned" in refused
+    assert cli.ok("experiments", "--json").stdout == before  # nothing ran, nothing changed
+    changed.write_bytes(original)  # the same files again: the resume goes ahead
+    resumed = cli.ok("run", str(spec), "--json", "--quiet", "--resume", "1", "--max-cost", "100")
+    assert json.loads(resumed.stdout)["status"] == "completed"
