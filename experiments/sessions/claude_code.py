@@ -50,7 +50,14 @@ from experiments.sessions.base import (
     SessionResult,
     SessionSetup,
 )
-from experiments.sessions.sandbox import FILE_TOOLS, bash_sandbox, denial, outside, require_sandbox
+from experiments.sessions.sandbox import (
+    FILE_TOOLS,
+    bash_sandbox,
+    denial,
+    outside,
+    require_sandbox,
+    sandbox_refusal,
+)
 from experiments.workspace import git_env
 from variants.agentfile import AgentDefinition
 from variants.tools import split_tools
@@ -69,6 +76,7 @@ class _Session:
         self.message_ids: set[str] = set()
         self.retries = 0
         self.fatal: tuple[int, str] | None = None
+        self.unsandboxed: str | None = None  # the CLI's refusal to start without its sandbox
         self.model: str | None = None
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
@@ -105,6 +113,8 @@ class ClaudeCodeRuntime:
             ended = TIME_LIMIT
         if session.fatal is not None:
             raise refused_key(*session.fatal)
+        if session.unsandboxed is not None:
+            raise FatalProviderError(session.unsandboxed)
         return self._result(session, ended)
 
     def _result(self, session: _Session, ended: str | None) -> SessionResult:
@@ -220,6 +230,7 @@ class ClaudeCodeRuntime:
                     break
         except ClaudeSDKError as err:
             session.error = session.diagnostics.failed(err)
+            session.unsandboxed = sandbox_refusal(str(err))
         finally:
             # The CLI's tool processes first (they would outlive it), then the CLI itself.
             pid = cli_pid(client)

@@ -8,7 +8,8 @@ workspace, the fresh ``HOME``, the system folders (not their secrets) and this i
 only the workspace (and a ``/tmp`` of its own), and reaches no network at all (no domain allowed;
 the CLI itself, outside the sandbox, still reaches the API). It must start
 (``failIfUnavailable``) and cannot be turned off for one command. ``require_sandbox`` refuses,
-before anything is spent, on a machine where it cannot work.
+before anything is spent, on a machine where it cannot work; ``sandbox_refusal`` recognises the
+CLI's own refusal, should it find a cause that check did not.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d")
 PROBE_TIMEOUT_S = 30.0
 OPT_OUT = "or set `sandbox: false` in the spec (Bash then reads the whole machine)"
+CLI_REFUSAL = "Sandbox required but unavailable"  # what the CLI says when it cannot start one
 
 
 def outside(tool: str, tool_input: Mapping[str, Any], workspace: Path) -> str | None:
@@ -108,6 +110,16 @@ def require_sandbox(who: str) -> None:
             f"allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
             f"kernel.apparmor_restrict_unprivileged_userns=0), {OPT_OUT}"
         )
+
+
+def sandbox_refusal(error: str) -> str | None:
+    """The line to stop a run with when the CLI refused to start without its sandbox (None: the
+    error is another); what ``require_sandbox`` did not foresee, so no session can succeed."""
+    at = error.find(CLI_REFUSAL)
+    if at < 0:
+        return None
+    reason = error[at:].splitlines()[0].split(" · ")[0]
+    return f"claude-code: {reason}: install what it names, {OPT_OUT}"
 
 
 def _plain_prefix(pattern: str) -> str:

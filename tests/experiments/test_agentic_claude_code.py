@@ -4,6 +4,7 @@ and write files in the trial's workspace and run a command, then a final answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,9 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
+from experiments.providers.base import FatalProviderError
+from experiments.roster import RosterAgent
+from experiments.sessions.base import SessionSetup
+from experiments.workspace import prepare
 from tests.conftest import SEED, Cli
 from tests.experiments.session_fake import ScriptedSession, tool
 from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic
+from variants.agentfile import AgentDefinition
 
 pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
 
@@ -312,3 +318,31 @@ def test_without_a_working_sandbox_the_run_is_refused_before_anything_is_spent(
     unsandboxed = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, sandbox=False)), "--quiet")
     assert "warning: sandbox: false: the agent's Bash commands can read" in unsandboxed.stderr
     assert {t["details"]["sandbox"] for t in _trials(sqlite_cli)} == {False}
+
+
+def test_the_clis_own_refusal_to_start_unsandboxed_stops_the_run(
+    tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cause the check before the run did not see (here socat gone after it) is fatal too."""
+    from experiments.sessions.claude_code import ClaudeCodeRuntime
+
+    fake = fake_api(ScriptedSession([Text(FINAL)]))
+    runtime = ClaudeCodeRuntime()
+    agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
+    folder = prepare(tmp_path / "trial", SUITE / "workspaces/add-function", agent)
+    tools = tmp_path / "no-socat"
+    tools.mkdir()
+    for name in ("bwrap", "sh", "bash"):
+        (tools / name).symlink_to(shutil.which(name) or name)
+    monkeypatch.setenv("PATH", str(tools))
+    setup = SessionSetup(
+        workspace=folder.work, home=folder.home, agent=agent, model_id="claude-sonnet-4-5",
+        prompt="Implement add.", max_turns=5, time_limit_s=60, seed=1, arm_label="a",
+        task_id="add-function", epoch=0, system="",
+    )  # fmt: skip
+    with pytest.raises(FatalProviderError) as refused:
+        asyncio.run(runtime.play(setup))
+    message = str(refused.value)
+    assert message.startswith("claude-code: Sandbox required but unavailable")
+    assert "socat" in message and "sandbox: false" in message and "\n" not in message
+    assert fake.message_calls == 0 and not _leftovers()
