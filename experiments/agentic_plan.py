@@ -35,6 +35,7 @@ class Agentic:
             max_turns=int(raw.get("max_turns", defaults.max_turns)),
             time_limit_s=float(raw.get("time_limit_s", defaults.time_limit_s)),
             check_timeout_s=float(raw.get("check_timeout_s", defaults.check_timeout_s)),
+            sandbox=bool(raw.get("sandbox", defaults.sandbox)),
         )
         tasks = {k: AgenticTask.from_json(v) for k, v in (raw.get("tasks") or {}).items()}
         return cls(settings, tasks)

@@ -222,7 +222,7 @@ def run(
     _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     # Made before anything is stored or spent: a router that cannot run here says so now.
     kind = trial_kind(plan, load_price_table())
-    if isinstance(kind, DelegationTrial):
+    if isinstance(kind, DelegationTrial | AgenticTrial):
         for warning in kind.warnings():
             echo(f"warning: {warning}", err=True)
     if keep_workspaces:

@@ -61,6 +61,7 @@ KNOWN_KEYS = (
     "max_turns",
     "time_limit_s",
     "check_timeout_s",
+    "sandbox",
 )
 # Tasks per look of a sequential run when the spec says only `sequential: true`: small enough
 # to stop early on a clear answer, large enough that a look has a few tasks to test.
@@ -74,7 +75,7 @@ ROUTER_NAMES = ("simulated", "messages", "claude-code")
 DELEGATION_KEYS = ("roster", "router", "main_model", "router_timeout_s", "capture")
 # What plays an agentic trial's session: the real Claude Code CLI, or the offline simulation.
 RUNTIME_NAMES = ("simulated", "claude-code")
-AGENTIC_KEYS = ("runtime", "max_turns", "time_limit_s", "check_timeout_s")
+AGENTIC_KEYS = ("runtime", "max_turns", "time_limit_s", "check_timeout_s", "sandbox")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class AgenticSpec:
     max_turns: int = 30
     time_limit_s: float = 600.0  # one session's wall clock; the CLI is killed at the limit
     check_timeout_s: float = 120.0  # a `run` check without its own timeout_s
+    sandbox: bool = True  # claude-code: Bash in Claude Code's sandbox (false: warned)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +132,7 @@ class AgenticSpec:
             "max_turns": self.max_turns,
             "time_limit_s": self.time_limit_s,
             "check_timeout_s": self.check_timeout_s,
+            "sandbox": self.sandbox,
         }
 
 
@@ -425,11 +428,15 @@ def _agentic_spec(raw: Mapping[str, Any], fail: Any) -> AgenticSpec:
             raise fail(key, f"must be a number of seconds from 1 to 86400, got {value!r}")
         return float(value)
 
+    sandbox = raw.get("sandbox", AgenticSpec.sandbox)
+    if not isinstance(sandbox, bool):
+        raise fail("sandbox", f"must be true or false, got {sandbox!r}")
     return AgenticSpec(
         runtime,
         turns,
         seconds("time_limit_s", AgenticSpec.time_limit_s),
         seconds("check_timeout_s", AgenticSpec.check_timeout_s),
+        sandbox,
     )
 
 

@@ -9,6 +9,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[dev,claude-code]'
 
 export REGISTRY_TEST_PG="${REGISTRY_TEST_PG:-$(bash scripts/ensure-postgres.sh)}"
+bash scripts/ensure-bubblewrap.sh
 if [ -f scripts/ensure-chromium.sh ]; then
   REGISTRY_TEST_CHROMIUM="${REGISTRY_TEST_CHROMIUM:-$(bash scripts/ensure-chromium.sh)}"
   export REGISTRY_TEST_CHROMIUM

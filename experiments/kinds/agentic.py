@@ -40,12 +40,13 @@ from experiments.workspace import diff, prepare, run_checks
 TEMP_PREFIX = "registry-agentic-"
 
 
-def make_runtime(name: str) -> Runtime:
-    """The runtime a spec names; ``SpecError`` when it cannot run here."""
+def make_runtime(name: str, *, sandbox: bool = True) -> Runtime:
+    """The runtime a spec names; ``SpecError`` when it cannot run here (``sandbox``: the
+    claude-code runtime's Bash sandbox, whose tools must then be installed)."""
     if name == "claude-code":
         from experiments.sessions.claude_code import ClaudeCodeRuntime
 
-        return ClaudeCodeRuntime()
+        return ClaudeCodeRuntime(sandbox=sandbox)
     if name == "simulated":
         from experiments.sessions.simulated import SimulatedRuntime
 
@@ -63,9 +64,19 @@ class AgenticTrial:
         self.prices = prices
         self.agentic: Agentic = plan.document.agentic
         verify_unchanged(self.agentic.tasks)  # a resumed run starts from the same files
-        self.runtime = runtime or make_runtime(self.agentic.settings.runtime)
+        settings = self.agentic.settings
+        self.runtime = runtime or make_runtime(settings.runtime, sandbox=settings.sandbox)
         self.keep_workspaces = False
         self.kept: list[Path] = []  # the trial folders kept, in the order their trials ended
+
+    def warnings(self) -> list[str]:
+        """What to say before anything is spent: a real session without the Bash sandbox."""
+        if self.runtime.simulated or self.agentic.settings.sandbox:
+            return []
+        return [
+            "sandbox: false: the agent's Bash commands can read the whole machine (your "
+            "repository, your home, the suite's hidden tests) and reach any network"
+        ]
 
     def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
         """Rough: a typical session of ``sessions.base.EXPECTED_TURNS`` turns (at most
@@ -129,6 +140,7 @@ class AgenticTrial:
             "ended": session.ended,
             "turns": session.turns,
             "tool_calls": dict(sorted(session.tool_calls.items())),
+            "denied": dict(sorted(session.denied.items())),
             "requests": session.requests,
             "session_id": session.session_id,
             "session_error": session.error,
@@ -161,6 +173,7 @@ class AgenticTrial:
             "simulated": self.runtime.simulated,
             "max_turns": self.agentic.settings.max_turns,
             "time_limit_s": self.agentic.settings.time_limit_s,
+            "sandbox": self.agentic.settings.sandbox and not self.runtime.simulated,
         }
 
     def _request_record(self, cell: Cell) -> dict[str, Any]:

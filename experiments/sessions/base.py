@@ -66,6 +66,7 @@ class SessionResult:
     answer: str | None  # the final answer (None: the session gave none)
     turns: int
     tool_calls: Mapping[str, int]  # by tool name
+    denied: Mapping[str, int] = field(default_factory=dict)  # calls refused, by tool name
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None  # as the runtime reports it (None: price it from usage)
     model_id: str | None = None

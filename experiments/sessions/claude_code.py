@@ -6,7 +6,9 @@ variant's file is in the workspace's ``.claude/agents/``), on the arm's model, w
 agent's frontmatter allows (``tools``, minus ``disallowedTools``) and never ``WebFetch`` or
 ``WebSearch`` (no network beyond the API) or ``AskUserQuestion`` (a trial has no user). Edits
 and commands run without prompting (a permission callback allows every tool offered; as root
-Claude Code refuses ``bypassPermissions``).
+Claude Code refuses ``bypassPermissions``), but a file tool that would reach outside the workspace
+is denied by a ``PreToolUse`` hook, and Bash runs in Claude Code's sandbox unless the spec says
+``sandbox: false`` (``experiments.sessions.sandbox``); denials are counted by tool.
 
 The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
 ``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections import Counter
 from typing import Any
@@ -47,6 +50,14 @@ from experiments.sessions.base import (
     SessionResult,
     SessionSetup,
 )
+from experiments.sessions.sandbox import (
+    FILE_TOOLS,
+    bash_sandbox,
+    denial,
+    outside,
+    require_sandbox,
+    sandbox_refusal,
+)
 from experiments.workspace import git_env
 from variants.agentfile import AgentDefinition
 from variants.tools import split_tools
@@ -60,10 +71,12 @@ class _Session:
     def __init__(self, secrets: tuple[str, ...]) -> None:
         self.diagnostics = CliDiagnostics(secrets)
         self.tools: Counter[str] = Counter()
+        self.denied: Counter[str] = Counter()  # file tools denied, by tool
         self.last_text: str | None = None
         self.message_ids: set[str] = set()
         self.retries = 0
         self.fatal: tuple[int, str] | None = None
+        self.unsandboxed: str | None = None  # the CLI's refusal to start without its sandbox
         self.model: str | None = None
         self.session_id: str | None = None
         self.result: Any = None  # the ResultMessage
@@ -75,8 +88,11 @@ class ClaudeCodeRuntime:
     name = "claude-code"
     simulated = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, sandbox: bool = True) -> None:
         require_sdk(WHO)
+        if sandbox:
+            require_sandbox(WHO)
+        self.sandbox = sandbox
         self.cli = find_cli()
         self.cc_version = cli_version(self.cli)
 
@@ -97,6 +113,8 @@ class ClaudeCodeRuntime:
             ended = TIME_LIMIT
         if session.fatal is not None:
             raise refused_key(*session.fatal)
+        if session.unsandboxed is not None:
+            raise FatalProviderError(session.unsandboxed)
         return self._result(session, ended)
 
     def _result(self, session: _Session, ended: str | None) -> SessionResult:
@@ -122,6 +140,7 @@ class ClaudeCodeRuntime:
             answer=answer,
             turns=turns,
             tool_calls=dict(session.tools),
+            denied=dict(session.denied),
             usage=usage_of(result.usage if result is not None else None),
             cost_usd=float(cost) if isinstance(cost, int | float) else None,
             model_id=session.model,
@@ -137,6 +156,7 @@ class ClaudeCodeRuntime:
             ClaudeAgentOptions,
             ClaudeSDKClient,
             ClaudeSDKError,
+            HookMatcher,
             PermissionResultAllow,
             ResultMessage,
             SystemMessage,
@@ -146,6 +166,20 @@ class ClaudeCodeRuntime:
 
         async def allow(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
             return PermissionResultAllow()
+
+        async def confine(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
+            tool = hook_input["tool_name"]
+            path = outside(tool, hook_input["tool_input"], setup.workspace)
+            if path is None:
+                return {}
+            session.denied[tool] += 1
+            return {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": denial(tool, path, setup.workspace),
+                }
+            }
 
         tools, disallowed = allowed_tools(setup.agent.markdown)
         git = git_env(setup.home)
@@ -160,6 +194,11 @@ class ClaudeCodeRuntime:
             disallowed_tools=disallowed,
             permission_mode="acceptEdits",
             can_use_tool=allow,
+            hooks={"PreToolUse": [HookMatcher(matcher="|".join(FILE_TOOLS), hooks=[confine])]},
+            # As --settings: the SDK's SandboxSettings type lacks filesystem and failIfUnavailable.
+            settings=json.dumps({"sandbox": bash_sandbox(setup.workspace, setup.home)})
+            if self.sandbox
+            else None,
             max_turns=setup.max_turns,
             stderr=session.diagnostics.on_stderr,
         )
@@ -191,6 +230,7 @@ class ClaudeCodeRuntime:
                     break
         except ClaudeSDKError as err:
             session.error = session.diagnostics.failed(err)
+            session.unsandboxed = sandbox_refusal(str(err))
         finally:
             # The CLI's tool processes first (they would outlive it), then the CLI itself.
             pid = cli_pid(client)

@@ -116,12 +116,17 @@ def test_the_spec_takes_the_agentic_settings() -> None:
     assert spec.agentic is not None and spec.provider == "simulated"
     assert (spec.agentic.runtime, spec.agentic.max_turns) == ("simulated", 30)
     assert (spec.agentic.time_limit_s, spec.agentic.check_timeout_s) == (600.0, 120.0)
+    assert spec.agentic.sandbox is True
     real = parse_experiment_spec(
-        {**raw, "kind": "agentic", "runtime": "claude-code", "max_turns": 5, "time_limit_s": 60},
+        {**raw, "kind": "agentic", "runtime": "claude-code", "max_turns": 5, "time_limit_s": 60,
+         "sandbox": False},
         base_dir=Path("."),
-    )
+    )  # fmt: skip
     assert real.provider == "anthropic" and real.agentic is not None
     assert (real.agentic.max_turns, real.agentic.time_limit_s) == (5, 60.0)
+    assert real.agentic.sandbox is False
+    with pytest.raises(SpecError, match="sandbox: must be true or false, got 'no'"):
+        parse_experiment_spec({**raw, "kind": "agentic", "sandbox": "no"}, base_dir=Path("."))
     with pytest.raises(SpecError, match="max_turns: only an agentic experiment has it"):
         parse_experiment_spec({**raw, "max_turns": 5}, base_dir=Path("."))
     with pytest.raises(SpecError, match="runtime: must be one of simulated, claude-code"):
@@ -144,6 +149,37 @@ def test_a_session_gets_the_agents_tools_never_the_web_or_a_user() -> None:
         ["Bash", "WebFetch", "WebSearch", "AskUserQuestion"],
     )
     assert allowed_tools(SEED.read_text()) == (None, ["WebFetch", "WebSearch", "AskUserQuestion"])
+
+
+def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
+    from experiments.sessions.sandbox import outside
+
+    work = tmp_path / "work"
+    (work / "src").mkdir(parents=True)
+    (work / "escape").symlink_to(tmp_path)
+    inside = [
+        ("Read", {"file_path": str(work / "src/a.py")}),
+        ("Write", {"file_path": "src/new.py"}),  # relative: against the workspace
+        ("Edit", {"file_path": str(work / "src/../a.py")}),
+        ("Grep", {"pattern": "x", "path": "src", "glob": "*.py"}),
+        ("Glob", {"pattern": "**/*.py"}),
+        ("Bash", {"command": "cat /etc/passwd"}),  # not a file tool: Bash has its sandbox
+    ]
+    for tool, tool_input in inside:
+        assert outside(tool, tool_input, work) is None, (tool, tool_input)
+    escapes = [
+        ("Read", {"file_path": str(SUITE / "hidden/add-function/tests_hidden/check_calc.py")}),
+        ("Write", {"file_path": "/tmp/outside"}),
+        ("Edit", {"file_path": "../work-2/a.py"}),
+        ("MultiEdit", {"file_path": "escape/x"}),  # a symlink out of the workspace
+        ("NotebookEdit", {"notebook_path": "~/n.ipynb"}),
+        ("LS", {"path": "/root"}),
+        ("Grep", {"pattern": "key", "path": "/home"}),
+        ("Glob", {"pattern": "../../**/*.py"}),
+        ("Glob", {"pattern": "*.py", "path": "src/../.."}),
+    ]
+    for tool, tool_input in escapes:
+        assert outside(tool, tool_input, work) is not None, (tool, tool_input)
 
 
 # -- checks --------------------------------------------------------------------------------------

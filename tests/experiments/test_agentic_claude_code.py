@@ -4,9 +4,11 @@ and write files in the trial's workspace and run a command, then a final answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
 import time
@@ -17,9 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
+from experiments.providers.base import FatalProviderError
+from experiments.roster import RosterAgent
+from experiments.sessions.base import SessionSetup
+from experiments.workspace import prepare
 from tests.conftest import SEED, Cli
 from tests.experiments.session_fake import ScriptedSession, tool
 from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic
+from variants.agentfile import AgentDefinition
 
 pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
 
@@ -210,3 +217,132 @@ def test_a_session_at_its_time_limit_is_killed(
         assert 6 <= details["wall_s"] < 12
         assert trial["quality"] == 0.0 and trial["text"] is None
     assert not _leftovers() and _temp_folders() == before
+
+
+def _tool_results(body: dict[str, Any]) -> list[str]:
+    """The text of every tool result a request carries, in order."""
+    texts = []
+    for message in body["messages"]:
+        for block in message["content"] if isinstance(message["content"], list) else []:
+            if block.get("type") == "tool_result":
+                content = block["content"]
+                if isinstance(content, list):
+                    content = " ".join(part.get("text", "") for part in content)
+                texts.append(content)
+    return texts
+
+
+def _bash(command: str) -> Any:
+    return tool("Bash", {"command": command, "description": "Try"})
+
+
+def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    hidden = tmp_path / "hidden/add-function/tests_hidden/check_calc.py"  # the suite's hidden test
+    outside = Path(tempfile.gettempdir()) / f"registry-outside-{os.getpid()}.txt"
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connect = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)"
+    fetch = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)"
+    session = ScriptedSession([
+        tool("Read", {"file_path": str(hidden)}),
+        tool("Write", {"file_path": str(outside), "content": "escaped\n"}),
+        lambda w: tool("Edit", {"file_path": str(w / "calc.py"),
+                                "old_string": "raise NotImplementedError",
+                                "new_string": "return a + b"}),
+        _bash(f"cat {hidden}"),
+        _bash(f"ls {Path.home()} /home; cat {Path(__file__).resolve()}"),
+        _bash(f"echo escaped > {outside}"),
+        _bash(f"python3 -c '{connect}' 127.0.0.1 {port} && echo REACHED"),
+        _bash(f"python3 -c '{connect}' 1.1.1.1 80 && echo REACHED"),
+        lambda w: _bash(f"python3 -c '{fetch}' {os.environ['ANTHROPIC_BASE_URL']} && echo REACHED"),
+        lambda w: _bash(f"python3 -c 'import calc; print(calc.add(2, 3))'; ls {w.parent}"),
+        Text(FINAL, input_tokens=2_000, output_tokens=20),
+    ])  # fmt: skip
+    fake = fake_api(session)
+    started = time.monotonic()
+    try:
+        sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, max_turns=20)), "--quiet")
+        listener.settimeout(0.01)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+    seconds = time.monotonic() - started
+    trials = _trials(sqlite_cli)
+    assert len(trials) == 2 and not outside.exists()
+    results = max((_tool_results(r.body) for r in fake.requests if r.body.get("tools")), key=len)
+    assert len(results) == 10
+    read, write, edit, cat, ls, _echo, loopback, external, api, own = results
+    # The file tools: denied outside the workspace, with a word to the model; allowed inside.
+    assert "Read denied" in read and "outside this task's workspace" in read
+    assert "Write denied" in write
+    assert "def test_add" not in read and "updated" in edit.lower()
+    # Bash: none of the suite, the user's files or home; no write outside; no network at all.
+    assert "No such file" in cat and "def test_add" not in cat
+    home = {name for name in os.listdir(Path.home()) if not name.startswith(".")}
+    assert not home & set(ls.splitlines()) and "No such file" in ls
+    assert "REACHED" not in loopback + external + api and "Error" in loopback
+    assert own.startswith("5")  # the workspace's own code still runs
+    for trial in trials:
+        details = trial["details"]
+        assert details["sandbox"] is True and details["ended"] == "finished"
+        assert details["denied"] == {"Read": 1, "Write": 1}
+        assert "+    return a + b" in details["diff"] and "escaped" not in details["diff"]
+        # The checks are ours: they ran outside the sandbox and read the hidden tests.
+        assert {c["name"]: c["passed"] for c in details["checks"]} == {
+            "hidden-tests": True, "adds": True
+        }  # fmt: skip
+    print(f"\ntwo sandboxed trials: {seconds:.1f} s registry run, "
+          f"{[t['details']['wall_s'] for t in trials]} s sessions")  # fmt: skip
+
+
+def test_without_a_working_sandbox_the_run_is_refused_before_anything_is_spent(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    session = ScriptedSession([Text(FINAL)])
+    fake = fake_api(session)
+    spec = _spec(tmp_path, epochs=1)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no bwrap, no socat
+    refused = sqlite_cli("run", str(spec), "--quiet")
+    line = refused.stderr.strip().splitlines()[-1]
+    assert refused.exit_code == 1 and line.startswith("registry: error: runtime claude-code")
+    assert "bubblewrap and socat" in line and "apt-get install bubblewrap socat" in line
+    assert "sandbox: false" in line and fake.message_calls == 0
+    monkeypatch.setenv("PATH", path)
+    # The opt-out: warned, and Bash then runs unsandboxed (the file tools stay confined).
+    unsandboxed = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, sandbox=False)), "--quiet")
+    assert "warning: sandbox: false: the agent's Bash commands can read" in unsandboxed.stderr
+    assert {t["details"]["sandbox"] for t in _trials(sqlite_cli)} == {False}
+
+
+def test_the_clis_own_refusal_to_start_unsandboxed_stops_the_run(
+    tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cause the check before the run did not see (here socat gone after it) is fatal too."""
+    from experiments.sessions.claude_code import ClaudeCodeRuntime
+
+    fake = fake_api(ScriptedSession([Text(FINAL)]))
+    runtime = ClaudeCodeRuntime()
+    agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
+    folder = prepare(tmp_path / "trial", SUITE / "workspaces/add-function", agent)
+    tools = tmp_path / "no-socat"
+    tools.mkdir()
+    for name in ("bwrap", "sh", "bash"):
+        (tools / name).symlink_to(shutil.which(name) or name)
+    monkeypatch.setenv("PATH", str(tools))
+    setup = SessionSetup(
+        workspace=folder.work, home=folder.home, agent=agent, model_id="claude-sonnet-4-5",
+        prompt="Implement add.", max_turns=5, time_limit_s=60, seed=1, arm_label="a",
+        task_id="add-function", epoch=0, system="",
+    )  # fmt: skip
+    with pytest.raises(FatalProviderError) as refused:
+        asyncio.run(runtime.play(setup))
+    message = str(refused.value)
+    assert message.startswith("claude-code: Sandbox required but unavailable")
+    assert "socat" in message and "sandbox: false" in message and "\n" not in message
+    assert fake.message_calls == 0 and not _leftovers()

@@ -1,0 +1,136 @@
+"""What keeps a ``claude-code`` session inside its trial: the file tools and Bash.
+
+The file tools (``FILE_TOOLS``) are confined by us: ``outside`` names the first path a call would
+reach outside the workspace (symlinks and ``..`` resolved, a relative path taken against the
+workspace), and the runtime denies that call with ``denial``. Bash runs in Claude Code's own
+sandbox (bubblewrap and socat on Linux), configured by ``bash_sandbox``: it reads only the
+workspace, the fresh ``HOME``, the system folders (not their secrets) and this interpreter, writes
+only the workspace (and a ``/tmp`` of its own), and reaches no network at all (no domain allowed;
+the CLI itself, outside the sandbox, still reaches the API). It must start
+(``failIfUnavailable``) and cannot be turned off for one command. ``require_sandbox`` refuses,
+before anything is spent, on a machine where it cannot work; ``sandbox_refusal`` recognises the
+CLI's own refusal, should it find a cause that check did not.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.errors import SpecError
+
+# The file tools and the inputs that name a path.
+FILE_TOOLS: Mapping[str, tuple[str, ...]] = {
+    "Read": ("file_path",),
+    "Write": ("file_path",),
+    "Edit": ("file_path",),
+    "MultiEdit": ("file_path",),
+    "NotebookEdit": ("notebook_path",),
+    "Glob": ("path", "pattern"),
+    "Grep": ("path", "glob"),
+    "LS": ("path",),
+}
+WILDCARDS = frozenset("*?[{")
+# What Bash may read besides the trial's folders: the system, never /root, /home or the user's
+# files (this interpreter's installation is added, for the project's python).
+SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d")
+PROBE_TIMEOUT_S = 30.0
+OPT_OUT = "or set `sandbox: false` in the spec (Bash then reads the whole machine)"
+CLI_REFUSAL = "Sandbox required but unavailable"  # what the CLI says when it cannot start one
+
+
+def outside(tool: str, tool_input: Mapping[str, Any], workspace: Path) -> str | None:
+    """The first path of a file tool's call that falls outside ``workspace`` (None: inside, or
+    not a file tool). A glob counts by the folders before its first wildcard."""
+    root = workspace.resolve()
+    base = root
+    for key in FILE_TOOLS.get(tool, ()):
+        value = tool_input.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        target = _plain_prefix(value) if key in ("pattern", "glob") else value
+        resolved = (base / Path(target).expanduser()).resolve()
+        if not resolved.is_relative_to(root):
+            return value
+        if key == "path":
+            base = resolved  # a glob pattern is relative to the call's path
+    return None
+
+
+def denial(tool: str, path: str, workspace: Path) -> str:
+    """What the model reads when a file tool is denied."""
+    return (
+        f"{tool} denied: {path} is outside this task's workspace ({workspace}). "
+        "Only files inside the workspace can be read or changed."
+    )
+
+
+def bash_sandbox(workspace: Path, home: Path) -> dict[str, Any]:
+    """Claude Code's ``sandbox`` settings of a session in ``workspace`` with ``home``."""
+    interpreter = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    readable = [str(workspace), str(home), *_existing(SYSTEM_READ), *sorted(interpreter)]
+    return {
+        "enabled": True,
+        "failIfUnavailable": True,
+        "allowUnsandboxedCommands": False,
+        "autoAllowBashIfSandboxed": True,
+        "network": {"allowedDomains": []},
+        "filesystem": {"denyRead": ["/", *_existing(SYSTEM_SECRETS)], "allowRead": readable},
+    }
+
+
+def require_sandbox(who: str) -> None:
+    """``SpecError`` naming what to install (or the opt-out) when Claude Code's sandbox cannot
+    start here: bubblewrap or socat missing, or namespaces refused."""
+    missing = [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]
+    if missing:
+        raise SpecError(
+            f"{who} sandboxes Bash with bubblewrap and socat, but {' and '.join(missing)} "
+            f"cannot be found on PATH: apt-get install bubblewrap socat, {OPT_OUT}"
+        )
+    probe = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--unshare-net", "--unshare-pid", "true"]  # fmt: skip
+    try:
+        done = subprocess.run(
+            probe, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=PROBE_TIMEOUT_S,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise SpecError(f"{who}: bubblewrap cannot run here ({err}), {OPT_OUT}") from None
+    if done.returncode != 0:
+        line = next((s.strip() for s in done.stderr.splitlines() if s.strip()), "")
+        raise SpecError(
+            f"{who}: bubblewrap cannot start a sandbox here ({line or f'exit {done.returncode}'}): "
+            f"allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+            f"kernel.apparmor_restrict_unprivileged_userns=0), {OPT_OUT}"
+        )
+
+
+def sandbox_refusal(error: str) -> str | None:
+    """The line to stop a run with when the CLI refused to start without its sandbox (None: the
+    error is another); what ``require_sandbox`` did not foresee, so no session can succeed."""
+    at = error.find(CLI_REFUSAL)
+    if at < 0:
+        return None
+    reason = error[at:].splitlines()[0].split(" · ")[0]
+    return f"claude-code: {reason}: install what it names, {OPT_OUT}"
+
+
+def _plain_prefix(pattern: str) -> str:
+    """The folders of a glob before its first wildcard (``.`` when it starts with one)."""
+    parts = []
+    for part in Path(pattern).parts:
+        if WILDCARDS & set(part):
+            break
+        parts.append(part)
+    return os.path.join(*parts) if parts else "."
+
+
+def _existing(paths: tuple[str, ...]) -> list[str]:
+    return [p for p in paths if os.path.exists(p)]
