@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from experiments.roster import RosterAgent
 
 CLI_ENV = "REGISTRY_CLAUDE_CLI"
 VERSION_TIMEOUT_S = 30.0
+KILL_WAIT_S = 2.0  # for killed processes to be gone before their folder is removed
 # The environment every Claude Code run of this project gets, whatever else it inherits.
 QUIET_ENV = {
     "DISABLE_TELEMETRY": "1",
@@ -262,14 +264,18 @@ def processes_in(folder: Path) -> list[int]:
     return found
 
 
-def kill_all(pids: Sequence[int]) -> int:
-    """SIGKILL each of ``pids``; how many were still there to kill."""
-    killed = 0
+def kill_all(pids: Sequence[int], *, wait_s: float = KILL_WAIT_S) -> int:
+    """SIGKILL each of ``pids`` and wait (at most ``wait_s``) until they are gone, so that the
+    trial's folder is never removed under a process still running; how many were killed."""
+    killed = []
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-            killed += 1
-    return killed
+            killed.append(pid)
+    deadline = time.monotonic() + wait_s
+    while any(_parent(pid) is not None for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(killed)
 
 
 def _proc_pids() -> list[int]:

@@ -120,13 +120,13 @@ class AgenticTrial:
             )
             session = await self.runtime.play(setup)
             wall = time.monotonic() - started
-            leftovers = session.leftover_processes + kill_all(processes_in(folder.work))
+            leftovers = session.leftover_processes + await _end_processes_in(folder.root)
             secrets = [os.environ.get("ANTHROPIC_API_KEY", "")]
             changes, cut = await asyncio.to_thread(diff, folder)
             checks = await run_checks(
                 folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
             )
-            leftovers += kill_all(processes_in(folder.work))
+            leftovers += await _end_processes_in(folder.root)
         finally:
             if self.keep_workspaces:
                 self.kept.append(root)
@@ -184,6 +184,11 @@ class AgenticTrial:
             "agent": cell.arm.agent.name,
             "prompt_sha256": hashlib.sha256(cell.task.prompt.encode()).hexdigest(),
         }
+
+
+async def _end_processes_in(folder: Path) -> int:
+    """End whatever still runs in the trial's folder (the workspace or its HOME)."""
+    return await asyncio.to_thread(lambda: kill_all(processes_in(folder)))
 
 
 def check_grades(outcome: Outcome) -> tuple[GradeResult, ...]:

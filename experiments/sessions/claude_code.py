@@ -236,7 +236,7 @@ class ClaudeCodeRuntime:
             pid = cli_pid(client)
             children = descendants(pid) if pid is not None else []
             kill_client(client)
-            session.leftovers = kill_all(children)
+            session.leftovers = await asyncio.to_thread(kill_all, children)
             with contextlib.suppress(Exception):
                 await client.disconnect()
 
