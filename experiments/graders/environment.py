@@ -4,8 +4,8 @@ A judge asks one question per judgement and wants an answer of one JSON schema (
 tool's input). It asks through ``Provider.complete``, like every other model call, in the form the
 provider says the judge's model accepts (``Capabilities``): JSON text of the schema
 (``output_config.format``) where the model has structured outputs; else a call of the tool,
-``strict`` where the model takes that, forced through ``tool_choice`` where that is accepted and
-offered with ``tool_choice: auto`` otherwise. Whatever the form, the answer is validated against
+forced through ``tool_choice`` where that is accepted and offered with ``tool_choice: auto``
+otherwise. Whatever the form, the answer is validated against
 the schema here: an answer that is missing or does not validate is a malformed judgement
 (``ToolReply.problem`` says why), never a score.
 
@@ -53,14 +53,11 @@ def answer_settings(tool: Mapping[str, Any], capabilities: Capabilities) -> dict
         return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
     if not capabilities.tool_use:
         raise FatalProviderError("this provider cannot call tools on the judge's model")
-    sent = dict(tool)
-    if capabilities.strict_tools:
-        sent |= {"input_schema": wire_schema(tool["input_schema"]), "strict": True}
     if capabilities.forced_tool_choice:
         choice = {"type": "tool", "name": tool["name"]}
     else:
         choice = {"type": "auto"}
-    return {"tools": [sent], "tool_choice": choice}
+    return {"tools": [dict(tool)], "tool_choice": choice}
 
 
 @dataclass(frozen=True)

@@ -132,15 +132,13 @@ class Capabilities:
 
     ``forced_tool_choice``: accepts ``tool_choice: {"type": "tool", ...}`` (Fable 5.1 and later
     reject it). ``structured_output``: accepts ``output_config: {"format": {"type":
-    "json_schema", "schema": ...}}`` and answers with JSON text of that schema. ``strict_tools``:
-    accepts ``strict: true`` on a tool (its input then follows the tool's schema).
+    "json_schema", "schema": ...}}`` and answers with JSON text of that schema.
     """
 
     streaming: bool  # responses are streamed: time to first token is measured
     tool_use: bool  # accepts ``tools`` and returns ``tool_use`` blocks
     forced_tool_choice: bool
     structured_output: bool
-    strict_tools: bool
     batches: bool  # ``Provider.batches()`` gives a Message Batches interface
 
 

@@ -319,12 +319,12 @@ def test_what_the_api_accepts_depends_on_the_model(model: str, forced: bool, str
         True,
         True,
     )
-    assert capabilities.structured_output is capabilities.strict_tools is structured
+    assert capabilities.structured_output is structured
     # The simulator takes a forced tool call on every model (so its judgements do not change
     # with the judge's model family), no structured outputs, and has no batches.
     simulated = SimulatedProvider().capabilities(model)
     assert (simulated.forced_tool_choice, simulated.structured_output) == (True, False)
-    assert (simulated.strict_tools, simulated.batches) == (False, False)
+    assert simulated.batches is False
 
 
 def test_simulated_provider_has_no_batches():
