@@ -32,6 +32,7 @@ from experiments.providers.base import (
     Provider,
     TaskMaterial,
     ToolUse,
+    UnreachableError,
     Usage,
 )
 from experiments.providers.registry import get_provider
@@ -155,6 +156,10 @@ class JudgeEnvironment:
         self.sleep = sleep
         self._provider_factory = provider_factory
         self._made: dict[str, Provider] = {}  # by name: what this environment closes
+        # Judgements that got no response at all (after retries), and the last such error: a
+        # caller grading many answers stops when the API is gone.
+        self.unreachable = 0
+        self.last_unreachable: UnreachableError | None = None
 
     def _provider(self, name: str | None) -> Provider:
         name = name or self.default_provider
@@ -175,11 +180,16 @@ class JudgeEnvironment:
             return ToolUse(tool_name, question.simulate(rng))
 
         context = CallContext(self.seed, JUDGE_VARIANT, epoch, question.task, simulate_call)
-        response, retries = await call_with_retries(
-            lambda: chosen.complete(request, context),
-            max_attempts=self.max_attempts,
-            sleep=self.sleep,
-        )
+        try:
+            response, retries = await call_with_retries(
+                lambda: chosen.complete(request, context),
+                max_attempts=self.max_attempts,
+                sleep=self.sleep,
+            )
+        except UnreachableError as err:
+            self.unreachable += 1
+            self.last_unreachable = err
+            raise
         answer, problem = question.read(response, capabilities)
         return ToolReply(
             tool_input=answer,
