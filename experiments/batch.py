@@ -93,13 +93,6 @@ async def run_batch(
     pending = store.pending()
     state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
     batch_id = store.batch_id()
-    # A batch already sent is paid for: collect all of it. A new one admits what the budget allows.
-    cells = (
-        [c for row in pending.rows for c in row]
-        if batch_id is not None
-        else _admit(plan, kind, pending.rows, state)
-    )
-    by_id = {custom_id(cell, plan): cell for cell in cells}
     fatal: list[BaseException] = []
     interrupted = False
 
@@ -126,6 +119,14 @@ async def run_batch(
             )
             if batch_id is not None:
                 store.set_batch_id(batch_id)
+        # A batch already sent is paid for: collect all of it. A new one admits what the budget
+        # allows.
+        cells = (
+            [c for row in pending.rows for c in row]
+            if batch_id is not None
+            else _admit(plan, kind, pending.rows, state)
+        )
+        by_id = {custom_id(cell, plan): cell for cell in cells}
         if batch_id is None and by_id:
             requests = [(cid, kind.request(c)) for cid, c in by_id.items()]
             # Recorded first: a request that went out may have made a batch even with no answer,
