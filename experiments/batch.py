@@ -5,34 +5,46 @@ interruption (or a kill) collects the same batch instead of paying for a second 
 results are written the id is cleared: a later resume sends a new batch for whatever is still
 missing (errored or expired requests). Only a trial kind whose cell is one request
 (``SingleRequestKind``) can run this way.
+
+The request that creates a batch is recorded (when, how many requests) before it is sent. If it
+gets no answer after it went out, the API may have made the batch: resume looks for a batch of
+that many requests created since then and collects it, sends again when there is none, and
+refuses to send again without ``--resend-batch`` when it cannot tell.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from core.errors import SpecError
+from core.errors import ConflictError, SpecError
 from experiments.graders.environment import JudgeEnvironment
 from experiments.kinds import SingleRequestKind, TrialKind, trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import load_price_table
+from experiments.providers.anthropic_sdk import DEFAULT_TIMEOUT_S
 from experiments.providers.base import (
     Batches,
+    BatchStatus,
     ModelResponse,
+    NotSentError,
     Provider,
     ProviderError,
     UnreachableError,
 )
 from experiments.retry import call_with_retries
 from experiments.run_state import RunState, RunSummary, run_status, unreachable_note
-from experiments.runner import heartbeat
+from experiments.runner import UNREACHABLE_CELLS, heartbeat
 from experiments.scoring import Scorer
-from experiments.store.trials import TrialResult, TrialStore
+from experiments.store.trials import BatchSent, TrialResult, TrialStore
 from registry.database import Database
 
 T = TypeVar("T")
+# A batch made by a request sent at T was created between T (less this, for the clocks of this
+# machine and the API differing) and the end of that request's timeout (plus this).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def custom_id(cell: Cell, plan: Plan) -> str:
@@ -52,7 +64,10 @@ async def run_batch(
     poll_interval: float = 30.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     kind: TrialKind | None = None,
+    resend_batch: bool = False,
 ) -> RunSummary:
+    """``resend_batch``: send a new batch even when an earlier request may have made one that
+    cannot be found (the user's say-so that a second batch may be paid for)."""
     kind = kind or trial_kind(plan, load_price_table())
     if not isinstance(kind, SingleRequestKind):
         how = "with this router " if plan.kind == "delegation" else ""
@@ -78,13 +93,6 @@ async def run_batch(
     pending = store.pending()
     state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
     batch_id = store.batch_id()
-    # A batch already sent is paid for: collect all of it. A new one admits what the budget allows.
-    cells = (
-        [c for row in pending.rows for c in row]
-        if batch_id is not None
-        else _admit(plan, kind, pending.rows, state)
-    )
-    by_id = {custom_id(cell, plan): cell for cell in cells}
     fatal: list[BaseException] = []
     interrupted = False
 
@@ -103,33 +111,61 @@ async def run_batch(
 
     heart = await heartbeat(store)
     try:
+        if batch_id is None and (sent := store.batch_sent()) is not None:
+            batch_id = await _made_by(
+                sent,
+                lambda since: retried(lambda: batches.created_since(since)),
+                resend=resend_batch,
+            )
+            if batch_id is not None:
+                store.set_batch_id(batch_id)
+        # A batch already sent is paid for: collect all of it. A new one admits what the budget
+        # allows.
+        cells = (
+            [c for row in pending.rows for c in row]
+            if batch_id is not None
+            else _admit(plan, kind, pending.rows, state)
+        )
+        by_id = {custom_id(cell, plan): cell for cell in cells}
         if batch_id is None and by_id:
-            # Sent once: a request that reached the API may have made a batch, and a second one
-            # would be paid for again.
-            batch_id = await batches.submit([(cid, kind.request(c)) for cid, c in by_id.items()])
+            requests = [(cid, kind.request(c)) for cid, c in by_id.items()]
+            # Recorded first: a request that went out may have made a batch even with no answer,
+            # and a second one would be paid for again.
+            store.set_batch_sent(len(requests))
+            try:
+                batch_id = await batches.submit(requests)
+            except ProviderError as err:
+                if isinstance(err, NotSentError) or err.status is not None:
+                    store.set_batch_sent(None)  # not sent, or answered: no batch was made
+                raise
             store.set_batch_id(batch_id)
         if batch_id is not None:
-            sent = batch_id
-            await retried(lambda: batches.wait(sent, interval=poll_interval, sleep=sleep))
-            answers = await retried(lambda: batches.results(sent))
-            results = [
-                await result(by_id[cid], answer)
-                for cid, answer in answers.items()
-                if cid in by_id  # others were stored by an earlier collection of this batch
-            ]
+            sent_id = batch_id
+            # Each poll is retried on its own: only failures in a row stop the wait.
+            while not (await retried(lambda: batches.poll(sent_id))).ended:
+                await sleep(poll_interval)
+            answers = await retried(lambda: batches.results(sent_id))
+            results, judged = await _scored(answers, by_id, result, judges)
             store.insert(results)
             for r in results:
                 state.done += 1
                 state.failed += r.outcome.error is not None
                 state.cost_usd += r.outcome.cost_usd
-            store.set_batch_id(None)
+            if judged is None:
+                store.set_batch_id(None)
+            else:  # the batch id is kept: resume grades the rest of its results
+                state.stopped = unreachable_note(
+                    f"the judges, for {UNREACHABLE_CELLS} results of batch {batch_id} in a row,",
+                    judged,
+                )
             report(state)
     except UnreachableError as err:  # stopped, not failed: resume sends or collects the batch
-        what = (
-            "the request that sends the batch"
-            if batch_id is None
-            else f"batch {batch_id}, after {err.retries + 1} attempts,"
-        )
+        if isinstance(err, NotSentError):
+            what = "the request that sends the batch"
+        elif batch_id is None:
+            what = "the request that sends the batch (it went out: resume looks for its batch)"
+        else:
+            what = f"batch {batch_id}, after {err.retries + 1} attempts,"
         state.stopped = unreachable_note(what, err)
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
@@ -143,6 +179,65 @@ async def run_batch(
         status, note = run_status(state, fatal, interrupted)
         store.finish(status, note)
     return RunSummary.of(store.experiment_id, state, status, note)
+
+
+async def _made_by(
+    sent: BatchSent,
+    created_since: Callable[[datetime], Awaitable[list[BatchStatus]]],
+    *,
+    resend: bool,
+) -> str | None:
+    """The batch the request recorded in ``sent`` made, None when it made none; ``ConflictError``
+    when that cannot be told, unless ``resend`` says to send a new one anyway."""
+    latest = sent.at + timedelta(seconds=DEFAULT_TIMEOUT_S) + CLOCK_SKEW
+    created: list[BatchStatus] | None
+    try:
+        created = await created_since(sent.at - CLOCK_SKEW)
+    except ProviderError as err:
+        if isinstance(err, UnreachableError):
+            raise
+        created, why = None, f"the batches could not be listed ({err})"
+    if created is not None:
+        made = [
+            b.batch_id
+            for b in created
+            if b.requests == sent.requests and (b.created_at is None or b.created_at <= latest)
+        ]
+        if len(made) <= 1:
+            return made[0] if made else None
+        why = f"{len(made)} batches of that size were created since then ({', '.join(made)})"
+    if resend:
+        return None
+    raise ConflictError(
+        f"a request sending a batch of {sent.requests} requests at {sent.at:%Y-%m-%d %H:%M:%S} UTC "
+        f"got no answer and may have made one, but {why}: resume with --resend-batch to send "
+        "another (it may be paid twice)"
+    )
+
+
+async def _scored(
+    answers: Mapping[str, ModelResponse | ProviderError],
+    by_id: Mapping[str, Cell],
+    result: Callable[[Cell, ModelResponse | ProviderError], Awaitable[TrialResult]],
+    judges: JudgeEnvironment,
+) -> tuple[list[TrialResult], UnreachableError | None]:
+    """The batch's results graded, one after another; with the last judge error when the judges
+    got no response for ``UNREACHABLE_CELLS`` results in a row (those are left out, ungraded)."""
+    done: list[TrialResult] = []
+    held: list[TrialResult] = []  # graded while judges got no response: kept if it passes
+    for cid, answer in answers.items():
+        if cid not in by_id:  # stored by an earlier collection of this batch
+            continue
+        before = judges.unreachable
+        graded = await result(by_id[cid], answer)
+        if judges.unreachable == before:
+            done += [*held, graded]
+            held = []
+            continue
+        held.append(graded)
+        if len(held) >= UNREACHABLE_CELLS:
+            return done, judges.last_unreachable
+    return [*done, *held], None
 
 
 def _admit(

@@ -131,6 +131,12 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print the planned calls and estimated cost only.")
 @click.option("--batch", is_flag=True, help="Send through the Message Batches API (half price).")
 @click.option(
+    "--resend-batch",
+    is_flag=True,
+    help="With --batch --resume: send a new batch even if an earlier request may have made one "
+    "that cannot be found (it may be paid for twice).",
+)
+@click.option(
     "--cache/--no-cache",
     default=None,
     help="Reuse earlier answers to identical requests (default: the spec's `cache`, off).",
@@ -160,6 +166,7 @@ def run(
     concurrency: int | None,
     dry_run: bool,
     batch: bool,
+    resend_batch: bool,
     cache: bool | None,
     sequential: bool | None,
     ungraded: bool,
@@ -214,6 +221,8 @@ def run(
     plan = plan.overridden(
         concurrency=concurrency, max_cost_usd=max_cost, cache=cache, sequential=sequential
     )
+    if resend_batch and not (batch and resume_id is not None):
+        raise click.UsageError("--resend-batch is for resuming a batch run (--batch --resume ID)")
     if batch and plan.settings.sequential_batch_tasks is not None:
         raise click.UsageError(
             "--batch sends every cell at once, so a sequential run cannot stop early: "
@@ -285,7 +294,9 @@ def run(
         if batch:
             from experiments.batch import run_batch
 
-            runner_coro = run_batch(db, plan, provider, on_progress=update, kind=kind)
+            runner_coro = run_batch(
+                db, plan, provider, on_progress=update, kind=kind, resend_batch=resend_batch
+            )
         else:
             from experiments.runner import Runner
 

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = Path("data") / "registry.db"
 # The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 # Every revision this version can migrate from; a database at any other was written by a newer one.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 _PG_MIGRATION_LOCK = 7_270_701
 _URL_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
 

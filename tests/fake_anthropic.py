@@ -19,10 +19,15 @@ function of the request body returning a reply. Replies:
 
 ``fake.reset``, a predicate of (method, path), resets the connection of every request it holds
 for, before anything is answered: what a client sees when the API is unreachable mid-run.
+``fake.reset_after``, the same, acts on the request first (a batch is created) and resets instead
+of answering: a reply lost on its way back.
 
 Batches: ``POST /v1/messages/batches`` answers every request from the script at once (``Text`` ->
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
-``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL.
+``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL;
+the next ``fake.cut_results`` downloads of it send the first line, then reset the connection.
+``GET /v1/messages/batches`` lists every batch, newest first, in one page;
+``fake.submit_batch(body)`` makes one as that request would, ``fake.batches`` lists their ids.
 
 Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise); with
 ``fake_anthropic(x_api_key=True)`` an ``x-api-key: <api_key>`` header is accepted too, as the API
@@ -174,11 +179,26 @@ class FakeAnthropic:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.reset: Callable[[str, str], bool] | None = None
+        self.reset_after: Callable[[str, str], bool] | None = None
+        self.cut_results = 0
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
     def message_calls(self) -> int:
         return sum(1 for r in self.requests if r.path == "/v1/messages")
+
+    @property
+    def batches(self) -> list[str]:
+        """The ids of the batches made, oldest first."""
+        return list(self._batches)
+
+    def submit_batch(self, body: dict[str, Any]) -> str:
+        """Make a batch as ``POST /v1/messages/batches`` with ``body`` would; its id."""
+
+        async def create() -> str:
+            return str(self._create_batch(body)["id"])
+
+        return asyncio.run_coroutine_threadsafe(create(), self._loop).result(timeout=10)
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -244,13 +264,13 @@ class FakeAnthropic:
         path = target.split("?", 1)[0]
         self.requests.append(RecordedRequest(method, path, headers, body))
         if self.reset is not None and self.reset(method, path):
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()  # linger 0: the peer gets a reset, not a clean close
-            return False
+            return _reset(writer)
         if not self._authorised(headers):
             err = HttpError(401, "authentication_error", "invalid x-api-key")
             return await self._send_error(writer, err)
+        if self.reset_after is not None and self.reset_after(method, path):
+            await self._route(method, path, body, _Lost())  # type: ignore[arg-type]
+            return _reset(writer)
         return await self._route(method, path, body, writer)
 
     def _authorised(self, headers: Mapping[str, str]) -> bool:
@@ -266,6 +286,11 @@ class FakeAnthropic:
         if method == "POST" and path == "/v1/messages/batches":
             return await self._send_json(writer, 200, self._create_batch(body))
         parts = path.strip("/").split("/")
+        if method == "GET" and path == "/v1/messages/batches":
+            newest = [self._batch_json(b) for b in reversed(self._batches.values())]
+            first, last = (newest[0]["id"], newest[-1]["id"]) if newest else (None, None)
+            page = {"data": newest, "has_more": False, "first_id": first, "last_id": last}
+            return await self._send_json(writer, 200, page)
         if method == "GET" and parts[:3] == ["v1", "messages", "batches"] and len(parts) in (4, 5):
             batch = self._batches.get(parts[3])
             if batch is None:
@@ -276,6 +301,14 @@ class FakeAnthropic:
             if not self._ended(batch):
                 return await self._send_error(writer, http_error(400, "batch still in progress"))
             jsonl = "".join(json.dumps(line) + "\n" for line in batch.lines).encode()
+            if self.cut_results > 0:
+                self.cut_results -= 1
+                head = self._head(200, {"content-type": "application/binary"})
+                first = jsonl[: jsonl.index(b"\n") + 1]
+                writer.write(head + f"content-length: {len(jsonl)}\r\n\r\n".encode() + first)
+                await writer.drain()
+                await asyncio.sleep(0.05)  # the client has the first line before the reset
+                return _reset(writer)
             return await self._send(writer, 200, "application/binary", jsonl)
         return await self._send_error(writer, http_error(404, f"no route {method} {path}"))
 
@@ -457,6 +490,30 @@ class FakeAnthropic:
             if ended
             else None,
         }
+
+
+def _reset(writer: asyncio.StreamWriter) -> bool:
+    """Reset the connection (linger 0: the peer gets a reset, not a clean close)."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    return False
+
+
+class _Lost:
+    """A writer whose bytes never reach the client: the request is served into nothing."""
+
+    def __init__(self) -> None:
+        self.transport = self  # StreamWriter.transport, which a ``Drop`` aborts
+
+    def abort(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
 
 
 def _rejected(body: dict[str, Any]) -> HttpError | None:

@@ -191,18 +191,17 @@ def _read_strict(lines: tuple[str, ...], text: str) -> Frontmatter:
         if not isinstance(node, yaml.MappingNode):
             raise _NotAMapping()
         check_aliases(node)
-        nested = _nested_duplicates(node)  # before construction merges ``<<`` keys in
+        starts = _line_starts(lines)
+        nested = _nested_duplicates(node, starts)  # before construction merges ``<<`` keys in
         data = loader.construct_document(node)
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise _NotAMapping()
-    starts = _line_starts(lines)
     entries = []
     for key_node, value_node in node.value:
-        first = bisect.bisect_right(starts, key_node.start_mark.index) - 1
-        last_index = max(value_node.end_mark.index - 1, key_node.start_mark.index)
-        last = bisect.bisect_right(starts, last_index) - 1
+        first = _line_of(starts, key_node.start_mark.index)
+        last = _line_of(starts, max(value_node.end_mark.index - 1, key_node.start_mark.index))
         # Block values run up to the next key, over blank and comment lines that are not theirs.
         while last > first and _is_comment_or_blank(lines[last]):
             last -= 1
@@ -213,28 +212,45 @@ def _read_strict(lines: tuple[str, ...], text: str) -> Frontmatter:
     )
 
 
-def _nested_duplicates(root: yaml.MappingNode) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def _nested_duplicates(
+    root: yaml.MappingNode, starts: list[int]
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """Keys repeated within one mapping below the top level (which ``entries`` show), by path.
-    The node graph is bounded by ``check_aliases``, so walking it (aliases included) is too."""
+
+    Each node is visited once, at the first path that reaches it: a mapping written once and
+    aliased many times has its duplicates reported once. Keys are the same when their resolved
+    tag and value are (``1`` and ``'1'`` differ); lines are ``starts``' (the project's lines, not
+    PyYAML's, which also end at U+2028, U+2029 and U+0085).
+    """
     found: list[tuple[str, tuple[int, ...]]] = []
+    seen: set[int] = set()
 
     def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.SequenceNode):
             for i, child in enumerate(node.value):
                 walk(child, f"{path}[{i}]")
         elif isinstance(node, yaml.MappingNode):
-            lines: dict[str, list[int]] = {}
+            lines: dict[tuple[str, str], tuple[str, list[int]]] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
                     continue
                 key = f"{path}.{key_node.value}" if path else str(key_node.value)
-                lines.setdefault(key, []).append(key_node.start_mark.line)
+                at = _line_of(starts, key_node.start_mark.index)
+                lines.setdefault((key_node.tag, key_node.value), (key, []))[1].append(at)
                 walk(value_node, key)
             if path:
-                found.extend((key, tuple(at)) for key, at in lines.items() if len(at) > 1)
+                found.extend((key, tuple(at)) for key, at in lines.values() if len(at) > 1)
 
     walk(root, "")
     return tuple(sorted(found, key=lambda duplicate: duplicate[1]))
+
+
+def _line_of(starts: list[int], index: int) -> int:
+    """The line (of ``_line_starts``) that character ``index`` of the text is on."""
+    return bisect.bisect_right(starts, index) - 1
 
 
 def _line_starts(lines: tuple[str, ...]) -> list[int]:

@@ -4,8 +4,8 @@ A judge asks one question per judgement and wants an answer of one JSON schema (
 tool's input). It asks through ``Provider.complete``, like every other model call, in the form the
 provider says the judge's model accepts (``Capabilities``): JSON text of the schema
 (``output_config.format``) where the model has structured outputs; else a call of the tool,
-``strict`` where the model takes that, forced through ``tool_choice`` where that is accepted and
-offered with ``tool_choice: auto`` otherwise. Whatever the form, the answer is validated against
+forced through ``tool_choice`` where that is accepted and offered with ``tool_choice: auto``
+otherwise. Whatever the form, the answer is validated against
 the schema here: an answer that is missing or does not validate is a malformed judgement
 (``ToolReply.problem`` says why), never a score.
 
@@ -32,6 +32,7 @@ from experiments.providers.base import (
     Provider,
     TaskMaterial,
     ToolUse,
+    UnreachableError,
     Usage,
 )
 from experiments.providers.registry import get_provider
@@ -53,14 +54,11 @@ def answer_settings(tool: Mapping[str, Any], capabilities: Capabilities) -> dict
         return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
     if not capabilities.tool_use:
         raise FatalProviderError("this provider cannot call tools on the judge's model")
-    sent = dict(tool)
-    if capabilities.strict_tools:
-        sent |= {"input_schema": wire_schema(tool["input_schema"]), "strict": True}
     if capabilities.forced_tool_choice:
         choice = {"type": "tool", "name": tool["name"]}
     else:
         choice = {"type": "auto"}
-    return {"tools": [sent], "tool_choice": choice}
+    return {"tools": [dict(tool)], "tool_choice": choice}
 
 
 @dataclass(frozen=True)
@@ -158,6 +156,10 @@ class JudgeEnvironment:
         self.sleep = sleep
         self._provider_factory = provider_factory
         self._made: dict[str, Provider] = {}  # by name: what this environment closes
+        # Judgements that got no response at all (after retries), and the last such error: a
+        # caller grading many answers stops when the API is gone.
+        self.unreachable = 0
+        self.last_unreachable: UnreachableError | None = None
 
     def _provider(self, name: str | None) -> Provider:
         name = name or self.default_provider
@@ -178,11 +180,16 @@ class JudgeEnvironment:
             return ToolUse(tool_name, question.simulate(rng))
 
         context = CallContext(self.seed, JUDGE_VARIANT, epoch, question.task, simulate_call)
-        response, retries = await call_with_retries(
-            lambda: chosen.complete(request, context),
-            max_attempts=self.max_attempts,
-            sleep=self.sleep,
-        )
+        try:
+            response, retries = await call_with_retries(
+                lambda: chosen.complete(request, context),
+                max_attempts=self.max_attempts,
+                sleep=self.sleep,
+            )
+        except UnreachableError as err:
+            self.unreachable += 1
+            self.last_unreachable = err
+            raise
         answer, problem = question.read(response, capabilities)
         return ToolReply(
             tool_input=answer,

@@ -6,7 +6,7 @@ do not depend on the judge's model family).
 
 Forced tool choice (``tool_choice: {"type": "tool", ...}``) is rejected by Fable 5.1 and later
 (``claude-fable-5-1``, ``claude-fable-5-2``, ...; Fable 5, ``claude-fable-5``, accepts it).
-Structured outputs (a JSON-schema ``output_config.format``, and ``strict`` tools) are accepted by
+Structured outputs (a JSON-schema ``output_config.format``) are accepted by
 the Claude 4.5 generation and later of every family (``claude-haiku-4-5``, ``claude-opus-4-6``,
 ``claude-sonnet-5-5``, ``claude-fable-5-2``, ...); an ID of another shape is taken not to.
 """
@@ -49,6 +49,5 @@ def messages_api_capabilities(model_id: str, *, streaming: bool, batches: bool) 
         tool_use=True,
         forced_tool_choice=accepts_forced_tool_choice(model_id),
         structured_output=accepts_structured_outputs(model_id),
-        strict_tools=accepts_structured_outputs(model_id),
         batches=batches,
     )

@@ -10,12 +10,12 @@ callers choose how to ask from them, never from the model's name.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from core.errors import AgentRegistryError
@@ -132,15 +132,13 @@ class Capabilities:
 
     ``forced_tool_choice``: accepts ``tool_choice: {"type": "tool", ...}`` (Fable 5.1 and later
     reject it). ``structured_output``: accepts ``output_config: {"format": {"type":
-    "json_schema", "schema": ...}}`` and answers with JSON text of that schema. ``strict_tools``:
-    accepts ``strict: true`` on a tool (its input then follows the tool's schema).
+    "json_schema", "schema": ...}}`` and answers with JSON text of that schema.
     """
 
     streaming: bool  # responses are streamed: time to first token is measured
     tool_use: bool  # accepts ``tools`` and returns ``tool_use`` blocks
     forced_tool_choice: bool
     structured_output: bool
-    strict_tools: bool
     batches: bool  # ``Provider.batches()`` gives a Message Batches interface
 
 
@@ -166,7 +164,13 @@ class RetryableProviderError(ProviderError):
 
 
 class UnreachableError(RetryableProviderError):
-    """No response at all: the connection could not be made or nothing came back."""
+    """No response at all: the connection could not be made, nothing came back, or a download
+    (a batch's results) broke off."""
+
+
+class NotSentError(UnreachableError):
+    """No connection was made: the request cannot have reached the API, so sending it again
+    cannot do anything twice."""
 
 
 class FatalProviderError(ProviderError):
@@ -178,26 +182,28 @@ class BatchStatus:
     batch_id: str
     processing_status: str  # in_progress, canceling or ended
     counts: Mapping[str, int]  # processing, succeeded, errored, canceled, expired
+    created_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
         return self.processing_status == "ended"
 
+    @property
+    def requests(self) -> int:
+        return sum(self.counts.values())
+
 
 class Batches(Protocol):
     """Many requests sent at once, at the batch price; results matched by ``custom_id``."""
 
-    async def submit(self, requests: Sequence[tuple[str, ModelRequest]]) -> str: ...
+    async def submit(self, requests: Sequence[tuple[str, ModelRequest]]) -> str:
+        """The new batch's id; ``NotSentError`` when the request cannot have reached the API
+        (any other failure may have made a batch)."""
+        ...
 
     async def poll(self, batch_id: str) -> BatchStatus: ...
 
-    async def wait(
-        self,
-        batch_id: str,
-        *,
-        interval: float = 60.0,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> BatchStatus: ...
+    async def created_since(self, since: datetime) -> list[BatchStatus]: ...
 
     async def results(self, batch_id: str) -> dict[str, ModelResponse | ProviderError]: ...
 

@@ -6,13 +6,14 @@ Results come back out of order; ``custom_id`` (unique within the batch, at most 
 ``[a-zA-Z0-9_-]``) is the only link to the request.
 
 ``AnthropicProvider.batches()`` makes one on the provider's client: the provider owns the client
-and closes it, so this class has nothing of its own to close.
+and closes it, so this class has nothing of its own to close. Each method makes one attempt;
+retrying (and waiting between polls) is the caller's job.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from experiments.providers.anthropic_sdk import (
@@ -21,18 +22,22 @@ from experiments.providers.anthropic_sdk import (
     message_tool_calls,
     request_params,
     response_usage,
+    scrub,
     scrub_response,
 )
 from experiments.providers.base import (
     BatchStatus,
     ModelRequest,
     ModelResponse,
+    NotSentError,
     ProviderError,
     RetryableProviderError,
+    UnreachableError,
 )
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+    from anthropic.types.messages import MessageBatch
     from anthropic.types.messages.batch_create_params import Request
 
 T = TypeVar("T")
@@ -50,7 +55,7 @@ class MessageBatches:
         return f"MessageBatches(base_url={str(self._client.base_url)!r})"
 
     async def submit(self, requests: Sequence[tuple[str, ModelRequest]]) -> str:
-        """Create a batch; returns its id."""
+        """Create a batch; returns its id. ``NotSentError`` when no connection was made."""
         ids = [custom_id for custom_id, _ in requests]
         if len(set(ids)) != len(ids):
             raise ValueError("custom_id values must be unique within a batch")
@@ -60,34 +65,54 @@ class MessageBatches:
             "list[Request]",
             [{"custom_id": cid, "params": request_params(req)} for cid, req in requests],
         )
-        batch = await self._call(lambda: self._client.messages.batches.create(requests=body))
+        try:
+            batch = await self._call(lambda: self._client.messages.batches.create(requests=body))
+        except UnreachableError as err:
+            if _never_connected(err):
+                raise NotSentError(str(err)) from err
+            raise
         self._models[batch.id] = {cid: req.model for cid, req in requests}
         return batch.id
 
     async def poll(self, batch_id: str) -> BatchStatus:
-        batch = await self._call(lambda: self._client.messages.batches.retrieve(batch_id))
-        return BatchStatus(batch.id, batch.processing_status, batch.request_counts.model_dump())
+        return _status(await self._call(lambda: self._client.messages.batches.retrieve(batch_id)))
 
-    async def wait(
-        self,
-        batch_id: str,
-        *,
-        interval: float = 60.0,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> BatchStatus:
-        """Poll every ``interval`` seconds until the batch has ended."""
-        while not (status := await self.poll(batch_id)).ended:
-            await sleep(interval)
-        return status
+    async def created_since(self, since: datetime) -> list[BatchStatus]:
+        """The batches of this key's workspace created at ``since`` or later, newest first."""
+
+        async def listed() -> list[BatchStatus]:
+            found: list[BatchStatus] = []
+            async for batch in self._client.messages.batches.list(limit=100):  # newest first
+                if batch.created_at < since:
+                    break
+                found.append(_status(batch))
+            return found
+
+        return await self._call(listed)
 
     async def results(self, batch_id: str) -> dict[str, ModelResponse | ProviderError]:
-        """Each custom_id's response, or the error it ended with (canceled/expired: retryable)."""
+        """Each custom_id's response, or the error it ended with (canceled/expired: retryable).
+
+        The whole results file is read in one attempt: a download that breaks off is
+        ``UnreachableError`` (retryable), never a part of the results.
+        """
+        import httpx2
+
         models = self._models.get(batch_id, {})
-        decoder = await self._call(lambda: self._client.messages.batches.results(batch_id))
-        out: dict[str, ModelResponse | ProviderError] = {}
-        async for line in decoder:
-            out[line.custom_id] = self._result(line.result, models.get(line.custom_id, "unknown"))
-        return out
+
+        async def download() -> dict[str, ModelResponse | ProviderError]:
+            decoder = await self._client.messages.batches.results(batch_id)
+            out: dict[str, ModelResponse | ProviderError] = {}
+            try:
+                async for line in decoder:
+                    model = models.get(line.custom_id, "unknown")
+                    out[line.custom_id] = self._result(line.result, model)
+            except httpx2.TransportError as err:
+                message = f"the results of batch {batch_id} broke off: {type(err).__name__}: {err}"
+                raise UnreachableError(scrub(message, self._secret)) from err
+            return out
+
+        return await self._call(download)
 
     def _result(self, result: Any, model: str) -> ModelResponse | ProviderError:
         if result.type == "succeeded":
@@ -116,3 +141,22 @@ class MessageBatches:
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         return await call_api(fn, model=None, secret=self._secret)
+
+
+def _status(batch: MessageBatch) -> BatchStatus:
+    counts = batch.request_counts.model_dump()
+    return BatchStatus(batch.id, batch.processing_status, counts, batch.created_at)
+
+
+def _never_connected(err: BaseException) -> bool:
+    """Whether the error chain shows the connection was never made (DNS, refused, TLS, connect
+    timeout): then nothing was sent. aiohttp's other connection errors (a reset, a server that
+    closed a kept-alive connection) can come after the request went out."""
+    import aiohttp
+
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -130,7 +130,6 @@ class SimulatedProvider:
             messages_api_capabilities(model, streaming=True, batches=False),
             forced_tool_choice=True,
             structured_output=False,
-            strict_tools=False,
         )
 
     def batches(self) -> Batches:

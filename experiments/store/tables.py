@@ -31,6 +31,10 @@ class Experiment(SQLModel, table=True):
     suite_hash: str | None = None
     max_cost_usd: float | None = None
     batch_id: str | None = None
+    # A request creating a batch that went out with no answer (it may have made one): when, and
+    # how many requests it carried; cleared once the batch id is known or nothing was sent.
+    batch_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    batch_requests: int | None = None
     note: str | None = None  # why it stopped, when it did
     created_at: datetime = created_at_field()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

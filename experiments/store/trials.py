@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.errors import AgentRegistryError
@@ -40,6 +41,14 @@ class Pending:
     rows: list[list[Cell]]  # cells still to run, grouped in task rows, in suite order
     stored: int  # cells that already have a trial
     billed_usd: float  # what the stored trials cost (cache hits cost nothing)
+
+
+@dataclass(frozen=True)
+class BatchSent:
+    """A request creating a batch that went out and got no answer: it may have made one."""
+
+    at: datetime  # just before it was sent
+    requests: int  # how many requests the batch carried
 
 
 class TrialStore:
@@ -217,10 +226,29 @@ class TrialStore:
             return experiment.batch_id if experiment else None
 
     def set_batch_id(self, batch_id: str | None) -> None:
+        """Record the batch (None: collected); a batch request sent without answer is settled."""
+        self._set_batch(batch_id, None)
+
+    def batch_sent(self) -> BatchSent | None:
+        """The batch request that went out with no answer, and may have made a batch."""
+        with self.db.session() as session:
+            experiment = session.get(Experiment, self.experiment_id)
+            if experiment is None or experiment.batch_sent_at is None:
+                return None
+            return BatchSent(experiment.batch_sent_at, experiment.batch_requests or 0)
+
+    def set_batch_sent(self, requests: int | None) -> None:
+        """Record, now, a batch request of ``requests`` requests about to go out (None: settled
+        with no batch made)."""
+        self._set_batch(None, None if requests is None else BatchSent(utcnow(), requests))
+
+    def _set_batch(self, batch_id: str | None, sent: BatchSent | None) -> None:
         with self.db.session(write=True) as session:
             experiment = session.get(Experiment, self.experiment_id)
             assert experiment is not None
             experiment.batch_id = batch_id
+            experiment.batch_sent_at = sent.at if sent else None
+            experiment.batch_requests = sent.requests if sent else None
             session.add(experiment)
             session.commit()
 

@@ -140,32 +140,24 @@ def test_every_model_family_is_asked_for_json_of_the_schema_and_scored_from_it(m
 
 
 @pytest.mark.parametrize(
-    ("model", "claims", "choice", "strict"),
-    [
-        ("haiku", {"structured_output": False}, {"type": "tool", "name": "record_grade"}, True),
-        ("fable", {"structured_output": False}, {"type": "auto"}, True),
-        (
-            "haiku",
-            {"structured_output": False, "strict_tools": False},
-            {"type": "tool", "name": "record_grade"},
-            False,
-        ),
-    ],
+    ("model", "choice"),
+    [("haiku", {"type": "tool", "name": "record_grade"}), ("fable", {"type": "auto"})],
 )
-def test_without_structured_outputs_the_judge_calls_the_tool_strict_and_forced_where_accepted(
-    model: str, claims: dict[str, bool], choice: dict[str, str], strict: bool
+def test_without_structured_outputs_the_judge_calls_the_tool_forced_where_accepted(
+    model: str, choice: dict[str, str]
 ) -> None:
     reply = ToolCall({"points": points(True, True), "score": 9, "reason": "both"})
     with fake_anthropic([reply]) as fake:
-        provider = AskedAs(**claims).connect(fake)
+        provider = AskedAs(structured_output=False).connect(fake)
         result = grade(judge(model=model), JudgeEnvironment(provider))
         asyncio.run(provider.aclose())
     assert (result.score, result.error) == (pytest.approx(8 / 9), None)
     [body] = judge_bodies(fake)
     assert "output_config" not in body and body["tool_choice"] == choice
     [tool] = body["tools"]
-    assert tool["name"] == "record_grade" and tool.get("strict", False) is strict
-    assert tool["input_schema"].get("additionalProperties") is (False if strict else None)
+    # The tool's own schema, not strict: the answer is validated against it on arrival.
+    assert tool["name"] == "record_grade" and "strict" not in tool
+    assert "additionalProperties" not in tool["input_schema"]
     assert "Record the grade by calling the record_grade tool" in body["system"]
 
 

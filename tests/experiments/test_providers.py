@@ -319,12 +319,12 @@ def test_what_the_api_accepts_depends_on_the_model(model: str, forced: bool, str
         True,
         True,
     )
-    assert capabilities.structured_output is capabilities.strict_tools is structured
+    assert capabilities.structured_output is structured
     # The simulator takes a forced tool call on every model (so its judgements do not change
     # with the judge's model family), no structured outputs, and has no batches.
     simulated = SimulatedProvider().capabilities(model)
     assert (simulated.forced_tool_choice, simulated.structured_output) == (True, False)
-    assert (simulated.strict_tools, simulated.batches) == (False, False)
+    assert simulated.batches is False
 
 
 def test_simulated_provider_has_no_batches():
@@ -366,19 +366,16 @@ def test_batch_submit_poll_results():
         StreamError("overloaded_error"),
     ]
     requests = [(f"exp1-control-t{i}-0", REQUEST) for i in range(4)]
-    polls: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        polls.append(seconds)
 
     async def job(batches: MessageBatches) -> tuple[Any, ...]:
         batch_id = await batches.submit(requests)
         first = await batches.poll(batch_id)
-        final = await batches.wait(batch_id, interval=5.0, sleep=sleep)
-        return batch_id, first, final, await batches.results(batch_id)
+        second = await batches.poll(batch_id)
+        final = await batches.poll(batch_id)
+        return batch_id, first, second, final, await batches.results(batch_id)
 
     with fake_anthropic(script, batch_polls=3) as fake:
-        batch_id, first, final, results = run_batches(fake.base_url, job)
+        batch_id, first, second, final, results = run_batches(fake.base_url, job)
     created = fake.requests[0]
     assert (created.method, created.path) == ("POST", "/v1/messages/batches")
     assert [r["custom_id"] for r in created.body["requests"]] == [cid for cid, _ in requests]
@@ -388,7 +385,7 @@ def test_batch_submit_poll_results():
         False,
         4,
     )
-    assert (final.batch_id, final.ended, polls) == (batch_id, True, [5.0])
+    assert (second.ended, final.batch_id, final.ended) == (False, batch_id, True)
     assert {k: v for k, v in final.counts.items() if v} == {
         "succeeded": 1,
         "errored": 2,
@@ -409,7 +406,6 @@ def test_batch_submit_poll_results():
 def test_batch_results_carry_tool_calls():
     async def job(batches: MessageBatches) -> dict[str, ModelResponse | ProviderError]:
         batch_id = await batches.submit([("judge-1", with_tool())])
-        await batches.wait(batch_id, interval=0.0)
         return await batches.results(batch_id)
 
     with fake_anthropic([ToolCall(VERDICT, name="record")]) as fake:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Cli
-from tests.fake_anthropic import DEFAULT_KEY, StreamError, Text, fake_anthropic, http_error
+from tests.fake_anthropic import (
+    DEFAULT_KEY,
+    FakeAnthropic,
+    RecordedRequest,
+    StreamError,
+    Text,
+    fake_anthropic,
+    http_error,
+)
 
 AGENT = "---\nname: helper\ndescription: Use this agent to help.\nmodel: {model}\n---\n{body}\n"
 TASKS = """\
@@ -467,8 +476,13 @@ def test_batch_mode_and_resume_by_batch_id(sqlite_cli: Cli, tmp_path: Path, monk
 
 
 def _fast_polls(run_batch):  # type: ignore[no-untyped-def]
+    """``run_batch`` polling every 10 ms, with retry backoff cut to nothing."""
+
+    async def no_wait(seconds: float) -> None:
+        await asyncio.sleep(0)
+
     async def fast(*args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs["poll_interval"] = 0.01
+        kwargs |= {"poll_interval": 0.01, "sleep": no_wait}
         return await run_batch(*args, **kwargs)
 
     return fast
@@ -480,16 +494,16 @@ def test_an_interrupted_batch_is_collected_on_resume_not_sent_again(
     from experiments.providers.batches import MessageBatches
 
     spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
-    original_wait = MessageBatches.wait
-    waits = {"n": 0}
+    original_poll = MessageBatches.poll
+    polls = {"n": 0}
 
-    async def wait_then_ctrl_c(self, batch_id, **kwargs):  # type: ignore[no-untyped-def]
-        waits["n"] += 1
-        if waits["n"] == 1:
+    async def poll_then_ctrl_c(self, batch_id):  # type: ignore[no-untyped-def]
+        polls["n"] += 1
+        if polls["n"] == 1:
             raise KeyboardInterrupt  # Ctrl-C while the batch is processing
-        return await original_wait(self, batch_id, interval=0.01)
+        return await original_poll(self, batch_id)
 
-    monkeypatch.setattr(MessageBatches, "wait", wait_then_ctrl_c)
+    monkeypatch.setattr(MessageBatches, "poll", poll_then_ctrl_c)
     with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
@@ -595,3 +609,159 @@ def test_a_batch_sent_to_a_port_nothing_listens_on_stops_in_one_line(
     notes = [line for line in result.stdout.splitlines() if "unreachable" in line]
     assert len(notes) == 1 and "the request that sends the batch got no response" in notes[0]
     assert "--resume 1" in result.stdout
+
+
+def _batch_env(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    import experiments.batch as batch_module
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", base_url)
+    monkeypatch.setattr(batch_module, "run_batch", _fast_polls(batch_module.run_batch))
+
+
+def _batch_columns(cli: Cli) -> tuple[str | None, str | None, int | None]:
+    with sqlite3.connect(cli.db) as conn:
+        row = conn.execute("SELECT batch_id, batch_sent_at, batch_requests FROM experiment")
+        return row.fetchone()  # type: ignore[no-any-return]
+
+
+def _created(fake: FakeAnthropic) -> list[RecordedRequest]:
+    return [r for r in fake.requests if r.method == "POST" and r.path == "/v1/messages/batches"]
+
+
+def test_results_cut_off_mid_download_are_fetched_again_then_stop_the_run_resumable(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.cut_results = 2  # both attempts get the first line, then a reset
+        first = sqlite_cli("run", str(spec), "--batch", "--json")
+        assert first.exit_code == 3 and first.stderr == ""
+        out = json.loads(first.stdout)
+        assert (out["status"], out["trials"]) == ("stopped", 0)
+        assert out["note"].startswith("the API is unreachable: batch msgbatch_fake_")
+        assert "after 2 attempts" in out["note"] and "broke off" in out["note"]
+        assert _batch_columns(sqlite_cli)[0] is not None  # kept: resume collects it
+        fake.cut_results = 1  # one cut download, then the whole file
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        assert (again["status"], again["trials"]) == ("completed", 6)
+        assert len(_created(fake)) == 1 and fake.cut_results == 0
+
+
+def test_scattered_poll_failures_do_not_add_up_to_a_stop(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 3\n")
+    polls = {"n": 0}
+
+    def every_fifth_poll(method: str, path: str) -> bool:
+        if method != "GET" or path.count("/") != 4:  # /v1/messages/batches/<id>: a poll
+            return False
+        polls["n"] += 1
+        # Two in a row, so that aiohttp's own resend of a GET on a reset connection fails too.
+        return polls["n"] % 5 in (0, 1)
+
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency"), batch_polls=20) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.reset = every_fifth_poll
+        out = json.loads(sqlite_cli.ok("run", str(spec), "--batch", "--json").stdout)
+    assert (out["status"], out["trials"]) == ("completed", 6)
+    assert polls["n"] >= 25  # 20 polls answered, and at least one in five reset
+
+
+def test_a_batch_request_lost_after_it_went_out_is_found_on_resume_not_sent_again(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.reset_after = lambda method, path: method == "POST"  # made, but the reply is lost
+        first = sqlite_cli("run", str(spec), "--batch", "--json")
+        assert first.exit_code == 3
+        note = json.loads(first.stdout)["note"]
+        assert note.startswith("the API is unreachable: the request that sends the batch (it went")
+        batch_id, sent_at, requests = _batch_columns(sqlite_cli)
+        assert (batch_id, requests) == (None, 6) and sent_at is not None
+        fake.reset_after = None
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        assert (again["status"], again["trials"]) == ("completed", 6)
+        assert len(_created(fake)) == 1  # the batch made by the lost request, collected
+        assert _batch_columns(sqlite_cli) == (None, None, None)
+
+
+def test_a_lost_batch_request_that_cannot_be_told_apart_is_sent_again_only_when_asked(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.reset_after = lambda method, path: method == "POST"
+        assert sqlite_cli("run", str(spec), "--batch", "--quiet").exit_code == 3
+        fake.reset_after = None
+        [lost] = _created(fake)
+        fake.submit_batch(lost.body)  # someone else's batch of the same size, made since
+        line = sqlite_cli.one_error_line("run", str(spec), "--batch", "--resume", "1")
+        assert "2 batches of that size were created since then" in line
+        assert line.endswith("resume with --resend-batch to send another (it may be paid twice)")
+        assert len(_created(fake)) == 1  # refused: nothing sent
+        out = json.loads(
+            sqlite_cli.ok(
+                "run", str(spec), "--batch", "--resume", "1", "--resend-batch", "--json"
+            ).stdout
+        )
+        assert (out["status"], out["trials"]) == ("completed", 6) and len(_created(fake)) == 2
+
+
+def test_a_batch_request_that_reached_nothing_or_made_no_batch_is_sent_again(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.experiments.test_run_guards import _closed_port_url
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    _batch_env(monkeypatch, _closed_port_url())
+    refused = sqlite_cli("run", str(spec), "--batch", "--json")
+    assert refused.exit_code == 3
+    assert "the request that sends the batch got no response" in json.loads(refused.stdout)["note"]
+    assert _batch_columns(sqlite_cli) == (None, None, None)  # never connected: nothing sent
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        # Reset after the request went out, before any batch was made: resume finds none.
+        fake.reset = lambda method, path: method == "POST"
+        assert sqlite_cli("run", str(spec), "--batch", "--resume", "1", "--quiet").exit_code == 3
+        assert _batch_columns(sqlite_cli)[1:] != (None, None)
+        fake.reset = None
+        out = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        assert (out["status"], out["trials"]) == ("completed", 6)
+        assert [len(r.body["requests"]) for r in _created(fake)] == [6, 6]  # reset, then sent
+        assert len(fake.batches) == 1
+
+
+def test_judges_that_get_no_response_stop_a_batch_run_and_resume_grades_its_results(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judge = "graders:\n  - {type: rubric_judge, model: haiku}\nmax_attempts: 2\n"
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra=judge)
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.reset = lambda method, path: path == "/v1/messages"  # the judges' calls only
+        first = sqlite_cli("run", str(spec), "--batch", "--json")
+        assert first.exit_code == 3 and first.stderr == ""
+        out = json.loads(first.stdout)
+        assert (out["status"], out["trials"]) == ("stopped", 0)
+        assert out["note"].startswith("the API is unreachable: the judges, for 5 results of batch")
+        judged = [r for r in fake.requests if r.path == "/v1/messages"]
+        assert len(judged) <= 5 * 2 * 2  # 5 results, 2 attempts, aiohttp's own resend at most
+        assert _batch_columns(sqlite_cli)[0] is not None  # kept: resume grades its results
+        fake.reset = None
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        assert (again["status"], again["trials"]) == ("completed", 6)
+        assert len(_created(fake)) == 1

@@ -196,3 +196,22 @@ def test_a_key_written_twice_inside_a_mapping_is_a_warning(sqlite_cli: Cli, tmp_
         f"warning: {path}: key 'mcpServers.github' appears 2 times (lines 11, 13); {tail}",
     ]  # a merge key (<<) overridden in place repeats nothing
     assert "nested@1" in result.stdout
+
+
+def test_a_nested_duplicate_is_one_warning_on_its_own_line_whatever_aliases_it(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    # A duplicate inside an aliased mapping is one warning, not one per alias; 1 and '1' are two
+    # keys (int and str); U+2028 inside a quoted scalar ends no line of the file.
+    path = tmp_path / "aliased.md"
+    path.write_text(
+        '---\nname: aliased\ndescription: "one\u2028two"\nbase: &b\n  k: 1\n  k: 2\n'
+        + "".join(f"c{i}: *b\n" for i in range(50))
+        + "m:\n  1: a\n  '1': b\n---\nBody.\n"
+    )
+    result = sqlite_cli.ok("publish", str(path))
+    duplicate = [line for line in result.stderr.splitlines() if "appears" in line]
+    assert duplicate == [
+        f"warning: {path}: key 'base.k' appears 2 times (lines 5, 6); the last is used here, "
+        "and which one Claude Code uses is not defined"
+    ]
