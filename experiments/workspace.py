@@ -18,7 +18,9 @@ A ``run`` check is a shell command in the workspace, in a session (process group
 ``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
 ``ANTHROPIC_*`` or inherited ``GIT_*`` variable: the group is killed at its timeout and whatever
 it left running is killed once it exits. Its output goes to a file outside the workspace; its
-last ``TAIL_CHARS`` characters are kept, key scrubbed.
+last ``TAIL_CHARS`` characters are kept, key scrubbed. A check's hidden files are written anew
+at their paths, never through a link the agent left there. Neither the diff nor a check raises:
+a diff git cannot take is ``unavailable: reason``, a check that cannot run fails with its reason.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -55,6 +58,7 @@ GIT_OPTIONS = (
     "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
     "-c", "core.attributesFile=/dev/null", "-c", "core.excludesFile=/dev/null",
 )  # fmt: skip
+UNAVAILABLE = "unavailable: "
 
 
 @dataclass(frozen=True)
@@ -187,10 +191,13 @@ def solution_files(source: Path) -> list[Path]:
 
 def diff(folder: TrialFolder) -> tuple[str, bool]:
     """``git diff`` of everything against the baseline, new files included, and whether it was
-    cut at ``MAX_DIFF_CHARS``."""
-    _git(folder, folder.git_dir, "add", "-A")
-    options = ("--cached", "--no-color", "--no-ext-diff", "--no-textconv")
-    text = _git(folder, folder.git_dir, "diff", *options, folder.baseline, "--")
+    cut at ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
+    try:
+        _git(folder, folder.git_dir, "add", "-A")
+        options = ("--cached", "--no-color", "--no-ext-diff", "--no-textconv")
+        text = _git(folder, folder.git_dir, "diff", *options, folder.baseline, "--")
+    except SpecError as err:
+        return f"{UNAVAILABLE}{err}", False
     if len(text) > MAX_DIFF_CHARS:
         return text[:MAX_DIFF_CHARS], True
     return text, False
@@ -200,18 +207,57 @@ async def run_checks(
     folder: TrialFolder, checks: Sequence[Check], *, default_timeout_s: float,
     secrets: Sequence[str],
 ) -> list[CheckResult]:  # fmt: skip
-    """Every check, in order: its hidden files first, then the command or the file test."""
+    """Every check, in order: its hidden files first, then the command or the file test. A check
+    that cannot run (its hidden files cannot be written, the workspace is gone) fails."""
     results = []
     for index, check in enumerate(checks):
-        if check.hidden is not None:
-            shutil.copytree(check.hidden, folder.work, dirs_exist_ok=True)
-        if check.run is not None:
-            timeout = check.timeout_s or default_timeout_s
-            log = folder.logs / f"check-{index}.log"
-            results.append(await _run(folder, check, timeout, log, secrets))
-        else:
-            results.append(_file_check(folder.work, check))
+        try:
+            if check.hidden is not None:
+                _lay_hidden(check.hidden, folder.work)
+            if check.run is not None:
+                timeout = check.timeout_s or default_timeout_s
+                log = folder.logs / f"check-{index}.log"
+                results.append(await _run(folder, check, timeout, log, secrets))
+            else:
+                results.append(_file_check(folder.work, check))
+        except OSError as err:
+            reason = f"cannot run the check: {err}"
+            results.append(CheckResult(check.name, False, check.weight, reason=reason))
     return results
+
+
+def _lay_hidden(source: Path, work: Path) -> None:
+    """Write ``source``'s files into ``work`` at the same paths, never through a link: whatever
+    is at a path and is not a folder (a symlink, a file, a hard link) is removed first, and
+    ``OSError`` when a folder stands where a file goes or the workspace is gone."""
+    top = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        _lay_into(source, top)
+    finally:
+        os.close(top)
+
+
+def _lay_into(source: Path, into: int) -> None:
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        folder = entry.is_dir(follow_symlinks=False)
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(entry.name, dir_fd=into, follow_symlinks=False).st_mode
+            if not stat.S_ISDIR(mode):
+                os.unlink(entry.name, dir_fd=into)
+            elif not folder:
+                raise IsADirectoryError(f"{entry.name} is a folder where a hidden file goes")
+        if folder:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(entry.name, dir_fd=into)
+            inner = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=into)
+            try:
+                _lay_into(Path(entry.path), inner)
+            finally:
+                os.close(inner)
+            continue
+        created = os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=into)
+        with open(created, "wb") as out, open(entry.path, "rb") as read:
+            shutil.copyfileobj(read, out)
 
 
 async def _run(

@@ -128,6 +128,64 @@ def test_an_agent_that_deletes_dot_git_or_makes_its_own_keeps_its_diff(tmp_path:
     assert "deleted file mode 100644" in changes  # its own definition: what it did, shown
 
 
+def test_a_diff_git_cannot_take_is_unavailable_not_an_error(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    shutil.rmtree(folder.work)
+    changes, cut = diff(folder)
+    assert changes.startswith("unavailable: git add failed in a trial workspace: ") and not cut
+    assert "\n" not in changes
+
+
+# -- hidden files --------------------------------------------------------------------------------
+
+
+def test_hidden_files_replace_what_the_agent_left_at_their_paths(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    (folder.work / "calc.py").write_text(SOLVED)
+    (folder.work / "tests_hidden").write_text("a file named like the hidden folder\n")
+    assert _checks(folder, HIDDEN_TESTS)[0].passed
+    # A folder where a hidden file goes cannot be replaced: the check fails, saying why.
+    shutil.rmtree(folder.work / "tests_hidden")
+    (folder.work / "tests_hidden/check_calc.py").mkdir(parents=True)
+    blocked, adds = _checks(folder, HIDDEN_TESTS, Check("adds", file_exists="calc.py"))
+    assert (blocked.passed, blocked.exit_code) == (False, None) and adds.passed
+    assert blocked.reason.startswith("cannot run the check: ") and "check_calc.py" in blocked.reason
+
+
+def test_a_check_in_a_workspace_that_is_gone_fails(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    shutil.rmtree(folder.work)
+    hidden, run = _checks(folder, HIDDEN_TESTS, Check("runs", run="true"))
+    assert not hidden.passed and not run.passed
+    assert hidden.reason.startswith("cannot run the check: ") and "No such file" in run.reason
+
+
+@pytest.mark.parametrize("link", ["folder", "file", "hard"])
+def test_hidden_files_are_never_written_through_a_link(tmp_path: Path, link: str) -> None:
+    folder = _prepare(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "check_calc.py").write_text("precious\n")
+    if link == "folder":
+        (folder.work / "tests_hidden").symlink_to(outside)
+    else:
+        (folder.work / "tests_hidden").mkdir()
+        target = folder.work / "tests_hidden/check_calc.py"
+        if link == "file":
+            target.symlink_to(outside / "check_calc.py")
+        else:
+            os.link(outside / "check_calc.py", target)
+    (folder.work / "calc.py").write_text(SOLVED)
+    assert _checks(folder, HIDDEN_TESTS)[0].passed  # the real hidden tests ran
+    assert [p.name for p in outside.iterdir()] == ["check_calc.py"]
+    assert (outside / "check_calc.py").read_text() == "precious\n"
+    hidden = folder.work / "tests_hidden"
+    assert not hidden.is_symlink() and not (hidden / "check_calc.py").is_symlink()
+    assert (hidden / "check_calc.py").read_bytes() == (
+        HIDDEN / "tests_hidden/check_calc.py"
+    ).read_bytes()
+
+
 # -- git runs nothing the agent configured -------------------------------------------------------
 
 
