@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from core.errors import SpecError
 from experiments.agentic_tasks import Check
 from experiments.roster import RosterAgent
+from experiments.tasks import load_suite
 from experiments.workspace import TrialFolder, diff, prepare, run_checks
 from tests.conftest import SEED, Cli
-from tests.experiments.test_agentic import SUITE, _publish_pair, _spec
+from tests.experiments.test_agentic import SUITE, _publish_pair, _spec, _suite_copy
 from variants.agentfile import AgentDefinition
 
 WORKSPACE = SUITE / "workspaces/add-function"
@@ -223,3 +225,15 @@ def test_our_git_runs_no_filter_driver_hook_or_fsmonitor_the_agent_set(tmp_path:
     assert not marker.exists()
     assert "+    return a + b" in changes  # the bytes, no textconv
     assert "+plain text" in changes  # -diff in .gitattributes hides nothing
+
+
+# -- checks at load ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), -1])
+def test_a_check_weight_must_be_a_finite_number_of_at_least_0(
+    tmp_path: Path, weight: float
+) -> None:
+    path = _suite_copy(tmp_path, lambda t: t["checks"][1].update(weight=weight))
+    with pytest.raises(SpecError, match=r"checks\[1\]\.weight: must be a finite number >= 0"):
+        load_suite(path)
