@@ -20,6 +20,7 @@ resumed run refuses to start sessions from folders that changed since the experi
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import stat
@@ -191,8 +192,12 @@ def _parse_check(raw: Any, where: str, base_dir: Path) -> Check:
             f"{where}.timeout_s: must be seconds above 0, at most {MAX_CHECK_TIMEOUT_S}"
         )
     weight = raw.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
-        raise SpecError(f"{where}.weight: must be a number of at least 0, got {weight!r}")
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, int | float)
+        or not (math.isfinite(weight) and weight >= 0)
+    ):
+        raise SpecError(f"{where}.weight: must be a finite number >= 0, got {weight!r}")
     return Check(
         name=name,
         run=run,

@@ -72,7 +72,7 @@ async def run_batch(
     if not isinstance(kind, SingleRequestKind):
         how = "with this router " if plan.kind == "delegation" else ""
         raise SpecError(
-            f"--batch: a {plan.kind} trial {how}is not one request; run it without --batch"
+            f"--batch: a trial of kind {plan.kind} {how}is not one request; run it without --batch"
         )
     # The models the requests go to (a delegation trial asks the main loop's model).
     models = {kind.request(Cell(arm, plan.tasks[0], 1)).model for arm in plan.arms}

@@ -1,15 +1,26 @@
 """An agentic trial's folder: the task's workspace copied and committed, its diff, its checks.
 
-A trial folder holds ``work/`` (the copy of the task's workspace, a git repository with one
-baseline commit, the agent's file in ``.claude/agents/``) and ``home/`` (the fresh ``HOME`` of the
-session and of every command). Git never reads the user's configuration
-(``GIT_CONFIG_GLOBAL=/dev/null``, no system file, ``HOME`` the fresh one).
+A trial folder holds ``work/`` (the copy of the task's workspace, the agent's file in
+``.claude/agents/``), ``baseline.git/`` (our repository of ``work/``: one baseline commit, whose
+SHA ``prepare`` records; the diff is taken against it) and ``home/`` (the fresh ``HOME`` of the
+session and of every command). ``work/.git`` is a second repository with the same baseline, the
+agent's to use or break: a real project is one, and Claude Code tells the model whether it is in
+one. Git never adds a ``.git``, so the agent's own commits, or its deleting ``work/.git``, leave
+the diff as it is.
+
+Our git never reads the user's or the agent's configuration and runs nothing of theirs: every
+``GIT_*`` variable of this process dropped (a hook's ``GIT_DIR`` would point at the user's
+repository), an explicit git dir and work tree, no global or system file (``HOME`` the fresh
+one), no hooks, no fsmonitor, no textconv or external diff, and ``info/attributes`` unsetting
+every attribute that names a driver or converts a file, whatever ``.gitattributes`` says.
 
 A ``run`` check is a shell command in the workspace, in a session (process group) of its own,
 ``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
-``ANTHROPIC_*`` variable: the group is killed at its timeout and whatever it left running is
-killed once it exits. Its output goes to a file outside the workspace; its last ``TAIL_CHARS``
-characters are kept, key scrubbed.
+``ANTHROPIC_*`` or inherited ``GIT_*`` variable: the group is killed at its timeout and whatever
+it left running is killed once it exits. Its output goes to a file outside the workspace; its
+last ``TAIL_CHARS`` characters are kept, key scrubbed. A check's hidden files are written anew
+at their paths, never through a link the agent left there. Neither the diff nor a check raises:
+a diff git cannot take is ``unavailable: reason``, a check that cannot run fails with its reason.
 """
 
 from __future__ import annotations
@@ -21,11 +32,12 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +51,29 @@ MAX_DIFF_CHARS = 200_000
 GIT_TIMEOUT_S = 60.0
 # Never part of what the agent built: caches a test run leaves.
 EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
+# Above every .gitattributes: no filter or diff driver runs, and a file is diffed as its bytes.
+ATTRIBUTES = "* !diff !filter !text !eol !ident !working-tree-encoding\n"
+# Over anything in a git dir's config: no hooks, no fsmonitor, no global attributes or ignores.
+GIT_OPTIONS = (
+    "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+    "-c", "core.attributesFile=/dev/null", "-c", "core.excludesFile=/dev/null",
+)  # fmt: skip
+UNAVAILABLE = "unavailable: "
 
 
 @dataclass(frozen=True)
 class TrialFolder:
     root: Path
+    baseline: str = ""  # the baseline commit of ``git_dir``, once prepared
 
     @property
     def work(self) -> Path:
         return self.root / "work"
+
+    @property
+    def git_dir(self) -> Path:
+        """Our repository of ``work``, outside it: the agent's git never touches it."""
+        return self.root / "baseline.git"
 
     @property
     def home(self) -> Path:
@@ -92,6 +118,7 @@ def git_env(home: Path) -> dict[str, str]:
         "HOME": str(home),
         "GIT_CONFIG_GLOBAL": "/dev/null",
         "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_ATTR_NOSYSTEM": "1",
         "GIT_AUTHOR_NAME": "agent-registry",
         "GIT_AUTHOR_EMAIL": "trial@agent-registry.invalid",
         "GIT_COMMITTER_NAME": "agent-registry",
@@ -100,13 +127,13 @@ def git_env(home: Path) -> dict[str, str]:
     }
 
 
-def _git(folder: TrialFolder, *args: str) -> str:
-    env = {**_clean_environ(), **git_env(folder.home)}
+def _git(folder: TrialFolder, git_dir: Path, *args: str) -> str:
+    command = ["git", f"--git-dir={git_dir}", f"--work-tree={folder.work}", *GIT_OPTIONS, *args]
     try:
         done = subprocess.run(
-            ["git", *args],
-            cwd=folder.work,
-            env=env,
+            command,
+            cwd=folder.root,
+            env={**_clean_environ(), **git_env(folder.home)},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -133,12 +160,19 @@ def prepare(root: Path, workspace: Path, agent: RosterAgent) -> TrialFolder:
         wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
         wrapper.chmod(0o755)
     write_agents(folder.work, (agent,))
-    _git(folder, "init", "-q", "-b", "main")
-    (folder.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
-    (folder.work / ".git" / "info" / "exclude").write_text("\n".join(EXCLUDED) + "\n")
-    _git(folder, "add", "-A")
-    _git(folder, "commit", "-q", "--no-verify", "--allow-empty", "-m", "baseline")
-    return folder
+    _commit_baseline(folder, folder.work / ".git")  # the agent's
+    return replace(folder, baseline=_commit_baseline(folder, folder.git_dir))
+
+
+def _commit_baseline(folder: TrialFolder, git_dir: Path) -> str:
+    """A repository at ``git_dir`` of the workspace as it is, in one commit; its SHA."""
+    _git(folder, git_dir, "init", "-q", "--template=", "-b", "main")
+    (git_dir / "info").mkdir()
+    (git_dir / "info" / "exclude").write_text("\n".join(EXCLUDED) + "\n")
+    (git_dir / "info" / "attributes").write_text(ATTRIBUTES)
+    _git(folder, git_dir, "add", "-A")
+    _git(folder, git_dir, "commit", "-q", "--no-verify", "--allow-empty", "-m", "baseline")
+    return _git(folder, git_dir, "rev-parse", "HEAD").strip()
 
 
 def lay_over(source: Path, target: Path, files: Sequence[Path] | None = None) -> None:
@@ -157,9 +191,13 @@ def solution_files(source: Path) -> list[Path]:
 
 def diff(folder: TrialFolder) -> tuple[str, bool]:
     """``git diff`` of everything against the baseline, new files included, and whether it was
-    cut at ``MAX_DIFF_CHARS``."""
-    _git(folder, "add", "-A")
-    text = _git(folder, "diff", "--cached", "--no-color", "--no-ext-diff", "HEAD")
+    cut at ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
+    try:
+        _git(folder, folder.git_dir, "add", "-A")
+        options = ("--cached", "--no-color", "--no-ext-diff", "--no-textconv")
+        text = _git(folder, folder.git_dir, "diff", *options, folder.baseline, "--")
+    except SpecError as err:
+        return f"{UNAVAILABLE}{err}", False
     if len(text) > MAX_DIFF_CHARS:
         return text[:MAX_DIFF_CHARS], True
     return text, False
@@ -169,18 +207,57 @@ async def run_checks(
     folder: TrialFolder, checks: Sequence[Check], *, default_timeout_s: float,
     secrets: Sequence[str],
 ) -> list[CheckResult]:  # fmt: skip
-    """Every check, in order: its hidden files first, then the command or the file test."""
+    """Every check, in order: its hidden files first, then the command or the file test. A check
+    that cannot run (its hidden files cannot be written, the workspace is gone) fails."""
     results = []
     for index, check in enumerate(checks):
-        if check.hidden is not None:
-            shutil.copytree(check.hidden, folder.work, dirs_exist_ok=True)
-        if check.run is not None:
-            timeout = check.timeout_s or default_timeout_s
-            log = folder.logs / f"check-{index}.log"
-            results.append(await _run(folder, check, timeout, log, secrets))
-        else:
-            results.append(_file_check(folder.work, check))
+        try:
+            if check.hidden is not None:
+                _lay_hidden(check.hidden, folder.work)
+            if check.run is not None:
+                timeout = check.timeout_s or default_timeout_s
+                log = folder.logs / f"check-{index}.log"
+                results.append(await _run(folder, check, timeout, log, secrets))
+            else:
+                results.append(_file_check(folder.work, check))
+        except OSError as err:
+            reason = f"cannot run the check: {err}"
+            results.append(CheckResult(check.name, False, check.weight, reason=reason))
     return results
+
+
+def _lay_hidden(source: Path, work: Path) -> None:
+    """Write ``source``'s files into ``work`` at the same paths, never through a link: whatever
+    is at a path and is not a folder (a symlink, a file, a hard link) is removed first, and
+    ``OSError`` when a folder stands where a file goes or the workspace is gone."""
+    top = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        _lay_into(source, top)
+    finally:
+        os.close(top)
+
+
+def _lay_into(source: Path, into: int) -> None:
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        folder = entry.is_dir(follow_symlinks=False)
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(entry.name, dir_fd=into, follow_symlinks=False).st_mode
+            if not stat.S_ISDIR(mode):
+                os.unlink(entry.name, dir_fd=into)
+            elif not folder:
+                raise IsADirectoryError(f"{entry.name} is a folder where a hidden file goes")
+        if folder:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(entry.name, dir_fd=into)
+            inner = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=into)
+            try:
+                _lay_into(Path(entry.path), inner)
+            finally:
+                os.close(inner)
+            continue
+        created = os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=into)
+        with open(created, "wb") as out, open(entry.path, "rb") as read:
+            shutil.copyfileobj(read, out)
 
 
 async def _run(
@@ -190,6 +267,7 @@ async def _run(
     env = {
         **_clean_environ(),
         **git_env(folder.home),
+        "GIT_CEILING_DIRECTORIES": str(folder.root),  # a git command finds work/.git or nothing
         "PATH": os.pathsep.join((str(folder.bin), os.environ.get("PATH", ""))),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -253,5 +331,6 @@ def _tail(log: Path) -> str:
 
 
 def _clean_environ() -> Mapping[str, str]:
-    """This process's environment without the API's variables (a check never needs the key)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    """This process's environment without the API's variables (a check never needs the key)
+    and without git's (a hook's ``GIT_DIR`` or ``GIT_INDEX_FILE`` is the user's repository)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "GIT_"))}

@@ -1,0 +1,245 @@
+"""An agentic trial's folder holds up against what the agent (or the user's shell) leaves: an
+inherited ``GIT_DIR``, the agent's own commits, a deleted ``.git``, links where hidden files go,
+and git configuration or attributes that would run a command (tests/experiments/agentic_suite)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import SpecError
+from experiments.agentic_tasks import Check
+from experiments.roster import RosterAgent
+from experiments.tasks import load_suite
+from experiments.workspace import TrialFolder, diff, prepare, run_checks
+from tests.conftest import SEED, Cli
+from tests.experiments.test_agentic import SUITE, _publish_pair, _spec, _suite_copy
+from variants.agentfile import AgentDefinition
+
+WORKSPACE = SUITE / "workspaces/add-function"
+HIDDEN = SUITE / "hidden/add-function"
+SOLVED = "def add(a: int, b: int) -> int:\n    return a + b\n"
+RUN_HIDDEN = "python -m pytest -q -p no:cacheprovider tests_hidden/check_calc.py"
+HIDDEN_TESTS = Check("hidden-tests", run=RUN_HIDDEN, hidden=HIDDEN, timeout_s=60)
+
+
+def _prepare(tmp_path: Path) -> TrialFolder:
+    agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
+    return prepare(tmp_path / "trial", WORKSPACE, agent)
+
+
+def _agent_git(work: Path, *args: str) -> None:
+    """git as the agent runs it in its workspace (its own repository, work/.git)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env |= {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    identity = ("-c", "user.name=agent", "-c", "user.email=agent@example.invalid")
+    subprocess.run(["git", *identity, *args], cwd=work, env=env, check=True, capture_output=True)
+
+
+def _checks(folder: TrialFolder, *checks: Check) -> list[Any]:
+    return asyncio.run(run_checks(folder, checks, default_timeout_s=30, secrets=[]))
+
+
+def _repository_state(repo: Path) -> dict[str, bytes]:
+    """What a trial must never change in a repository: its log, index, config and refs."""
+    git = repo / ".git"
+    command = ["git", "-C", str(repo), "log", "--all", "--format=%H %s"]
+    log = subprocess.run(command, capture_output=True, check=True, env={"PATH": os.environ["PATH"]})
+    state = {"log": log.stdout, "index": (git / "index").read_bytes()}
+    state |= {str(p.relative_to(git)): p.read_bytes() for p in git.rglob("*") if p.is_file()
+              and p.parts[len(git.parts)] in ("config", "refs", "HEAD", "logs")}  # fmt: skip
+    return state
+
+
+@pytest.fixture
+def users_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository of the user's, exported as git exports it to a hook."""
+    repo = tmp_path / "users"
+    repo.mkdir()
+    (repo / "app.py").write_text("print('mine')\n")
+    _agent_git(repo, "init", "-q", "-b", "feature")
+    _agent_git(repo, "add", "-A")
+    _agent_git(repo, "commit", "-q", "-m", "the user's work")
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(repo))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(repo / ".git/index"))
+    monkeypatch.setenv("GIT_PREFIX", "")
+    return repo
+
+
+# -- the user's repository -----------------------------------------------------------------------
+
+
+def test_a_trial_under_an_inherited_git_dir_leaves_the_users_repository_alone(
+    tmp_path: Path, users_repository: Path
+) -> None:
+    before = _repository_state(users_repository)
+    folder = _prepare(tmp_path)
+    (folder.work / "calc.py").write_text(SOLVED)
+    changes, _ = diff(folder)
+    # A check that runs git works on the workspace's repository, not on the user's.
+    commits = Check("commits", run="git add -A && git commit -q -m checked && git log --oneline")
+    checked, tests = _checks(folder, commits, HIDDEN_TESTS)
+    assert "+    return a + b" in changes and "app.py" not in changes
+    assert checked.passed and "checked" in checked.output_tail and tests.passed
+    assert _repository_state(users_repository) == before
+
+
+def test_registry_run_from_a_hook_leaves_the_users_repository_alone(
+    cli: Cli, tmp_path: Path, users_repository: Path
+) -> None:
+    before = _repository_state(users_repository)
+    _publish_pair(cli, tmp_path)
+    run = cli.ok("run", str(_spec(tmp_path, epochs=1)), "--json", "--quiet")
+    assert json.loads(run.stdout)["status"] == "completed"
+    assert _repository_state(users_repository) == before
+
+
+# -- the diff against the baseline ---------------------------------------------------------------
+
+
+def test_an_agent_that_commits_its_work_keeps_its_diff(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    (folder.work / "calc.py").write_text(SOLVED)
+    (folder.work / "notes.bin").write_bytes(b"\0\1binary")
+    _agent_git(folder.work, "add", "-A")
+    _agent_git(folder.work, "commit", "-q", "-m", "done")
+    changes, cut = diff(folder)
+    assert "+    return a + b" in changes and not cut
+    assert "Binary files /dev/null and b/notes.bin differ" in changes
+
+
+def test_an_agent_that_deletes_dot_git_or_makes_its_own_keeps_its_diff(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    shutil.rmtree(folder.work / ".git")
+    (folder.work / "calc.py").write_text(SOLVED)
+    assert "+    return a + b" in diff(folder)[0]
+    _agent_git(folder.work, "init", "-q")
+    _agent_git(folder.work, "add", "-A")
+    _agent_git(folder.work, "commit", "-q", "-m", "a fresh start")
+    (folder.work / ".claude/agents/backend-logic-implementer.md").unlink()
+    changes, _ = diff(folder)
+    assert "+    return a + b" in changes and ".git/" not in changes
+    assert "deleted file mode 100644" in changes  # its own definition: what it did, shown
+
+
+def test_a_diff_git_cannot_take_is_unavailable_not_an_error(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    shutil.rmtree(folder.work)
+    changes, cut = diff(folder)
+    assert changes.startswith("unavailable: git add failed in a trial workspace: ") and not cut
+    assert "\n" not in changes
+
+
+# -- hidden files --------------------------------------------------------------------------------
+
+
+def test_hidden_files_replace_what_the_agent_left_at_their_paths(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    (folder.work / "calc.py").write_text(SOLVED)
+    (folder.work / "tests_hidden").write_text("a file named like the hidden folder\n")
+    assert _checks(folder, HIDDEN_TESTS)[0].passed
+    # A folder where a hidden file goes cannot be replaced: the check fails, saying why.
+    shutil.rmtree(folder.work / "tests_hidden")
+    (folder.work / "tests_hidden/check_calc.py").mkdir(parents=True)
+    blocked, adds = _checks(folder, HIDDEN_TESTS, Check("adds", file_exists="calc.py"))
+    assert (blocked.passed, blocked.exit_code) == (False, None) and adds.passed
+    assert blocked.reason.startswith("cannot run the check: ") and "check_calc.py" in blocked.reason
+
+
+def test_a_check_in_a_workspace_that_is_gone_fails(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    shutil.rmtree(folder.work)
+    hidden, run = _checks(folder, HIDDEN_TESTS, Check("runs", run="true"))
+    assert not hidden.passed and not run.passed
+    assert hidden.reason.startswith("cannot run the check: ") and "No such file" in run.reason
+
+
+@pytest.mark.parametrize("link", ["folder", "file", "hard"])
+def test_hidden_files_are_never_written_through_a_link(tmp_path: Path, link: str) -> None:
+    folder = _prepare(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "check_calc.py").write_text("precious\n")
+    if link == "folder":
+        (folder.work / "tests_hidden").symlink_to(outside)
+    else:
+        (folder.work / "tests_hidden").mkdir()
+        target = folder.work / "tests_hidden/check_calc.py"
+        if link == "file":
+            target.symlink_to(outside / "check_calc.py")
+        else:
+            os.link(outside / "check_calc.py", target)
+    (folder.work / "calc.py").write_text(SOLVED)
+    assert _checks(folder, HIDDEN_TESTS)[0].passed  # the real hidden tests ran
+    assert [p.name for p in outside.iterdir()] == ["check_calc.py"]
+    assert (outside / "check_calc.py").read_text() == "precious\n"
+    hidden = folder.work / "tests_hidden"
+    assert not hidden.is_symlink() and not (hidden / "check_calc.py").is_symlink()
+    assert (hidden / "check_calc.py").read_bytes() == (
+        HIDDEN / "tests_hidden/check_calc.py"
+    ).read_bytes()
+
+
+# -- git runs nothing the agent configured -------------------------------------------------------
+
+
+def test_our_git_runs_no_filter_driver_hook_or_fsmonitor_the_agent_set(tmp_path: Path) -> None:
+    folder = _prepare(tmp_path)
+    marker = tmp_path / "PWNED"
+    touch = f"touch {marker}"
+    evil = (f'[diff "x"]\n\ttextconv = {touch}\n[filter "y"]\n\tclean = {touch}\n'
+            f"\tsmudge = {touch}\n\trequired = true\n[core]\n\tfsmonitor = {touch}\n"
+            f"\tpager = {touch}\n[diff]\n\texternal = {touch}\n")  # fmt: skip
+    work = folder.work
+    (work / ".gitattributes").write_text("* diff=x filter=y\n*.txt -diff\n")
+    with (work / ".git/config").open("a") as config:
+        config.write(evil)
+    (work / ".git/hooks").mkdir(exist_ok=True)
+    for hook in ("pre-commit", "post-commit", "post-index-change"):
+        (work / ".git/hooks" / hook).write_text(f"#!/bin/sh\n{touch}\n")
+        (work / ".git/hooks" / hook).chmod(0o755)
+    (work / "evil.gitconfig").write_text(evil)  # a file the agent wrote, for git to include
+    for config_file in (folder.home / ".gitconfig", folder.home / ".config/git/config"):
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(evil)
+    (folder.home / ".config/git/attributes").write_text("* diff=x filter=y\n")
+    nested = work / "vendored"  # a repository of the agent's inside the workspace
+    nested.mkdir()
+    (nested / "lib.py").write_text("x = 1\n")
+    _agent_git(nested, "init", "-q")
+    _agent_git(nested, "add", "-A")
+    _agent_git(nested, "commit", "-q", "-m", "vendored")
+    with (nested / ".git/config").open("a") as config:
+        config.write(evil)
+    (work / "calc.py").write_text(SOLVED)
+    (work / "readme.txt").write_text("plain text\n")
+    changes, _ = diff(folder)
+    assert not marker.exists()
+    assert "+    return a + b" in changes  # the bytes, no textconv
+    assert "+plain text" in changes  # -diff in .gitattributes hides nothing
+
+
+# -- checks at load ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), -1])
+def test_a_check_weight_must_be_a_finite_number_of_at_least_0(
+    tmp_path: Path, weight: float
+) -> None:
+    path = _suite_copy(tmp_path, lambda t: t["checks"][1].update(weight=weight))
+    with pytest.raises(SpecError, match=r"checks\[1\]\.weight: must be a finite number >= 0"):
+        load_suite(path)
+
+
+def test_an_agentic_run_with_batch_is_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    _publish_pair(cli, tmp_path)
+    line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch")
+    assert "--batch: a trial of kind agentic is not one request" in line
