@@ -285,7 +285,8 @@ class Connection:
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cur = self._run(sql, params)
         try:
-            return [tuple(row) for row in cur.fetchall()]
+            rows: list[tuple[Any, ...]] = cur.fetchall()  # both drivers give plain tuples
+            return rows
         finally:
             cur.close()
 
@@ -356,8 +357,9 @@ class Database:
             raw = pooled.driver_connection
         elif self._read_only:
             raw = connect_read_only(self._path)
-        else:
-            raw = sqlite3.connect(self._path, timeout=LOCK_WAIT_S)
+        else:  # mode=rw: a file deleted under us is an error, never a new empty database
+            uri = self._path.absolute().as_uri() + "?mode=rw"
+            raw = sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_S)
             sqlite_pragmas(raw)
         try:
             if self.dialect == "sqlite":

@@ -285,3 +285,17 @@ def test_a_locked_database_reaches_the_user_as_that_line(
     assert result.stderr.startswith(
         "registry: error: another process kept the registry database locked for over 60 s"
     )
+
+
+def test_a_database_file_deleted_after_opening_is_never_made_again(tmp_path: Path) -> None:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+
+    path = tmp_path / "r.db"
+    registry = Registry(Database(str(path)))
+    registry.publish(AgentDefinition.parse(SEED.read_bytes()))
+    path.rename(tmp_path / "moved.db")
+    for read in (registry.source, registry.resolve):
+        with pytest.raises(sqlite3.OperationalError):
+            read("backend-logic-implementer")
+    assert not path.exists()
