@@ -6,10 +6,15 @@ would import pandas, Altair, Arrow, the statistics and the experiment store (ove
 here) while its first visitor waits; a link to Compare opened right after ``registry dashboard``
 paid all of it. They are imported here, before the server listens, instead. Nothing that uses
 Streamlit's caches is imported: those belong to the runtime, which does not exist yet.
+
+The objects those imports made live as long as the server, so they are frozen out of the garbage
+collector: Streamlit runs a full collection after every script run, which otherwise walks them
+all, holding the interpreter while the browser still fetches the page's components.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 PRELOADED = (
@@ -28,6 +33,8 @@ def main() -> None:
     for name in PRELOADED:
         importlib.import_module(name)
     from streamlit.web.cli import main as streamlit_main
+
+    gc.freeze()
 
     streamlit_main(prog_name="streamlit")
 
