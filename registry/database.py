@@ -11,6 +11,7 @@ made only when a migration is due or a caller asks for it (the experiment store'
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -325,6 +326,7 @@ class Database:
         # Checked before any connection of ours sets pragmas (journal_mode=WAL changes the file).
         at_head = self._path is not None and self._path.is_file() and _at_head(self._path)
         self._read_only = read_only and at_head
+        self._local = threading.local()  # this thread's SQLite connection (see connect)
         if not at_head:
             migrate(self.engine)
 
@@ -347,23 +349,27 @@ class Database:
     def connect(self, *, write: bool = False) -> Iterator[Connection]:
         """One transaction on a DB-API connection, committed if ``write`` and nothing failed,
         rolled back otherwise. ``write=True`` on SQLite takes the write lock from the start
-        (BEGIN IMMEDIATE), as ``session(write=True)`` does."""
-        import sqlite3
+        (BEGIN IMMEDIATE), as ``session(write=True)`` does.
 
-        pooled = None
+        A SQLite connection is kept per thread until ``dispose``, as a pool would: closing the
+        last one checkpoints the WAL into the file, which on every publish of a folder (or of a
+        script's loop) would cost a sync each time.
+        """
+        pooled = own = None
         raw: Any
         if self._path is None:  # PostgreSQL (or a SQLite URL with no file): the engine's driver
             pooled = self.engine.raw_connection()
             raw = pooled.driver_connection
-        elif self._read_only:
-            raw = connect_read_only(self._path)
-        else:  # mode=rw: a file deleted under us is an error, never a new empty database
-            uri = self._path.absolute().as_uri() + "?mode=rw"
-            raw = sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_S)
-            sqlite_pragmas(raw)
+            if self.dialect == "sqlite":
+                raw.isolation_level = None  # transactions begun below, not by the module
+        else:
+            raw = getattr(self._local, "sqlite", None)
+            if raw is None:
+                raw = self._local.sqlite = self._open_sqlite(self._path)
+            if raw.in_transaction:  # inside another connect(): a connection of its own
+                raw = own = self._open_sqlite(self._path)
         try:
             if self.dialect == "sqlite":
-                raw.isolation_level = None
                 raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield Connection(raw, self.dialect)
             if write:
@@ -372,8 +378,20 @@ class Database:
             raw.rollback()  # nothing is left open: a read's snapshot ends, a failed write is undone
             if pooled is not None:
                 pooled.close()
-            else:
-                raw.close()
+            if own is not None:
+                own.close()
+
+    def _open_sqlite(self, path: Path) -> sqlite3.Connection:
+        import sqlite3
+
+        if self._read_only:
+            conn = connect_read_only(path)
+            conn.isolation_level = None  # transactions are begun by connect, not by the module
+            return conn
+        # mode=rw: a file deleted under us is an error, never a new empty database.
+        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=LOCK_WAIT_S)
+        sqlite_pragmas(conn)
+        return conn
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -385,6 +403,11 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        """Close this thread's SQLite connection and the engine's pool (if it was made)."""
+        kept = getattr(self._local, "sqlite", None)
+        if kept is not None:
+            del self._local.sqlite
+            kept.close()
         if "engine" in self.__dict__:  # never made: nothing to close
             self.engine.dispose()
 

@@ -295,7 +295,29 @@ def test_a_database_file_deleted_after_opening_is_never_made_again(tmp_path: Pat
     registry = Registry(Database(str(path)))
     registry.publish(AgentDefinition.parse(SEED.read_bytes()))
     path.rename(tmp_path / "moved.db")
+    registry.db.dispose()  # the next read opens the file again
     for read in (registry.source, registry.resolve):
         with pytest.raises(sqlite3.OperationalError):
             read("backend-logic-implementer")
     assert not path.exists()
+
+
+def test_one_connection_serves_a_thread_until_disposed(tmp_path: Path) -> None:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+
+    db = Database(str(tmp_path / "r.db"))
+    registry = Registry(db)
+    for i in range(3):
+        text = f"---\nname: many\ndescription: Use it.\n---\nRevision {i}.\n"
+        registry.publish(AgentDefinition.parse(text.encode()))
+    with db.connect() as first:
+        kept = first.raw
+        with db.connect(write=True) as inner:  # nested: its own connection, the outer one intact
+            assert inner.raw is not kept
+        assert kept.in_transaction
+    with db.connect() as again:
+        assert again.raw is kept
+    db.dispose()
+    assert registry.resolve("many").ref.number == 3  # opened again after dispose
+    db.dispose()
