@@ -159,5 +159,5 @@ def _publish_versions(db: Database, arms: Mapping[str, Arm]) -> dict[str, int]:
         text += f"\n<!-- {label} -->\n".encode()
         definition = AgentDefinition.parse(text, origin=label)
         published = registry.publish(definition, label=label, message=f"bench arm {label}")
-        ids[label] = registry.version(published.ref).id
+        ids[label] = registry.resolve(published.ref).version_id
     return ids

@@ -42,13 +42,14 @@ def allowed_hosts(host: str) -> list[str]:
 
 
 def streamlit_argv(host: str, port: int) -> list[str]:
-    """``python -m streamlit run app.py`` headless, on ``host:port``, with no usage statistics,
-    accepting only the Host names of ``allowed_hosts``."""
+    """Streamlit's ``run app.py`` (through ``dashboard.launch``, which first imports what the
+    pages need) headless, on ``host:port``, with no usage statistics, accepting only the Host
+    names of ``allowed_hosts``."""
     hosts = [arg for name in allowed_hosts(host) for arg in ("--server.allowedHosts", name)]
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "dashboard.launch",
         "run",
         str(APP),
         "--server.address",

@@ -31,7 +31,6 @@ Power figures use alpha/m (m = comparisons) so a plan survives the Holm correcti
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import NamedTuple, TypeVar, cast
@@ -134,16 +133,11 @@ class _Compared:
     failures: FailureComparison | None  # None in the sensitivity analysis (nothing is missing)
 
 
-_FIELDS = operator.attrgetter(
-    "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached"
-)
-
-
 def _index(trials: Iterable[TrialRecord], labels: list[str]) -> _Cube:
-    rows = [_FIELDS(r) for r in trials]
-    variant, task, epoch, quality, cost, latency, error, cached = (
-        zip(*rows, strict=True) if rows else ((),) * 8
-    )
+    # Columns straight from the named tuples: on 100,000 trials, picking fields row by row
+    # costs more than the rest of the indexing.
+    columns = list(zip(*trials, strict=True)) or [()] * len(TrialRecord._fields)
+    variant, task, epoch, quality, cost, latency, _ttft, error, cached = columns
     variant_index = {label: i for i, label in enumerate(labels)}
     unknown = set(variant) - variant_index.keys()
     if unknown:
@@ -174,7 +168,7 @@ def _index(trials: Iterable[TrialRecord], labels: list[str]) -> _Cube:
         latency=cube(
             (None if x else v for v, x in zip(latency, excluded, strict=True)), np.nan, float
         ),
-        recorded=cube((True for _ in rows), False, bool),
+        recorded=cube((True for _ in variant), False, bool),
         errored=cube(failed, False, bool),
     )
 

@@ -2,17 +2,22 @@
 
 ``REGISTRY_DB`` (or ``--db``) is a path for SQLite or a ``postgresql://`` URL; the default is
 ``data/registry.db`` under the current directory. Opening a database brings its schema to the
-newest Alembic revision first. The check is one cheap query, so commands on an up-to-date
-database never import Alembic.
+newest Alembic revision first. On SQLite the check is one query through the stdlib sqlite3
+module, so commands on an up-to-date database import neither Alembic nor SQLAlchemy: the catalog
+(``store.py``, ``readers.py``) runs its SQL on a plain DB-API ``Connection``, and the engine is
+made only when a migration is due or a caller asks for it (the experiment store's sessions).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from core.errors import AgentRegistryError
@@ -20,12 +25,13 @@ from core.errors import AgentRegistryError
 if TYPE_CHECKING:
     import sqlite3
 
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection as EngineConnection
+    from sqlalchemy.engine import Engine
     from sqlalchemy.pool import ConnectionPoolEntry
     from sqlmodel import Session
 
 DEFAULT_DB = Path("data") / "registry.db"
-# The newest migration; tests/registry/test_migrations.py checks it against Alembic's head.
+# The newest migration; tests/registry/test_database.py checks it against Alembic's head.
 SCHEMA_HEAD = "0006"
 # Every revision this version can migrate from; a database at any other was written by a newer one.
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
@@ -38,6 +44,10 @@ class DatabaseError(AgentRegistryError):
 
 
 LOCK_WAIT_S = 60  # how long a writer waits for another one (SQLite busy timeout)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def database_failure(err: BaseException) -> DatabaseError | None:
@@ -180,18 +190,12 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
         engine = create_engine(url, connect_args={"timeout": LOCK_WAIT_S})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
             # Let SQLAlchemy, not the sqlite3 module, decide when transactions start (see below).
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_S * 1000}")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
+            sqlite_pragmas(dbapi_conn)
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
+        def _sqlite_begin(conn: EngineConnection) -> None:
             # A writing transaction takes the write lock up front (IMMEDIATE): two publishers then
             # queue on busy_timeout instead of both reading the same next version number, and a
             # read-then-write never fails on a stale snapshot. Readers stay DEFERRED, so under WAL
@@ -203,12 +207,24 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def sqlite_pragmas(conn: sqlite3.Connection) -> None:
+    """Set up a writable SQLite connection: WAL, foreign keys, the busy timeout, and no
+    transaction the sqlite3 module starts by itself (each one is begun explicitly)."""
+    conn.isolation_level = None
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_S * 1000}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return current_revision_on(conn)
 
 
-def current_revision_on(conn: Connection) -> str | None:
+def current_revision_on(conn: EngineConnection) -> str | None:
     from sqlalchemy import inspect, text
 
     if not inspect(conn).has_table("alembic_version"):
@@ -250,6 +266,51 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+class Connection:
+    """A DB-API connection (sqlite3, or the PostgreSQL driver) inside one transaction.
+
+    SQL is written once with ``?`` parameters and runs on every backend; values of the catalog's
+    timestamp columns go through ``timestamp`` and ``utc``, as SQLAlchemy's ``UTCDateTime``
+    stores and reads them, so rows written either way read the same.
+    """
+
+    def __init__(self, raw: Any, dialect: str):
+        self.raw = raw
+        self.dialect = dialect
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+        cur = self.raw.cursor()
+        cur.execute(sql if self.dialect == "sqlite" else sql.replace("?", "%s"), params)
+        return cur
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cur = self._run(sql, params)
+        try:
+            rows: list[tuple[Any, ...]] = cur.fetchall()  # both drivers give plain tuples
+            return rows
+        finally:
+            cur.close()
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self._run(sql, params).close()
+
+    def timestamp(self, moment: datetime) -> datetime | str:
+        """``moment`` as a timestamp column stores it (SQLite: SQLAlchemy's text form, in UTC)."""
+        moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.dialect == "sqlite" else moment
+
+    @staticmethod
+    def utc(value: datetime | str) -> datetime:
+        """A timestamp column's value as an aware UTC datetime."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Database:
     """An opened, migrated registry database.
 
@@ -260,18 +321,77 @@ class Database:
 
     def __init__(self, db: str | None = None, *, read_only: bool = False):
         self.url = database_url(db)
-        path = sqlite_path(self.url)
+        self.dialect = self.url.partition(":")[0].partition("+")[0]
+        self._path = sqlite_path(self.url)
         # Checked before any connection of ours sets pragmas (journal_mode=WAL changes the file).
-        at_head = path is not None and path.is_file() and _at_head(path)
-        if read_only and at_head:
-            self.engine = create_db_engine(self.url, read_only=True)
-            return
-        self.engine = create_db_engine(self.url)
-        migrate(self.engine)
+        at_head = self._path is not None and self._path.is_file() and _at_head(self._path)
+        self._read_only = read_only and at_head
+        self._local = threading.local()  # this thread's SQLite connection (see connect)
+        if not at_head:
+            migrate(self.engine)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, made (and SQLAlchemy imported) on first use."""
+        return create_db_engine(self.url, read_only=self._read_only)
 
     @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+    def integrity_error(self) -> type[Exception]:
+        """The driver's IntegrityError, which ``connect`` lets through (a unique key broken)."""
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            return sqlite3.IntegrityError
+        error: type[Exception] = self.engine.dialect.loaded_dbapi.IntegrityError
+        return error
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction on a DB-API connection, committed if ``write`` and nothing failed,
+        rolled back otherwise. ``write=True`` on SQLite takes the write lock from the start
+        (BEGIN IMMEDIATE), as ``session(write=True)`` does.
+
+        A SQLite connection is kept per thread until ``dispose``, as a pool would: closing the
+        last one checkpoints the WAL into the file, which on every publish of a folder (or of a
+        script's loop) would cost a sync each time.
+        """
+        pooled = own = None
+        raw: Any
+        if self._path is None:  # PostgreSQL (or a SQLite URL with no file): the engine's driver
+            pooled = self.engine.raw_connection()
+            raw = pooled.driver_connection
+            if self.dialect == "sqlite":
+                raw.isolation_level = None  # transactions begun below, not by the module
+        else:
+            raw = getattr(self._local, "sqlite", None)
+            if raw is None:
+                raw = self._local.sqlite = self._open_sqlite(self._path)
+            if raw.in_transaction:  # inside another connect(): a connection of its own
+                raw = own = self._open_sqlite(self._path)
+        try:
+            if self.dialect == "sqlite":
+                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield Connection(raw, self.dialect)
+            if write:
+                raw.commit()
+        finally:
+            raw.rollback()  # nothing is left open: a read's snapshot ends, a failed write is undone
+            if pooled is not None:
+                pooled.close()
+            if own is not None:
+                own.close()
+
+    def _open_sqlite(self, path: Path) -> sqlite3.Connection:
+        import sqlite3
+
+        if self._read_only:
+            conn = connect_read_only(path)
+            conn.isolation_level = None  # transactions are begun by connect, not by the module
+            return conn
+        # mode=rw: a file deleted under us is an error, never a new empty database.
+        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=LOCK_WAIT_S)
+        sqlite_pragmas(conn)
+        return conn
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -283,7 +403,13 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Close this thread's SQLite connection and the engine's pool (if it was made)."""
+        kept = getattr(self._local, "sqlite", None)
+        if kept is not None:
+            del self._local.sqlite
+            kept.close()
+        if "engine" in self.__dict__:  # never made: nothing to close
+            self.engine.dispose()
 
 
 def _at_head(path: Path) -> bool:

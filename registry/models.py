@@ -2,7 +2,9 @@
 
 A version row is never updated after insert: its ``source`` is the exact bytes published and
 ``content_hash`` their SHA-256, unique per agent, so publishing identical content twice finds the
-existing row instead of creating another.
+existing row instead of creating another. The catalog store (``store.py``) runs its SQL on these
+tables without SQLAlchemy; these models are the schema the migrations and the experiment tables'
+foreign keys are written against.
 """
 
 from datetime import UTC, datetime
@@ -11,9 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from registry.database import utcnow
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

@@ -1,10 +1,9 @@
 """Read-only queries behind ``registry list`` and ``registry log``.
 
-They run on a plain DB-API connection (the stdlib sqlite3 module, or psycopg) instead of
-SQLAlchemy: importing SQLAlchemy alone costs about 0.4 s here, more than the whole budget for a
-cold ``registry list``. A SQLite file that does not exist reads as empty and is not created; a
-database behind the newest migration is opened through ``Database`` (which migrates) and the same
-SQL runs on its raw connection.
+They run on a plain DB-API connection (``Database.connect``: the stdlib sqlite3 module, or
+psycopg) instead of SQLAlchemy: importing SQLAlchemy alone costs about 0.4 s here, more than the
+whole budget for a cold ``registry list``. A SQLite file that does not exist, or is empty, reads
+as empty and is not created; a database behind the newest migration is migrated on open.
 """
 
 from __future__ import annotations
@@ -13,16 +12,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from pathlib import Path
 
 from core.errors import NotFoundError
 from registry.database import (
-    SCHEMA_HEAD,
+    Connection,
     Database,
     connect_read_only,
     database_exists,
-    not_a_registry,
     sqlite_path,
     sqlite_schema,
 )
@@ -69,59 +67,27 @@ class AgentLog:
     label_moves: list[LogLabelMove]  # newest first
 
 
-class _Cursor:
-    """Runs ``?``-style SQL on sqlite3 or psycopg."""
-
-    def __init__(self, conn: Any, paramstyle_format: bool):
-        self.conn = conn
-        self.format = paramstyle_format
-
-    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if self.format:
-            sql = sql.replace("?", "%s")
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-        finally:
-            cur.close()
-
-
 @contextmanager
-def _connect(url: str) -> Iterator[_Cursor | None]:
-    """A cursor on the registry; None for an empty SQLite file (nothing is created in it)."""
+def _connect(url: str) -> Iterator[Connection | None]:
+    """A connection to the registry; None for an empty SQLite file (nothing is created in it)."""
     path = sqlite_path(url)
-    if path is not None and path.is_file():
-        try:
-            conn = connect_read_only(path)
-        except sqlite3.Error:
-            conn = None  # not readable as SQLite: Database below says why, in one line
-        if conn is not None:
-            with closing(conn):
-                revision, tables = sqlite_schema(conn)
-                if revision == SCHEMA_HEAD:
-                    yield _Cursor(conn, False)
-                    return
-                if revision is None and not tables:
-                    yield None
-                    return
-                if revision is None:
-                    raise not_a_registry(str(path), tables)
-    db = Database(url)
+    if path is not None and path.is_file() and _is_empty_sqlite(path):
+        yield None
+        return
+    db = Database(url, read_only=True)
     try:
-        raw = db.engine.raw_connection()
-        try:
-            yield _Cursor(raw.driver_connection, db.dialect != "sqlite")
-        finally:
-            raw.close()
+        with db.connect() as conn:
+            yield conn
     finally:
         db.dispose()
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _is_empty_sqlite(path: Path) -> bool:
+    try:
+        with closing(connect_read_only(path)) as conn:
+            return sqlite_schema(conn) == (None, [])
+    except sqlite3.Error:
+        return False  # not readable as SQLite: Database says why, in one line
 
 
 def list_agents(url: str) -> list[AgentSummary]:
@@ -143,7 +109,7 @@ def list_agents(url: str) -> list[AgentSummary]:
         ):
             labels.setdefault(name, {})[label] = number
     return [
-        AgentSummary(name, latest, n, model, labels.get(name, {}), _utc(created))
+        AgentSummary(name, latest, n, model, labels.get(name, {}), Connection.utc(created))
         for name, latest, model, created, n in rows
     ]
 
@@ -181,7 +147,7 @@ def agent_log(url: str, name: str) -> AgentLog:
                 author,
                 origin,
                 spec is not None,
-                _utc(created),
+                Connection.utc(created),
                 tuple(labels.get(number, [])),
             )
             for (number, content_hash, model, parent, message, author, origin, spec, created) in (
@@ -189,7 +155,7 @@ def agent_log(url: str, name: str) -> AgentLog:
             )
         ]
         moves = [
-            LogLabelMove(label, from_n, to_n, actor, reason, _utc(created))
+            LogLabelMove(label, from_n, to_n, actor, reason, Connection.utc(created))
             for label, from_n, to_n, actor, reason, created in db.all(
                 "SELECT e.label, f.number, t.number, e.actor, e.reason, e.created_at"
                 " FROM label_event e LEFT JOIN version f ON f.id = e.from_version_id"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
+from experiments.stats.distributions import norm_ppf
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def wilson_interval(rate: float, n: int, confidence: float = 0.95) -> tuple[floa
         raise ValueError("a share needs at least one unit")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"a share is between 0 and 1, got {rate}")
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(norm_ppf(0.5 + confidence / 2))
     z2 = z * z
     centre = (rate + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(rate * (1 - rate) / n + z2 / (4 * n * n)) / (1 + z2 / n)

@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
 
 SPENDING_FUNCTION = "Lan-DeMets O'Brien-Fleming-type alpha spending"
 # Grid of the score S = Z sqrt(t): points per unit of S, and how far below zero it reaches (in
@@ -58,6 +57,8 @@ class Boundary:
 
 def obrien_fleming_spending(information: float, alpha: float) -> float:
     """The alpha spent by information fraction ``information`` (0 at t = 0, ``alpha`` at 1)."""
+    from scipy import stats  # a second to import: only a sequential run or report needs it
+
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     if information <= 0:
@@ -69,6 +70,8 @@ def obrien_fleming_spending(information: float, alpha: float) -> float:
 def boundaries(fractions: Sequence[float], alpha: float) -> tuple[Boundary, ...]:
     """The one-sided boundaries of looks at ``fractions`` (increasing, in (0, 1]) spending a
     total one-sided ``alpha``."""
+    from scipy import stats
+
     if any(not 0 < t <= 1 for t in fractions):
         raise ValueError(f"information fractions must lie in (0, 1], got {list(fractions)}")
     if any(b <= a for a, b in itertools.pairwise(fractions)):
@@ -91,6 +94,8 @@ def boundaries(fractions: Sequence[float], alpha: float) -> tuple[Boundary, ...]
 
 
 def _first_boundary(increment: float) -> float:
+    from scipy import stats
+
     return _MAX_Z if increment <= 0 else min(float(stats.norm.isf(increment)), _MAX_Z)
 
 
@@ -103,6 +108,8 @@ def _next_boundary(
     increment: float,
 ) -> float:
     """The z at which crossing now (having not crossed before) has probability ``increment``."""
+    from scipy import optimize, special
+
     sd = math.sqrt(step)
     mass = weights * density
 
@@ -124,6 +131,8 @@ def _continue(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The density of S at this look on the runs that have not crossed (S < z sqrt(t)), on a
     grid with Simpson weights."""
+    from scipy import stats
+
     upper = z * math.sqrt(t)
     lower = -_LOWER_SD * math.sqrt(t)
     points = max(int((upper - lower) * _POINTS_PER_UNIT) | 1, 101)  # odd, for Simpson

@@ -87,18 +87,16 @@ def experiment_summaries(db: Database, now: datetime | None = None) -> list[dict
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
     """The columns the statistics need, for every trial of one experiment.
 
-    Plain SQL rows into named tuples: on 100,000 trials, ORM rows and per-column result
+    Plain DB-API rows into named tuples: on 100,000 trials, ORM rows and SQLAlchemy's result
     processing cost more than the statistics themselves.
     """
-    from sqlalchemy import text
-
-    query = text(
-        "SELECT variant, task_id, epoch, quality, cost_usd, latency_s, ttft_s, error, cached"
-        " FROM trial WHERE experiment_id = :experiment_id"
-    )
-    with db.engine.connect() as conn:
-        rows = conn.execute(query, {"experiment_id": experiment_id}).all()
-    return [TrialRecord._make(row) for row in rows]
+    with db.connect() as conn:
+        rows = conn.all(
+            "SELECT variant, task_id, epoch, quality, cost_usd, latency_s, ttft_s, error, cached"
+            " FROM trial WHERE experiment_id = ?",
+            (experiment_id,),
+        )
+    return list(map(TrialRecord._make, rows))
 
 
 def tasks_with_trials(db: Database, experiment_id: int) -> int:
@@ -153,19 +151,14 @@ FIGURE_COLUMNS = (
 
 
 def trial_figures(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
-    """``FIGURE_COLUMNS`` of every trial of one experiment, as plain tuples.
-
-    A Core query: ORM rows, or pandas probing SQLAlchemy rows for attributes, cost seconds at
-    100,000 trials.
+    """``FIGURE_COLUMNS`` of every trial of one experiment, as plain tuples (DB-API rows:
+    ORM rows, or pandas probing SQLAlchemy rows for attributes, cost seconds at 100,000 trials).
     """
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    query = select(*(col(getattr(Trial, c)) for c in FIGURE_COLUMNS)).where(
-        col(Trial.experiment_id) == experiment_id
-    )
-    with db.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(query)]
+    with db.connect() as conn:
+        return conn.all(
+            f"SELECT {', '.join(FIGURE_COLUMNS)} FROM trial WHERE experiment_id = ?",
+            (experiment_id,),
+        )
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:

@@ -22,7 +22,7 @@ from tests.conftest import Cli
 
 def test_streamlit_runs_headless_on_loopback_without_usage_stats() -> None:
     argv = streamlit_argv("127.0.0.1", 8765)
-    assert argv[1:5] == ["-m", "streamlit", "run", str(APP)]
+    assert argv[1:5] == ["-m", "dashboard.launch", "run", str(APP)]
     options = dict(zip(argv[5::2], argv[6::2], strict=True))
     assert options["--server.address"] == "127.0.0.1"
     assert options["--server.port"] == "8765"

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -114,8 +115,17 @@ def test_created_at_is_timezone_aware_utc(tmp_path: Path) -> None:
     )
 
 
-def test_list_and_log_import_nothing_heavy(tmp_path: Path) -> None:
+def test_catalog_commands_import_nothing_heavy(tmp_path: Path) -> None:
+    """On a registry at the newest schema no catalog command imports SQLAlchemy or Alembic
+    (they cost most of a cold command's time), nor the experiment engine."""
     db = str(tmp_path / "r.db")
+    name = "backend-logic-implementer"
+    second = tmp_path / "second.md"
+    second.write_bytes(SEED.read_bytes() + b"\nOne more line.\n")
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"a{i}.md").write_text(f"---\nname: a{i}\ndescription: Use it {i}.\n---\n{i}\n")
     subprocess.run(
         [sys.executable, "-m", "registry.cli", "--db", db, "publish", str(SEED)],
         check=True,
@@ -127,12 +137,23 @@ def test_list_and_log_import_nothing_heavy(tmp_path: Path) -> None:
         "from registry.cli import cli\n"
         "try:\n"
         "    cli([*sys.argv[1:]], prog_name='registry')\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
         "heavy = {'anthropic', 'scipy', 'pandas', 'streamlit', 'sqlalchemy', 'alembic', 'numpy'}\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)\n"
     )
-    for args in (["list"], ["log", "backend-logic-implementer"]):
+    for args in (
+        ["list"],
+        ["log", name],
+        ["publish", str(second)],
+        ["publish", str(folder)],
+        ["show", f"{name}@1"],
+        ["show", f"{name}@2", "--json"],
+        ["export", name, "-o", str(tmp_path / "out") + "/"],
+        ["diff", f"{name}@1", "@2"],
+        ["label", f"{name}@2", "production"],
+        ["label", "--delete", name, "production"],
+    ):
         done = subprocess.run(
             [sys.executable, "-c", probe, "--db", db, *args],
             capture_output=True,
@@ -141,6 +162,35 @@ def test_list_and_log_import_nothing_heavy(tmp_path: Path) -> None:
             check=True,
         )
         assert json.loads(done.stderr.strip().splitlines()[-1]) == [], args
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("list",), ("show", "backend-logic-implementer"), ("publish", str(SEED))],
+    ids=" ".join,
+)
+def test_an_older_registry_is_upgraded_when_opened(sqlite_cli: Cli, args: tuple[str, ...]) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    sqlite_cli.ok("publish", str(SEED))
+    db = Database(sqlite_cli.db)
+    config = Config()
+    config.set_main_option("script_location", str(REPO / "registry" / "migrations"))
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, KNOWN_REVISIONS[-2])
+    db.dispose()
+
+    def revision() -> str:
+        with closing(sqlite3.connect(sqlite_cli.db)) as raw:
+            return str(raw.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+    assert revision() == KNOWN_REVISIONS[-2]
+    sqlite_cli.ok(*args)
+    assert revision() == SCHEMA_HEAD
+    shown = sqlite_cli.ok("show", "backend-logic-implementer@1").stdout_bytes
+    assert shown == SEED.read_bytes()
 
 
 WEIRD_NAMES = ["what?.db", "a#b.db", "100%.db", "x%3Fy.db", "q?mode=rw#x%25.db"]
@@ -240,3 +290,40 @@ def test_a_locked_database_or_a_full_disk_reaches_the_user_as_that_line(
     result = sqlite_cli("label", "backend-logic-implementer@1", "production")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"registry: error: {line}")
+
+
+def test_a_database_file_deleted_after_opening_is_never_made_again(tmp_path: Path) -> None:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+
+    path = tmp_path / "r.db"
+    registry = Registry(Database(str(path)))
+    registry.publish(AgentDefinition.parse(SEED.read_bytes()))
+    path.rename(tmp_path / "moved.db")
+    registry.db.dispose()  # the next read opens the file again
+    for read in (registry.source, registry.resolve):
+        with pytest.raises(sqlite3.OperationalError):
+            read("backend-logic-implementer")
+    assert not path.exists()
+
+
+def test_one_connection_serves_a_thread_until_disposed(tmp_path: Path) -> None:
+    from registry.store import Registry
+    from variants.agentfile import AgentDefinition
+
+    db = Database(str(tmp_path / "r.db"))
+    registry = Registry(db)
+    for i in range(3):
+        text = f"---\nname: many\ndescription: Use it.\n---\nRevision {i}.\n"
+        registry.publish(AgentDefinition.parse(text.encode()))
+    with db.connect() as first:
+        kept = first.raw
+        with db.connect(write=True) as inner:  # nested: its own connection, the outer one intact
+            assert inner.raw is not kept
+        assert kept.in_transaction
+    with db.connect() as again:
+        assert again.raw is kept
+    db.dispose()
+    assert registry.resolve("many").ref.number == 3  # opened again after dispose
+    db.dispose()
+>>>>>>> catalog-speed

@@ -63,7 +63,7 @@ def test_the_winner_is_written_byte_for_byte_and_labelled(
     db = Database(database_url(sqlite_cli.db))
     try:
         registry = Registry(db)
-        tight = registry.version(f"{AGENT}@tight")
+        tight = registry.info(f"{AGENT}@tight")
         expected = registry.source(f"{AGENT}@{tight.number}")
     finally:
         db.dispose()
