@@ -326,4 +326,3 @@ def test_one_connection_serves_a_thread_until_disposed(tmp_path: Path) -> None:
     db.dispose()
     assert registry.resolve("many").ref.number == 3  # opened again after dispose
     db.dispose()
->>>>>>> catalog-speed
