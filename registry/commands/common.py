@@ -35,7 +35,11 @@ def open_database(ctx: click.Context, *, create: bool = True, read_only: bool = 
     url = db_url(ctx)
     if not create and not database_exists(url):
         raise NotFoundError(f"no registry at {sqlite_path(url)}")
-    return Database(url, read_only=read_only)
+    db = Database(url, read_only=read_only)
+    # Closed when the command ends, not whenever the object is collected: closing the last
+    # connection checkpoints the WAL, which must not happen after the command has returned.
+    ctx.call_on_close(db.dispose)
+    return db
 
 
 def open_registry(ctx: click.Context, *, create: bool = True, read_only: bool = False) -> Registry:
