@@ -1,6 +1,7 @@
 """The figures of an agentic experiment: what each variant's sessions did (turns, tool calls by
-tool, how they ended, checks passed), read from the trials' details. The statistics and the
-verdict are the quality's (the checks and graders), unchanged."""
+tool, file tool calls denied by tool, how they ended, checks passed), read from the details of
+the trials that did not fail. The statistics and the verdict are the quality's (the checks and
+graders), unchanged."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def agentic_figures(
     figures = {}
     for variant, rows in by_variant.items():
         tools: Counter[str] = Counter()
+        denied: Counter[str] = Counter()
         for row in rows:
             tools.update(row.get("tool_calls") or {})
+            denied.update(row.get("denied") or {})
         checks = [check for row in rows for check in row.get("checks") or []]
         n = len(rows)
         figures[variant] = VariantAgentic(
@@ -30,6 +33,7 @@ def agentic_figures(
             mean_turns=sum(int(row.get("turns") or 0) for row in rows) / n,
             mean_tool_calls=sum(tools.values()) / n,
             tool_calls={tool: count / n for tool, count in sorted(tools.items())},
+            denied={tool: count / n for tool, count in sorted(denied.items())},
             ended=dict(sorted(Counter(str(row.get("ended")) for row in rows).items())),
             checks_passed=sum(bool(c.get("passed")) for c in checks) / len(checks)
             if checks

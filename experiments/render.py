@@ -265,11 +265,14 @@ def _delegation_lines(report: Report, *, markdown: bool) -> list[str]:
     return lines
 
 
-_AGENTIC_HEADERS = ("variant", "sessions", "turns", "tool calls", "by tool", "ended", "checks")
+_AGENTIC_HEADERS = (
+    "variant", "sessions", "turns", "tool calls", "by tool", "denied", "ended", "checks",
+)  # fmt: skip
 
 
 def _agentic_lines(report: Report, *, markdown: bool) -> list[str]:
-    """What each variant's sessions did: means per session, tool calls by tool, endings."""
+    """What each variant's sessions did: means per session, tool calls and denials by tool,
+    endings."""
     summary = report.agentic
     if summary is None:
         return []
@@ -279,13 +282,15 @@ def _agentic_lines(report: Report, *, markdown: bool) -> list[str]:
         if a is None:
             continue
         by_tool = ", ".join(f"{tool} {mean:.1f}" for tool, mean in a.tool_calls.items())
+        denied = ", ".join(f"{tool} {mean:.1f}" for tool, mean in a.denied.items())
         rows.append(
             [
                 v.label,
                 str(a.sessions),
-                f"{a.mean_turns:.1f}" if a.mean_turns is not None else "-",
-                f"{a.mean_tool_calls:.1f}" if a.mean_tool_calls is not None else "-",
+                f"{a.mean_turns:.1f}",
+                f"{a.mean_tool_calls:.1f}",
                 by_tool or "-",
+                denied or "-",
                 ", ".join(f"{why} {n}" for why, n in a.ended.items()),
                 f"{a.checks_passed:.0%}" if a.checks_passed is not None else "-",
             ]
@@ -293,7 +298,7 @@ def _agentic_lines(report: Report, *, markdown: bool) -> list[str]:
     versions = ", ".join(summary.runtime_versions) or summary.runtime
     intro = (
         f"agentic sessions: run by {versions}, at most {summary.max_turns} turns and "
-        f"{summary.time_limit_s:g} s each (turns and tool calls: mean per session)"
+        f"{summary.time_limit_s:g} s each (turns, tool calls and denied: mean per session)"
     )
     if markdown:
         lines = ["", intro, "", "| " + " | ".join(_AGENTIC_HEADERS) + " |"]

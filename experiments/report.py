@@ -100,10 +100,13 @@ class VariantAgentic:
     """What a variant's agentic sessions did (``agentic_analysis``), over its finished trials."""
 
     sessions: int  # trials whose session ran (failed ones are left out)
-    mean_turns: float | None
-    mean_tool_calls: float | None
+    mean_turns: float
+    mean_tool_calls: float
     tool_calls: Mapping[str, float]  # tool -> mean calls per session
-    ended: Mapping[str, int]  # finished / turn_limit / time_limit / error -> sessions
+    denied: Mapping[str, float]  # tool -> mean calls denied per session (outside the workspace)
+    # finished / turn_limit / time_limit -> sessions (a session that ended in error failed its
+    # trial, and failed trials are left out)
+    ended: Mapping[str, int]
     checks_passed: float | None  # of every check of every session, the share passed
 
 

@@ -254,6 +254,7 @@ def test_a_simulated_agentic_run_is_checked_and_reported(cli: Cli, tmp_path: Pat
         figures = by_label[label]["agentic"]
         assert figures["sessions"] == 6 and figures["ended"] == {"finished": 6}
         assert figures["mean_turns"] >= 4 and figures["tool_calls"]["Read"] >= 1
+        assert figures["denied"] == {}  # the simulated runtime reaches outside nothing
     # The body that names what the checks test solves more; its quality is the checks'.
     helpful, control = by_label["helpful"], by_label["control"]
     assert helpful["agentic"]["checks_passed"] > control["agentic"]["checks_passed"]
@@ -270,7 +271,8 @@ def test_a_simulated_agentic_run_is_checked_and_reported(cli: Cli, tmp_path: Pat
     assert "agentic sessions: run by simulated 1, at most 30 turns and 600 s each" in text
     assert "SIMULATED" in text
     markdown = cli.ok("report", "agentic", "--markdown").stdout
-    assert "| variant | sessions | turns | tool calls | by tool | ended | checks |" in markdown
+    headers = "| variant | sessions | turns | tool calls | by tool | denied | ended | checks |"
+    assert headers in markdown
     # Re-grading would drop the checks (their workspaces are gone): refused in one line.
     assert "is agentic: its checks ran in workspaces that are gone" in cli.one_error_line(
         "grade", "agentic"
