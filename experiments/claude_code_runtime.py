@@ -1,9 +1,12 @@
-"""What every run of the real Claude Code CLI shares: finding the binary, its version, the quiet
-environment of a fresh ``HOME``, key scrubbing, and making sure nothing of a session outlives it.
+"""What every run of the real Claude Code CLI shares: finding the binary, its version, the
+session's environment (an allow-list, a fresh ``HOME`` and ``TMPDIR``, applied by ``launcher``),
+the bookkeeping of the SDK's messages (``SessionLog``), and making sure nothing of a session
+outlives it.
 
 The ``claude-code`` router, its capture and the agentic trials' ``claude-code`` runtime all start
-the CLI through these. The key is only ever in the child's environment: never in a file, a
-detail or an error (``scrub`` takes it out of every line kept).
+the CLI through these. The key is only ever on the pipe ``launcher`` hands the CLI: never in its
+environment (so never in Bash's), a file, a detail or an error (``scrub`` takes it out of every
+line kept).
 
 Processes are found through ``/proc`` (Linux): the CLI is not started in a session of its own
 (the SDK starts it), so its descendants are read before it is killed, and anything still
@@ -19,13 +22,15 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.errors import SpecError
-from experiments.providers.base import FatalProviderError, Usage
+from experiments.providers.base import FatalProviderError, Usage, scrub
 from experiments.roster import RosterAgent
 
 CLI_ENV = "REGISTRY_CLAUDE_CLI"
@@ -37,9 +42,24 @@ QUIET_ENV = {
     "DISABLE_AUTOUPDATER": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
 }
+# Claude Code passes its whole environment to Bash, the key included. Its own remedy,
+# CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1, replaces the sandbox settings with its own (2.1.332: Bash
+# could then write anywhere in /tmp), so ``launcher`` hands the key over on a pipe instead
+# (KEY_FD_ENV): it is never in the CLI's environment, so never in Bash's.
+KEY_FD_ENV = "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR"
 PASSED_THROUGH = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")
-# Statuses no retry can cure: the run stops (FatalProviderError), as the providers do.
+# What a session inherits of this process's environment (and every ``LC_*``); nothing else.
+INHERITED = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ"})
+# What the SDK sets for the CLI (kept by ``launcher``).
+SDK_ENV = (
+    "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_SDK_READS_SESSION_STATE",
+    "PWD",
+)  # fmt: skip
+# Statuses no retry can cure: the run stops (FatalProviderError), as the providers do. In an
+# agentic session a 400 is most likely that trial's own (its conversation grew too long): it
+# fails the trial (SESSION_FATAL_STATUSES).
 FATAL_STATUSES = frozenset({400, 401, 403, 404})
+SESSION_FATAL_STATUSES = frozenset({401, 403, 404})
 AUTH_STATUSES = frozenset({401, 403})
 
 
@@ -109,16 +129,54 @@ def cli_version(cli: str, *, timeout_s: float = VERSION_TIMEOUT_S) -> str:
     return match.group(0)
 
 
-def session_env(home: Path, **overrides: str) -> dict[str, str]:
-    """The variables a Claude Code run gets on top of what it inherits: a fresh ``HOME`` (and
-    config folder), the quiet switches, and the base URL and key from this environment."""
-    env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), **QUIET_ENV}
+def session_env(
+    home: Path, tmp: Path, *, path_first: Path | None = None, **extra: str
+) -> dict[str, str]:
+    """The whole environment of a Claude Code run, from an allow-list (``launcher`` drops
+    everything else the SDK passes on): ``PATH`` (``path_first`` before it), the locale and
+    terminal, a fresh ``HOME`` (and config folder), ``tmp`` for every temporary file, the quiet
+    switches, the key kept from Bash, and the base URL and key from this environment. Never a
+    ``GIT_*``, ``SSH_*`` or cloud credential of this process; ``extra`` adds the caller's."""
+    env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
+    path = os.environ.get("PATH", os.defpath)
+    env["PATH"] = path if path_first is None else os.pathsep.join((str(path_first), path))
+    env.update(
+        HOME=str(home),
+        CLAUDE_CONFIG_DIR=str(home / ".claude"),
+        TMPDIR=str(tmp),
+        CLAUDE_CODE_TMPDIR=str(tmp),
+        **QUIET_ENV,
+    )
     for name in PASSED_THROUGH:
         value = os.environ.get(name)
         if value:
             env[name] = value
-    env.update(overrides)
+    env.update(extra)
     return env
+
+
+def launcher(folder: Path, cli: str, env: Mapping[str, str]) -> str:
+    """A script in ``folder`` that runs ``cli`` with only the variables of ``env`` (and those
+    the SDK sets itself), the SDK starting the CLI with this process's whole environment merged
+    in, and ``ANTHROPIC_API_KEY`` moved onto a pipe (``KEY_FD_ENV``). The script holds names and
+    paths only, never a value of ``env``."""
+    keep = sorted({*env, *SDK_ENV} - {"ANTHROPIC_API_KEY"})
+    script = folder / "claude"
+    script.write_text(
+        f"#!{sys.executable} -IS\n"
+        "import os, sys\n"
+        f"env = {{k: v for k, v in os.environ.items() if k in {keep!r}}}\n"
+        "key = os.environ.get('ANTHROPIC_API_KEY')\n"
+        "if key:\n"
+        "    read, write = os.pipe()\n"
+        "    os.write(write, key.encode())\n"
+        "    os.close(write)\n"
+        "    os.set_inheritable(read, True)\n"
+        f"    env[{KEY_FD_ENV!r}] = str(read)\n"
+        f"os.execve({cli!r}, [{cli!r}, *sys.argv[1:]], env)\n"
+    )
+    script.chmod(0o700)
+    return str(script)
 
 
 def first_line(text: str | None) -> str:
@@ -127,13 +185,6 @@ def first_line(text: str | None) -> str:
         if line.strip():
             return line.strip()
     return ""
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def write_agents(folder: Path, agents: Sequence[RosterAgent]) -> None:
@@ -163,14 +214,14 @@ class CliDiagnostics:
 
     def on_stderr(self, line: str) -> None:
         if len(self.stderr) < STDERR_LINES:
-            self.stderr.append(scrub(line, self.secrets))
+            self.stderr.append(scrub(line, *self.secrets))
 
     def first_stderr(self) -> str:
         return next((line for line in self.stderr if line.strip()), "")
 
     def failed(self, err: Exception) -> str:
         """The line of an SDK error: the CLI's first stderr line, else the error's own."""
-        line = self.first_stderr() or first_line(scrub(str(err), self.secrets))
+        line = self.first_stderr() or first_line(scrub(str(err), *self.secrets))
         return f"claude-code failed: {line or type(err).__name__}"
 
     def no_result(self) -> str:
@@ -178,9 +229,9 @@ class CliDiagnostics:
 
     def result_error(self, result: Any) -> tuple[str, int | None]:
         """The line of an error result and its API status (None: not an API error)."""
-        text = first_line(scrub(str(result.result or ""), self.secrets))
+        text = first_line(scrub(str(result.result or ""), *self.secrets))
         errors = getattr(result, "errors", None) or []
-        text = text or first_line(scrub(" ".join(map(str, errors)), self.secrets))
+        text = text or first_line(scrub(" ".join(map(str, errors)), *self.secrets))
         status = getattr(result, "api_error_status", None)
         return f"claude-code: {text or result.subtype}", status if isinstance(status, int) else None
 
@@ -215,6 +266,112 @@ def usage_of(raw: Mapping[str, Any] | None) -> Usage:
         cache_write_tokens=count("cache_creation_input_tokens"),
         cache_read_tokens=count("cache_read_input_tokens"),
     )
+
+
+class SessionLog:
+    """What one Claude Code session reported through the SDK's messages (``note`` each one): the
+    router and the agentic runtime both read a session through this.
+
+    ``message_ids`` are the main loop's API rounds (its assistant messages, by id): the one
+    count of turns. Usage is each assistant message's (subagents' too), once per message id,
+    for a session that ends without a result (a time limit, a crash): an assistant message
+    carries its stream's start (output tokens not yet counted), so the output tokens are the
+    ``message_delta`` stream events' (``include_partial_messages``) when there are any."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.diagnostics = CliDiagnostics(secrets)  # every line kept is scrubbed of these
+        self.message_ids: list[str] = []
+        self.retries = 0  # api_retry events: requests that failed and were sent again
+        self.last_retry: str | None = None  # why the last one failed, key scrubbed
+        self.fatal: tuple[int, str] | None = None  # an authentication failure
+        self.model: str | None = None
+        self.session_id: str | None = None
+        self.result: Any = None  # the ResultMessage
+        self._usage: dict[str, Usage] = {}
+        self._output: dict[str, int] = {}  # output tokens by message id, from stream events
+        self._streaming: dict[str | None, str] = {}  # the message being streamed, by parent
+
+    def note(self, message: Any) -> bool:
+        """Record one message; True when the session is over (its result, a refused key)."""
+        from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, SystemMessage
+
+        if isinstance(message, StreamEvent):
+            self._stream(message.parent_tool_use_id, message.event)
+        elif isinstance(message, SystemMessage):
+            if message.subtype == "init":
+                self.session_id = message.data.get("session_id") or self.session_id
+            elif message.subtype == "api_retry":
+                self.retries += 1
+                why = first_line(
+                    scrub(str(message.data.get("error") or ""), *self.diagnostics.secrets)
+                )
+                self.last_retry = why or self.last_retry
+                self.fatal = auth_failure(message.data)
+                return self.fatal is not None
+        elif isinstance(message, AssistantMessage):
+            if message.error is not None:
+                return False  # Claude Code's own word on a failed request, not an API round
+            msg_id = message.message_id or message.uuid or f"anon-{len(self._usage)}"
+            self._usage[msg_id] = usage_of(message.usage)  # a message's blocks repeat it
+            if message.parent_tool_use_id is None:
+                self.model = self.model or message.model
+                if msg_id not in self.message_ids:
+                    self.message_ids.append(msg_id)
+        elif isinstance(message, ResultMessage):
+            self.result = message
+            self.session_id = message.session_id or self.session_id
+            return True
+        return False
+
+    def _stream(self, parent: str | None, event: Mapping[str, Any]) -> None:
+        if event.get("type") == "message_start":
+            msg_id = (event.get("message") or {}).get("id")
+            if isinstance(msg_id, str):
+                self._streaming[parent] = msg_id
+        elif event.get("type") == "message_delta" and parent in self._streaming:
+            tokens = (event.get("usage") or {}).get("output_tokens")
+            if isinstance(tokens, int):
+                self._output[self._streaming[parent]] = tokens
+
+    @property
+    def turns(self) -> int:
+        return len(self.message_ids)
+
+    @property
+    def requests(self) -> int:
+        return len(self.message_ids) + self.retries
+
+    def usage(self) -> Usage:
+        """The result's usage, else the sum over the assistant messages seen."""
+        if self.result is not None:
+            return usage_of(self.result.usage)
+        return sum_usage(self.request_usages())
+
+    def request_usages(self) -> tuple[Usage, ...]:
+        """Each request's usage, to price a session without a result request by request."""
+        if self.result is not None:
+            return ()
+        return tuple(
+            replace(u, output_tokens=max(u.output_tokens, self._output.get(msg_id, 0)))
+            for msg_id, u in self._usage.items()
+        )
+
+    def cost_usd(self) -> float | None:
+        """The result's cost (None: no result, price ``usage`` instead)."""
+        cost = getattr(self.result, "total_cost_usd", None)
+        return float(cost) if isinstance(cost, int | float) else None
+
+
+def sum_usage(usages: Iterable[Usage]) -> Usage:
+    total = Usage()
+    for u in usages:
+        total = Usage(
+            input_tokens=total.input_tokens + u.input_tokens,
+            output_tokens=total.output_tokens + u.output_tokens,
+            cache_write_tokens=total.cache_write_tokens + u.cache_write_tokens,
+            cache_read_tokens=total.cache_read_tokens + u.cache_read_tokens,
+        )
+    return total
 
 
 def cli_pid(client: Any) -> int | None:

@@ -2,11 +2,11 @@
 
 A trial folder holds ``work/`` (the copy of the task's workspace, the agent's file in
 ``.claude/agents/``), ``baseline.git/`` (our repository of ``work/``: one baseline commit, whose
-SHA ``prepare`` records; the diff is taken against it) and ``home/`` (the fresh ``HOME`` of the
-session and of every command). ``work/.git`` is a second repository with the same baseline, the
-agent's to use or break: a real project is one, and Claude Code tells the model whether it is in
-one. Git never adds a ``.git``, so the agent's own commits, or its deleting ``work/.git``, leave
-the diff as it is.
+SHA ``prepare`` records; the diff is taken against it), ``home/`` (the fresh ``HOME`` of the
+session and of every command), ``tmp/`` (the session's temporary files), ``bin/`` and ``logs/``.
+``work/.git`` is a second repository with the same baseline, the agent's to use or break: a real
+project is one, and Claude Code tells the model whether it is in one. Git never adds a ``.git``,
+so the agent's own commits, or its deleting ``work/.git``, leave the diff as it is.
 
 Our git never reads the user's or the agent's configuration and runs nothing of theirs: every
 ``GIT_*`` variable of this process dropped (a hook's ``GIT_DIR`` would point at the user's
@@ -43,7 +43,8 @@ from typing import Any
 
 from core.errors import SpecError
 from experiments.agentic_tasks import Check
-from experiments.claude_code_runtime import scrub, write_agents
+from experiments.claude_code_runtime import write_agents
+from experiments.providers.base import scrub
 from experiments.roster import RosterAgent
 
 TAIL_CHARS = 2_000
@@ -82,6 +83,12 @@ class TrialFolder:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        """The session's ``TMPDIR``: whatever Claude Code and its commands leave goes with the
+        folder."""
+        return self.root / "tmp"
 
     @property
     def bin(self) -> Path:
@@ -155,6 +162,7 @@ def prepare(root: Path, workspace: Path, agent: RosterAgent) -> TrialFolder:
     folder.home.mkdir()
     folder.logs.mkdir()
     folder.bin.mkdir()
+    folder.tmp.mkdir()
     for name in ("python", "python3"):  # a wrapper, not a link: a venv's python finds its venv
         wrapper = folder.bin / name
         wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
@@ -293,7 +301,7 @@ async def _run(
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     seconds = round(time.monotonic() - started, 3)
-    tail = scrub(_tail(log), secrets)
+    tail = scrub(_tail(log), *secrets)
     if timed_out:
         return CheckResult(check.name, False, check.weight, None, True, seconds, tail,
                            f"killed after {timeout_s:g} s")  # fmt: skip

@@ -10,8 +10,11 @@ in the workspace afterwards is killed, and the folder is removed unless the run 
 (``--keep-workspaces``: ``kept`` lists the folders).
 
 A session that reaches its turn or time limit is a measurement, checked like any other; one that
-``ended`` in ``error`` fails the trial (retried on resume). An agentic trial is never cached: a
-replayed answer could not rebuild the workspace its checks read.
+``ended`` in ``error`` fails the trial (retried on resume), and one that got no response from the
+API counts toward the run's stopping as unreachable (``ModelCalls.reached``). The key is scrubbed
+from the answer, the error and every detail (the diff among them) before anything is stored.
+An agentic trial is never cached: a replayed answer could not rebuild the workspace its checks
+read.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from experiments.graders.base import GradeResult
 from experiments.kinds.base import CellEstimate, ModelCalls, Outcome, register_trial_kind
 from experiments.plan import Cell, Plan
 from experiments.pricing import PriceTable, cost_usd
+from experiments.providers.base import scrub, scrub_value
 from experiments.sessions.base import ERROR, Runtime, SessionSetup, estimated_usage
 from experiments.workspace import diff, prepare, run_checks
 
@@ -95,6 +99,7 @@ class AgenticTrial:
         """One session and its checks; ``calls`` is unused (the session makes its own)."""
         task = self.agentic.tasks[cell.task.id]
         settings = self.agentic.settings
+        secrets = (os.environ.get("ANTHROPIC_API_KEY", ""),)
         root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
         started = time.monotonic()
         try:
@@ -103,6 +108,7 @@ class AgenticTrial:
             except (OSError, SpecError) as err:
                 return self._failed(cell, f"cannot prepare the workspace: {err}")
             setup = SessionSetup(
+                root=folder.root,
                 workspace=folder.work,
                 home=folder.home,
                 agent=cell.arm.agent,
@@ -119,9 +125,10 @@ class AgenticTrial:
                 solution=task.solution,
             )
             session = await self.runtime.play(setup)
+            if session.unreachable is not None:
+                calls.reached(not session.unreachable)
             wall = time.monotonic() - started
             leftovers = session.leftover_processes + await _end_processes_in(folder.root)
-            secrets = [os.environ.get("ANTHROPIC_API_KEY", "")]
             changes, cut = await asyncio.to_thread(diff, folder)
             checks = await run_checks(
                 folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
@@ -134,7 +141,9 @@ class AgenticTrial:
                 await asyncio.to_thread(shutil.rmtree, root, True)
         cost = session.cost_usd
         if cost is None:
-            cost = cost_usd(cell.arm.model_id, session.usage, batch=False, table=self.prices)
+            usages = session.request_usages or (session.usage,)
+            model = cell.arm.model_id
+            cost = sum(cost_usd(model, u, batch=False, table=self.prices) for u in usages)
         details = {
             **self._facts(),
             "ended": session.ended,
@@ -151,16 +160,17 @@ class AgenticTrial:
             "leftover_processes": leftovers,
             "workspace": str(root) if self.keep_workspaces else None,
         }
+        error = session.error if session.ended == ERROR else None
         return Outcome(
-            text=session.answer,
-            error=session.error if session.ended == ERROR else None,
+            text=scrub(session.answer, *secrets) if session.answer is not None else None,
+            error=scrub(error, *secrets) if error is not None else None,
             model_id=session.model_id or cell.arm.model_id,
             stop_reason=session.ended,
             usage=session.usage,
             cost_usd=cost,
             latency_s=wall,
             request=self._request_record(cell),
-            details=details,
+            details=scrub_value(details, *secrets),
         )
 
     def _failed(self, cell: Cell, message: str) -> Outcome:

@@ -99,6 +99,11 @@ class ModelCalls:
         self.unreachable = False
         return response
 
+    def reached(self, responded: bool) -> None:
+        """What requests made outside ``complete`` (a CLI session's own) found: whether any got
+        a response; the runner counts cells without one as it counts unreachable calls."""
+        self.unreachable = not responded
+
 
 class TrialKind(Protocol):
     """How one cell of an experiment is executed."""

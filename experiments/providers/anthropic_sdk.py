@@ -23,6 +23,8 @@ from experiments.providers.base import (
     ToolUse,
     UnreachableError,
     Usage,
+    scrub,
+    scrub_value,
 )
 
 if TYPE_CHECKING:
@@ -156,10 +158,6 @@ def classify_error(
     return FatalProviderError(scrub(message, secret), status=status)
 
 
-def scrub(message: str, secret: str) -> str:
-    return message.replace(secret, "[redacted]") if secret else message
-
-
 def scrub_response(response: ModelResponse, secret: str) -> ModelResponse:
     """The response with ``secret`` redacted from all its text, tool inputs included: an endpoint
     that echoes the credential must not get it stored with the answer."""
@@ -167,24 +165,13 @@ def scrub_response(response: ModelResponse, secret: str) -> ModelResponse:
         response,
         text=scrub(response.text, secret),
         model=scrub(response.model, secret),
-        stop_reason=_scrubbed(response.stop_reason, secret),
-        request_id=_scrubbed(response.request_id, secret),
+        stop_reason=scrub_value(response.stop_reason, secret),
+        request_id=scrub_value(response.request_id, secret),
         tool_calls=tuple(
-            replace(call, name=scrub(call.name, secret), input=_scrubbed(call.input, secret))
+            replace(call, name=scrub(call.name, secret), input=scrub_value(call.input, secret))
             for call in response.tool_calls
         ),
     )
-
-
-def _scrubbed(value: Any, secret: str) -> Any:
-    """``value`` (text, or JSON-like lists and objects of it) with ``secret`` redacted."""
-    if isinstance(value, str):
-        return scrub(value, secret)
-    if isinstance(value, list):
-        return [_scrubbed(v, secret) for v in value]
-    if isinstance(value, dict):
-        return {scrub(str(k), secret): _scrubbed(v, secret) for k, v in value.items()}
-    return value
 
 
 async def call_api(fn: Callable[[], Awaitable[T]], *, model: str | None, secret: str) -> T:

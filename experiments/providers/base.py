@@ -142,6 +142,28 @@ class Capabilities:
     batches: bool  # ``Provider.batches()`` gives a Message Batches interface
 
 
+REDACTED = "[redacted]"
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """``text`` with every non-empty secret (an API key) replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def scrub_value(value: Any, *secrets: str) -> Any:
+    """``value`` (text, or JSON-like lists and objects of it) with every secret redacted."""
+    if isinstance(value, str):
+        return scrub(value, *secrets)
+    if isinstance(value, list):
+        return [scrub_value(v, *secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub(str(k), *secrets): scrub_value(v, *secrets) for k, v in value.items()}
+    return value
+
+
 class ProviderError(AgentRegistryError):
     """A call that failed. ``retryable`` says whether another attempt may succeed."""
 

@@ -22,7 +22,6 @@ from experiments.providers.anthropic_sdk import (
     message_tool_calls,
     request_params,
     response_usage,
-    scrub,
     scrub_response,
 )
 from experiments.providers.base import (
@@ -33,6 +32,7 @@ from experiments.providers.base import (
     ProviderError,
     RetryableProviderError,
     UnreachableError,
+    scrub,
 )
 
 if TYPE_CHECKING:

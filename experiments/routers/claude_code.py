@@ -3,8 +3,8 @@
 One decision is one Claude Code session in a fresh temporary folder: the question's agents are
 written to ``.claude/agents/<name>.md`` byte for byte, ``HOME`` is a fresh folder (no user
 settings, agents or memory), telemetry, auto-update and other non-essential traffic are off, and
-``ANTHROPIC_BASE_URL`` / ``ANTHROPIC_API_KEY`` come from this process's environment (the key is
-only ever in the child's environment: never in a file, a detail or an error).
+``ANTHROPIC_BASE_URL`` / ``ANTHROPIC_API_KEY`` come from this process's environment (the key
+reaches the CLI on a pipe: never in a file, a detail or an error).
 
 Invariants:
 
@@ -24,8 +24,10 @@ Invariants:
   5 s for a graceful exit, then 5 s after SIGTERM); the temporary folder is always removed.
 - Several ``decide()`` may run at once: each has its own folder, process and SDK client.
 
-The SDK merges this process's environment into the CLI's; the variables above (and
-``CLAUDE_CONFIG_DIR``, pointed into the fresh ``HOME``) override whatever it holds.
+The CLI's environment is ``session_env``'s allow-list (through ``launcher``: the SDK would merge
+this process's whole environment in): no ``GIT_*``, ``SSH_*`` or cloud variable of this process,
+``TMPDIR`` inside the temporary folder. A 400 stops the run here, unlike in an agentic session:
+a decision is one first request, so a 400 is the configuration's (model, options), not a trial's.
 """
 
 from __future__ import annotations
@@ -43,16 +45,15 @@ from typing import TYPE_CHECKING, Any
 from experiments.claude_code_runtime import (
     FATAL_STATUSES,
     VERSION_TIMEOUT_S,
-    CliDiagnostics,
-    auth_failure,
+    SessionLog,
     cli_version,
     find_cli,
     kill_client,
+    launcher,
     missing_key,
     refused_key,
     require_sdk,
     session_env,
-    usage_of,
     write_agents,
 )
 from experiments.providers.base import (
@@ -98,22 +99,12 @@ BUILTINS = (
 )  # fmt: skip
 
 
-class _Session:
+class _Session(SessionLog):
     """What one Claude Code session reported, gathered from its messages and its hook."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        self.diagnostics = CliDiagnostics(secrets)  # every line kept is scrubbed of these
+        super().__init__(secrets)
         self.tool: tuple[str, dict[str, Any]] | None = None  # the first tool call
-        self.message_ids: list[str] = []
-        self.retries = 0
-        self.fatal: tuple[int, str] | None = None
-        self.model: str | None = None
-        self.session_id: str | None = None
-        self.result: Any = None  # the ResultMessage
-
-    @property
-    def requests(self) -> int:
-        return len(self.message_ids) + self.retries
 
 
 class ClaudeCodeRouter:
@@ -151,13 +142,12 @@ class ClaudeCodeRouter:
         tmp = Path(tempfile.mkdtemp(prefix="registry-claude-code-"))
         session = _Session([os.environ["ANTHROPIC_API_KEY"]])
         try:
-            workspace, home = tmp / "work", tmp / "home"
-            workspace.mkdir()
-            home.mkdir()
-            write_agents(workspace, question.agents)
+            for name in ("work", "home", "tmp"):
+                (tmp / name).mkdir()
+            write_agents(tmp / "work", question.agents)
             try:
                 async with asyncio.timeout(self.options.timeout_s):
-                    await self._run(question, workspace, home, session)
+                    await self._run(question, tmp, session)
             except TimeoutError:
                 raise ProviderError(
                     f"claude-code made no decision within {self.options.timeout_s:g} s"
@@ -170,8 +160,7 @@ class ClaudeCodeRouter:
     async def _run(
         self,
         question: RoutingQuestion,
-        workspace: Path,
-        home: Path,
+        folder: Path,
         session: _Session,
     ) -> None:
         from claude_agent_sdk import (
@@ -180,8 +169,6 @@ class ClaudeCodeRouter:
             ClaudeSDKClient,
             ClaudeSDKError,
             HookMatcher,
-            ResultMessage,
-            SystemMessage,
             ToolUseBlock,
         )
 
@@ -192,11 +179,12 @@ class ClaudeCodeRouter:
                 session.tool = (str(hook_input["tool_name"]), dict(hook_input["tool_input"]))
             return _deny()
 
+        env = session_env(folder / "home", folder / "tmp", GIT_CEILING_DIRECTORIES=str(folder))
         options = ClaudeAgentOptions(
-            cwd=str(workspace),
+            cwd=str(folder / "work"),
             model=question.model_id,
-            cli_path=self.cli,
-            env=session_env(home),
+            cli_path=launcher(folder, self.cli, env),
+            env=env,
             # Claude Code's own system prompt: without a preset the SDK sends an empty one.
             system_prompt={"type": "preset", "preset": "claude_code"},
             hooks={"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]},
@@ -207,35 +195,19 @@ class ClaudeCodeRouter:
             await client.connect()
             await client.query(question.prompt)
             async for message in client.receive_messages():
-                if isinstance(message, SystemMessage):
-                    data = message.data
-                    if message.subtype == "init":
-                        session.session_id = data.get("session_id") or session.session_id
-                    elif message.subtype == "api_retry":
-                        session.retries += 1
-                        session.fatal = auth_failure(data)
-                        if session.fatal is not None:
-                            break
-                elif isinstance(message, AssistantMessage):
-                    if message.parent_tool_use_id is not None:
-                        continue  # a subagent's message (the hook prevents any)
-                    session.model = session.model or message.model
-                    msg_id = message.message_id or f"anon-{len(session.message_ids)}"
-                    if msg_id not in session.message_ids:
-                        session.message_ids.append(msg_id)
-                    if session.tool is None:
-                        for block in message.content:
-                            if isinstance(block, ToolUseBlock):
-                                session.tool = (block.name, dict(block.input))
-                                break
-                    if len(session.message_ids) > 1 and session.tool is not None:
-                        # A request after the decision: the hook did not stop the loop.
-                        with contextlib.suppress(Exception):
-                            await client.interrupt()
-                elif isinstance(message, ResultMessage):
-                    session.result = message
-                    session.session_id = message.session_id or session.session_id
+                if session.note(message):
                     break
+                if not isinstance(message, AssistantMessage) or message.parent_tool_use_id:
+                    continue  # a subagent's message (the hook prevents any)
+                if session.tool is None:
+                    for block in message.content:
+                        if isinstance(block, ToolUseBlock):
+                            session.tool = (block.name, dict(block.input))
+                            break
+                if len(session.message_ids) > 1 and session.tool is not None:
+                    # A request after the decision: the hook did not stop the loop.
+                    with contextlib.suppress(Exception):
+                        await client.interrupt()
         except ClaudeSDKError as err:
             raise ProviderError(session.diagnostics.failed(err)) from None
         finally:
@@ -275,11 +247,10 @@ class ClaudeCodeRouter:
         }
         if session.tool is not None and choice == NONE:
             details["tool"] = session.tool[0]
-        cost = result.total_cost_usd
         return Decision(
             choice=choice,
-            usage=usage_of(result.usage),
-            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            usage=session.usage(),
+            cost_usd=session.cost_usd(),
             latency_s=latency,  # CLI start to decision; Claude Code does not report a TTFT
             model_id=session.model or question.model_id,
             details=details,

@@ -3,7 +3,8 @@
 A runtime gets a ``SessionSetup`` (a prepared workspace, a fresh ``HOME``, the agent, the request
 and the limits) and returns a ``SessionResult``: the final answer and what the session did, as
 the runtime reports it. It raises ``FatalProviderError`` when no session can succeed (no key, a
-rejected key); any other failure is a result that ``ended`` in ``error``.
+rejected key); any other failure is a result that ``ended`` in ``error`` (``unreachable`` when
+no request of the session got a response: a run of those stops the run).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def estimated_usage(max_turns: int) -> tuple[int, Usage]:
 
 @dataclass(frozen=True)
 class SessionSetup:
+    root: Path  # the trial's folder (experiments.workspace.TrialFolder)
     workspace: Path
     home: Path
     agent: RosterAgent  # its file is already in the workspace's .claude/agents/
@@ -69,11 +71,14 @@ class SessionResult:
     denied: Mapping[str, int] = field(default_factory=dict)  # calls refused, by tool name
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None  # as the runtime reports it (None: price it from usage)
+    request_usages: tuple[Usage, ...] = ()  # to price request by request (empty: usage at once)
     model_id: str | None = None
     requests: int | None = None  # model requests, when the runtime counts them
     session_id: str | None = None
     error: str | None = None  # what went wrong, one line, key scrubbed
     leftover_processes: int = 0  # still running when the session ended: killed
+    # No request got a response (None: the runtime makes no request): the API is unreachable.
+    unreachable: bool | None = None
 
 
 class Runtime(Protocol):

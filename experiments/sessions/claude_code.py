@@ -11,9 +11,20 @@ is denied by a ``PreToolUse`` hook, and Bash runs in Claude Code's sandbox unles
 ``sandbox: false`` (``experiments.sessions.sandbox``); denials are counted by tool.
 
 The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
-``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``.
-Whatever the ending, the CLI and its descendants are killed once it is reached: nothing of the
-session outlives ``play()``.
+``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``
+(an API 400 among them: most likely that trial's own, such as a conversation grown too long;
+401, 403 and 404 stop the run). A session whose main loop got no answer at all (Claude Code
+retrying an unreachable or hanging API until the time limit) is an ``error`` marked
+``unreachable``, never a measurement. Turns are the main loop's API rounds; without a result,
+usage is the assistant messages' (priced by the kind). Whatever the ending, the CLI and its
+descendants are killed once it is reached: nothing of the session outlives ``play()``.
+
+The CLI's environment is ``session_env``'s allow-list (through ``launcher``): ``PATH`` with the
+trial's ``bin`` first (``python`` is this interpreter, as for the checks), the trial's ``HOME``
+and ``tmp`` (``TMPDIR``, ``CLAUDE_CODE_TMPDIR``: its sockets and scratch files go with the
+folder), git's identity and ``GIT_CEILING_DIRECTORIES`` at the trial's folder, the key on a
+pipe (never in the environment Bash inherits); no other ``GIT_*``, ``SSH_*`` or cloud variable
+of this process.
 """
 
 from __future__ import annotations
@@ -26,20 +37,19 @@ from collections import Counter
 from typing import Any
 
 from experiments.claude_code_runtime import (
-    FATAL_STATUSES,
-    CliDiagnostics,
-    auth_failure,
+    SESSION_FATAL_STATUSES,
+    SessionLog,
     cli_pid,
     cli_version,
     descendants,
     find_cli,
     kill_all,
     kill_client,
+    launcher,
     missing_key,
     refused_key,
     require_sdk,
     session_env,
-    usage_of,
 )
 from experiments.providers.base import FatalProviderError
 from experiments.sessions.base import (
@@ -58,7 +68,7 @@ from experiments.sessions.sandbox import (
     require_sandbox,
     sandbox_refusal,
 )
-from experiments.workspace import git_env
+from experiments.workspace import TrialFolder, git_env
 from variants.agentfile import AgentDefinition
 from variants.tools import split_tools
 
@@ -67,20 +77,14 @@ WHO = "runtime claude-code"
 NEVER_TOOLS = ("WebFetch", "WebSearch", "AskUserQuestion")
 
 
-class _Session:
+class _Session(SessionLog):
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self.diagnostics = CliDiagnostics(secrets)
+        super().__init__(secrets)
         self.tools: Counter[str] = Counter()
         self.denied: Counter[str] = Counter()  # file tools denied, by tool
         self.last_text: str | None = None
-        self.message_ids: set[str] = set()
-        self.retries = 0
-        self.fatal: tuple[int, str] | None = None
         self.unsandboxed: str | None = None  # the CLI's refusal to start without its sandbox
-        self.model: str | None = None
-        self.session_id: str | None = None
-        self.result: Any = None  # the ResultMessage
-        self.error: str | None = None
+        self.error: str | None = None  # the SDK's failure
         self.leftovers = 0
 
 
@@ -115,39 +119,50 @@ class ClaudeCodeRuntime:
             raise refused_key(*session.fatal)
         if session.unsandboxed is not None:
             raise FatalProviderError(session.unsandboxed)
-        return self._result(session, ended)
+        return self._result(setup, session, ended)
 
-    def _result(self, session: _Session, ended: str | None) -> SessionResult:
+    def _result(self, setup: SessionSetup, session: _Session, ended: str | None) -> SessionResult:
         result = session.result
-        answer, error = session.last_text, session.error
-        turns = len(session.message_ids)
+        answer, error, status = session.last_text, session.error, None
         if result is not None:
-            turns = result.num_turns
             if result.subtype == "success" and not result.is_error:
                 ended, answer = ended or FINISHED, result.result
             elif result.subtype == "error_max_turns":
                 ended = ended or TURN_LIMIT
             else:
                 message, status = session.diagnostics.result_error(result)
-                if status in FATAL_STATUSES:
+                if status in SESSION_FATAL_STATUSES:
                     raise FatalProviderError(message, status=status)
                 ended, error = ended or ERROR, error or message
         elif ended is None:
             ended, error = ERROR, error or session.diagnostics.no_result()
-        cost = result.total_cost_usd if result is not None else None
+        # No round of the main loop got an answer, and nothing else explains it: the API is
+        # unreachable or hangs. Not a measurement: the trial fails, and a run of them stops.
+        unreachable = (
+            not session.message_ids
+            and session.error is None
+            and status is None
+            and (ended == TIME_LIMIT or result is not None)
+        )
+        if unreachable:
+            what = session.last_retry or error or f"nothing within {setup.time_limit_s:g} s"
+            ended = ERROR
+            error = f"claude-code: no response from the API ({what}; {session.retries} retries)"
         return SessionResult(
             ended=ended,
             answer=answer,
-            turns=turns,
+            turns=session.turns,
             tool_calls=dict(session.tools),
             denied=dict(session.denied),
-            usage=usage_of(result.usage if result is not None else None),
-            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            usage=session.usage(),
+            cost_usd=session.cost_usd(),
+            request_usages=session.request_usages(),
             model_id=session.model,
-            requests=len(session.message_ids) + session.retries,
+            requests=session.requests,
             session_id=session.session_id,
             error=error,
             leftover_processes=session.leftovers,
+            unreachable=unreachable,
         )
 
     async def _run(self, setup: SessionSetup, session: _Session) -> None:
@@ -158,8 +173,6 @@ class ClaudeCodeRuntime:
             ClaudeSDKError,
             HookMatcher,
             PermissionResultAllow,
-            ResultMessage,
-            SystemMessage,
             TextBlock,
             ToolUseBlock,
         )
@@ -181,13 +194,21 @@ class ClaudeCodeRuntime:
                 }
             }
 
+        folder = TrialFolder(setup.root)
         tools, disallowed = allowed_tools(setup.agent.markdown)
-        git = git_env(setup.home)
+        env = session_env(
+            setup.home,
+            folder.tmp,
+            path_first=folder.bin,
+            **git_env(setup.home),
+            GIT_CEILING_DIRECTORIES=str(folder.root),  # the agent's git finds work/.git only
+        )
+        sandbox = bash_sandbox(setup.workspace, setup.home, tools=folder.bin, tmp=folder.tmp)
         options = ClaudeAgentOptions(
             cwd=str(setup.workspace),
             model=setup.model_id,
-            cli_path=self.cli,
-            env=session_env(setup.home, GIT_CONFIG_GLOBAL=git["GIT_CONFIG_GLOBAL"]),
+            cli_path=launcher(folder.root, self.cli, env),
+            env=env,
             system_prompt={"type": "preset", "preset": "claude_code"},
             extra_args={"agent": setup.agent.name},
             tools=tools,
@@ -196,10 +217,9 @@ class ClaudeCodeRuntime:
             can_use_tool=allow,
             hooks={"PreToolUse": [HookMatcher(matcher="|".join(FILE_TOOLS), hooks=[confine])]},
             # As --settings: the SDK's SandboxSettings type lacks filesystem and failIfUnavailable.
-            settings=json.dumps({"sandbox": bash_sandbox(setup.workspace, setup.home)})
-            if self.sandbox
-            else None,
+            settings=json.dumps({"sandbox": sandbox}) if self.sandbox else None,
             max_turns=setup.max_turns,
+            include_partial_messages=True,  # the output tokens of a session without a result
             stderr=session.diagnostics.on_stderr,
         )
         client = ClaudeSDKClient(options)
@@ -207,27 +227,14 @@ class ClaudeCodeRuntime:
             await client.connect()
             await client.query(setup.prompt)
             async for message in client.receive_messages():
-                if isinstance(message, SystemMessage):
-                    if message.subtype == "init":
-                        session.session_id = message.data.get("session_id")
-                    elif message.subtype == "api_retry":
-                        session.retries += 1
-                        session.fatal = auth_failure(message.data)
-                        if session.fatal is not None:
-                            break
-                elif isinstance(message, AssistantMessage):
-                    session.model = session.model or message.model
-                    if message.parent_tool_use_id is None:
-                        session.message_ids.add(message.message_id or str(id(message)))
+                if session.note(message):
+                    break
+                if isinstance(message, AssistantMessage) and message.error is None:
                     for block in message.content:
                         if isinstance(block, ToolUseBlock):
                             session.tools[block.name] += 1
                         elif isinstance(block, TextBlock) and message.parent_tool_use_id is None:
                             session.last_text = block.text
-                elif isinstance(message, ResultMessage):
-                    session.result = message
-                    session.session_id = message.session_id or session.session_id
-                    break
         except ClaudeSDKError as err:
             session.error = session.diagnostics.failed(err)
             session.unsandboxed = sandbox_refusal(str(err))

@@ -4,8 +4,9 @@ The file tools (``FILE_TOOLS``) are confined by us: ``outside`` names the first 
 reach outside the workspace (symlinks and ``..`` resolved, a relative path taken against the
 workspace), and the runtime denies that call with ``denial``. Bash runs in Claude Code's own
 sandbox (bubblewrap and socat on Linux), configured by ``bash_sandbox``: it reads only the
-workspace, the fresh ``HOME``, the system folders (not their secrets) and this interpreter, writes
-only the workspace (and a ``/tmp`` of its own), and reaches no network at all (no domain allowed;
+workspace, the fresh ``HOME``, the trial's own ``bin`` and temporary folder, the system folders
+(not their secrets) and this interpreter, writes only the workspace, the fresh ``HOME`` and the
+temporary folder (and a ``/tmp`` of its own), and reaches no network at all (no domain allowed;
 the CLI itself, outside the sandbox, still reaches the API). It must start
 (``failIfUnavailable``) and cannot be turned off for one command. ``require_sandbox`` refuses,
 before anything is spent, on a machine where it cannot work; ``sandbox_refusal`` recognises the
@@ -71,17 +72,23 @@ def denial(tool: str, path: str, workspace: Path) -> str:
     )
 
 
-def bash_sandbox(workspace: Path, home: Path) -> dict[str, Any]:
-    """Claude Code's ``sandbox`` settings of a session in ``workspace`` with ``home``."""
+def bash_sandbox(workspace: Path, home: Path, *, tools: Path, tmp: Path) -> dict[str, Any]:
+    """Claude Code's ``sandbox`` settings of a session in ``workspace`` with ``home``, ``tools``
+    (the ``bin`` first on its ``PATH``) and ``tmp`` (its ``TMPDIR``)."""
     interpreter = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
-    readable = [str(workspace), str(home), *_existing(SYSTEM_READ), *sorted(interpreter)]
+    own = [str(workspace), str(home), str(tools), str(tmp)]
+    readable = [*own, *_existing(SYSTEM_READ), *sorted(interpreter)]
     return {
         "enabled": True,
         "failIfUnavailable": True,
         "allowUnsandboxedCommands": False,
         "autoAllowBashIfSandboxed": True,
         "network": {"allowedDomains": []},
-        "filesystem": {"denyRead": ["/", *_existing(SYSTEM_SECRETS)], "allowRead": readable},
+        "filesystem": {
+            "denyRead": ["/", *_existing(SYSTEM_SECRETS)],
+            "allowRead": readable,
+            "allowWrite": [str(home), str(tmp)],
+        },
     }
 
 

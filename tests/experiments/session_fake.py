@@ -6,7 +6,8 @@ carries, so step N answers the request that holds N tool results (the last step 
 whatever else Claude Code sends in between; each tool call gets its own id. A step is a reply,
 or a function of the trial's workspace (read from the request: Claude Code states its working
 folder) returning one, for tools that need absolute paths. Other requests (a title, a summary)
-get a short text. ``stall_s`` makes every main-loop request wait before its first token.
+get a short text. ``stall_s`` makes every main-loop request from step ``stall_after`` on (of
+each session) wait before its first token.
 ``requests`` counts the main-loop requests answered.
 """
 
@@ -33,6 +34,7 @@ def tool(name: str, tool_input: dict[str, Any]) -> ToolCall:
 class ScriptedSession:
     steps: Sequence[Step]
     stall_s: float = 0.0
+    stall_after: int = 0
     requests: int = 0  # main-loop requests answered
 
     def __call__(self, body: dict[str, Any]) -> Reply:
@@ -52,6 +54,6 @@ class ScriptedSession:
         reply = step(workspace) if callable(step) else step
         if isinstance(reply, ToolCall):  # one id per call, as the API gives
             reply = replace(reply, id=f"toolu_step_{done}")
-        if self.stall_s:
+        if self.stall_s and done >= self.stall_after:
             reply = Text("late", first_token_delay=self.stall_s)
         return reply

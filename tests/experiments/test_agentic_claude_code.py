@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from experiments.sessions.base import SessionSetup
 from experiments.workspace import prepare
 from tests.conftest import SEED, Cli
 from tests.experiments.session_fake import ScriptedSession, tool
-from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic
+from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic, http_error
 from variants.agentfile import AgentDefinition
 
 pytest.importorskip("claude_agent_sdk", reason="install the claude-code extra")
@@ -188,7 +189,7 @@ def test_a_limited_agent_at_its_turn_limit_is_checked_and_its_workspace_kept(
         for trial in trials:
             details = trial["details"]
             assert trial["error"] is None and details["ended"] == "turn_limit"
-            assert details["turns"] <= 3 and details["tool_calls"] == {"Bash": 2}
+            assert details["turns"] == 2 and details["tool_calls"] == {"Bash": 2}
             assert not any(c["passed"] for c in details["checks"]) and trial["quality"] == 0.0
         assert session.requests == 4
         offered = {t["name"] for r in fake.requests if r.body.get("tools") for t in r.body["tools"]}
@@ -201,22 +202,122 @@ def test_a_limited_agent_at_its_turn_limit_is_checked_and_its_workspace_kept(
     assert not _leftovers()
 
 
-def test_a_session_at_its_time_limit_is_killed(
+def test_a_session_at_its_time_limit_is_killed_and_priced_from_its_messages(
     sqlite_cli: Cli, tmp_path: Path, fake_api: Any
 ) -> None:
     sqlite_cli.ok("publish", str(SEED))
-    session = ScriptedSession([Text("never")], stall_s=60)
+    # Two rounds answered (a Bash call each), then the API stalls past the time limit.
+    session = ScriptedSession([_bash("true")], stall_s=60, stall_after=2)
     fake_api(session)
     before = _temp_folders()
     started = time.monotonic()
-    sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, time_limit_s=6)), "--quiet")
-    assert time.monotonic() - started < 30
+    sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, time_limit_s=8)), "--quiet")
+    assert time.monotonic() - started < 40
     for trial in _trials(sqlite_cli):
         details = trial["details"]
         assert trial["error"] is None and details["ended"] == "time_limit"
-        assert 6 <= details["wall_s"] < 12
+        assert 8 <= details["wall_s"] < 14
         assert trial["quality"] == 0.0 and trial["text"] is None
+        # No result came: usage is the two answered rounds', priced with the price table.
+        assert details["turns"] == 2 and details["tool_calls"] == {"Bash": 2}
+        assert trial["tokens"] == (2 * 2_000, 2 * 50) and trial["cost_usd"] > 0
     assert not _leftovers() and _temp_folders() == before
+
+
+def test_an_unreachable_api_fails_the_trials_and_stops_the_run_as_unreachable(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_KEY)
+    spec = _spec(tmp_path, epochs=3, time_limit_s=4)  # 6 sessions, at once
+    run = sqlite_cli("run", str(spec), "--quiet")
+    assert run.exit_code == 3, run.stderr
+    assert "the API is unreachable" in run.stdout + run.stderr
+    trials = _trials(sqlite_cli)
+    assert len(trials) == 6
+    for trial in trials:
+        assert trial["stop_reason"] == "error" and trial["quality"] is None
+        assert "no response from the API" in trial["error"]
+        assert trial["details"]["turns"] == 0
+
+
+def test_an_api_400_in_a_session_fails_that_trial_not_the_run(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    fake_api(ScriptedSession([_bash("true"), http_error(400, "prompt is too long")]))
+    run = sqlite_cli("run", str(_spec(tmp_path, epochs=1)), "--quiet")
+    assert run.exit_code == 3 and "incomplete" in run.stdout, run.stderr
+    for trial in _trials(sqlite_cli):
+        assert trial["stop_reason"] == "error" and "prompt is too long" in trial["error"].lower()
+        assert trial["details"]["turns"] == 1 and trial["quality"] is None
+
+
+def _claude_temp_files() -> set[str]:
+    """What Claude Code leaves in the shared /tmp (its sockets, its own folders)."""
+    root = Path(tempfile.gettempdir())
+    found = {p.name for p in root.glob("claude-*")} | {p.name for p in root.glob("cc-*")}
+    for folder in ("claude-0", "cc-socks"):
+        found |= {f"{folder}/{p.name}" for p in (root / folder).glob("*")}
+    return found
+
+
+def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_cli.ok("publish", str(SEED))
+    user_repo = tmp_path / "user-repo"
+    user_repo.mkdir()
+    monkeypatch.setenv("GIT_DIR", str(user_repo / ".git"))  # as git exports it to a hook
+    monkeypatch.setenv("GIT_WORK_TREE", str(user_repo))
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-of-the-user")
+    command = (
+        "printenv ANTHROPIC_API_KEY > key.txt; env > env.txt; "
+        "python -c 'import sys; print(sys.executable)' > exe.txt; "
+        "git rev-parse --show-toplevel > top.txt; "
+        "mkdir -p ~/.cache && touch ~/.cache/written && echo HOME-WRITABLE"
+    )
+    session = ScriptedSession([_bash(command), Text(f"Done; the key is {DEFAULT_KEY}.")])
+    fake = fake_api(session)
+    before = _claude_temp_files()
+    run = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1)), "--quiet", "--keep-workspaces")
+    trials = _trials(sqlite_cli)
+    kept = [Path(t["details"]["workspace"]) for t in trials]
+    try:
+        # The key is nowhere in what was stored: not the answer, the diff or any detail.
+        path = sqlite_cli.db.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("select * from trial").fetchall()
+        assert DEFAULT_KEY not in json.dumps(rows, default=str)
+        assert all(t["text"] == "Done; the key is [redacted]." for t in trials)
+        for folder in kept:
+            work = folder / "work"
+            assert (work / "key.txt").read_text() == ""  # Claude Code kept it from Bash
+            env = dict(
+                line.split("=", 1) for line in (work / "env.txt").read_text().splitlines()
+                if "=" in line
+            )  # fmt: skip
+            assert not {
+                k for k in env if k.startswith(("GIT_DIR", "GIT_WORK_TREE", "SSH_", "AWS_"))
+            }
+            assert "aws-secret-of-the-user" not in (work / "env.txt").read_text()
+            assert env["HOME"] == str(folder / "home")
+            assert (work / "exe.txt").read_text().strip() == sys.executable
+            assert (work / "top.txt").read_text().strip() == str(work.resolve())
+            assert (folder / "home/.cache/written").is_file()
+            # Claude Code's temporary files went into the trial's folder.
+            assert any((folder / "tmp").iterdir())
+        assert "HOME-WRITABLE" in json.dumps([r.body for r in fake.requests])
+        assert not (user_repo / ".git").exists()
+    finally:
+        for folder in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+    assert _claude_temp_files() <= before, run.stderr
 
 
 def _tool_results(body: dict[str, Any]) -> list[str]:
@@ -295,6 +396,14 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
         assert {c["name"]: c["passed"] for c in details["checks"]} == {
             "hidden-tests": True, "adds": True
         }  # fmt: skip
+    # The report counts the denials per variant, like tool calls.
+    report = json.loads(sqlite_cli.ok("report", "agentic-cc", "--json").stdout)
+    assert {v["label"]: v["agentic"]["denied"] for v in report["variants"]} == {
+        "a": {"Read": 1.0, "Write": 1.0}, "b": {"Read": 1.0, "Write": 1.0}
+    }  # fmt: skip
+    for flags in ((), ("--markdown",)):
+        text = sqlite_cli.ok("report", "agentic-cc", *flags).stdout
+        assert "denied" in text and "Read 1.0, Write 1.0" in text
     print(f"\ntwo sandboxed trials: {seconds:.1f} s registry run, "
           f"{[t['details']['wall_s'] for t in trials]} s sessions")  # fmt: skip
 
@@ -336,7 +445,8 @@ def test_the_clis_own_refusal_to_start_unsandboxed_stops_the_run(
         (tools / name).symlink_to(shutil.which(name) or name)
     monkeypatch.setenv("PATH", str(tools))
     setup = SessionSetup(
-        workspace=folder.work, home=folder.home, agent=agent, model_id="claude-sonnet-4-5",
+        root=folder.root, workspace=folder.work, home=folder.home, agent=agent,
+        model_id="claude-sonnet-4-5",
         prompt="Implement add.", max_turns=5, time_limit_s=60, seed=1, arm_label="a",
         task_id="add-function", epoch=0, system="",
     )  # fmt: skip

@@ -343,7 +343,10 @@ def test_a_failing_cli_is_its_first_stderr_line_without_the_key(
     cli = tmp_path / "claude"
     cli.write_text(
         '#!/bin/sh\nif [ "$1" = --version ]; then echo "2.1.332 (Claude Code)"; exit 0; fi\n'
-        'echo "Error: settings are corrupt ($ANTHROPIC_API_KEY)" >&2\necho more >&2\nexit 1\n'
+        # The key is on the pipe the launcher hands over, never in the environment.
+        'key=$(cat <&"$CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR")\n'
+        'echo "Error: settings are corrupt ($key${ANTHROPIC_API_KEY:-})" >&2\n'
+        "echo more >&2\nexit 1\n"
     )
     cli.chmod(0o755)
     monkeypatch.setenv("REGISTRY_CLAUDE_CLI", str(cli))
