@@ -243,6 +243,7 @@ def test_an_unreachable_api_fails_the_trials_and_stops_the_run_as_unreachable(
         assert trial["stop_reason"] == "error" and trial["quality"] is None
         assert "no response from the API" in trial["error"]
         assert trial["details"]["turns"] == 0
+    assert not _leftovers()
 
 
 def test_an_api_400_in_a_session_fails_that_trial_not_the_run(
@@ -311,12 +312,15 @@ def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
             assert (work / "top.txt").read_text().strip() == str(work.resolve())
             assert (folder / "home/.cache/written").is_file()
             # Claude Code's temporary files went into the trial's folder.
-            assert any((folder / "tmp").iterdir())
+            names = {p.name for p in (folder / "tmp").iterdir()}
+            assert {"claude-0", "cc-socks"} <= names
+            assert any(n.startswith("claude-http-") for n in names)
         assert "HOME-WRITABLE" in json.dumps([r.body for r in fake.requests])
         assert not (user_repo / ".git").exists()
     finally:
         for folder in kept:
             shutil.rmtree(folder, ignore_errors=True)
+    # Nothing new in the shared /tmp (another process's Claude Code would also show here).
     assert _claude_temp_files() <= before, run.stderr
 
 
