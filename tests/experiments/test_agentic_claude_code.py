@@ -283,7 +283,9 @@ def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
         "git rev-parse --show-toplevel > top.txt; "
         "mkdir -p ~/.cache && touch ~/.cache/written && echo HOME-WRITABLE"
     )
-    session = ScriptedSession([_bash(command), Text(f"Done; the key is {DEFAULT_KEY}.")])
+    # The model writes the key into a file (it is in the diff) and quotes it in its answer.
+    leak = lambda w: tool("Write", {"file_path": str(w / "leak.txt"), "content": DEFAULT_KEY})  # noqa: E731
+    session = ScriptedSession([_bash(command), leak, Text(f"Done; the key is {DEFAULT_KEY}.")])
     fake = fake_api(session)
     before = _claude_temp_files()
     run = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1)), "--quiet", "--keep-workspaces")
@@ -296,6 +298,7 @@ def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
             rows = conn.execute("select * from trial").fetchall()
         assert DEFAULT_KEY not in json.dumps(rows, default=str)
         assert all(t["text"] == "Done; the key is [redacted]." for t in trials)
+        assert all("+[redacted]" in t["details"]["diff"] for t in trials)
         for folder in kept:
             work = folder / "work"
             assert (work / "key.txt").read_text() == ""  # Claude Code kept it from Bash
