@@ -301,7 +301,7 @@ def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
         assert all("+[redacted]" in t["details"]["diff"] for t in trials)
         for folder in kept:
             work = folder / "work"
-            assert (work / "key.txt").read_text() == ""  # Claude Code kept it from Bash
+            assert (work / "key.txt").read_text() == ""  # never in the environment Bash inherits
             env = dict(
                 line.split("=", 1) for line in (work / "env.txt").read_text().splitlines()
                 if "=" in line
