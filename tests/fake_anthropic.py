@@ -26,7 +26,8 @@ Every request needs ``Authorization: Bearer <api_key>`` (401 otherwise); with
 does: the Claude Code CLI authenticates that way. Like the API, a forced
 ``tool_choice`` (``{"type": "tool"}``) for Fable 5.1 or later is a 400, before any script reply is
 taken. ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among
-them) and the JSON body.
+them) and the JSON body; ``fake.calls`` the (start, end) of each message call on the monotonic
+clock.
 
 The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
 of concurrent streams with scripted latency cost no threads.
@@ -38,6 +39,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -156,6 +158,8 @@ class FakeAnthropic:
         self.x_api_key = x_api_key
         self.batch_polls = batch_polls
         self.requests: list[RecordedRequest] = []
+        # (start, end) on the monotonic clock of every POST /v1/messages, for calls in flight.
+        self.calls: list[tuple[float, float]] = []
         self.base_url = ""
         self._ids = itertools.count(1)
         self._batches: dict[str, _Batch] = {}
@@ -299,6 +303,13 @@ class FakeAnthropic:
         return self._queue.popleft() if self._queue else self._default
 
     async def _message(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        started = time.monotonic()
+        try:
+            return await self._answer(body, writer)
+        finally:
+            self.calls.append((started, time.monotonic()))
+
+    async def _answer(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         reply = self._next_reply(body)
         if isinstance(reply, HttpError):
             return await self._send_error(writer, reply)
