@@ -21,6 +21,7 @@ from experiments.providers.base import Batches, ModelResponse, Provider, Provide
 from experiments.run_state import RunState, RunSummary, run_status
 from experiments.runner import heartbeat
 from experiments.scoring import Scorer
+from experiments.store.connection import RunDatabase
 from experiments.store.trials import TrialResult, TrialStore
 from registry.database import Database
 
@@ -33,7 +34,7 @@ def custom_id(cell: Cell, plan: Plan) -> str:
 
 
 async def run_batch(
-    db: Database,
+    db: RunDatabase | Database,
     plan: Plan,
     provider: Provider,
     *,

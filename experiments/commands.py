@@ -177,7 +177,7 @@ def run(
             f"--max-cost must be a positive number of dollars (not NaN or infinity), got {max_cost}"
         )
     spec = load_experiment_spec(spec_path)
-    # Plain SQL on SQLite: the ORM is imported only for what needs it (resume, --batch).
+    # Plain SQL on SQLite: the ORM is imported only for what needs it (resume, a sequential look).
     db = RunDatabase(db_url(ctx))
     if resume_id is not None:
         from experiments.plan import check_stored_python, declared_graders
@@ -271,7 +271,7 @@ def run(
         if batch:
             from experiments.batch import run_batch
 
-            runner_coro = run_batch(db.database, plan, provider, on_progress=update, kind=kind)
+            runner_coro = run_batch(db, plan, provider, on_progress=update, kind=kind)
         else:
             from experiments.runner import Runner
 
@@ -286,6 +286,8 @@ def run(
             err=True,
         )
         sys.exit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED)
+    finally:
+        db.close()
     if as_json:
         emit_json(
             {
