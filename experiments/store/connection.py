@@ -124,9 +124,9 @@ class RunDatabase:
         if self._conn is not None:
             return self._conn
         path = sqlite_path(self.url)
-        if path is not None:
-            if not _at_head(path):
-                self.database  # noqa: B018  (creates or migrates the file)
+        if path is not None and not _at_head(path):
+            self.database  # noqa: B018  (creates or migrates the file)
+        if path is not None and _at_head(path):
             conn = sqlite3.connect(
                 path, timeout=LOCK_WAIT_S, isolation_level=None, check_same_thread=False
             )
