@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from experiments.graders.base import GradeResult
 from experiments.graders.pairwise import TrialAnswer
-from experiments.store.tables import Grade, Trial
 from registry.database import Database
-from registry.models import utcnow
 
 
 def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> dict[str, Any]:
@@ -26,7 +25,7 @@ def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> di
         "error": result.error,
         "cost_usd": result.cost_usd,
         "details": result.details,
-        "created_at": utcnow(),
+        "created_at": datetime.now(UTC),
     }
 
 
@@ -36,6 +35,8 @@ def answered_trials(
     """Every trial with an answer (no error) on one of these tasks, oldest first."""
     from sqlalchemy import select
     from sqlmodel import col
+
+    from experiments.store.tables import Trial
 
     with db.session() as session:
         # Core select: five columns are more than sqlmodel's typed select() takes.
@@ -76,6 +77,8 @@ def add_grading_run(
     from sqlalchemy import insert, update
     from sqlmodel import col, func, select
 
+    from experiments.store.tables import Grade, Trial
+
     with db.session(write=True) as session:
         newest = session.exec(
             select(func.max(Grade.grading_run))
@@ -100,6 +103,8 @@ def add_pair_grades(
 ) -> None:
     """Pairwise grades of a run's own grading run (they never change a trial's quality)."""
     from sqlalchemy import insert
+
+    from experiments.store.tables import Grade
 
     if not pair_grades:
         return
