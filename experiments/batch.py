@@ -38,7 +38,6 @@ from experiments.retry import call_with_retries
 from experiments.run_state import RunState, RunSummary, run_status, unreachable_note
 from experiments.runner import UNREACHABLE_CELLS, heartbeat
 from experiments.scoring import Scorer
-from experiments.store.connection import RunDatabase
 from experiments.store.trials import BatchSent, TrialResult, TrialStore
 from registry.database import Database
 
@@ -56,7 +55,7 @@ def custom_id(cell: Cell, plan: Plan) -> str:
 
 
 async def run_batch(
-    db: RunDatabase | Database,
+    db: Database,
     plan: Plan,
     provider: Provider,
     *,

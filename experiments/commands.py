@@ -182,21 +182,20 @@ def run(
     from experiments.plan import build_plan
     from experiments.pricing import load_price_table
     from experiments.spec import is_budget, load_experiment_spec
-    from experiments.store.catalog import CatalogVersions
-    from experiments.store.connection import RunDatabase
     from experiments.store.plans import load_plan, store_plan
+    from registry.store import Registry
 
     if max_cost is not None and not is_budget(max_cost):
         raise AgentRegistryError(
             f"--max-cost must be a positive number of dollars (not NaN or infinity), got {max_cost}"
         )
     spec = load_experiment_spec(spec_path)
-    # Plain SQL on SQLite: the ORM is imported only for what needs it (resume, a sequential look).
-    db = RunDatabase(db_url(ctx))
+    # Plain SQL: the ORM is imported only for what needs it (resume, a sequential look).
+    db = open_database(ctx)
     if resume_id is not None:
         from experiments.plan import check_stored_python, declared_graders
 
-        plan = load_plan(db.database, resume_id)
+        plan = load_plan(db, resume_id)
         if plan.name != spec.name:
             raise AgentRegistryError(
                 f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
@@ -208,7 +207,7 @@ def run(
             how=f"declare it, unchanged, in {spec_path} or its task suite",
         )
     else:
-        plan, suite, warnings = build_plan(CatalogVersions(db), spec)
+        plan, suite, warnings = build_plan(Registry(db), spec)
         for warning in warnings:
             echo(f"warning: {warning}", err=True)
     if resume_id is not None and sequential is not None:
@@ -318,7 +317,6 @@ def run(
             echo(f"workspaces kept ({len(kind.kept)}):", err=True)
             for folder in kind.kept:
                 echo(f"  {folder}", err=True)
-        db.close()
     if as_json:
         emit_json(
             {

@@ -18,7 +18,7 @@ from core.files import MAX_SPEC_BYTES, read_regular_file
 from experiments.roster import NONE, RosterAgent
 from experiments.spec import DelegationSpec
 from experiments.tasks import TaskSuite
-from experiments.versions import Versions
+from registry.store import Registry
 from variants.agentfile import AgentDefinition
 from variants.refs import InvalidReference, parse_ref
 
@@ -59,7 +59,7 @@ class Delegation:
 
 
 def resolve_delegation(
-    registry: Versions, spec: DelegationSpec, under_test: frozenset[str], suite: TaskSuite
+    registry: Registry, spec: DelegationSpec, under_test: frozenset[str], suite: TaskSuite
 ) -> tuple[Delegation, list[str]]:
     """The plan's ``Delegation`` and warnings; ``SpecError`` for a roster or suite that cannot
     make a delegation experiment. ``under_test``: the names of the variants' agents."""
@@ -113,7 +113,7 @@ def resolve_delegation(
     return delegation, warnings
 
 
-def _read_entry(registry: Versions, entry: str) -> list[RosterAgent]:
+def _read_entry(registry: Registry, entry: str) -> list[RosterAgent]:
     path = Path(entry)
     if path.is_dir():
         files = sorted(p for p in path.glob("*.md") if p.is_file())

@@ -28,7 +28,7 @@ from experiments.graders.base import (
 from experiments.roster import RosterAgent
 from experiments.spec import DEFAULT_BATCH_TASKS, DEFAULT_SETTINGS, ExperimentSpec, RunSettings
 from experiments.tasks import Task, TaskSuite, load_suite
-from experiments.versions import Versions
+from registry.store import Registry
 from variants.agentfile import AgentDefinition
 from variants.refs import parse_ref
 
@@ -261,7 +261,7 @@ def system_prompt(definition: AgentDefinition) -> str:
     return definition.body.strip()
 
 
-def resolve_arms(registry: Versions, spec: ExperimentSpec) -> tuple[tuple[Arm, ...], list[str]]:
+def resolve_arms(registry: Registry, spec: ExperimentSpec) -> tuple[tuple[Arm, ...], list[str]]:
     """Arms for every variant, plus warnings (e.g. two labels on identical versions)."""
     from experiments.pricing import price_for
     from registry.model_aliases import resolve_model
@@ -354,7 +354,7 @@ def check_stored_python(
         )
 
 
-def build_plan(registry: Versions, spec: ExperimentSpec) -> tuple[Plan, TaskSuite, list[str]]:
+def build_plan(registry: Registry, spec: ExperimentSpec) -> tuple[Plan, TaskSuite, list[str]]:
     """Resolve and check everything in ``spec``; nothing is written."""
     suite = load_suite(spec.tasks_path)
     suite = replace(

@@ -39,7 +39,6 @@ from experiments.run_state import (
     unreachable_note,
 )
 from experiments.scoring import Scorer
-from experiments.store.connection import RunDatabase, run_database
 from experiments.store.trials import TrialResult, TrialStore, storage_error
 from registry.database import Database
 
@@ -68,7 +67,7 @@ async def heartbeat(store: TrialStore) -> asyncio.Task[None]:
 class Runner:
     def __init__(
         self,
-        db: RunDatabase | Database,
+        db: Database,
         plan: Plan,
         provider: Provider,
         *,
@@ -77,7 +76,7 @@ class Runner:
         kind: TrialKind | None = None,
     ):
         assert plan.experiment_id is not None, "store the plan first"
-        self.db = run_database(db)
+        self.db = db
         self.plan = plan
         self.provider = provider
         self.on_progress = on_progress or (lambda state: None)
@@ -97,7 +96,7 @@ class Runner:
         if plan.settings.sequential_batch_tasks is not None:
             from experiments.sequential import Monitor  # the analysis, only for a sequential run
 
-            self.monitor = Monitor(self.db.database, plan)
+            self.monitor = Monitor(self.db, plan)
 
     async def run(self) -> RunSummary:
         # A sequential run that already decided runs nothing more, and keeps its failed trials:
@@ -135,7 +134,7 @@ class Runner:
                 # Pairwise judges compare whole answers, so they run once every trial is stored.
                 from experiments.grading import run_pairwise
 
-                await run_pairwise(self.db.database, self.plan, self.judges)
+                await run_pairwise(self.db, self.plan, self.judges)
         except (asyncio.CancelledError, KeyboardInterrupt):
             interrupted = True
             raise

@@ -42,7 +42,7 @@ EXPERIMENT_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "experiments.stats.", "experiments.decision",
         "experiments.pricing", "experiments.retry", "experiments.report", "experiments.spec",
         "experiments.providers.base", "experiments.providers.api_capabilities",
-        "experiments.roster", "experiments.versions",
+        "experiments.roster",
     )),
     ("models and graders", (
         "experiments.providers.", "experiments.graders.", "experiments.tasks",

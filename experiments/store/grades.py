@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from experiments.graders.base import GradeResult
 from experiments.graders.pairwise import TrialAnswer
-from registry.database import Database
+from registry.database import Database, utcnow
 
 
 def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> dict[str, Any]:
@@ -25,7 +24,7 @@ def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> di
         "error": result.error,
         "cost_usd": result.cost_usd,
         "details": result.details,
-        "created_at": datetime.now(UTC),
+        "created_at": utcnow(),
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from core.errors import NotFoundError
 from experiments.plan import (
@@ -15,19 +14,18 @@ from experiments.plan import (
     system_prompt,
 )
 from experiments.roster import RosterAgent
-from experiments.store.connection import RunDatabase, run_database
 from experiments.tasks import Task, TaskSuite
-from registry.database import Database
+from registry.database import Database, utcnow
 
 
 def store_plan(
-    db: RunDatabase | Database, plan: Plan, spec_yaml: str, suite: TaskSuite, *, simulated: bool
+    db: Database, plan: Plan, spec_yaml: str, suite: TaskSuite, *, simulated: bool
 ) -> Plan:
     """Write the experiment, its variants and its tasks; return the plan with its id.
     ``simulated``: the provider's answers come from the offline simulator (labelled so)."""
-    with run_database(db).transaction(write=True) as sql:
-        now = sql.time(datetime.now(UTC))
-        experiment_id = sql.insert(
+    with db.connect(write=True) as conn:
+        now = conn.timestamp(utcnow())
+        experiment_id = conn.insert(
             "experiment",
             {
                 "name": plan.name,
@@ -38,14 +36,14 @@ def store_plan(
                 "epochs": plan.epochs,
                 "seed": plan.seed,
                 "spec_yaml": spec_yaml,
-                "spec": sql.json(plan.document.to_json()),
+                "spec": conn.json(plan.document.to_json()),
                 "suite_name": suite.name,
                 "suite_hash": suite.content_hash,
                 "max_cost_usd": plan.max_cost_usd,
                 "created_at": now,
             },
         )
-        sql.insert_many(
+        conn.insert_many(
             "experiment_variant",
             [
                 {
@@ -60,7 +58,7 @@ def store_plan(
                 for position, arm in enumerate(plan.arms)
             ],
         )
-        sql.insert_many(
+        conn.insert_many(
             "experiment_task",
             [
                 {
@@ -68,10 +66,10 @@ def store_plan(
                     "task_id": task.id,
                     "position": position,
                     "prompt": task.prompt,
-                    "reference": sql.json(list(task.reference)),
+                    "reference": conn.json(list(task.reference)),
                     "rubric": task.rubric,
                     "area": task.area,
-                    "graders": sql.json([grader_config_json(c) for c in task.graders]),
+                    "graders": conn.json([grader_config_json(c) for c in task.graders]),
                     "expect": task.expect,
                 }
                 for position, task in enumerate(plan.tasks)

@@ -2,24 +2,23 @@
 
 Exactly one trial row per cell: the unique constraint on (experiment, variant, task, epoch) turns
 a second writer into an IntegrityError, reported as such. Rows are built from plain column values
-and written in plain SQL (``experiments.store.connection``: no SQLAlchemy on a run's hot path),
-in one transaction per batch of results.
+and written in plain SQL on ``Database.connect`` (no SQLAlchemy on a run's hot path), in one
+transaction per batch of results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.errors import AgentRegistryError
 from experiments.graders.base import GradeResult
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
-from experiments.store.connection import RunDatabase, Sql, run_database
 from experiments.store.grades import grade_values
-from registry.database import Connection, Database
+from registry.database import Connection, Database, utcnow
 
 CACHE_LOOKUP_CHUNK = 500  # keys per IN (...) query
 
@@ -52,11 +51,11 @@ class BatchSent:
 
 
 class TrialStore:
-    """The trial tables of one stored experiment, in plain SQL (``store.connection``)."""
+    """The trial tables of one stored experiment, in plain SQL."""
 
-    def __init__(self, db: RunDatabase | Database, plan: Plan) -> None:
+    def __init__(self, db: Database, plan: Plan) -> None:
         assert plan.experiment_id is not None, "store the plan first"
-        self.db = run_database(db)
+        self.db = db
         self.plan = plan
         self.experiment_id = plan.experiment_id
 
@@ -64,20 +63,22 @@ class TrialStore:
         """What is left to run; failed trials are removed first, so that they run again, unless
         ``retry_failed`` is off (a sequential run already decided keeps what it decided on)."""
         failed = "SELECT id FROM trial WHERE experiment_id = ? AND error IS NOT NULL"
-        with self.db.transaction(write=retry_failed) as sql:
+        with self.db.connect(write=retry_failed) as conn:
             if retry_failed:  # a failed attempt is not an answer
-                sql.run(f"DELETE FROM grade WHERE trial_id IN ({failed})", (self.experiment_id,))
-                sql.run(
+                conn.execute(
+                    f"DELETE FROM grade WHERE trial_id IN ({failed})", (self.experiment_id,)
+                )
+                conn.execute(
                     "DELETE FROM trial WHERE experiment_id = ? AND error IS NOT NULL",
                     (self.experiment_id,),
                 )
             stored = set(
-                sql.rows(
+                conn.all(
                     "SELECT variant, task_id, epoch FROM trial WHERE experiment_id = ?",
                     (self.experiment_id,),
                 )
             )
-            [(billed,)] = sql.rows(
+            [(billed,)] = conn.all(
                 "SELECT SUM(cost_usd) FROM trial WHERE experiment_id = ? AND cached = ?",
                 (self.experiment_id, False),
             )
@@ -95,27 +96,27 @@ class TrialStore:
     def cached_records(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored answers under these cache keys."""
         found: dict[str, dict[str, Any]] = {}
-        with self.db.transaction() as sql:
+        with self.db.connect() as conn:
             for start in range(0, len(keys), CACHE_LOOKUP_CHUNK):
                 chunk = list(keys[start : start + CACHE_LOOKUP_CHUNK])
                 marks = ", ".join("?" for _ in chunk)
-                for key, response in sql.rows(
+                for key, response in conn.all(
                     f"SELECT key, response FROM response_cache WHERE key IN ({marks})", chunk
                 ):
-                    found[key] = sql.from_json(response)
+                    found[key] = conn.from_json(response)
         return found
 
     def insert(self, results: Sequence[TrialResult]) -> None:
         """Insert trials, their grades and their cache entries in one transaction."""
         if not results:
             return
-        with self.db.transaction(write=True) as sql:
-            now = sql.time(datetime.now(UTC))
+        with self.db.connect(write=True) as conn:
+            now = conn.timestamp(utcnow())
             grades = []
             for result in results:
-                trial_id = sql.insert("trial", self._row(result, sql, now))
-                grades += [_grade_row(grade_values(trial_id, g), sql, now) for g in result.grades]
-            sql.insert_many("grade", grades)
+                trial_id = conn.insert("trial", self._row(result, conn, now))
+                grades += [_grade_row(grade_values(trial_id, g), conn, now) for g in result.grades]
+            conn.insert_many("grade", grades)
             entries = {
                 r.cache_key: r.outcome.cache_record
                 for r in results
@@ -125,20 +126,20 @@ class TrialStore:
                 marks = ", ".join("?" for _ in entries)
                 known = {
                     key
-                    for (key,) in sql.rows(
+                    for (key,) in conn.all(
                         f"SELECT key FROM response_cache WHERE key IN ({marks})", list(entries)
                     )
                 }
-                sql.insert_many(
+                conn.insert_many(
                     "response_cache",
                     [
-                        {"key": key, "response": sql.json(dict(record)), "created_at": now}
+                        {"key": key, "response": conn.json(dict(record)), "created_at": now}
                         for key, record in entries.items()
                         if key not in known
                     ],
                 )
 
-    def _row(self, result: TrialResult, sql: Sql, now: Any) -> dict[str, Any]:
+    def _row(self, result: TrialResult, conn: Connection, now: Any) -> dict[str, Any]:
         cell, outcome = result.cell, result.outcome
         usage = outcome.usage
         return {
@@ -148,7 +149,7 @@ class TrialStore:
             "epoch": cell.epoch,
             "provider": result.provider,
             "model_id": outcome.model_id or cell.arm.model_id,
-            "request": sql.json(dict(outcome.request)),
+            "request": conn.json(dict(outcome.request)),
             "response_text": outcome.text,
             "stop_reason": outcome.stop_reason,
             "input_tokens": usage.input_tokens,
@@ -164,41 +165,41 @@ class TrialStore:
             "batch": outcome.batch,
             "quality": result.quality,
             "choice": outcome.choice,
-            "details": sql.json(dict(outcome.details) if outcome.details is not None else None),
+            "details": conn.json(dict(outcome.details) if outcome.details is not None else None),
             "created_at": now,
         }
 
     def claim(self, owner: str) -> None:
         """Mark the experiment running, by ``owner``, alive now (a resumed run too)."""
-        with self.db.transaction(write=True) as sql:
-            changed = sql.run(
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
                 "UPDATE experiment SET status = 'running', note = NULL, finished_at = NULL,"
                 " owner = ?, heartbeat_at = ? WHERE id = ?",
-                (owner, sql.time(datetime.now(UTC)), self.experiment_id),
+                (owner, conn.timestamp(utcnow()), self.experiment_id),
             )
         assert changed == 1  # the plan was stored before the run began
 
     def heartbeat(self) -> None:
         """Say the run is still alive."""
-        with self.db.transaction(write=True) as sql:
-            sql.run(
+        with self.db.connect(write=True) as conn:
+            conn.execute(
                 "UPDATE experiment SET heartbeat_at = ? WHERE id = ?",
-                (sql.time(datetime.now(UTC)), self.experiment_id),
+                (conn.timestamp(utcnow()), self.experiment_id),
             )
 
     def finish(self, status: str, note: str | None) -> None:
         """Record how the run ended (see ``experiments.run_state.run_status``)."""
-        with self.db.transaction(write=True) as sql:
-            changed = sql.run(
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
                 "UPDATE experiment SET status = ?, note = ?, finished_at = ? WHERE id = ?",
-                (status, note, sql.time(datetime.now(UTC)), self.experiment_id),
+                (status, note, conn.timestamp(utcnow()), self.experiment_id),
             )
         assert changed == 1  # the plan was stored before the run began
 
     def batch_id(self) -> str | None:
         """The Message Batch sent for this experiment and not yet collected, if any."""
-        with self.db.transaction() as sql:
-            found = sql.rows("SELECT batch_id FROM experiment WHERE id = ?", (self.experiment_id,))
+        with self.db.connect() as conn:
+            found = conn.all("SELECT batch_id FROM experiment WHERE id = ?", (self.experiment_id,))
         return found[0][0] if found else None
 
     def set_batch_id(self, batch_id: str | None) -> None:
@@ -207,8 +208,8 @@ class TrialStore:
 
     def batch_sent(self) -> BatchSent | None:
         """The batch request that went out with no answer, and may have made a batch."""
-        with self.db.transaction() as sql:
-            found = sql.rows(
+        with self.db.connect() as conn:
+            found = conn.all(
                 "SELECT batch_sent_at, batch_requests FROM experiment WHERE id = ?",
                 (self.experiment_id,),
             )
@@ -219,17 +220,17 @@ class TrialStore:
     def set_batch_sent(self, requests: int | None) -> None:
         """Record, now, a batch request of ``requests`` requests about to go out (None: settled
         with no batch made)."""
-        sent = None if requests is None else BatchSent(datetime.now(UTC), requests)
+        sent = None if requests is None else BatchSent(utcnow(), requests)
         self._set_batch(None, sent)
 
     def _set_batch(self, batch_id: str | None, sent: BatchSent | None) -> None:
-        with self.db.transaction(write=True) as sql:
-            changed = sql.run(
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
                 "UPDATE experiment SET batch_id = ?, batch_sent_at = ?, batch_requests = ?"
                 " WHERE id = ?",
                 (
                     batch_id,
-                    sql.time(sent.at) if sent else None,
+                    conn.timestamp(sent.at) if sent else None,
                     sent.requests if sent else None,
                     self.experiment_id,
                 ),
@@ -237,8 +238,8 @@ class TrialStore:
         assert changed == 1
 
 
-def _grade_row(values: dict[str, Any], sql: Sql, now: Any) -> dict[str, Any]:
-    return {**values, "details": sql.json(values["details"]), "created_at": now}
+def _grade_row(values: dict[str, Any], conn: Connection, now: Any) -> dict[str, Any]:
+    return {**values, "details": conn.json(values["details"]), "created_at": now}
 
 
 def storage_error(err: Exception, experiment_id: int) -> AgentRegistryError:
