@@ -190,6 +190,7 @@ def run(
             f"--max-cost must be a positive number of dollars (not NaN or infinity), got {max_cost}"
         )
     spec = load_experiment_spec(spec_path)
+    # Plain SQL: the ORM is imported only for what needs it (resume, a sequential look).
     db = open_database(ctx)
     if resume_id is not None:
         from experiments.plan import check_stored_python, declared_graders

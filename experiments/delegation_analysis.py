@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from experiments.report import ChangedRequest, DelegationSummary, Share, VariantDelegation
+from experiments.roster import is_correct
 from experiments.stats.proportion import task_share
 
 
@@ -26,14 +27,6 @@ class ChoiceRecord(NamedTuple):
     choice: str | None
     error: str | None
     router_version: str | None = None
-
-
-def is_correct(choice: str, expected: str, agent: str, under_test: frozenset[str]) -> bool:
-    """Whether a pick is the route the suite expects (the variant's own agent standing for any
-    agent under test)."""
-    if expected in under_test:
-        return choice == agent
-    return choice == expected
 
 
 def _decided(records: Iterable[ChoiceRecord], expect: Mapping[str, str]) -> Iterable[ChoiceRecord]:

@@ -27,7 +27,6 @@ from experiments.graders.base import (
     GraderConfig,
     GradeResult,
     build_grader,
-    build_graders,
     parse_grader_config,
 )
 from experiments.graders.combine import combine
@@ -204,7 +203,7 @@ async def run_pairwise(
     """The spec's comparators (the pairwise judge) over a finished run's answers, stored in
     ``grading_run``; the number of comparisons made. Quality is left alone: they are not part
     of it."""
-    if not build_graders(plan.extra_graders).comparators:
+    if not plan.comparators:
         return 0
     assert plan.experiment_id is not None, "pairwise judges compare stored trials"
     tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}

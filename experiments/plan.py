@@ -193,6 +193,11 @@ class Plan:
         return self.document.graders
 
     @property
+    def comparators(self) -> tuple[GraderConfig, ...]:
+        """The spec's comparators (the pairwise judge): they run once every trial is stored."""
+        return tuple(c for c in self.extra_graders if is_comparator(c))
+
+    @property
     def total_cells(self) -> int:
         return len(self.arms) * len(self.tasks) * self.epochs
 

@@ -99,3 +99,11 @@ def agent_listing(agents: Iterable[RosterAgent]) -> str:
     """The ``<system-reminder>`` block of the main loop's first user message."""
     lines = [LISTING_HEADER, *(agent.listing_line() for agent in agents)]
     return "<system-reminder>\n" + "\n".join(lines) + "\n</system-reminder>"
+
+
+def is_correct(choice: str, expected: str, agent: str, under_test: frozenset[str]) -> bool:
+    """Whether a pick is the route the suite expects (the variant's own agent standing for any
+    agent under test)."""
+    if expected in under_test:
+        return choice == agent
+    return choice == expected

@@ -39,8 +39,6 @@ from experiments.run_state import (
     unreachable_note,
 )
 from experiments.scoring import Scorer
-from experiments.sequential import Monitor
-from experiments.sequential_rule import stop_note
 from experiments.store.trials import TrialResult, TrialStore, storage_error
 from registry.database import Database
 
@@ -83,7 +81,7 @@ class Runner:
         self.provider = provider
         self.on_progress = on_progress or (lambda state: None)
         self.sleep = sleep
-        self.store = TrialStore(db, plan)
+        self.store = TrialStore(self.db, plan)
         self.kind = kind or trial_kind(plan, load_price_table())
         # Judge graders call a model of their own: a provider of the experiment's kind, made by
         # name so that judge calls never wait on the variants' connections (or count in their
@@ -94,8 +92,11 @@ class Runner:
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
         self._unreachable_cells = 0  # consecutive cells that got no response at all
-        sequential = plan.settings.sequential_batch_tasks is not None
-        self.monitor = Monitor(db, plan) if sequential else None
+        self.monitor = None
+        if plan.settings.sequential_batch_tasks is not None:
+            from experiments.sequential import Monitor  # the analysis, only for a sequential run
+
+            self.monitor = Monitor(self.db, plan)
 
     async def run(self) -> RunSummary:
         # A sequential run that already decided runs nothing more, and keeps its failed trials:
@@ -122,12 +123,14 @@ class Runner:
                 if fatal:
                     break
                 if self.monitor is not None and not (state.stopped or "").startswith(UNREACHABLE):
+                    from experiments.sequential_rule import stop_note
+
                     look = await asyncio.to_thread(self.monitor.look, state.cost_usd)
                     if look is not None and look.stopped:
                         state.concluded = stop_note(look)
                 if state.stopped or state.concluded:
                     break
-            if not fatal and not state.stopped:
+            if not fatal and not state.stopped and self.plan.comparators:
                 # Pairwise judges compare whole answers, so they run once every trial is stored.
                 from experiments.grading import run_pairwise
 

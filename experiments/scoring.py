@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from experiments.delegation_analysis import is_correct
 from experiments.graders.base import GRADED_TEXTS, GradeResult, grade_all
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, trial_graders
 from experiments.kinds.agentic import check_grades
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
+from experiments.roster import is_correct
 
 
 class Scorer:

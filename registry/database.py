@@ -4,15 +4,17 @@
 ``data/registry.db`` under the current directory. Opening a database brings its schema to the
 newest Alembic revision first. On SQLite the check is one query through the stdlib sqlite3
 module, so commands on an up-to-date database import neither Alembic nor SQLAlchemy: the catalog
-(``store.py``, ``readers.py``) runs its SQL on a plain DB-API ``Connection``, and the engine is
-made only when a migration is due or a caller asks for it (the experiment store's sessions).
+(``store.py``, ``readers.py``) and a run's writes (``experiments/store/plans.py``, ``trials.py``)
+run their SQL on a plain DB-API ``Connection``, and the engine is made only when a migration is
+due or a caller asks for it (the experiment store's sessions).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -142,23 +144,30 @@ def database_exists(url: str) -> bool:
     return path is None or path.exists()
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
     """A connection that never writes to the SQLite file ``path``, even on a read-only disk.
 
     ``mode=ro`` still needs to create the WAL index (``-shm``) beside the file; where the folder
     cannot be written, the file is opened ``immutable`` (nobody can be writing it there).
+    ``any_thread``: another thread may close it.
     """
     import sqlite3
 
     # as_uri() percent-encodes "?", "#" and "%", which would otherwise cut the file name.
     uri = path.absolute().as_uri()
-    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=LOCK_WAIT_S)
+
+    def connect(query: str) -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri + query, uri=True, timeout=LOCK_WAIT_S, check_same_thread=not any_thread
+        )
+
+    conn = connect("?mode=ro")
     try:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return conn
     except sqlite3.OperationalError:
         conn.close()
-    return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=LOCK_WAIT_S)
+    return connect("?mode=ro&immutable=1")
 
 
 def sqlite_schema(conn: sqlite3.Connection) -> tuple[str | None, list[str]]:
@@ -269,21 +278,25 @@ def migrate(engine: Engine) -> None:
 class Connection:
     """A DB-API connection (sqlite3, or the PostgreSQL driver) inside one transaction.
 
-    SQL is written once with ``?`` parameters and runs on every backend; values of the catalog's
-    timestamp columns go through ``timestamp`` and ``utc``, as SQLAlchemy's ``UTCDateTime``
-    stores and reads them, so rows written either way read the same.
+    SQL is written once with ``?`` parameters and runs on every backend; values of timestamp
+    columns go through ``timestamp`` and ``utc``, and of JSON columns through ``json`` and
+    ``from_json``, as SQLAlchemy's ``UTCDateTime`` and ``JSON`` store and read them, so rows
+    written either way (the catalog, a run's trials; the ORM's sessions) read the same.
     """
 
     def __init__(self, raw: Any, dialect: str):
         self.raw = raw
         self.dialect = dialect
 
-    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
         cur = self.raw.cursor()
-        cur.execute(sql if self.dialect == "sqlite" else sql.replace("?", "%s"), params)
+        cur.execute(self._sql(sql), tuple(params))
         return cur
 
-    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self._run(sql, params)
         try:
             rows: list[tuple[Any, ...]] = cur.fetchall()  # both drivers give plain tuples
@@ -291,12 +304,50 @@ class Connection:
         finally:
             cur.close()
 
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self._run(sql, params).close()
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        cur = self._run(sql, params)
+        try:
+            return int(cur.rowcount)
+        finally:
+            cur.close()
+
+    def insert(self, table: str, values: dict[str, Any]) -> int:
+        """Insert one row; its id."""
+        marks = ", ".join("?" for _ in values)
+        row = self.one(
+            f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks}) RETURNING id",
+            list(values.values()),
+        )
+        assert row is not None
+        return int(row[0])
+
+    def insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows that all have the columns of the first, in one ``executemany``."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        marks = ", ".join("?" for _ in columns)
+        cur = self.raw.cursor()
+        try:
+            cur.executemany(
+                self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"),
+                [tuple(row[c] for c in columns) for row in rows],
+            )
+        finally:
+            cur.close()
+
+    def json(self, value: Any) -> str | None:
+        """A JSON column's parameter (None stays SQL NULL): its text, which PostgreSQL casts."""
+        return None if value is None else json.dumps(value)
+
+    def from_json(self, value: Any) -> Any:
+        """A JSON column's value as read (the PostgreSQL driver has parsed it already)."""
+        return json.loads(value) if isinstance(value, str) and self.dialect == "sqlite" else value
 
     def timestamp(self, moment: datetime) -> datetime | str:
         """``moment`` as a timestamp column stores it (SQLite: SQLAlchemy's text form, in UTC)."""
@@ -327,6 +378,8 @@ class Database:
         at_head = self._path is not None and self._path.is_file() and _at_head(self._path)
         self._read_only = read_only and at_head
         self._local = threading.local()  # this thread's SQLite connection (see connect)
+        self._opened: list[sqlite3.Connection] = []  # every thread's, for dispose
+        self._opened_lock = threading.Lock()
         if not at_head:
             migrate(self.engine)
 
@@ -366,6 +419,8 @@ class Database:
             raw = getattr(self._local, "sqlite", None)
             if raw is None:
                 raw = self._local.sqlite = self._open_sqlite(self._path)
+                with self._opened_lock:
+                    self._opened.append(raw)
             if raw.in_transaction:  # inside another connect(): a connection of its own
                 raw = own = self._open_sqlite(self._path)
         try:
@@ -384,12 +439,18 @@ class Database:
     def _open_sqlite(self, path: Path) -> sqlite3.Connection:
         import sqlite3
 
+        # Any thread: dispose closes the connection of every thread that used this database.
         if self._read_only:
-            conn = connect_read_only(path)
+            conn = connect_read_only(path, any_thread=True)
             conn.isolation_level = None  # transactions are begun by connect, not by the module
             return conn
         # mode=rw: a file deleted under us is an error, never a new empty database.
-        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=LOCK_WAIT_S)
+        conn = sqlite3.connect(
+            path.absolute().as_uri() + "?mode=rw",
+            uri=True,
+            timeout=LOCK_WAIT_S,
+            check_same_thread=False,
+        )
         sqlite_pragmas(conn)
         return conn
 
@@ -403,11 +464,12 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        """Close this thread's SQLite connection and the engine's pool (if it was made)."""
-        kept = getattr(self._local, "sqlite", None)
-        if kept is not None:
-            del self._local.sqlite
-            kept.close()
+        """Close every thread's SQLite connection and the engine's pool (if it was made)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        self._local = threading.local()
+        for conn in opened:
+            conn.close()
         if "engine" in self.__dict__:  # never made: nothing to close
             self.engine.dispose()
 

@@ -38,7 +38,7 @@ an object not closed by ``additionalProperties: false`` or a ``minimum``/``maxim
 with ``output_config.format`` is answered as structured outputs answer: a ``ToolCall``'s input
 comes back as the JSON text of the message (``ToolCall(None, text=...)``: that text).
 ``fake.requests`` records method, path, lower-cased headers (``anthropic-version`` among them) and
-the JSON body.
+the JSON body; ``fake.calls`` the (start, end) of each message call on the monotonic clock.
 
 The server is one asyncio loop in a daemon thread speaking HTTP/1.1 with keep-alive, so hundreds
 of concurrent streams with scripted latency cost no threads.
@@ -52,6 +52,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -172,6 +173,8 @@ class FakeAnthropic:
         self.x_api_key = x_api_key
         self.batch_polls = batch_polls
         self.requests: list[RecordedRequest] = []
+        # (start, end) on the monotonic clock of every POST /v1/messages, for calls in flight.
+        self.calls: list[tuple[float, float]] = []
         self.base_url = ""
         self._ids = itertools.count(1)
         self._batches: dict[str, _Batch] = {}
@@ -349,6 +352,13 @@ class FakeAnthropic:
         return _structured(body, self._queue.popleft() if self._queue else self._default)
 
     async def _message(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        started = time.monotonic()
+        try:
+            return await self._answer(body, writer)
+        finally:
+            self.calls.append((started, time.monotonic()))
+
+    async def _answer(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         reply = self._next_reply(body)
         if isinstance(reply, HttpError):
             return await self._send_error(writer, reply)

@@ -9,9 +9,7 @@ from typing import Any
 
 from experiments.graders.base import GradeResult
 from experiments.graders.pairwise import TrialAnswer
-from experiments.store.tables import Grade, Trial
-from registry.database import Database
-from registry.models import utcnow
+from registry.database import Database, utcnow
 
 
 def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> dict[str, Any]:
@@ -36,6 +34,8 @@ def answered_trials(
     """Every trial with an answer (no error) on one of these tasks, oldest first."""
     from sqlalchemy import select
     from sqlmodel import col
+
+    from experiments.store.tables import Trial
 
     with db.session() as session:
         # Core select: five columns are more than sqlmodel's typed select() takes.
@@ -76,6 +76,8 @@ def add_grading_run(
     from sqlalchemy import insert, update
     from sqlmodel import col, func, select
 
+    from experiments.store.tables import Grade, Trial
+
     with db.session(write=True) as session:
         newest = session.exec(
             select(func.max(Grade.grading_run))
@@ -100,6 +102,8 @@ def add_pair_grades(
 ) -> None:
     """Pairwise grades of a run's own grading run (they never change a trial's quality)."""
     from sqlalchemy import insert
+
+    from experiments.store.tables import Grade
 
     if not pair_grades:
         return

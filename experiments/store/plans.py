@@ -14,10 +14,8 @@ from experiments.plan import (
     system_prompt,
 )
 from experiments.roster import RosterAgent
-from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
 from experiments.tasks import Task, TaskSuite
-from registry.database import Database
-from registry.store import Registry
+from registry.database import Database, utcnow
 
 
 def store_plan(
@@ -25,56 +23,65 @@ def store_plan(
 ) -> Plan:
     """Write the experiment, its variants and its tasks; return the plan with its id.
     ``simulated``: the provider's answers come from the offline simulator (labelled so)."""
-    with db.session(write=True) as session:
-        experiment = Experiment(
-            name=plan.name,
-            status="running",
-            provider=plan.provider,
-            simulated=simulated,
-            control=plan.control,
-            epochs=plan.epochs,
-            seed=plan.seed,
-            spec_yaml=spec_yaml,
-            spec=plan.document.to_json(),
-            suite_name=suite.name,
-            suite_hash=suite.content_hash,
-            max_cost_usd=plan.max_cost_usd,
+    with db.connect(write=True) as conn:
+        now = conn.timestamp(utcnow())
+        experiment_id = conn.insert(
+            "experiment",
+            {
+                "name": plan.name,
+                "status": "running",
+                "provider": plan.provider,
+                "simulated": simulated,
+                "control": plan.control,
+                "epochs": plan.epochs,
+                "seed": plan.seed,
+                "spec_yaml": spec_yaml,
+                "spec": conn.json(plan.document.to_json()),
+                "suite_name": suite.name,
+                "suite_hash": suite.content_hash,
+                "max_cost_usd": plan.max_cost_usd,
+                "created_at": now,
+            },
         )
-        session.add(experiment)
-        session.flush()
-        assert experiment.id is not None  # flushed: the database gave it one
-        for position, arm in enumerate(plan.arms):
-            session.add(
-                ExperimentVariant(
-                    experiment_id=experiment.id,
-                    label=arm.label,
-                    ref=arm.ref,
-                    version_id=arm.version_id,
-                    model_alias=arm.model_alias,
-                    model_id=arm.model_id,
-                    position=position,
-                )
-            )
-        for position, task in enumerate(plan.tasks):
-            session.add(
-                ExperimentTask(
-                    experiment_id=experiment.id,
-                    task_id=task.id,
-                    position=position,
-                    prompt=task.prompt,
-                    reference=list(task.reference),
-                    rubric=task.rubric,
-                    area=task.area,
-                    graders=[grader_config_json(c) for c in task.graders],
-                    expect=task.expect,
-                )
-            )
-        session.commit()
-        return replace(plan, experiment_id=experiment.id)
+        conn.insert_many(
+            "experiment_variant",
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "label": arm.label,
+                    "ref": arm.ref,
+                    "version_id": arm.version_id,
+                    "model_alias": arm.model_alias,
+                    "model_id": arm.model_id,
+                    "position": position,
+                }
+                for position, arm in enumerate(plan.arms)
+            ],
+        )
+        conn.insert_many(
+            "experiment_task",
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "task_id": task.id,
+                    "position": position,
+                    "prompt": task.prompt,
+                    "reference": conn.json(list(task.reference)),
+                    "rubric": task.rubric,
+                    "area": task.area,
+                    "graders": conn.json([grader_config_json(c) for c in task.graders]),
+                    "expect": task.expect,
+                }
+                for position, task in enumerate(plan.tasks)
+            ],
+        )
+    return replace(plan, experiment_id=experiment_id)
 
 
 def load_document(db: Database, experiment_id: int) -> PlanDocument:
     """The plan document of a stored experiment (for the report's decision rule)."""
+    from experiments.store.tables import Experiment
+
     with db.session() as session:
         experiment = session.get(Experiment, experiment_id)
         if experiment is None:
@@ -85,6 +92,9 @@ def load_document(db: Database, experiment_id: int) -> PlanDocument:
 def load_plan(db: Database, experiment_id: int) -> Plan:
     """The plan of a stored experiment, exactly as it was run (for ``--resume`` and re-grading)."""
     from sqlmodel import col, select
+
+    from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant
+    from registry.store import Registry
 
     with db.session() as session:
         experiment = session.get(Experiment, experiment_id)

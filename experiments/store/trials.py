@@ -2,7 +2,8 @@
 
 Exactly one trial row per cell: the unique constraint on (experiment, variant, task, epoch) turns
 a second writer into an IntegrityError, reported as such. Rows are built from plain column values
-(building ORM objects cost more CPU than the API call), in one transaction per batch of results.
+and written in plain SQL on ``Database.connect`` (no SQLAlchemy on a run's hot path), in one
+transaction per batch of results.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from experiments.graders.base import GradeResult
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
 from experiments.store.grades import grade_values
-from experiments.store.tables import Experiment, Grade, ResponseCache, Trial
-from registry.database import Database
-from registry.models import utcnow
+from registry.database import Connection, Database, utcnow
 
 CACHE_LOOKUP_CHUNK = 500  # keys per IN (...) query
 
@@ -52,7 +51,7 @@ class BatchSent:
 
 
 class TrialStore:
-    """The trial tables of one stored experiment."""
+    """The trial tables of one stored experiment, in plain SQL."""
 
     def __init__(self, db: Database, plan: Plan) -> None:
         assert plan.experiment_id is not None, "store the plan first"
@@ -63,30 +62,26 @@ class TrialStore:
     def pending(self, *, retry_failed: bool = True) -> Pending:
         """What is left to run; failed trials are removed first, so that they run again, unless
         ``retry_failed`` is off (a sequential run already decided keeps what it decided on)."""
-        from sqlmodel import col, delete, func, select
-
-        with self.db.session(write=True) as session:
-            failed_ids = session.exec(
-                select(Trial.id).where(
-                    Trial.experiment_id == self.experiment_id, col(Trial.error).is_not(None)
+        failed = "SELECT id FROM trial WHERE experiment_id = ? AND error IS NOT NULL"
+        with self.db.connect(write=retry_failed) as conn:
+            if retry_failed:  # a failed attempt is not an answer
+                conn.execute(
+                    f"DELETE FROM grade WHERE trial_id IN ({failed})", (self.experiment_id,)
                 )
-            ).all()
-            if failed_ids and retry_failed:  # a failed attempt is not an answer
-                session.execute(delete(Grade).where(col(Grade.trial_id).in_(failed_ids)))
-                session.execute(delete(Trial).where(col(Trial.id).in_(failed_ids)))
-                session.commit()
+                conn.execute(
+                    "DELETE FROM trial WHERE experiment_id = ? AND error IS NOT NULL",
+                    (self.experiment_id,),
+                )
             stored = set(
-                session.exec(
-                    select(Trial.variant, Trial.task_id, Trial.epoch).where(
-                        Trial.experiment_id == self.experiment_id
-                    )
-                ).all()
-            )
-            billed = session.exec(
-                select(func.sum(Trial.cost_usd)).where(
-                    Trial.experiment_id == self.experiment_id, col(Trial.cached).is_(False)
+                conn.all(
+                    "SELECT variant, task_id, epoch FROM trial WHERE experiment_id = ?",
+                    (self.experiment_id,),
                 )
-            ).one()
+            )
+            [(billed,)] = conn.all(
+                "SELECT SUM(cost_usd) FROM trial WHERE experiment_id = ? AND cached = ?",
+                (self.experiment_id, False),
+            )
         rows = []
         for task in self.plan.tasks:
             row = [
@@ -100,60 +95,51 @@ class TrialStore:
 
     def cached_records(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored answers under these cache keys."""
-        from sqlmodel import col, select
-
         found: dict[str, dict[str, Any]] = {}
-        with self.db.session() as session:
+        with self.db.connect() as conn:
             for start in range(0, len(keys), CACHE_LOOKUP_CHUNK):
                 chunk = list(keys[start : start + CACHE_LOOKUP_CHUNK])
-                for entry in session.exec(
-                    select(ResponseCache).where(col(ResponseCache.key).in_(chunk))
-                ).all():
-                    found[entry.key] = entry.response
+                marks = ", ".join("?" for _ in chunk)
+                for key, response in conn.all(
+                    f"SELECT key, response FROM response_cache WHERE key IN ({marks})", chunk
+                ):
+                    found[key] = conn.from_json(response)
         return found
 
     def insert(self, results: Sequence[TrialResult]) -> None:
         """Insert trials, their grades and their cache entries in one transaction."""
-        from sqlalchemy import insert
-        from sqlmodel import col, select
-
         if not results:
             return
-        with self.db.session(write=True) as session:
-            returned = session.scalars(
-                insert(Trial).returning(col(Trial.id), sort_by_parameter_order=True),
-                [self._row(r) for r in results],
-            ).all()
-            # The model types ``id`` as optional (unset before insert); RETURNING gives each one.
-            ids = [trial_id for trial_id in returned if trial_id is not None]
-            grades = [
-                grade_values(trial_id, g)
-                for trial_id, r in zip(ids, results, strict=True)
-                for g in r.grades
-            ]
-            if grades:
-                session.execute(insert(Grade), grades)
+        with self.db.connect(write=True) as conn:
+            now = conn.timestamp(utcnow())
+            grades = []
+            for result in results:
+                trial_id = conn.insert("trial", self._row(result, conn, now))
+                grades += [_grade_row(grade_values(trial_id, g), conn, now) for g in result.grades]
+            conn.insert_many("grade", grades)
             entries = {
                 r.cache_key: r.outcome.cache_record
                 for r in results
                 if r.cache_key is not None and r.outcome.cache_record is not None
             }
             if entries:
-                known = set(
-                    session.exec(
-                        select(ResponseCache.key).where(col(ResponseCache.key).in_(list(entries)))
-                    ).all()
+                marks = ", ".join("?" for _ in entries)
+                known = {
+                    key
+                    for (key,) in conn.all(
+                        f"SELECT key FROM response_cache WHERE key IN ({marks})", list(entries)
+                    )
+                }
+                conn.insert_many(
+                    "response_cache",
+                    [
+                        {"key": key, "response": conn.json(dict(record)), "created_at": now}
+                        for key, record in entries.items()
+                        if key not in known
+                    ],
                 )
-                fresh = [
-                    {"key": key, "response": dict(record), "created_at": utcnow()}
-                    for key, record in entries.items()
-                    if key not in known
-                ]
-                if fresh:
-                    session.execute(insert(ResponseCache), fresh)
-            session.commit()
 
-    def _row(self, result: TrialResult) -> dict[str, Any]:
+    def _row(self, result: TrialResult, conn: Connection, now: Any) -> dict[str, Any]:
         cell, outcome = result.cell, result.outcome
         usage = outcome.usage
         return {
@@ -163,7 +149,7 @@ class TrialStore:
             "epoch": cell.epoch,
             "provider": result.provider,
             "model_id": outcome.model_id or cell.arm.model_id,
-            "request": dict(outcome.request),
+            "request": conn.json(dict(outcome.request)),
             "response_text": outcome.text,
             "stop_reason": outcome.stop_reason,
             "input_tokens": usage.input_tokens,
@@ -179,51 +165,42 @@ class TrialStore:
             "batch": outcome.batch,
             "quality": result.quality,
             "choice": outcome.choice,
-            "details": dict(outcome.details) if outcome.details is not None else None,
-            "created_at": utcnow(),
+            "details": conn.json(dict(outcome.details) if outcome.details is not None else None),
+            "created_at": now,
         }
 
     def claim(self, owner: str) -> None:
         """Mark the experiment running, by ``owner``, alive now (a resumed run too)."""
-        with self.db.session(write=True) as session:
-            experiment = session.get(Experiment, self.experiment_id)
-            assert experiment is not None  # the plan was stored before the run began
-            experiment.status = "running"
-            experiment.note = None
-            experiment.finished_at = None
-            experiment.owner = owner
-            experiment.heartbeat_at = utcnow()
-            session.add(experiment)
-            session.commit()
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
+                "UPDATE experiment SET status = 'running', note = NULL, finished_at = NULL,"
+                " owner = ?, heartbeat_at = ? WHERE id = ?",
+                (owner, conn.timestamp(utcnow()), self.experiment_id),
+            )
+        assert changed == 1  # the plan was stored before the run began
 
     def heartbeat(self) -> None:
         """Say the run is still alive."""
-        from sqlmodel import col, update
-
-        with self.db.session(write=True) as session:
-            session.exec(
-                update(Experiment)
-                .where(col(Experiment.id) == self.experiment_id)
-                .values(heartbeat_at=utcnow())
+        with self.db.connect(write=True) as conn:
+            conn.execute(
+                "UPDATE experiment SET heartbeat_at = ? WHERE id = ?",
+                (conn.timestamp(utcnow()), self.experiment_id),
             )
-            session.commit()
 
     def finish(self, status: str, note: str | None) -> None:
         """Record how the run ended (see ``experiments.run_state.run_status``)."""
-        with self.db.session(write=True) as session:
-            experiment = session.get(Experiment, self.experiment_id)
-            assert experiment is not None  # the plan was stored before the run began
-            experiment.status = status
-            experiment.note = note
-            experiment.finished_at = utcnow()
-            session.add(experiment)
-            session.commit()
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
+                "UPDATE experiment SET status = ?, note = ?, finished_at = ? WHERE id = ?",
+                (status, note, conn.timestamp(utcnow()), self.experiment_id),
+            )
+        assert changed == 1  # the plan was stored before the run began
 
     def batch_id(self) -> str | None:
         """The Message Batch sent for this experiment and not yet collected, if any."""
-        with self.db.session() as session:
-            experiment = session.get(Experiment, self.experiment_id)
-            return experiment.batch_id if experiment else None
+        with self.db.connect() as conn:
+            found = conn.all("SELECT batch_id FROM experiment WHERE id = ?", (self.experiment_id,))
+        return found[0][0] if found else None
 
     def set_batch_id(self, batch_id: str | None) -> None:
         """Record the batch (None: collected); a batch request sent without answer is settled."""
@@ -231,33 +208,45 @@ class TrialStore:
 
     def batch_sent(self) -> BatchSent | None:
         """The batch request that went out with no answer, and may have made a batch."""
-        with self.db.session() as session:
-            experiment = session.get(Experiment, self.experiment_id)
-            if experiment is None or experiment.batch_sent_at is None:
-                return None
-            return BatchSent(experiment.batch_sent_at, experiment.batch_requests or 0)
+        with self.db.connect() as conn:
+            found = conn.all(
+                "SELECT batch_sent_at, batch_requests FROM experiment WHERE id = ?",
+                (self.experiment_id,),
+            )
+        if not found or found[0][0] is None:
+            return None
+        return BatchSent(Connection.utc(found[0][0]), found[0][1] or 0)
 
     def set_batch_sent(self, requests: int | None) -> None:
         """Record, now, a batch request of ``requests`` requests about to go out (None: settled
         with no batch made)."""
-        self._set_batch(None, None if requests is None else BatchSent(utcnow(), requests))
+        sent = None if requests is None else BatchSent(utcnow(), requests)
+        self._set_batch(None, sent)
 
     def _set_batch(self, batch_id: str | None, sent: BatchSent | None) -> None:
-        with self.db.session(write=True) as session:
-            experiment = session.get(Experiment, self.experiment_id)
-            assert experiment is not None
-            experiment.batch_id = batch_id
-            experiment.batch_sent_at = sent.at if sent else None
-            experiment.batch_requests = sent.requests if sent else None
-            session.add(experiment)
-            session.commit()
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(
+                "UPDATE experiment SET batch_id = ?, batch_sent_at = ?, batch_requests = ?"
+                " WHERE id = ?",
+                (
+                    batch_id,
+                    conn.timestamp(sent.at) if sent else None,
+                    sent.requests if sent else None,
+                    self.experiment_id,
+                ),
+            )
+        assert changed == 1
+
+
+def _grade_row(values: dict[str, Any], conn: Connection, now: Any) -> dict[str, Any]:
+    return {**values, "details": conn.json(values["details"]), "created_at": now}
 
 
 def storage_error(err: Exception, experiment_id: int) -> AgentRegistryError:
     """A database failure while storing trials, as the one line the user sees."""
-    from sqlalchemy.exc import IntegrityError
-
-    if isinstance(err, IntegrityError):
+    driver_error = getattr(err, "orig", None) or err  # SQLAlchemy wraps the driver's error
+    # Every DB-API driver names it so (sqlite3, psycopg), as SQLAlchemy does.
+    if any(c.__name__ == "IntegrityError" for c in type(driver_error).__mro__):
         return AgentRegistryError(
             f"experiment {experiment_id}: a cell already has a trial; is another "
             "`registry run --resume` writing it? Stop it first"

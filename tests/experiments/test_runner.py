@@ -216,6 +216,42 @@ def test_real_sdk_path_streams_prices_and_retries(
     assert DEFAULT_KEY not in dump  # the key is never stored
 
 
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "scipy", "numpy", "pandas")
+# `registry run ARGS...`, then the heavy packages it loaded, as the last line of stderr.
+LOADED = (
+    "import atexit, sys\n"
+    f"heavy = {HEAVY!r}\n"
+    "atexit.register(lambda: print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)),"
+    " file=sys.stderr))\n"
+    "from registry.cli import main\n"
+    "sys.argv = ['registry', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def test_a_run_on_sqlite_imports_neither_the_orm_nor_the_statistics(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
+    answer = Text("Use bcrypt with a 409 on conflicts, backoff and an idempotency key.")
+    with fake_anthropic(default=answer) as fake:
+        env = {**os.environ, "ANTHROPIC_API_KEY": DEFAULT_KEY, "ANTHROPIC_BASE_URL": fake.base_url}
+        done = subprocess.run(
+            [sys.executable, "-c", LOADED, "--db", sqlite_cli.db, "run", str(spec), "--json"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    out = json.loads(done.stdout)
+    assert out["status"] == "completed" and out["trials"] == 6 and out["failed"] == 0
+    # What the plain SQL stored reads back through the ORM: the report, and every trial's cell.
+    report = json.loads(sqlite_cli.ok("report", str(out["experiment"]), "--json").stdout)
+    assert {v["label"]: v["trials"] for v in report["variants"]} == {"control": 3, "cheap": 3}
+    assert _trials(sqlite_cli, out["experiment"]) == _all_cells(epochs=1)
+    listed = json.loads(sqlite_cli.ok("experiments", "--json").stdout)
+    assert [(e["status"], e["trials"], e["total"]) for e in listed] == [("completed", 6, 6)]
+
+
 @pytest.mark.parametrize(
     ("status", "message"),
     [(401, "ANTHROPIC_API_KEY"), (404, "not found"), (400, "rejected the request (400")],

@@ -326,3 +326,27 @@ def test_one_connection_serves_a_thread_until_disposed(tmp_path: Path) -> None:
     db.dispose()
     assert registry.resolve("many").ref.number == 3  # opened again after dispose
     db.dispose()
+
+
+def test_dispose_closes_the_connection_of_every_thread(tmp_path: Path) -> None:
+    """A run's writer and heartbeat threads each get a connection; the command's dispose closes
+    them all, so the WAL is checkpointed inside the command."""
+    import threading
+
+    db = Database(str(tmp_path / "r.db"))
+    opened: list[sqlite3.Connection] = []
+
+    def use() -> None:
+        with db.connect(write=True) as conn:
+            opened.append(conn.raw)
+
+    worker = threading.Thread(target=use)
+    worker.start()
+    worker.join()
+    use()
+    assert len(opened) == 2 and opened[0] is not opened[1]
+    db.dispose()
+    for raw in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            raw.execute("SELECT 1")
+    assert not (tmp_path / "r.db-wal").exists()  # the last close checkpointed the WAL
