@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from experiments.comparison_table import comparison_rows
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
+    from experiments.analysis import TrialRecord
     from experiments.report import Interval, Report, Verdict
     from experiments.winner import Shipped, Winner
     from registry.database import Database
@@ -207,10 +208,18 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
 # -- compare -----------------------------------------------------------------------------------
 
 
-def report(db: Database, experiment_id: int) -> Report:
+def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
+    """Every trial's figures, read once for both the report and the charts (``trial_frame``)."""
+    from experiments.store.reads import trial_records as stored_records
+
+    return stored_records(db, experiment_id)
+
+
+def report(db: Database, experiment_id: int, trials: Sequence[TrialRecord] | None = None) -> Report:
+    """The experiment's report; ``trials``: its records if already read (``trial_records``)."""
     from experiments.reporting import build_report
 
-    return build_report(db, experiment_id)
+    return build_report(db, experiment_id, trials=trials)
 
 
 def verdict_title(verdict: Verdict) -> str:
@@ -350,11 +359,11 @@ def variants_frame(report: Report) -> pd.DataFrame:
     )
 
 
-def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
-    """The per-trial figures the charts need (no response text), one row per trial."""
-    from experiments.store.reads import FIGURE_COLUMNS, trial_figures
+def trial_frame(trials: Sequence[TrialRecord]) -> pd.DataFrame:
+    """The per-trial figures the charts need, one row per trial, from the report's records."""
+    from experiments.analysis import TrialRecord
 
-    frame = pd.DataFrame(trial_figures(db, experiment_id), columns=list(FIGURE_COLUMNS))
+    frame = pd.DataFrame(trials, columns=list(TrialRecord._fields)).drop(columns="ttft_s")
     return frame.astype(
         {"quality": "float64", "cost_usd": "float64", "latency_s": "float64", "cached": "bool"}
     )

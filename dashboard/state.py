@@ -21,6 +21,7 @@ import streamlit as st
 from dashboard import data
 
 if TYPE_CHECKING:
+    from experiments.analysis import TrialRecord
     from experiments.report import Report
     from experiments.winner import Winner
     from registry.database import Database
@@ -73,14 +74,20 @@ def require_database() -> None:
         st.stop()
 
 
+@st.cache_resource(ttl=CACHE_TTL_S, max_entries=4, show_spinner=False)
+def _records(url: str, experiment_id: int, token: Token) -> list[TrialRecord]:
+    """The trial records, read once for the report and the charts (shared: never modified)."""
+    return data.trial_records(database(url), experiment_id)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def report(url: str, experiment_id: int, token: Token) -> Report:
-    return data.report(database(url), experiment_id)
+    return data.report(database(url), experiment_id, _records(url, experiment_id, token))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
 def trials(url: str, experiment_id: int, token: Token) -> pd.DataFrame:
-    return data.trial_frame(database(url), experiment_id)
+    return data.trial_frame(_records(url, experiment_id, token))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)

@@ -144,23 +144,6 @@ def session_details(db: Database, experiment_id: int) -> list[tuple[str, dict[st
     return [(variant, details) for variant, details in rows if isinstance(details, dict)]
 
 
-# What the dashboard's charts need of each trial (no response text).
-FIGURE_COLUMNS = (
-    "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached",
-)  # fmt: skip
-
-
-def trial_figures(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
-    """``FIGURE_COLUMNS`` of every trial of one experiment, as plain tuples (DB-API rows:
-    ORM rows, or pandas probing SQLAlchemy rows for attributes, cost seconds at 100,000 trials).
-    """
-    with db.connect() as conn:
-        return conn.all(
-            f"SELECT {', '.join(FIGURE_COLUMNS)} FROM trial WHERE experiment_id = ?",
-            (experiment_id,),
-        )
-
-
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
     from sqlmodel import col, select
 

@@ -52,7 +52,7 @@ def test_looks_frame_shows_each_look_of_a_sequential_run(experiment: Experiment)
 def test_trial_frame_matrix_and_histogram_agree_with_the_stored_trials(
     shared: Experiment,
 ) -> None:
-    trials = data.trial_frame(shared.db, shared.id)
+    trials = data.trial_frame(data.trial_records(shared.db, shared.id))
     assert len(trials) == 2 * 28 * 2
     with shared.db.session() as session:
         stored = session.exec(
@@ -95,7 +95,7 @@ def test_latency_histogram_counts_the_trials_the_reports_latency_counts(
             trial.cached = True
             session.add(trial)
         session.commit()
-    trials = data.trial_frame(experiment.db, experiment.id)
+    trials = data.trial_frame(data.trial_records(experiment.db, experiment.id))
     assert trials["cached"].dtype == bool and trials["cached"].sum() == 2 * 28
     histogram = data.latency_histogram(trials, bins=10)
     counted = histogram.groupby("variant")["trials"].sum().to_dict()
