@@ -144,6 +144,27 @@ def session_details(db: Database, experiment_id: int) -> list[tuple[str, dict[st
     return [(variant, details) for variant, details in rows if isinstance(details, dict)]
 
 
+def trial_details(
+    db: Database, experiment_id: int
+) -> list[tuple[str, str, int, str | None, dict[str, Any]]]:
+    """(variant, task_id, epoch, error, details) of each trial of one experiment that has details
+    (an agentic trial's checks, diff, turns and tool calls), in no particular order."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    query = select(
+        col(Trial.variant), col(Trial.task_id), col(Trial.epoch), col(Trial.error),
+        col(Trial.details),
+    ).where(col(Trial.experiment_id) == experiment_id)  # fmt: skip
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        (variant, task_id, epoch, error, details)
+        for variant, task_id, epoch, error, details in rows
+        if isinstance(details, dict)
+    ]
+
+
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:
     from sqlmodel import col, select
 
