@@ -90,6 +90,11 @@ def trials(url: str, experiment_id: int, token: Token) -> pd.DataFrame:
     return data.trial_frame(_records(url, experiment_id, token))
 
 
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
+def trial_details(url: str, experiment_id: int, token: Token) -> list[data.DetailRow]:
+    return data.trial_details(database(url), experiment_id)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def task_detail(
     url: str, experiment_id: int, task_id: str, epoch: int, token: Token
