@@ -7,7 +7,6 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import state
-from dashboard.prefetch import COMPARE_PATH
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -16,7 +15,7 @@ state.require_database()
 navigation = st.navigation(
     [
         st.Page(VIEWS / "experiments_view.py", title="Experiments", default=True),
-        st.Page(VIEWS / "compare_view.py", title="Compare", url_path=COMPARE_PATH),
+        st.Page(VIEWS / "compare_view.py", title="Compare", url_path="compare"),
         st.Page(VIEWS / "agents_view.py", title="Agents", url_path="agents"),
         st.Page(VIEWS / "export_view.py", title="Export", url_path="export"),
     ]

@@ -132,9 +132,7 @@ def _warm_once(url: str, experiment_id: int, token: Token) -> threading.Thread:
             trials(url, experiment_id, token)
 
     thread = threading.Thread(target=work, name=f"warm-{experiment_id}", daemon=True)
-    ctx = get_script_run_ctx(suppress_warning=True)  # none for a link's prefetch (no script)
-    if ctx is not None:
-        add_script_run_ctx(thread, ctx)
+    add_script_run_ctx(thread, get_script_run_ctx())
     thread.start()
     return thread
 

@@ -127,22 +127,3 @@ def test_the_websocket_refuses_a_rebound_host_and_its_origin(sqlite_db: str) -> 
         rebound = f"evil.example:{port}"
         assert " 403 " in websocket_status(base_url, rebound, f"http://{rebound}")
         assert " 403 " in websocket_status(base_url, f"127.0.0.1:{port}", f"http://{rebound}")
-
-
-def test_a_link_to_compare_starts_its_experiment_s_analysis_with_the_page_request() -> None:
-    from dashboard.prefetch import linked_experiment
-
-    def page(path: str, query: bytes, method: str = "GET") -> dict[str, object]:
-        return {"type": "http", "method": method, "path": path, "query_string": query}
-
-    assert linked_experiment(page("/compare", b"experiment=12")) == 12
-    assert linked_experiment(page("/base/compare/", b"x=1&experiment=3")) == 3
-    for scope in (
-        page("/compare", b""),
-        page("/compare", b"experiment=abc"),
-        page("/compare", b"experiment=" + b"9" * 30),  # no row's id: never asked of the database
-        page("/agents", b"experiment=12"),
-        page("/compare", b"experiment=12", method="POST"),
-        {"type": "websocket", "path": "/_stcore/stream", "query_string": b"experiment=1"},
-    ):
-        assert linked_experiment(scope) is None
