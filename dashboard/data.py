@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -618,13 +618,15 @@ class Pairwise:
     position_bias: dict[str, Any] | None  # pairs, flipped, flip_rate, first_position_share
 
 
-def pairwise(db: Database, experiment_id: int) -> Pairwise:
-    """The pairwise judge's results (an empty frame when the experiment has none)."""
-    from experiments.store.reads import pairwise_summary
-
-    summary = pairwise_summary(db, experiment_id)
+def pairwise(report: Report) -> Pairwise:
+    """The pairwise judge's results, as the report has them (an empty frame when it has none)."""
+    summary = report.pairwise
+    if summary is None:
+        return Pairwise(None, pd.DataFrame(), None)
     return Pairwise(
-        summary["grading_run"], pd.DataFrame(summary["variants"]), summary["position_bias"]
+        summary.grading_run,
+        pd.DataFrame([asdict(v) for v in summary.variants]),
+        asdict(summary.position_bias),
     )
 
 

@@ -102,11 +102,6 @@ def task_detail(
     return data.task_detail(database(url), experiment_id, task_id, epoch)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
-def pairwise(url: str, experiment_id: int, token: Token) -> data.Pairwise:
-    return data.pairwise(database(url), experiment_id)
-
-
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
 def winner(url: str, experiment_id: int, token: Token) -> Winner:
     """The winner (``NoWinner`` when none: exceptions are not cached, it is asked again)."""

@@ -256,16 +256,16 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
             )
 
 
-def show_pairwise(url: str, experiment_id: int, token: state.Token) -> None:
+def show_pairwise(report: Report, trials: int) -> None:
     st.subheader("Pairwise judge")
-    # Reading every grade's details takes seconds on a very large experiment: ask first there.
+    # On a very large experiment the section is shown on request.
     if not st.toggle(
         "Show the pairwise judge's results",
-        value=token[1] <= PAIRWISE_AUTO_TRIALS,
+        value=trials <= PAIRWISE_AUTO_TRIALS,
         key="show_pairwise",
     ):
         return
-    result = state.pairwise(url, experiment_id, token)
+    result = data.pairwise(report)  # the report's figures: the grades are read once
     if result.variants.empty:
         st.caption(
             "No pairwise judgements for this experiment: re-grade with a pairwise judge, "
@@ -337,7 +337,7 @@ def page() -> None:
         show_sequential(report)
         show_charts(report, url, experiment_id, token)
         show_task(url, experiment_id, exp.epochs, token)
-        show_pairwise(url, experiment_id, token)
+        show_pairwise(report, token[1])
 
     body()
 

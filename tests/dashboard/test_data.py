@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlmodel import select
 
@@ -168,8 +170,25 @@ def test_experiments_frame_reports_progress(shared: Experiment) -> None:
 
 
 def test_pairwise_is_empty_without_pairwise_grades(shared: Experiment) -> None:
-    result = data.pairwise(shared.db, shared.id)
+    result = data.pairwise(build_report(shared.db, shared.id))
     assert result is not None and result.variants.empty and result.position_bias is None
+
+
+def test_pairwise_shows_the_report_s_judgements_as_the_store_summarises_them(
+    shared: Experiment,
+) -> None:
+    from experiments.graders.pairwise import PairwiseRow, summarise
+    from experiments.reporting import _pairwise
+
+    details = {"outcome": "win", "flipped": True,
+               "order_results": [{"winner": "A"}, {"winner": "B"}]}  # fmt: skip
+    rows = [PairwiseRow("cheap", 3, None, details), PairwiseRow("cheap", 3, "overloaded", {})]
+    summary = summarise(rows, "control")
+    report = replace(build_report(shared.db, shared.id), pairwise=_pairwise(summary))
+    result = data.pairwise(report)
+    assert result.grading_run == 3
+    pd.testing.assert_frame_equal(result.variants, pd.DataFrame(summary["variants"]))
+    assert result.position_bias == summary["position_bias"]
 
 
 def test_no_winner_is_refused(shared: Experiment) -> None:
