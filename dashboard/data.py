@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from experiments.comparison_table import comparison_rows
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
+    from experiments.analysis import TrialRecord
     from experiments.report import Interval, Report, Verdict
     from experiments.winner import Shipped, Winner
     from registry.database import Database
@@ -207,10 +208,18 @@ def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
 # -- compare -----------------------------------------------------------------------------------
 
 
-def report(db: Database, experiment_id: int) -> Report:
+def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:
+    """Every trial's figures, read once for both the report and the charts (``trial_frame``)."""
+    from experiments.store.reads import trial_records as stored_records
+
+    return stored_records(db, experiment_id)
+
+
+def report(db: Database, experiment_id: int, trials: Sequence[TrialRecord] | None = None) -> Report:
+    """The experiment's report; ``trials``: its records if already read (``trial_records``)."""
     from experiments.reporting import build_report
 
-    return build_report(db, experiment_id)
+    return build_report(db, experiment_id, trials=trials)
 
 
 def verdict_title(verdict: Verdict) -> str:
@@ -265,6 +274,148 @@ def delegation_table(report: Report) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def agentic_table(report: Report) -> pd.DataFrame:
+    """Per variant of an agentic experiment: what its sessions did (empty otherwise)."""
+    rows = []
+    for v in report.variants:
+        a = v.agentic
+        if a is None:
+            continue
+        rows.append(
+            {
+                "variant": v.label,
+                "sessions": a.sessions,
+                "turns": a.mean_turns,
+                "tool calls": a.mean_tool_calls,
+                "by tool": ", ".join(f"{tool} {mean:.1f}" for tool, mean in a.tool_calls.items()),
+                "endings": ", ".join(f"{why} {n}" for why, n in a.ended.items()),
+                "checks passed": a.checks_passed,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# (variant, task_id, epoch, error, details) of each trial: ``store.reads.trial_details``.
+DetailRow = tuple[str, str, int, str | None, dict[str, Any]]
+
+
+def trial_details(db: Database, experiment_id: int) -> list[DetailRow]:
+    from experiments.store.reads import trial_details as stored_details
+
+    return stored_details(db, experiment_id)
+
+
+def check_shares(
+    rows: Sequence[DetailRow], tasks: Sequence[str], order: Sequence[str]
+) -> pd.DataFrame:
+    """Per task and check (in suite order), the share of each variant's sessions that passed it.
+
+    Over the sessions that ran (a failed trial's checks are left out), as the report's
+    ``checks passed``; a variant with no session of that task has no share (NaN).
+    """
+    runs: dict[tuple[str, str], dict[str, list[bool]]] = {}
+    for variant, task_id, _, error, details in rows:
+        if error is not None:
+            continue
+        for check in details.get("checks") or []:
+            runs.setdefault((task_id, str(check["name"])), {}).setdefault(variant, []).append(
+                bool(check.get("passed"))
+            )
+    position = {task: i for i, task in enumerate(tasks)}
+    keys = sorted(runs, key=lambda key: position.get(key[0], len(position)))  # stable: check order
+    return pd.DataFrame(
+        [
+            {
+                "task": task,
+                "check": check,
+                **{
+                    label: sum(runs[task, check][label]) / len(runs[task, check][label])
+                    for label in order
+                    if label in runs[task, check]
+                },
+            }
+            for task, check in keys
+        ],
+        columns=["task", "check", *order],
+    )
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One check of one session, as stored (``workspace.CheckResult.to_json``)."""
+
+    name: str
+    passed: bool
+    exit_code: int | None
+    timed_out: bool
+    seconds: float | None
+    output_tail: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """One agentic trial, as the drill-down shows it: how it ended, its checks, its diff."""
+
+    variant: str
+    error: str | None
+    ended: str
+    turns: int
+    tool_calls: Mapping[str, int]
+    denied: Mapping[str, int]
+    checks: tuple[CheckRun, ...]
+    diff: str
+    diff_truncated: bool
+
+
+def session(rows: Sequence[DetailRow], task_id: str, epoch: int, variant: str) -> Session | None:
+    """The trial of ``variant`` on ``task_id`` at ``epoch`` (None when it has not run)."""
+    found = next((r for r in rows if (r[0], r[1], r[2]) == (variant, task_id, epoch)), None)
+    if found is None:
+        return None
+    details = found[4]
+    return Session(
+        variant=variant,
+        error=found[3],
+        ended=str(details.get("ended") or "-"),
+        turns=int(details.get("turns") or 0),
+        tool_calls=dict(details.get("tool_calls") or {}),
+        denied=dict(details.get("denied") or {}),
+        checks=tuple(
+            CheckRun(
+                name=str(c["name"]),
+                passed=bool(c.get("passed")),
+                exit_code=c.get("exit_code"),
+                timed_out=bool(c.get("timed_out")),
+                seconds=c.get("seconds"),
+                output_tail=str(c.get("output_tail") or ""),
+                reason=str(c.get("reason") or ""),
+            )
+            for c in details.get("checks") or []
+        ),
+        diff=str(details.get("diff") or ""),
+        diff_truncated=bool(details.get("diff_truncated")),
+    )
+
+
+def checks_frame(found: Session) -> pd.DataFrame:
+    """A session's checks in order: passed, exit code, time, why (the output tails apart)."""
+    return pd.DataFrame(
+        [
+            {
+                "check": c.name,
+                "passed": c.passed,
+                "exit code": c.exit_code,
+                "timed out": c.timed_out,
+                "seconds": c.seconds,
+                "reason": c.reason,
+            }
+            for c in found.checks
+        ],
+        columns=["check", "passed", "exit code", "timed out", "seconds", "reason"],
+    ).astype({"exit code": "Int64"})  # a file check has no exit code
 
 
 def looks_frame(report: Report) -> pd.DataFrame:
@@ -350,11 +501,11 @@ def variants_frame(report: Report) -> pd.DataFrame:
     )
 
 
-def trial_frame(db: Database, experiment_id: int) -> pd.DataFrame:
-    """The per-trial figures the charts need (no response text), one row per trial."""
-    from experiments.store.reads import FIGURE_COLUMNS, trial_figures
+def trial_frame(trials: Sequence[TrialRecord]) -> pd.DataFrame:
+    """The per-trial figures the charts need, one row per trial, from the report's records."""
+    from experiments.analysis import TrialRecord
 
-    frame = pd.DataFrame(trial_figures(db, experiment_id), columns=list(FIGURE_COLUMNS))
+    frame = pd.DataFrame(trials, columns=list(TrialRecord._fields)).drop(columns="ttft_s")
     return frame.astype(
         {"quality": "float64", "cost_usd": "float64", "latency_s": "float64", "cached": "bool"}
     )
@@ -467,13 +618,15 @@ class Pairwise:
     position_bias: dict[str, Any] | None  # pairs, flipped, flip_rate, first_position_share
 
 
-def pairwise(db: Database, experiment_id: int) -> Pairwise:
-    """The pairwise judge's results (an empty frame when the experiment has none)."""
-    from experiments.store.reads import pairwise_summary
-
-    summary = pairwise_summary(db, experiment_id)
+def pairwise(report: Report) -> Pairwise:
+    """The pairwise judge's results, as the report has them (an empty frame when it has none)."""
+    summary = report.pairwise
+    if summary is None:
+        return Pairwise(None, pd.DataFrame(), None)
     return Pairwise(
-        summary["grading_run"], pd.DataFrame(summary["variants"]), summary["position_bias"]
+        summary.grading_run,
+        pd.DataFrame([asdict(v) for v in summary.variants]),
+        asdict(summary.position_bias),
     )
 
 

@@ -21,6 +21,7 @@ import streamlit as st
 from dashboard import data
 
 if TYPE_CHECKING:
+    from experiments.analysis import TrialRecord
     from experiments.report import Report
     from experiments.winner import Winner
     from registry.database import Database
@@ -73,14 +74,25 @@ def require_database() -> None:
         st.stop()
 
 
+@st.cache_resource(ttl=CACHE_TTL_S, max_entries=4, show_spinner=False)
+def _records(url: str, experiment_id: int, token: Token) -> list[TrialRecord]:
+    """The trial records, read once for the report and the charts (shared: never modified)."""
+    return data.trial_records(database(url), experiment_id)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def report(url: str, experiment_id: int, token: Token) -> Report:
-    return data.report(database(url), experiment_id)
+    return data.report(database(url), experiment_id, _records(url, experiment_id, token))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
 def trials(url: str, experiment_id: int, token: Token) -> pd.DataFrame:
-    return data.trial_frame(database(url), experiment_id)
+    return data.trial_frame(_records(url, experiment_id, token))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
+def trial_details(url: str, experiment_id: int, token: Token) -> list[data.DetailRow]:
+    return data.trial_details(database(url), experiment_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
@@ -88,11 +100,6 @@ def task_detail(
     url: str, experiment_id: int, task_id: str, epoch: int, token: Token
 ) -> data.TaskDetail:
     return data.task_detail(database(url), experiment_id, task_id, epoch)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
-def pairwise(url: str, experiment_id: int, token: Token) -> data.Pairwise:
-    return data.pairwise(database(url), experiment_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)

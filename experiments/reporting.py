@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from experiments.agentic_analysis import agentic_figures, agentic_summary
 from experiments.agentic_plan import Agentic
-from experiments.analysis import VariantInfo, analyse
+from experiments.analysis import TrialRecord, VariantInfo, analyse
 from experiments.decision import DecisionRule
 from experiments.delegation_analysis import delegation_summary
 from experiments.plan import Delegation
@@ -28,8 +29,16 @@ from experiments.store.reads import (
 from registry.database import Database
 
 
-def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = None) -> Report:
-    """The report of an experiment (by id or name); ``seed`` overrides the spec's bootstrap seed."""
+def build_report(
+    db: Database,
+    experiment_ref: str | int,
+    *,
+    seed: int | None = None,
+    trials: Sequence[TrialRecord] | None = None,
+) -> Report:
+    """The report of an experiment (by id or name); ``seed`` overrides the spec's bootstrap seed.
+    ``trials``: its trial records when the caller has read them already (the dashboard's charts
+    share the read)."""
     experiment_id = find_experiment_id(db, str(experiment_ref))
     document = load_document(db, experiment_id)
     looks = experiment_looks(db, experiment_id)
@@ -39,7 +48,9 @@ def build_report(db: Database, experiment_ref: str | int, *, seed: int | None = 
     # A run stopped by a look expects trials of the tasks run by then, not of the whole suite.
     stopped = next((look for look in looks if look.stopped), None)
     expected = stopped.tasks if stopped is not None else None
-    report = analyse_stored(db, experiment_id, rule, seed=seed, expected_tasks=expected)
+    report = analyse_stored(
+        db, experiment_id, rule, seed=seed, expected_tasks=expected, trials=trials
+    )
     if looks:
         report = replace(report, sequential=sequential_summary(looks, document.decision.alpha))
     if document.agentic is not None:
@@ -70,6 +81,7 @@ def analyse_stored(
     *,
     seed: int | None = None,
     expected_tasks: int | None = None,
+    trials: Sequence[TrialRecord] | None = None,
 ) -> Report:
     """The analysis of the trials stored so far under ``rule`` (a sequential look passes its
     own alpha), without the figures only the full report adds. ``expected_tasks``: how many
@@ -94,7 +106,7 @@ def analyse_stored(
             for v in experiment_variants(db, experiment_id)
         ],
         control=experiment.control,
-        trials=trial_records(db, experiment_id),
+        trials=trial_records(db, experiment_id) if trials is None else trials,
         rule=rule,
         seed=experiment.seed if seed is None else seed,
         pairwise=_pairwise(pairwise_summary(db, experiment_id)),

@@ -85,6 +85,79 @@ def show_delegation(report: Report) -> None:
         st.dataframe(changed, hide_index=True, width="stretch")
 
 
+def show_agentic(report: Report, url: str, experiment_id: int, token: state.Token) -> None:
+    """An agentic experiment's sessions: per variant, each check per task, then one session."""
+    summary = report.agentic
+    if summary is None:
+        return
+    st.subheader("Agentic sessions")
+    versions = ", ".join(summary.runtime_versions) or summary.runtime
+    st.caption(
+        f"Each trial is a session of the variant, as the agent, in a fresh copy of the task's "
+        f"workspace, run by {data.md(versions)} (at most {summary.max_turns} turns and "
+        f"{summary.time_limit_s:g} s), then the task's checks. Turns and tool calls are means "
+        "per session; failed trials are left out."
+    )
+    st.dataframe(
+        data.agentic_table(report),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "turns": st.column_config.NumberColumn(format="%.1f"),
+            "tool calls": st.column_config.NumberColumn(format="%.1f"),
+            "checks passed": st.column_config.NumberColumn(format="percent"),
+        },
+    )
+    order = [v.label for v in report.variants]
+    tasks = data.task_ids(state.current_db(), experiment_id)
+    rows = state.trial_details(url, experiment_id, token)
+    st.markdown("**Checks passed per task** (share of each variant's sessions)")
+    st.dataframe(
+        data.check_shares(rows, tasks, order),
+        hide_index=True,
+        width="stretch",
+        column_config={label: st.column_config.NumberColumn(format="percent") for label in order},
+    )
+    show_session(rows, tasks, order, report.experiment.epochs)
+
+
+def show_session(
+    rows: list[data.DetailRow], tasks: list[str], order: list[str], epochs: int
+) -> None:
+    """One agentic trial: how it ended, each check with its exit code and output, its diff."""
+    st.markdown("**One session**")
+    if not tasks:
+        return
+    left, middle, right = st.columns([3, 1, 1])
+    task_id = left.selectbox("Task", tasks, key="agentic_task")
+    epoch = middle.selectbox("Epoch", list(range(1, epochs + 1)), key="agentic_epoch")
+    variant = right.selectbox("Variant", order, key="agentic_variant")
+    found = data.session(rows, task_id, epoch, variant)
+    if found is None:
+        st.info("No trial of this variant on this task at this epoch yet.")
+        return
+    if found.error:
+        st.error(data.md(found.error))
+    tools = ", ".join(f"{tool} {n}" for tool, n in found.tool_calls.items()) or "none"
+    denied = ", ".join(f"{tool} {n}" for tool, n in found.denied.items()) or "none"
+    st.caption(
+        data.md(
+            f"ended {found.ended} · {found.turns} turns · tool calls: {tools} · denied: {denied}"
+        )
+    )
+    st.dataframe(
+        data.checks_frame(found),
+        hide_index=True,
+        width="stretch",
+        column_config={"seconds": st.column_config.NumberColumn(format="%.2f")},
+    )
+    for check in found.checks:
+        st.caption(data.md(f"{check.name}: exit code {check.exit_code}, output tail"))
+        st.code(check.output_tail or "(no output)", language=None, wrap_lines=True)
+    st.caption("Diff of the workspace" + (" (cut: too long)" if found.diff_truncated else ""))
+    st.code(found.diff or "(no change)", language="diff", wrap_lines=True)
+
+
 def show_sequential(report: Report) -> None:
     """A sequential run's looks, why it stopped, and what it saved against the fixed design."""
     if report.sequential is None:
@@ -183,16 +256,16 @@ def show_task(url: str, experiment_id: int, epochs: int, token: state.Token) -> 
             )
 
 
-def show_pairwise(url: str, experiment_id: int, token: state.Token) -> None:
+def show_pairwise(report: Report, trials: int) -> None:
     st.subheader("Pairwise judge")
-    # Reading every grade's details takes seconds on a very large experiment: ask first there.
+    # On a very large experiment the section is shown on request.
     if not st.toggle(
         "Show the pairwise judge's results",
-        value=token[1] <= PAIRWISE_AUTO_TRIALS,
+        value=trials <= PAIRWISE_AUTO_TRIALS,
         key="show_pairwise",
     ):
         return
-    result = state.pairwise(url, experiment_id, token)
+    result = data.pairwise(report)  # the report's figures: the grades are read once
     if result.variants.empty:
         st.caption(
             "No pairwise judgements for this experiment: re-grade with a pairwise judge, "
@@ -260,10 +333,11 @@ def page() -> None:
         show_verdict(report)
         show_statistics(report)
         show_delegation(report)
+        show_agentic(report, url, experiment_id, token)
         show_sequential(report)
         show_charts(report, url, experiment_id, token)
         show_task(url, experiment_id, exp.epochs, token)
-        show_pairwise(url, experiment_id, token)
+        show_pairwise(report, token[1])
 
     body()
 

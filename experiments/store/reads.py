@@ -144,21 +144,25 @@ def session_details(db: Database, experiment_id: int) -> list[tuple[str, dict[st
     return [(variant, details) for variant, details in rows if isinstance(details, dict)]
 
 
-# What the dashboard's charts need of each trial (no response text).
-FIGURE_COLUMNS = (
-    "variant", "task_id", "epoch", "quality", "cost_usd", "latency_s", "error", "cached",
-)  # fmt: skip
+def trial_details(
+    db: Database, experiment_id: int
+) -> list[tuple[str, str, int, str | None, dict[str, Any]]]:
+    """(variant, task_id, epoch, error, details) of each trial of one experiment that has details
+    (an agentic trial's checks, diff, turns and tool calls), in no particular order."""
+    from sqlalchemy import select
+    from sqlmodel import col
 
-
-def trial_figures(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
-    """``FIGURE_COLUMNS`` of every trial of one experiment, as plain tuples (DB-API rows:
-    ORM rows, or pandas probing SQLAlchemy rows for attributes, cost seconds at 100,000 trials).
-    """
-    with db.connect() as conn:
-        return conn.all(
-            f"SELECT {', '.join(FIGURE_COLUMNS)} FROM trial WHERE experiment_id = ?",
-            (experiment_id,),
-        )
+    query = select(
+        col(Trial.variant), col(Trial.task_id), col(Trial.epoch), col(Trial.error),
+        col(Trial.details),
+    ).where(col(Trial.experiment_id) == experiment_id)  # fmt: skip
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        (variant, task_id, epoch, error, details)
+        for variant, task_id, epoch, error, details in rows
+        if isinstance(details, dict)
+    ]
 
 
 def experiment_variants(db: Database, experiment_id: int) -> list[ExperimentVariant]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlmodel import select
 
@@ -52,7 +54,7 @@ def test_looks_frame_shows_each_look_of_a_sequential_run(experiment: Experiment)
 def test_trial_frame_matrix_and_histogram_agree_with_the_stored_trials(
     shared: Experiment,
 ) -> None:
-    trials = data.trial_frame(shared.db, shared.id)
+    trials = data.trial_frame(data.trial_records(shared.db, shared.id))
     assert len(trials) == 2 * 28 * 2
     with shared.db.session() as session:
         stored = session.exec(
@@ -95,7 +97,7 @@ def test_latency_histogram_counts_the_trials_the_reports_latency_counts(
             trial.cached = True
             session.add(trial)
         session.commit()
-    trials = data.trial_frame(experiment.db, experiment.id)
+    trials = data.trial_frame(data.trial_records(experiment.db, experiment.id))
     assert trials["cached"].dtype == bool and trials["cached"].sum() == 2 * 28
     histogram = data.latency_histogram(trials, bins=10)
     counted = histogram.groupby("variant")["trials"].sum().to_dict()
@@ -168,8 +170,25 @@ def test_experiments_frame_reports_progress(shared: Experiment) -> None:
 
 
 def test_pairwise_is_empty_without_pairwise_grades(shared: Experiment) -> None:
-    result = data.pairwise(shared.db, shared.id)
+    result = data.pairwise(build_report(shared.db, shared.id))
     assert result is not None and result.variants.empty and result.position_bias is None
+
+
+def test_pairwise_shows_the_report_s_judgements_as_the_store_summarises_them(
+    shared: Experiment,
+) -> None:
+    from experiments.graders.pairwise import PairwiseRow, summarise
+    from experiments.reporting import _pairwise
+
+    details = {"outcome": "win", "flipped": True,
+               "order_results": [{"winner": "A"}, {"winner": "B"}]}  # fmt: skip
+    rows = [PairwiseRow("cheap", 3, None, details), PairwiseRow("cheap", 3, "overloaded", {})]
+    summary = summarise(rows, "control")
+    report = replace(build_report(shared.db, shared.id), pairwise=_pairwise(summary))
+    result = data.pairwise(report)
+    assert result.grading_run == 3
+    pd.testing.assert_frame_equal(result.variants, pd.DataFrame(summary["variants"]))
+    assert result.position_bias == summary["position_bias"]
 
 
 def test_no_winner_is_refused(shared: Experiment) -> None:

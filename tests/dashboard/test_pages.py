@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
 
@@ -383,3 +384,108 @@ def test_compare_shows_the_looks_of_a_sequential_run_and_what_it_saved(
     assert data.md("saved, 50%") in texts(at)  # half the suite's estimated cost saved
     looks = next(frame.value for frame in at.dataframe if "nominal alpha" in frame.value)
     assert looks.to_dict("records")[0]["why"] == "no gain"
+
+
+def _stored_checks(db: Database, experiment_id: int) -> dict[tuple[str, str, str], list[bool]]:
+    """(task, check, variant) -> passed, from the check grades (not the details the page reads)."""
+    with db.session() as session:
+        found = session.exec(
+            select(Trial.task_id, Grade.grader, Trial.variant, Grade.passed, Grade.details)
+            .join(Grade, col(Grade.trial_id) == col(Trial.id))
+            .where(Trial.experiment_id == experiment_id, col(Trial.error).is_(None))
+        ).all()
+    checks: dict[tuple[str, str, str], list[bool]] = {}
+    for task, check, variant, passed, details in found:
+        if details.get("check"):  # a check's grade, not a grader's
+            checks.setdefault((task, check, variant), []).append(bool(passed))
+    return checks
+
+
+def test_compare_shows_an_agentic_experiment_s_sessions(
+    agentic: Experiment, open_page: OpenPage
+) -> None:
+    at = open_page("compare", agentic.id)
+    headings = [h.value for h in at.subheader]
+    assert "Agentic sessions" in headings and "Delegation" not in headings
+    assert "run by simulated 1 (at most 30 turns and 600 s)" in texts(at)
+    report = build_report(agentic.db, agentic.id)
+    frames = [frame.value for frame in at.dataframe]
+    sessions = next(f for f in frames if "endings" in f.columns)
+    pd.testing.assert_frame_equal(sessions, data.agentic_table(report), check_dtype=False)
+    assert list(sessions["variant"]) == ["control", "cheap"]
+    assert list(sessions["sessions"]) == [4, 4] and set(sessions["endings"]) == {"finished 4"}
+
+    # Per task, each check's share passed per variant: the stored check grades say the same.
+    shares = next(f for f in frames if "check" in f.columns and "task" in f.columns)
+    assert list(shares[["task", "check"]].itertuples(index=False, name=None)) == [
+        ("orders-pagination", "hidden-tests"),
+        ("orders-pagination", "existing-tests-still-pass"),
+        ("orders-pagination", "returns-next-cursor"),
+        ("teams-n-plus-one", "hidden-tests"),
+        ("teams-n-plus-one", "existing-tests-still-pass"),
+    ]
+    stored = _stored_checks(agentic.db, agentic.id)
+    for row in shares.to_dict("records"):
+        for variant in ("control", "cheap"):
+            passed = stored[row["task"], row["check"], variant]
+            assert row[variant] == pytest.approx(sum(passed) / len(passed))
+
+    # One session: its checks with exit codes and output tails, and its diff, as code.
+    at.selectbox(key="agentic_task").select("orders-pagination")
+    at.selectbox(key="agentic_epoch").select(2)
+    at.selectbox(key="agentic_variant").select("cheap").run()
+    assert not at.exception
+    with agentic.db.session() as session:
+        trial = session.exec(
+            select(Trial).where(
+                Trial.experiment_id == agentic.id, Trial.task_id == "orders-pagination",
+                Trial.epoch == 2, Trial.variant == "cheap",
+            )
+        ).one()  # fmt: skip
+    assert trial.details is not None
+    details = trial.details
+    checks = next(f.value for f in at.dataframe if "exit code" in f.value.columns)
+    assert checks["check"].to_list() == [c["name"] for c in details["checks"]]
+    assert checks["exit code"].to_list()[:2] == [c["exit_code"] for c in details["checks"][:2]]
+    assert pd.isna(checks["exit code"].iloc[2])  # a file check runs no command
+    codes = [c.value for c in at.code]  # st.code drops trailing newlines
+    for check in details["checks"]:
+        assert (check["output_tail"].rstrip() or "(no output)") in codes
+    assert (details["diff"].rstrip() or "(no change)") in codes
+    assert f"ended {details['ended']} · {details['turns']} turns" in texts(at).replace("\\", "")
+
+
+def test_an_agentic_session_s_diff_and_output_are_shown_as_text_never_rendered(
+    agentic: Experiment, open_page: OpenPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = sqlite_path(agentic.url)
+    assert path is not None
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    monkeypatch.setenv("REGISTRY_DB", str(copy))
+    diff = f"+# {STEAL}\n+<img src=http://127.0.0.1:9/steal.png>\n"
+    db = Database(str(copy))
+    try:
+        with db.session() as session:
+            for trial in session.exec(select(Trial).where(Trial.task_id == "teams-n-plus-one")):
+                details = dict(trial.details or {})
+                details["diff"] = diff
+                details["checks"] = [
+                    {**c, "name": f"{c['name']} {STEAL}", "output_tail": f"# {STEAL}"}
+                    for c in details["checks"]
+                ]
+                trial.details = details
+                session.add(trial)
+            session.commit()
+    finally:
+        db.dispose()
+    at = open_page("compare", agentic.id)
+    at.selectbox(key="agentic_task").select("teams-n-plus-one").run()
+    assert not at.exception
+    codes = [c.value for c in at.code]
+    assert diff.rstrip() in codes and f"# {STEAL}" in codes
+    shown = rendered(at)
+    assert "](" not in shown and "<img" not in shown
+    assert data.md(f"hidden-tests {STEAL}: exit code") in shown  # the check's name, as typed
+    shares = next(f.value for f in at.dataframe if "check" in f.value.columns)
+    assert f"hidden-tests {STEAL}" in set(shares["check"])  # a table cell is text
