@@ -39,6 +39,7 @@ from experiments.plan import Cell, Plan
 from experiments.pricing import PriceTable, cost_usd
 from experiments.providers.base import scrub, scrub_value
 from experiments.sessions.base import ERROR, Runtime, SessionSetup, estimated_usage
+from experiments.sessions.sandbox import protected
 from experiments.workspace import diff, prepare, run_checks
 
 TEMP_PREFIX = "registry-agentic-"
@@ -123,6 +124,7 @@ class AgenticTrial:
                 system=cell.arm.system,
                 reference=cell.task.reference,
                 solution=task.solution,
+                protected=self._protected(folder.root),
             )
             session = await self.runtime.play(setup)
             if session.unreachable is not None:
@@ -172,6 +174,10 @@ class AgenticTrial:
             request=self._request_record(cell),
             details=scrub_value(details, *secrets),
         )
+
+    def _protected(self, trial_root: Path) -> tuple[Path, ...]:
+        folders = [f for task in self.agentic.tasks.values() for f in task.folders()]
+        return tuple(protected(folders, trial_root))
 
     def _failed(self, cell: Cell, message: str) -> Outcome:
         return Outcome(error=message, request=self._request_record(cell), details=self._facts())

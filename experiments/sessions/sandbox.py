@@ -2,7 +2,10 @@
 
 The file tools (``FILE_TOOLS``) are confined by us: ``outside`` names the first path a call would
 reach outside the workspace (symlinks and ``..`` resolved, a relative path taken against the
-workspace), and the runtime denies that call with ``denial``. Bash runs in Claude Code's own
+workspace; a path that cannot be resolved counts as outside), and the runtime denies that call
+with ``denial``; ``protected`` names what stays unreadable to both, even inside what the
+sandbox allows (the suite, the shipped suite, the user's repository and ``HOME``), as
+``denyRead`` and as Claude Code's ``permissions.deny`` (``deny_rules``). Bash runs in Claude Code's own
 sandbox (bubblewrap and socat on Linux), configured by ``bash_sandbox``: it reads only the
 workspace, the fresh ``HOME``, the trial's own ``bin`` and temporary folder, the system folders
 (not their secrets) and this interpreter, writes only the workspace, the fresh ``HOME`` and the
@@ -15,15 +18,17 @@ CLI's own refusal, should it find a cause that check did not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from core.errors import SpecError
+from registry.shipped import data_path
 
 # The file tools and the inputs that name a path.
 FILE_TOOLS: Mapping[str, tuple[str, ...]] = {
@@ -40,7 +45,10 @@ WILDCARDS = frozenset("*?[{")
 # What Bash may read besides the trial's folders: the system, never /root, /home or the user's
 # files (this interpreter's installation is added, for the project's python).
 SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
-SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d")
+SYSTEM_SECRETS = (
+    "/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssl/private",
+    "/etc/NetworkManager", "/etc/wireguard", "/etc/netrc", "/etc/.netrc", "/etc/environment",
+)  # fmt: skip
 PROBE_TIMEOUT_S = 30.0
 OPT_OUT = "or set `sandbox: false` in the spec (Bash then reads the whole machine)"
 CLI_REFUSAL = "Sandbox required but unavailable"  # what the CLI says when it cannot start one
@@ -48,7 +56,38 @@ CLI_REFUSAL = "Sandbox required but unavailable"  # what the CLI says when it ca
 
 def outside(tool: str, tool_input: Mapping[str, Any], workspace: Path) -> str | None:
     """The first path of a file tool's call that falls outside ``workspace`` (None: inside, or
-    not a file tool). A glob counts by the folders before its first wildcard."""
+    not a file tool). A glob counts by the folders before its first wildcard. A path that cannot
+    be resolved (a symlink loop, a NUL byte, anything else raised) counts as outside: the call is
+    denied, never let through."""
+    try:
+        return _outside(tool, tool_input, workspace)
+    except Exception:  # whatever resolving raises (a loop, a NUL), the call is denied
+        return repr(next(iter(tool_input.values()), tool))
+
+
+def protected(folders: Sequence[Path], trial_root: Path) -> list[Path]:
+    """What neither Bash nor a file tool may read, even where the sandbox allows reading (this
+    interpreter's installation holds a wheel's ``registry/_data``): the suite's folder (the
+    common parent of its tasks' ``folders``), the shipped suite, the repository this process
+    runs in and the real ``HOME``; never one that holds the trial's folder."""
+    found = [Path(os.path.commonpath([str(f.resolve()) for f in folders]))] if folders else []
+    with contextlib.suppress(FileNotFoundError):
+        found.append(data_path("agentic"))
+    cwd = Path.cwd().resolve()
+    found.append(next((p for p in (cwd, *cwd.parents) if (p / ".git").exists()), cwd))
+    found.append(Path.home().resolve())
+    root = trial_root.resolve()
+    chosen = {p.resolve() for p in found}
+    return sorted(p for p in chosen if p != Path("/") and not root.is_relative_to(p))
+
+
+def deny_rules(paths: Sequence[Path]) -> list[str]:
+    """Claude Code's ``permissions.deny`` rules refusing every file tool under ``paths``
+    (``//`` starts an absolute path in a rule)."""
+    return [f"{tool}(/{path}/**)" for path in paths for tool in ("Read", "Edit")]
+
+
+def _outside(tool: str, tool_input: Mapping[str, Any], workspace: Path) -> str | None:
     root = workspace.resolve()
     base = root
     for key in FILE_TOOLS.get(tool, ()):
@@ -72,9 +111,12 @@ def denial(tool: str, path: str, workspace: Path) -> str:
     )
 
 
-def bash_sandbox(workspace: Path, home: Path, *, tools: Path, tmp: Path) -> dict[str, Any]:
+def bash_sandbox(
+    workspace: Path, home: Path, *, tools: Path, tmp: Path, deny: Sequence[Path] = ()
+) -> dict[str, Any]:
     """Claude Code's ``sandbox`` settings of a session in ``workspace`` with ``home``, ``tools``
-    (the ``bin`` first on its ``PATH``) and ``tmp`` (its ``TMPDIR``)."""
+    (the ``bin`` first on its ``PATH``) and ``tmp`` (its ``TMPDIR``); ``deny`` (``protected``)
+    stays unreadable even inside what it allows."""
     interpreter = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
     own = [str(workspace), str(home), str(tools), str(tmp)]
     readable = [*own, *_existing(SYSTEM_READ), *sorted(interpreter)]
@@ -85,7 +127,7 @@ def bash_sandbox(workspace: Path, home: Path, *, tools: Path, tmp: Path) -> dict
         "autoAllowBashIfSandboxed": True,
         "network": {"allowedDomains": []},
         "filesystem": {
-            "denyRead": ["/", *_existing(SYSTEM_SECRETS)],
+            "denyRead": ["/", *_existing(SYSTEM_SECRETS), *map(str, deny)],
             "allowRead": readable,
             "allowWrite": [str(home), str(tmp)],
         },

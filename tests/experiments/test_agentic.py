@@ -157,6 +157,7 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
     work = tmp_path / "work"
     (work / "src").mkdir(parents=True)
     (work / "escape").symlink_to(tmp_path)
+    (work / "loop").symlink_to(work / "loop")
     inside = [
         ("Read", {"file_path": str(work / "src/a.py")}),
         ("Write", {"file_path": "src/new.py"}),  # relative: against the workspace
@@ -177,6 +178,8 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
         ("Grep", {"pattern": "key", "path": "/home"}),
         ("Glob", {"pattern": "../../**/*.py"}),
         ("Glob", {"pattern": "*.py", "path": "src/../.."}),
+        ("Read", {"file_path": "loop"}),  # resolving raises: denied, never let through
+        ("Read", {"file_path": "a\0b"}),
     ]
     for tool, tool_input in escapes:
         assert outside(tool, tool_input, work) is not None, (tool, tool_input)
