@@ -197,15 +197,17 @@ def solution_files(source: Path) -> list[Path]:
     return sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
 
 
-def diff(folder: TrialFolder) -> tuple[str, bool]:
-    """``git diff`` of everything against the baseline, new files included, and whether it was
-    cut at ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
+def diff(folder: TrialFolder, secrets: Sequence[str] = ()) -> tuple[str, bool]:
+    """``git diff`` of everything against the baseline, new files included, ``secrets`` scrubbed
+    (before the cut: a key across it is never kept in part), and whether it was cut at
+    ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
     try:
         _git(folder, folder.git_dir, "add", "-A")
         options = ("--cached", "--no-color", "--no-ext-diff", "--no-textconv")
         text = _git(folder, folder.git_dir, "diff", *options, folder.baseline, "--")
     except SpecError as err:
         return f"{UNAVAILABLE}{err}", False
+    text = scrub(text, *secrets)
     if len(text) > MAX_DIFF_CHARS:
         return text[:MAX_DIFF_CHARS], True
     return text, False
@@ -301,7 +303,7 @@ async def _run(
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     seconds = round(time.monotonic() - started, 3)
-    tail = scrub(_tail(log), *secrets)
+    tail = _tail(log, secrets)
     if timed_out:
         return CheckResult(check.name, False, check.weight, None, True, seconds, tail,
                            f"killed after {timeout_s:g} s")  # fmt: skip
@@ -331,11 +333,14 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root)
 
 
-def _tail(log: Path) -> str:
+def _tail(log: Path, secrets: Sequence[str]) -> str:
+    """The log's last ``TAIL_CHARS`` characters, ``secrets`` scrubbed before the cut."""
     size = log.stat().st_size
+    margin = max((len(s.encode()) for s in secrets), default=0)
     with log.open("rb") as read:
-        read.seek(max(0, size - TAIL_CHARS * 4))
-        return read.read().decode("utf-8", errors="replace")[-TAIL_CHARS:]
+        read.seek(max(0, size - TAIL_CHARS * 4 - margin))
+        text = read.read().decode("utf-8", errors="replace")
+    return scrub(text, *secrets)[-TAIL_CHARS:]
 
 
 def _clean_environ() -> Mapping[str, str]:

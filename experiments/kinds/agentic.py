@@ -131,7 +131,7 @@ class AgenticTrial:
                 calls.reached(not session.unreachable)
             wall = time.monotonic() - started
             leftovers = session.leftover_processes + await _end_processes_in(folder.root)
-            changes, cut = await asyncio.to_thread(diff, folder)
+            changes, cut = await asyncio.to_thread(diff, folder, secrets)
             checks = await run_checks(
                 folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
             )

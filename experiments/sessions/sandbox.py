@@ -5,9 +5,9 @@ reach outside the workspace (symlinks and ``..`` resolved, a relative path taken
 workspace; a path that cannot be resolved counts as outside), and the runtime denies that call
 with ``denial``; ``protected`` names what stays unreadable to both, even inside what the
 sandbox allows (the suite, the shipped suite, the user's repository and ``HOME``), as
-``denyRead`` and as Claude Code's ``permissions.deny`` (``deny_rules``). Bash runs in Claude Code's own
-sandbox (bubblewrap and socat on Linux), configured by ``bash_sandbox``: it reads only the
-workspace, the fresh ``HOME``, the trial's own ``bin`` and temporary folder, the system folders
+``denyRead`` and as Claude Code's ``permissions.deny`` (``deny_rules``). Bash runs in Claude
+Code's own sandbox (bubblewrap and socat on Linux), configured by ``bash_sandbox``: it reads only
+the workspace, the fresh ``HOME``, the trial's own ``bin`` and temporary folder, the system folders
 (not their secrets) and this interpreter, writes only the workspace, the fresh ``HOME`` and the
 temporary folder (and a ``/tmp`` of its own), and reaches no network at all (no domain allowed;
 the CLI itself, outside the sandbox, still reaches the API). It must start

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ from experiments.store.reads import task_answers
 from experiments.tasks import load_suite
 from experiments.workspace import prepare, run_checks
 from registry.database import Database
-from tests.conftest import SEED, Cli
+from tests.conftest import REPO, SEED, Cli
 from variants.agentfile import AgentDefinition
 
 SUITE = Path(__file__).parent / "agentic_suite"
@@ -338,3 +339,17 @@ def test_a_resumed_run_refuses_task_folders_that_changed_since_the_plan(
     changed.write_bytes(original)  # the same files again: the resume goes ahead
     resumed = cli.ok("run", str(spec), "--json", "--quiet", "--resume", "1", "--max-cost", "100")
     assert json.loads(resumed.stdout)["status"] == "completed"
+
+
+def test_ensure_bubblewrap_as_non_root_says_what_to_install(tmp_path: Path) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "id").write_text("#!/bin/sh\necho 1000\n")  # not root; no bwrap, no socat
+    (tools / "id").chmod(0o755)
+    script = REPO / "scripts" / "ensure-bubblewrap.sh"
+    done = subprocess.run(
+        ["/bin/bash", str(script)], env={"PATH": str(tools)}, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and done.stderr.strip() == (
+        "ensure-bubblewrap: install bubblewrap and socat (sudo apt-get install bubblewrap socat)"
+    )

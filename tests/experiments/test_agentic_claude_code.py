@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -488,3 +489,23 @@ def test_the_clis_own_refusal_to_start_unsandboxed_stops_the_run(
     assert message.startswith("claude-code: Sandbox required but unavailable")
     assert "socat" in message and "sandbox: false" in message and "\n" not in message
     assert fake.message_calls == 0 and not _leftovers()
+
+
+def test_the_launcher_runs_from_an_interpreter_path_with_a_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher starts whatever the interpreter's path: a space, or over a shebang's 127
+    bytes; the CLI gets the allowed variables and the key on a pipe only."""
+    from experiments.claude_code_runtime import KEY_FD_ENV, launcher
+
+    spaced = tmp_path / ("with space " + "x" * 120) / "python"
+    spaced.parent.mkdir()
+    spaced.symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(spaced))
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    script = launcher(folder, "/usr/bin/env", {"PATH": os.environ["PATH"]})
+    env = {"PATH": os.environ["PATH"], "ANTHROPIC_API_KEY": "sk-test", "OTHER": "x"}
+    done = subprocess.run([script], env=env, capture_output=True, text=True, check=True)
+    names = {line.split("=", 1)[0] for line in done.stdout.splitlines()}
+    assert names - {"PWD"} == {"PATH", KEY_FD_ENV} and "sk-test" not in done.stdout

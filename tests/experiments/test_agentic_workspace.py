@@ -243,3 +243,24 @@ def test_an_agentic_run_with_batch_is_refused_in_one_line(cli: Cli, tmp_path: Pa
     _publish_pair(cli, tmp_path)
     line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch")
     assert "--batch: a trial of kind agentic is not one request" in line
+
+
+def test_a_key_across_the_cut_of_the_diff_or_a_check_tail_is_scrubbed(tmp_path: Path) -> None:
+    from experiments.workspace import MAX_DIFF_CHARS, TAIL_CHARS
+
+    key = "sk-ant-straddling-0123456789abcdef"
+    folder = _prepare(tmp_path)
+    header = diff(folder)[0]  # nothing changed yet: empty
+    assert header == ""
+    # The key ends just past MAX_DIFF_CHARS, whatever the diff's header: find where it lands.
+    (folder.work / "big.txt").write_text("x" * MAX_DIFF_CHARS + "\n")
+    prefix = diff(folder)[0].index("x" * 100)
+    (folder.work / "big.txt").write_text("x" * (MAX_DIFF_CHARS - prefix - 10) + key + "\n")
+    changes, cut = diff(folder, [key])
+    assert cut and key[:10] not in changes
+    # A check's output: the key's first characters before the tail's cut.
+    command = f"printf '{key}'; printf 'y%.0s' $(seq 1 {TAIL_CHARS - 10})"
+    result = asyncio.run(
+        run_checks(folder, [Check("leaks", run=command)], default_timeout_s=30, secrets=[key])
+    )[0]
+    assert len(result.output_tail) == TAIL_CHARS and key[-10:] not in result.output_tail
