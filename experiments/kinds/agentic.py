@@ -74,13 +74,19 @@ class AgenticTrial:
         self.keep_workspaces = False
         self.kept: list[Path] = []  # the trial folders kept, in the order their trials ended
 
+    @property
+    def unsandboxed(self) -> bool:
+        """Real sessions whose Bash runs without a sandbox (``registry run --unsandboxed``)."""
+        return not self.runtime.simulated and not self.agentic.settings.sandbox
+
     def warnings(self) -> list[str]:
         """What to say before anything is spent: a real session without the Bash sandbox."""
-        if self.runtime.simulated or self.agentic.settings.sandbox:
+        if not self.unsandboxed:
             return []
         return [
             "sandbox: false: the agent's Bash commands can read the whole machine (your "
-            "repository, your home, the suite's hidden tests) and reach any network"
+            "repository, your home, the suite's hidden tests), can read your API key and "
+            "reach the network"
         ]
 
     def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:

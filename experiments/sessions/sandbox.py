@@ -50,7 +50,10 @@ SYSTEM_SECRETS = (
     "/etc/NetworkManager", "/etc/wireguard", "/etc/netrc", "/etc/.netrc", "/etc/environment",
 )  # fmt: skip
 PROBE_TIMEOUT_S = 30.0
-OPT_OUT = "or set `sandbox: false` in the spec (Bash then reads the whole machine)"
+OPT_OUT = (
+    "or set `sandbox: false` in the spec and pass --unsandboxed "
+    "(Bash then reads the whole machine and your API key)"
+)
 CLI_REFUSAL = "Sandbox required but unavailable"  # what the CLI says when it cannot start one
 
 

@@ -456,8 +456,15 @@ def test_without_a_working_sandbox_the_run_is_refused_before_anything_is_spent(
     assert "bubblewrap and socat" in line and "apt-get install bubblewrap socat" in line
     assert "sandbox: false" in line and fake.message_calls == 0
     monkeypatch.setenv("PATH", path)
-    # The opt-out: warned, and Bash then runs unsandboxed (the file tools stay confined).
-    unsandboxed = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, sandbox=False)), "--quiet")
+    # The opt-out: refused unless acknowledged on the command line.
+    unsandboxed_spec = str(_spec(tmp_path, epochs=1, sandbox=False))
+    refused = sqlite_cli("run", unsandboxed_spec, "--quiet")
+    line = refused.stderr.strip().splitlines()[-1]
+    assert refused.exit_code == 1 and "pass --unsandboxed" in line and fake.message_calls == 0
+    assert "can read your API key and reach the network" in refused.stderr
+    assert not _trials(sqlite_cli)
+    # Acknowledged: warned, and Bash then runs unsandboxed (the file tools stay confined).
+    unsandboxed = sqlite_cli.ok("run", unsandboxed_spec, "--unsandboxed", "--quiet")
     assert "warning: sandbox: false: the agent's Bash commands can read" in unsandboxed.stderr
     assert {t["details"]["sandbox"] for t in _trials(sqlite_cli)} == {False}
 
