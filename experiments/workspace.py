@@ -15,9 +15,13 @@ one), no hooks, no fsmonitor, no textconv or external diff, and ``info/attribute
 every attribute that names a driver or converts a file, whatever ``.gitattributes`` says.
 
 A ``run`` check is a shell command in the workspace, in a session (process group) of its own,
-``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
-``ANTHROPIC_*`` or inherited ``GIT_*`` variable: the group is killed at its timeout and whatever
-it left running is killed once it exits. Its output goes to a file outside the workspace; its
+with the session's allow-listed environment (``session_env``, without the API's variables):
+``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), the trial's
+``HOME`` and ``TMPDIR``, nothing else of this process's (no secret it holds). It runs the
+agent's code (the tests import it), so when the session was sandboxed it runs under bubblewrap
+too (``sessions.sandbox.check_sandbox``: no network, only the trial's folder writable, the
+suite hidden). The group is killed at its timeout and whatever it left running is killed once
+it exits. Its output goes to a file outside the workspace; its
 last ``TAIL_CHARS`` characters are kept, key scrubbed. A check's hidden files are written anew
 at their paths, never through a link the agent left there. Neither the diff nor a check raises:
 a diff git cannot take is ``unavailable: reason``, a check that cannot run fails with its reason.
@@ -43,9 +47,10 @@ from typing import Any
 
 from core.errors import SpecError
 from experiments.agentic_tasks import Check
-from experiments.claude_code_runtime import write_agents
+from experiments.claude_code_runtime import PASSED_THROUGH, session_env, write_agents
 from experiments.providers.base import scrub
 from experiments.roster import RosterAgent
+from experiments.sessions.sandbox import check_sandbox
 
 TAIL_CHARS = 2_000
 MAX_DIFF_CHARS = 200_000
@@ -215,10 +220,11 @@ def diff(folder: TrialFolder, secrets: Sequence[str] = ()) -> tuple[str, bool]:
 
 async def run_checks(
     folder: TrialFolder, checks: Sequence[Check], *, default_timeout_s: float,
-    secrets: Sequence[str],
+    secrets: Sequence[str], masked: Sequence[Path] | None = None,
 ) -> list[CheckResult]:  # fmt: skip
     """Every check, in order: its hidden files first, then the command or the file test. A check
-    that cannot run (its hidden files cannot be written, the workspace is gone) fails."""
+    that cannot run (its hidden files cannot be written, the workspace is gone) fails. With
+    ``masked`` (None: no sandbox) each command runs under bubblewrap (``check_sandbox``)."""
     results = []
     for index, check in enumerate(checks):
         try:
@@ -227,7 +233,7 @@ async def run_checks(
             if check.run is not None:
                 timeout = check.timeout_s or default_timeout_s
                 log = folder.logs / f"check-{index}.log"
-                results.append(await _run(folder, check, timeout, log, secrets))
+                results.append(await _run(folder, check, timeout, log, secrets, masked))
             else:
                 results.append(_file_check(folder.work, check))
         except OSError as err:
@@ -271,20 +277,28 @@ def _lay_into(source: Path, into: int) -> None:
 
 
 async def _run(
-    folder: TrialFolder, check: Check, timeout_s: float, log: Path, secrets: Sequence[str]
-) -> CheckResult:
+    folder: TrialFolder, check: Check, timeout_s: float, log: Path, secrets: Sequence[str],
+    masked: Sequence[Path] | None,
+) -> CheckResult:  # fmt: skip
     assert check.run is not None
-    env = {
-        **_clean_environ(),
+    jail = [] if masked is None else check_sandbox(folder.root, folder.work, masked)
+    env = session_env(
+        folder.home,
+        folder.tmp,
+        path_first=folder.bin,
         **git_env(folder.home),
-        "GIT_CEILING_DIRECTORIES": str(folder.root),  # a git command finds work/.git or nothing
-        "PATH": os.pathsep.join((str(folder.bin), os.environ.get("PATH", ""))),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+        GIT_CEILING_DIRECTORIES=str(folder.root),  # a git command finds work/.git or nothing
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    for name in PASSED_THROUGH:  # a check never needs the API
+        env.pop(name, None)
     started = time.monotonic()
     timed_out = False
     with log.open("wb") as out:
-        process = await asyncio.create_subprocess_shell(
+        process = await asyncio.create_subprocess_exec(
+            *jail,
+            "/bin/sh",
+            "-c",
             check.run,
             cwd=folder.work,
             env=env,

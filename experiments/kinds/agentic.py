@@ -138,9 +138,11 @@ class AgenticTrial:
             wall = time.monotonic() - started
             leftovers = session.leftover_processes + await _end_processes_in(folder.root)
             changes, cut = await asyncio.to_thread(diff, folder, secrets)
+            sandboxed = settings.sandbox and not self.runtime.simulated
             checks = await run_checks(
-                folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
-            )
+                folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets,
+                masked=setup.protected if sandboxed else None,
+            )  # fmt: skip
             leftovers += await _end_processes_in(folder.root)
         finally:
             if self.keep_workspaces:

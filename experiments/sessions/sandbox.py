@@ -49,6 +49,11 @@ SYSTEM_SECRETS = (
     "/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssl/private",
     "/etc/NetworkManager", "/etc/wireguard", "/etc/netrc", "/etc/.netrc", "/etc/environment",
 )  # fmt: skip
+# What a check's sandbox shows of /etc: what a shell, git and Python need.
+CHECK_ETC = (
+    "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/ld.so.cache", "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives", "/etc/hosts", "/etc/ssl/certs",
+)  # fmt: skip
 PROBE_TIMEOUT_S = 30.0
 OPT_OUT = (
     "or set `sandbox: false` in the spec and pass --unsandboxed "
@@ -120,9 +125,8 @@ def bash_sandbox(
     """Claude Code's ``sandbox`` settings of a session in ``workspace`` with ``home``, ``tools``
     (the ``bin`` first on its ``PATH``) and ``tmp`` (its ``TMPDIR``); ``deny`` (``protected``)
     stays unreadable even inside what it allows."""
-    interpreter = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
     own = [str(workspace), str(home), str(tools), str(tmp)]
-    readable = [*own, *_existing(SYSTEM_READ), *sorted(interpreter)]
+    readable = [*own, *_existing(SYSTEM_READ), *interpreter_paths()]
     return {
         "enabled": True,
         "failIfUnavailable": True,
@@ -135,6 +139,38 @@ def bash_sandbox(
             "allowWrite": [str(home), str(tmp)],
         },
     }
+
+
+def interpreter_paths() -> list[str]:
+    """This interpreter's installation: its prefixes and the folder above its binary's."""
+    exe = Path(sys.executable).resolve().parent.parent
+    return sorted({sys.prefix, sys.base_prefix, str(exe)})
+
+
+def check_sandbox(trial_root: Path, workspace: Path, masked: Sequence[Path]) -> list[str]:
+    """The ``bwrap`` command a check runs under (its shell command follows): no network, its
+    own process ids and session, dying with us; the system folders, a few files of ``/etc``
+    and this interpreter read-only, but ``masked`` (``protected``) hidden under an empty
+    folder; the trial's folder read-write; its own ``/tmp``, ``/proc`` and ``/dev``; nothing of
+    the user's repository or ``HOME``."""
+    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    for path in _existing(SYSTEM_READ[:-1]):  # /etc: only CHECK_ETC
+        if os.path.islink(path):
+            command += ["--symlink", os.readlink(path), path]
+        else:
+            command += ["--ro-bind", path, path]
+    readable = [*_existing(CHECK_ETC), *interpreter_paths()]
+    for path in readable:
+        command += ["--ro-bind", path, path]
+    roots = [Path(p) for p in readable]
+    for mask in masked:  # only what a folder shown holds, never what holds the interpreter
+        if any(mask.is_relative_to(r) for r in roots) and not any(
+            r.is_relative_to(mask) for r in roots
+        ):
+            command += ["--tmpfs", str(mask)]
+    command += ["--tmpfs", "/tmp", "--bind", str(trial_root), str(trial_root)]
+    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", str(workspace), "--"]
+    return command
 
 
 def require_sandbox(who: str) -> None:
