@@ -365,6 +365,7 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
     port = listener.getsockname()[1]
     connect = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)"
     fetch = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)"
+    conftest = f"import pathlib\npathlib.Path({str(outside)!r}).write_text('from-check')\n"
     session = ScriptedSession([
         tool("Read", {"file_path": str(hidden)}),
         tool("Write", {"file_path": str(outside), "content": "escaped\n"}),
@@ -382,6 +383,8 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
         _bash(f"python3 -c '{connect}' 1.1.1.1 80 && echo REACHED"),
         lambda w: _bash(f"python3 -c '{fetch}' {os.environ['ANTHROPIC_BASE_URL']} && echo REACHED"),
         lambda w: _bash(f"python3 -c 'import calc; print(calc.add(2, 3))'; ls {w.parent}"),
+        # Loaded by the checks' pytest: the checks run sandboxed too.
+        lambda w: tool("Write", {"file_path": str(w / "conftest.py"), "content": conftest}),
         Text(FINAL, input_tokens=2_000, output_tokens=20),
     ])  # fmt: skip
     fake = fake_api(session)
@@ -401,9 +404,9 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
     trials = _trials(sqlite_cli)
     assert len(trials) == 2 and not outside.exists()
     results = max((_tool_results(r.body) for r in fake.requests if r.body.get("tools")), key=len)
-    assert len(results) == 14
+    assert len(results) == 15
     read, write, edit, cat, wheel, _links, loop, link, ls, _echo, loopback, external, api, own = (
-        results
+        results[:-1]
     )
     # The file tools: denied outside the workspace, with a word to the model; allowed inside.
     # The suite's folder is refused by Claude Code itself (permissions.deny), the rest by us.
@@ -425,7 +428,8 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
         assert details["sandbox"] is True and details["ended"] == "finished"
         assert details["denied"] == {"Read": 2, "Write": 1}
         assert "+    return a + b" in details["diff"] and "escaped" not in details["diff"]
-        # The checks are ours: they ran outside the sandbox and read the hidden tests.
+        # The checks ran the agent's conftest.py in their own sandbox (nothing written outside)
+        # and read the hidden tests, laid into the workspace by us.
         assert {c["name"]: c["passed"] for c in details["checks"]} == {
             "hidden-tests": True, "adds": True
         }  # fmt: skip
