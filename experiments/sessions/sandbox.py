@@ -77,8 +77,10 @@ def protected(folders: Sequence[Path], trial_root: Path) -> list[Path]:
     """What neither Bash nor a file tool may read, even where the sandbox allows reading (this
     interpreter's installation holds a wheel's ``registry/_data``): the suite's folder (the
     common parent of its tasks' ``folders``), the shipped suite, the repository this process
-    runs in and the real ``HOME``; never one that holds the trial's folder."""
+    runs in and the real ``HOME``; never one that holds the trial's folder (each task's
+    folders are named too, for suites whose common parent is such a one)."""
     found = [Path(os.path.commonpath([str(f.resolve()) for f in folders]))] if folders else []
+    found += folders
     with contextlib.suppress(FileNotFoundError):
         found.append(data_path("agentic"))
     cwd = Path.cwd().resolve()

@@ -353,3 +353,22 @@ def test_ensure_bubblewrap_as_non_root_says_what_to_install(tmp_path: Path) -> N
     assert done.returncode != 0 and done.stderr.strip() == (
         "ensure-bubblewrap: install bubblewrap and socat (sudo apt-get install bubblewrap socat)"
     )
+
+
+def test_protected_names_the_suite_and_the_users_files_never_the_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.sessions.sandbox import deny_rules, protected
+
+    suite, trial = tmp_path / "suite", tmp_path / "trials" / "t1"
+    folders = [suite / "workspaces/a", suite / "hidden/a"]
+    for folder in (*folders, trial, tmp_path / "repo/.git"):
+        folder.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "repo")
+    found = protected(folders, trial)
+    assert {suite, *folders, tmp_path / "repo", Path.home().resolve()} <= set(found)
+    assert not any(trial.is_relative_to(p) for p in found) and Path("/") not in found
+    monkeypatch.chdir(trial)  # run from inside the trial's folder: the trial stays readable
+    assert not any(trial.is_relative_to(p) for p in protected(folders, trial))
+    assert deny_rules([suite]) == [f"Read(/{suite}/**)", f"Edit(/{suite}/**)"]
+    assert deny_rules([suite])[0].startswith("Read(//")
