@@ -189,10 +189,15 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
 # -- checks --------------------------------------------------------------------------------------
 
 
-def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandboxed", [False, True])
+def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(
+    tmp_path: Path, sandboxed: bool
+) -> None:
+    if sandboxed and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
     agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
     folder = prepare(tmp_path / "trial", SUITE / "workspaces/add-function", agent)
-    marker = tmp_path / "survivor"
+    marker = folder.root / "survivor"  # writable in the checks' sandbox too
     checks = [
         # A child in the background and a foreground sleep: the whole group dies at 1 s.
         Check("hangs", run=f"(sleep 5; touch {marker}) & echo started-sk-ant-x; sleep 60",
@@ -201,7 +206,9 @@ def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(tmp_path: 
         Check("passes", run="python -c 'import sys; print(sys.executable)'"),
     ]  # fmt: skip
     started = time.monotonic()
-    results = asyncio.run(run_checks(folder, checks, default_timeout_s=30, secrets=["sk-ant-x"]))
+    masked: list[Path] | None = [] if sandboxed else None
+    run = run_checks(folder, checks, default_timeout_s=30, secrets=["sk-ant-x"], masked=masked)
+    results = asyncio.run(run)
     assert time.monotonic() - started < 10
     hangs, fails, passes = results
     assert (hangs.passed, hangs.timed_out, hangs.exit_code) == (False, True, None)
