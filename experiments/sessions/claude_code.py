@@ -7,8 +7,10 @@ agent's frontmatter allows (``tools``, minus ``disallowedTools``) and never ``We
 ``WebSearch`` (no network beyond the API) or ``AskUserQuestion`` (a trial has no user). Edits
 and commands run without prompting (a permission callback allows every tool offered; as root
 Claude Code refuses ``bypassPermissions``), but a file tool that would reach outside the workspace
-is denied by a ``PreToolUse`` hook, and Bash runs in Claude Code's sandbox unless the spec says
-``sandbox: false`` (``experiments.sessions.sandbox``); denials are counted by tool.
+is denied by a ``PreToolUse`` hook and again by that callback, the suite and the user's files by
+Claude Code itself at use time (``permissions.deny``), and Bash runs in Claude Code's sandbox
+unless the spec says ``sandbox: false`` (``experiments.sessions.sandbox``, with
+``--unsandboxed``); our denials are counted by tool.
 
 The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
 ``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``
