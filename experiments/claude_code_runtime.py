@@ -19,6 +19,7 @@ import contextlib
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -161,9 +162,8 @@ def launcher(folder: Path, cli: str, env: Mapping[str, str]) -> str:
     in, and ``ANTHROPIC_API_KEY`` moved onto a pipe (``KEY_FD_ENV``). The script holds names and
     paths only, never a value of ``env``."""
     keep = sorted({*env, *SDK_ENV} - {"ANTHROPIC_API_KEY"})
-    script = folder / "claude"
-    script.write_text(
-        f"#!{sys.executable} -IS\n"
+    program = folder / "claude.py"
+    program.write_text(
         "import os, sys\n"
         f"env = {{k: v for k, v in os.environ.items() if k in {keep!r}}}\n"
         "key = os.environ.get('ANTHROPIC_API_KEY')\n"
@@ -175,6 +175,10 @@ def launcher(folder: Path, cli: str, env: Mapping[str, str]) -> str:
         f"    env[{KEY_FD_ENV!r}] = str(read)\n"
         f"os.execve({cli!r}, [{cli!r}, *sys.argv[1:]], env)\n"
     )
+    # Through sh, not a shebang naming the interpreter: that breaks on a space or past 127 bytes.
+    script = folder / "claude"
+    python, path = shlex.quote(sys.executable), shlex.quote(str(program))
+    script.write_text(f'#!/bin/sh\nexec {python} -IS {path} "$@"\n')
     script.chmod(0o700)
     return str(script)
 

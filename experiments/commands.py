@@ -155,6 +155,12 @@ Examples:
     is_flag=True,
     help="Agentic trials: keep each trial's folder for inspection (printed at the end).",
 )
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Agentic trials with `sandbox: false`: run them although the agent's Bash can then read "
+    "your API key and files and reach the network.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_context
@@ -171,6 +177,7 @@ def run(
     sequential: bool | None,
     ungraded: bool,
     keep_workspaces: bool,
+    unsandboxed: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -235,6 +242,11 @@ def run(
     if isinstance(kind, DelegationTrial | AgenticTrial):
         for warning in kind.warnings():
             echo(f"warning: {warning}", err=True)
+    if isinstance(kind, AgenticTrial) and kind.unsandboxed and not unsandboxed and not dry_run:
+        raise AgentRegistryError(
+            "sandbox: false lets the agent's Bash read your API key and files and reach the "
+            "network: pass --unsandboxed to run it anyway"
+        )
     if keep_workspaces:
         if not isinstance(kind, AgenticTrial):
             raise click.UsageError("--keep-workspaces is for agentic trials (kind: agentic)")

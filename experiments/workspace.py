@@ -15,9 +15,13 @@ one), no hooks, no fsmonitor, no textconv or external diff, and ``info/attribute
 every attribute that names a driver or converts a file, whatever ``.gitattributes`` says.
 
 A ``run`` check is a shell command in the workspace, in a session (process group) of its own,
-``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), and no
-``ANTHROPIC_*`` or inherited ``GIT_*`` variable: the group is killed at its timeout and whatever
-it left running is killed once it exits. Its output goes to a file outside the workspace; its
+with the session's allow-listed environment (``session_env``, without the API's variables):
+``python`` first on ``PATH`` resolving to this interpreter (a wrapper in ``bin/``), the trial's
+``HOME`` and ``TMPDIR``, nothing else of this process's (no secret it holds). It runs the
+agent's code (the tests import it), so when the session was sandboxed it runs under bubblewrap
+too (``sessions.sandbox.check_sandbox``: no network, only the trial's folder writable, the
+suite hidden). The group is killed at its timeout and whatever it left running is killed once
+it exits. Its output goes to a file outside the workspace; its
 last ``TAIL_CHARS`` characters are kept, key scrubbed. A check's hidden files are written anew
 at their paths, never through a link the agent left there. Neither the diff nor a check raises:
 a diff git cannot take is ``unavailable: reason``, a check that cannot run fails with its reason.
@@ -43,9 +47,10 @@ from typing import Any
 
 from core.errors import SpecError
 from experiments.agentic_tasks import Check
-from experiments.claude_code_runtime import write_agents
+from experiments.claude_code_runtime import PASSED_THROUGH, session_env, write_agents
 from experiments.providers.base import scrub
 from experiments.roster import RosterAgent
+from experiments.sessions.sandbox import check_sandbox
 
 TAIL_CHARS = 2_000
 MAX_DIFF_CHARS = 200_000
@@ -197,15 +202,17 @@ def solution_files(source: Path) -> list[Path]:
     return sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
 
 
-def diff(folder: TrialFolder) -> tuple[str, bool]:
-    """``git diff`` of everything against the baseline, new files included, and whether it was
-    cut at ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
+def diff(folder: TrialFolder, secrets: Sequence[str] = ()) -> tuple[str, bool]:
+    """``git diff`` of everything against the baseline, new files included, ``secrets`` scrubbed
+    (before the cut: a key across it is never kept in part), and whether it was cut at
+    ``MAX_DIFF_CHARS``; ``unavailable: reason`` when git cannot take it."""
     try:
         _git(folder, folder.git_dir, "add", "-A")
         options = ("--cached", "--no-color", "--no-ext-diff", "--no-textconv")
         text = _git(folder, folder.git_dir, "diff", *options, folder.baseline, "--")
     except SpecError as err:
         return f"{UNAVAILABLE}{err}", False
+    text = scrub(text, *secrets)
     if len(text) > MAX_DIFF_CHARS:
         return text[:MAX_DIFF_CHARS], True
     return text, False
@@ -213,10 +220,11 @@ def diff(folder: TrialFolder) -> tuple[str, bool]:
 
 async def run_checks(
     folder: TrialFolder, checks: Sequence[Check], *, default_timeout_s: float,
-    secrets: Sequence[str],
+    secrets: Sequence[str], masked: Sequence[Path] | None = None,
 ) -> list[CheckResult]:  # fmt: skip
     """Every check, in order: its hidden files first, then the command or the file test. A check
-    that cannot run (its hidden files cannot be written, the workspace is gone) fails."""
+    that cannot run (its hidden files cannot be written, the workspace is gone) fails. With
+    ``masked`` (None: no sandbox) each command runs under bubblewrap (``check_sandbox``)."""
     results = []
     for index, check in enumerate(checks):
         try:
@@ -225,7 +233,7 @@ async def run_checks(
             if check.run is not None:
                 timeout = check.timeout_s or default_timeout_s
                 log = folder.logs / f"check-{index}.log"
-                results.append(await _run(folder, check, timeout, log, secrets))
+                results.append(await _run(folder, check, timeout, log, secrets, masked))
             else:
                 results.append(_file_check(folder.work, check))
         except OSError as err:
@@ -269,20 +277,28 @@ def _lay_into(source: Path, into: int) -> None:
 
 
 async def _run(
-    folder: TrialFolder, check: Check, timeout_s: float, log: Path, secrets: Sequence[str]
-) -> CheckResult:
+    folder: TrialFolder, check: Check, timeout_s: float, log: Path, secrets: Sequence[str],
+    masked: Sequence[Path] | None,
+) -> CheckResult:  # fmt: skip
     assert check.run is not None
-    env = {
-        **_clean_environ(),
+    jail = [] if masked is None else check_sandbox(folder.root, folder.work, masked)
+    env = session_env(
+        folder.home,
+        folder.tmp,
+        path_first=folder.bin,
         **git_env(folder.home),
-        "GIT_CEILING_DIRECTORIES": str(folder.root),  # a git command finds work/.git or nothing
-        "PATH": os.pathsep.join((str(folder.bin), os.environ.get("PATH", ""))),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+        GIT_CEILING_DIRECTORIES=str(folder.root),  # a git command finds work/.git or nothing
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    for name in PASSED_THROUGH:  # a check never needs the API
+        env.pop(name, None)
     started = time.monotonic()
     timed_out = False
     with log.open("wb") as out:
-        process = await asyncio.create_subprocess_shell(
+        process = await asyncio.create_subprocess_exec(
+            *jail,
+            "/bin/sh",
+            "-c",
             check.run,
             cwd=folder.work,
             env=env,
@@ -301,7 +317,7 @@ async def _run(
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     seconds = round(time.monotonic() - started, 3)
-    tail = scrub(_tail(log), *secrets)
+    tail = _tail(log, secrets)
     if timed_out:
         return CheckResult(check.name, False, check.weight, None, True, seconds, tail,
                            f"killed after {timeout_s:g} s")  # fmt: skip
@@ -331,11 +347,14 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root)
 
 
-def _tail(log: Path) -> str:
+def _tail(log: Path, secrets: Sequence[str]) -> str:
+    """The log's last ``TAIL_CHARS`` characters, ``secrets`` scrubbed before the cut."""
     size = log.stat().st_size
+    margin = max((len(s.encode()) for s in secrets), default=0)
     with log.open("rb") as read:
-        read.seek(max(0, size - TAIL_CHARS * 4))
-        return read.read().decode("utf-8", errors="replace")[-TAIL_CHARS:]
+        read.seek(max(0, size - TAIL_CHARS * 4 - margin))
+        text = read.read().decode("utf-8", errors="replace")
+    return scrub(text, *secrets)[-TAIL_CHARS:]
 
 
 def _clean_environ() -> Mapping[str, str]:

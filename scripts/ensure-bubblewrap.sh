@@ -5,6 +5,10 @@ set -euo pipefail
 log() { echo "ensure-bubblewrap: $*" >&2; }
 
 if ! command -v bwrap >/dev/null 2>&1 || ! command -v socat >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "install bubblewrap and socat (sudo apt-get install bubblewrap socat)"
+    exit 1
+  fi
   log "installing bubblewrap and socat"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2 && apt-get install -y -qq bubblewrap socat >&2

@@ -39,6 +39,7 @@ from experiments.plan import Cell, Plan
 from experiments.pricing import PriceTable, cost_usd
 from experiments.providers.base import scrub, scrub_value
 from experiments.sessions.base import ERROR, Runtime, SessionSetup, estimated_usage
+from experiments.sessions.sandbox import protected
 from experiments.workspace import diff, prepare, run_checks
 
 TEMP_PREFIX = "registry-agentic-"
@@ -73,13 +74,19 @@ class AgenticTrial:
         self.keep_workspaces = False
         self.kept: list[Path] = []  # the trial folders kept, in the order their trials ended
 
+    @property
+    def unsandboxed(self) -> bool:
+        """Real sessions whose Bash runs without a sandbox (``registry run --unsandboxed``)."""
+        return not self.runtime.simulated and not self.agentic.settings.sandbox
+
     def warnings(self) -> list[str]:
         """What to say before anything is spent: a real session without the Bash sandbox."""
-        if self.runtime.simulated or self.agentic.settings.sandbox:
+        if not self.unsandboxed:
             return []
         return [
             "sandbox: false: the agent's Bash commands can read the whole machine (your "
-            "repository, your home, the suite's hidden tests) and reach any network"
+            "repository, your home, the suite's hidden tests), can read your API key and "
+            "reach the network"
         ]
 
     def estimate(self, cell: Cell, *, batch: bool = False) -> CellEstimate:
@@ -123,16 +130,19 @@ class AgenticTrial:
                 system=cell.arm.system,
                 reference=cell.task.reference,
                 solution=task.solution,
+                protected=self._protected(folder.root),
             )
             session = await self.runtime.play(setup)
             if session.unreachable is not None:
                 calls.reached(not session.unreachable)
             wall = time.monotonic() - started
             leftovers = session.leftover_processes + await _end_processes_in(folder.root)
-            changes, cut = await asyncio.to_thread(diff, folder)
+            changes, cut = await asyncio.to_thread(diff, folder, secrets)
+            sandboxed = settings.sandbox and not self.runtime.simulated
             checks = await run_checks(
-                folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets
-            )
+                folder, task.checks, default_timeout_s=settings.check_timeout_s, secrets=secrets,
+                masked=setup.protected if sandboxed else None,
+            )  # fmt: skip
             leftovers += await _end_processes_in(folder.root)
         finally:
             if self.keep_workspaces:
@@ -172,6 +182,10 @@ class AgenticTrial:
             request=self._request_record(cell),
             details=scrub_value(details, *secrets),
         )
+
+    def _protected(self, trial_root: Path) -> tuple[Path, ...]:
+        folders = [f for task in self.agentic.tasks.values() for f in task.folders()]
+        return tuple(protected(folders, trial_root))
 
     def _failed(self, cell: Cell, message: str) -> Outcome:
         return Outcome(error=message, request=self._request_record(cell), details=self._facts())

@@ -60,6 +60,8 @@ class SessionSetup:
     system: str
     reference: tuple[str, ...] = ()
     solution: Path | None = None
+    # Never readable by the session, whatever its sandbox allows (sessions.sandbox.protected).
+    protected: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

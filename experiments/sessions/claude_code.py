@@ -7,8 +7,10 @@ agent's frontmatter allows (``tools``, minus ``disallowedTools``) and never ``We
 ``WebSearch`` (no network beyond the API) or ``AskUserQuestion`` (a trial has no user). Edits
 and commands run without prompting (a permission callback allows every tool offered; as root
 Claude Code refuses ``bypassPermissions``), but a file tool that would reach outside the workspace
-is denied by a ``PreToolUse`` hook, and Bash runs in Claude Code's sandbox unless the spec says
-``sandbox: false`` (``experiments.sessions.sandbox``); denials are counted by tool.
+is denied by a ``PreToolUse`` hook and again by that callback, the suite and the user's files by
+Claude Code itself at use time (``permissions.deny``), and Bash runs in Claude Code's sandbox
+unless the spec says ``sandbox: false`` (``experiments.sessions.sandbox``, with
+``--unsandboxed``); our denials are counted by tool.
 
 The session ends ``finished`` (a result), ``turn_limit`` (Claude Code's ``--max-turns``),
 ``time_limit`` (the wall clock: the CLI and every process it started are killed) or ``error``
@@ -64,6 +66,7 @@ from experiments.sessions.sandbox import (
     FILE_TOOLS,
     bash_sandbox,
     denial,
+    deny_rules,
     outside,
     require_sandbox,
     sandbox_refusal,
@@ -173,24 +176,37 @@ class ClaudeCodeRuntime:
             ClaudeSDKError,
             HookMatcher,
             PermissionResultAllow,
+            PermissionResultDeny,
             TextBlock,
             ToolUseBlock,
         )
 
+        def refused(tool: str, tool_input: Any) -> str | None:
+            """Why a file tool's call is denied (None: allowed)."""
+            path = outside(tool, tool_input, setup.workspace)
+            if path is None:
+                return None
+            session.denied[tool] += 1
+            return denial(tool, path, setup.workspace)
+
         async def allow(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
-            return PermissionResultAllow()
+            reason = refused(tool, tool_input)
+            if reason is None:
+                return PermissionResultAllow()
+            return PermissionResultDeny(message=reason)
 
         async def confine(hook_input: Any, tool_use_id: str | None, context: Any) -> Any:
-            tool = hook_input["tool_name"]
-            path = outside(tool, hook_input["tool_input"], setup.workspace)
-            if path is None:
+            try:
+                reason = refused(hook_input["tool_name"], hook_input["tool_input"])
+            except Exception:  # a malformed call is denied too
+                reason = "denied: a malformed tool call"
+            if reason is None:
                 return {}
-            session.denied[tool] += 1
             return {
                 "hookSpecificOutput": {
                     "hookEventName": "PreToolUse",
                     "permissionDecision": "deny",
-                    "permissionDecisionReason": denial(tool, path, setup.workspace),
+                    "permissionDecisionReason": reason,
                 }
             }
 
@@ -203,7 +219,12 @@ class ClaudeCodeRuntime:
             **git_env(setup.home),
             GIT_CEILING_DIRECTORIES=str(folder.root),  # the agent's git finds work/.git only
         )
-        sandbox = bash_sandbox(setup.workspace, setup.home, tools=folder.bin, tmp=folder.tmp)
+        deny = setup.protected
+        sandbox = bash_sandbox(
+            setup.workspace, setup.home, tools=folder.bin, tmp=folder.tmp, deny=deny
+        )
+        permissions = {"deny": deny_rules(deny)}
+        settings = {"sandbox": sandbox, "permissions": permissions} if self.sandbox else None
         options = ClaudeAgentOptions(
             cwd=str(setup.workspace),
             model=setup.model_id,
@@ -217,7 +238,7 @@ class ClaudeCodeRuntime:
             can_use_tool=allow,
             hooks={"PreToolUse": [HookMatcher(matcher="|".join(FILE_TOOLS), hooks=[confine])]},
             # As --settings: the SDK's SandboxSettings type lacks filesystem and failIfUnavailable.
-            settings=json.dumps({"sandbox": sandbox}) if self.sandbox else None,
+            settings=json.dumps(settings or {"permissions": permissions}),
             max_turns=setup.max_turns,
             include_partial_messages=True,  # the output tokens of a session without a result
             stderr=session.diagnostics.on_stderr,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ from experiments.store.reads import task_answers
 from experiments.tasks import load_suite
 from experiments.workspace import prepare, run_checks
 from registry.database import Database
-from tests.conftest import SEED, Cli
+from tests.conftest import REPO, SEED, Cli
 from variants.agentfile import AgentDefinition
 
 SUITE = Path(__file__).parent / "agentic_suite"
@@ -157,6 +158,7 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
     work = tmp_path / "work"
     (work / "src").mkdir(parents=True)
     (work / "escape").symlink_to(tmp_path)
+    (work / "loop").symlink_to(work / "loop")
     inside = [
         ("Read", {"file_path": str(work / "src/a.py")}),
         ("Write", {"file_path": "src/new.py"}),  # relative: against the workspace
@@ -177,6 +179,8 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
         ("Grep", {"pattern": "key", "path": "/home"}),
         ("Glob", {"pattern": "../../**/*.py"}),
         ("Glob", {"pattern": "*.py", "path": "src/../.."}),
+        ("Read", {"file_path": "loop"}),  # resolving raises: denied, never let through
+        ("Read", {"file_path": "a\0b"}),
     ]
     for tool, tool_input in escapes:
         assert outside(tool, tool_input, work) is not None, (tool, tool_input)
@@ -185,10 +189,15 @@ def test_a_file_tool_reaches_only_the_workspace(tmp_path: Path) -> None:
 # -- checks --------------------------------------------------------------------------------------
 
 
-def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandboxed", [False, True])
+def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(
+    tmp_path: Path, sandboxed: bool
+) -> None:
+    if sandboxed and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
     agent = RosterAgent.from_definition(AgentDefinition.parse(SEED.read_bytes()), str(SEED))
     folder = prepare(tmp_path / "trial", SUITE / "workspaces/add-function", agent)
-    marker = tmp_path / "survivor"
+    marker = folder.root / "survivor"  # writable in the checks' sandbox too
     checks = [
         # A child in the background and a foreground sleep: the whole group dies at 1 s.
         Check("hangs", run=f"(sleep 5; touch {marker}) & echo started-sk-ant-x; sleep 60",
@@ -197,7 +206,9 @@ def test_a_hanging_check_is_killed_at_its_timeout_and_recorded_failed(tmp_path: 
         Check("passes", run="python -c 'import sys; print(sys.executable)'"),
     ]  # fmt: skip
     started = time.monotonic()
-    results = asyncio.run(run_checks(folder, checks, default_timeout_s=30, secrets=["sk-ant-x"]))
+    masked: list[Path] | None = [] if sandboxed else None
+    run = run_checks(folder, checks, default_timeout_s=30, secrets=["sk-ant-x"], masked=masked)
+    results = asyncio.run(run)
     assert time.monotonic() - started < 10
     hangs, fails, passes = results
     assert (hangs.passed, hangs.timed_out, hangs.exit_code) == (False, True, None)
@@ -335,3 +346,36 @@ def test_a_resumed_run_refuses_task_folders_that_changed_since_the_plan(
     changed.write_bytes(original)  # the same files again: the resume goes ahead
     resumed = cli.ok("run", str(spec), "--json", "--quiet", "--resume", "1", "--max-cost", "100")
     assert json.loads(resumed.stdout)["status"] == "completed"
+
+
+def test_ensure_bubblewrap_as_non_root_says_what_to_install(tmp_path: Path) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "id").write_text("#!/bin/sh\necho 1000\n")  # not root; no bwrap, no socat
+    (tools / "id").chmod(0o755)
+    script = REPO / "scripts" / "ensure-bubblewrap.sh"
+    done = subprocess.run(
+        ["/bin/bash", str(script)], env={"PATH": str(tools)}, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and done.stderr.strip() == (
+        "ensure-bubblewrap: install bubblewrap and socat (sudo apt-get install bubblewrap socat)"
+    )
+
+
+def test_protected_names_the_suite_and_the_users_files_never_the_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.sessions.sandbox import deny_rules, protected
+
+    suite, trial = tmp_path / "suite", tmp_path / "trials" / "t1"
+    folders = [suite / "workspaces/a", suite / "hidden/a"]
+    for folder in (*folders, trial, tmp_path / "repo/.git"):
+        folder.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "repo")
+    found = protected(folders, trial)
+    assert {suite, *folders, tmp_path / "repo", Path.home().resolve()} <= set(found)
+    assert not any(trial.is_relative_to(p) for p in found) and Path("/") not in found
+    monkeypatch.chdir(trial)  # run from inside the trial's folder: the trial stays readable
+    assert not any(trial.is_relative_to(p) for p in protected(folders, trial))
+    assert deny_rules([suite]) == [f"Read(/{suite}/**)", f"Edit(/{suite}/**)"]
+    assert deny_rules([suite])[0].startswith("Read(//")

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -345,15 +346,26 @@ def _bash(command: str) -> Any:
 
 
 def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
-    sqlite_cli: Cli, tmp_path: Path, fake_api: Any
+    sqlite_cli: Cli, tmp_path: Path, fake_api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqlite_cli.ok("publish", str(SEED))
     hidden = tmp_path / "hidden/add-function/tests_hidden/check_calc.py"  # the suite's hidden test
+    # A wheel's shipped suite: inside this interpreter's installation, which Bash may read.
+    shipped = Path(tempfile.mkdtemp(prefix="registry-test-data-", dir=sys.prefix)) / "agentic"
+    (shipped / "hidden").mkdir(parents=True)
+    (shipped / "hidden" / "test_secret.py").write_text("def test_shipped(): pass\n")
+    monkeypatch.setattr("experiments.sessions.sandbox.data_path", lambda name: shipped)
+    private = Path("/etc/ssl/private")
+    made = not private.exists()
+    private.mkdir(parents=True, exist_ok=True)
+    secret = private / f"registry-test-{os.getpid()}.key"
+    secret.write_text("PRIVATE KEY\n")
     outside = Path(tempfile.gettempdir()) / f"registry-outside-{os.getpid()}.txt"
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     connect = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)"
     fetch = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)"
+    conftest = f"import pathlib\npathlib.Path({str(outside)!r}).write_text('from-check')\n"
     session = ScriptedSession([
         tool("Read", {"file_path": str(hidden)}),
         tool("Write", {"file_path": str(outside), "content": "escaped\n"}),
@@ -361,56 +373,74 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
                                 "old_string": "raise NotImplementedError",
                                 "new_string": "return a + b"}),
         _bash(f"cat {hidden}"),
-        _bash(f"ls {Path.home()} /home; cat {Path(__file__).resolve()}"),
+        _bash(f"ls {shipped}/hidden; cat {shipped}/hidden/test_secret.py"),
+        _bash("ln -s loop loop; ln -s %s secret; ls -l" % (shipped / "hidden/test_secret.py")),
+        lambda w: tool("Read", {"file_path": str(w / "loop")}),
+        lambda w: tool("Read", {"file_path": str(w / "secret")}),
+        _bash(f"ls {Path.home()} /home; cat {Path(__file__).resolve()} {secret}"),
         _bash(f"echo escaped > {outside}"),
         _bash(f"python3 -c '{connect}' 127.0.0.1 {port} && echo REACHED"),
         _bash(f"python3 -c '{connect}' 1.1.1.1 80 && echo REACHED"),
         lambda w: _bash(f"python3 -c '{fetch}' {os.environ['ANTHROPIC_BASE_URL']} && echo REACHED"),
         lambda w: _bash(f"python3 -c 'import calc; print(calc.add(2, 3))'; ls {w.parent}"),
+        # Loaded by the checks' pytest: the checks run sandboxed too.
+        lambda w: tool("Write", {"file_path": str(w / "conftest.py"), "content": conftest}),
         Text(FINAL, input_tokens=2_000, output_tokens=20),
     ])  # fmt: skip
     fake = fake_api(session)
     started = time.monotonic()
     try:
-        sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, max_turns=20)), "--quiet")
+        sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, max_turns=25)), "--quiet")
         listener.settimeout(0.01)
         with pytest.raises(TimeoutError):
             listener.accept()
     finally:
         listener.close()
+        shutil.rmtree(shipped.parent)
+        secret.unlink()
+        if made:
+            private.rmdir()
     seconds = time.monotonic() - started
     trials = _trials(sqlite_cli)
     assert len(trials) == 2 and not outside.exists()
     results = max((_tool_results(r.body) for r in fake.requests if r.body.get("tools")), key=len)
-    assert len(results) == 10
-    read, write, edit, cat, ls, _echo, loopback, external, api, own = results
+    assert len(results) == 15
+    read, write, edit, cat, wheel, _links, loop, link, ls, _echo, loopback, external, api, own = (
+        results[:-1]
+    )
     # The file tools: denied outside the workspace, with a word to the model; allowed inside.
-    assert "Read denied" in read and "outside this task's workspace" in read
+    # The suite's folder is refused by Claude Code itself (permissions.deny), the rest by us.
+    assert "denied by your permission settings" in read
     assert "Write denied" in write
     assert "def test_add" not in read and "updated" in edit.lower()
     # Bash: none of the suite, the user's files or home; no write outside; no network at all.
     assert "No such file" in cat and "def test_add" not in cat
+    # Nor the shipped suite inside the interpreter's installation, nor through a link.
+    assert "def test_shipped" not in wheel + loop + link and "cannot access" in wheel
+    assert "Read denied" in loop and "Read denied" in link and "outside this task's" in link
     home = {name for name in os.listdir(Path.home()) if not name.startswith(".")}
     assert not home & set(ls.splitlines()) and "No such file" in ls
+    assert "PRIVATE KEY" not in ls and f"{secret}: No such file" in ls  # /etc's secrets
     assert "REACHED" not in loopback + external + api and "Error" in loopback
     assert own.startswith("5")  # the workspace's own code still runs
     for trial in trials:
         details = trial["details"]
         assert details["sandbox"] is True and details["ended"] == "finished"
-        assert details["denied"] == {"Read": 1, "Write": 1}
+        assert details["denied"] == {"Read": 2, "Write": 1}
         assert "+    return a + b" in details["diff"] and "escaped" not in details["diff"]
-        # The checks are ours: they ran outside the sandbox and read the hidden tests.
+        # The checks ran the agent's conftest.py in their own sandbox (nothing written outside)
+        # and read the hidden tests, laid into the workspace by us.
         assert {c["name"]: c["passed"] for c in details["checks"]} == {
             "hidden-tests": True, "adds": True
         }  # fmt: skip
     # The report counts the denials per variant, like tool calls.
     report = json.loads(sqlite_cli.ok("report", "agentic-cc", "--json").stdout)
     assert {v["label"]: v["agentic"]["denied"] for v in report["variants"]} == {
-        "a": {"Read": 1.0, "Write": 1.0}, "b": {"Read": 1.0, "Write": 1.0}
+        "a": {"Read": 2.0, "Write": 1.0}, "b": {"Read": 2.0, "Write": 1.0}
     }  # fmt: skip
     for flags in ((), ("--markdown",)):
         text = sqlite_cli.ok("report", "agentic-cc", *flags).stdout
-        assert "denied" in text and "Read 1.0, Write 1.0" in text
+        assert "denied" in text and "Read 2.0, Write 1.0" in text
     print(f"\ntwo sandboxed trials: {seconds:.1f} s registry run, "
           f"{[t['details']['wall_s'] for t in trials]} s sessions")  # fmt: skip
 
@@ -430,8 +460,15 @@ def test_without_a_working_sandbox_the_run_is_refused_before_anything_is_spent(
     assert "bubblewrap and socat" in line and "apt-get install bubblewrap socat" in line
     assert "sandbox: false" in line and fake.message_calls == 0
     monkeypatch.setenv("PATH", path)
-    # The opt-out: warned, and Bash then runs unsandboxed (the file tools stay confined).
-    unsandboxed = sqlite_cli.ok("run", str(_spec(tmp_path, epochs=1, sandbox=False)), "--quiet")
+    # The opt-out: refused unless acknowledged on the command line.
+    unsandboxed_spec = str(_spec(tmp_path, epochs=1, sandbox=False))
+    refused = sqlite_cli("run", unsandboxed_spec, "--quiet")
+    line = refused.stderr.strip().splitlines()[-1]
+    assert refused.exit_code == 1 and "pass --unsandboxed" in line and fake.message_calls == 0
+    assert "can read your API key and reach the network" in refused.stderr
+    assert not _trials(sqlite_cli)
+    # Acknowledged: warned, and Bash then runs unsandboxed (the file tools stay confined).
+    unsandboxed = sqlite_cli.ok("run", unsandboxed_spec, "--unsandboxed", "--quiet")
     assert "warning: sandbox: false: the agent's Bash commands can read" in unsandboxed.stderr
     assert {t["details"]["sandbox"] for t in _trials(sqlite_cli)} == {False}
 
@@ -463,3 +500,23 @@ def test_the_clis_own_refusal_to_start_unsandboxed_stops_the_run(
     assert message.startswith("claude-code: Sandbox required but unavailable")
     assert "socat" in message and "sandbox: false" in message and "\n" not in message
     assert fake.message_calls == 0 and not _leftovers()
+
+
+def test_the_launcher_runs_from_an_interpreter_path_with_a_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher starts whatever the interpreter's path: a space, or over a shebang's 127
+    bytes; the CLI gets the allowed variables and the key on a pipe only."""
+    from experiments.claude_code_runtime import KEY_FD_ENV, launcher
+
+    spaced = tmp_path / ("with space " + "x" * 120) / "python"
+    spaced.parent.mkdir()
+    spaced.symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(spaced))
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    script = launcher(folder, "/usr/bin/env", {"PATH": os.environ["PATH"]})
+    env = {"PATH": os.environ["PATH"], "ANTHROPIC_API_KEY": "sk-test", "OTHER": "x"}
+    done = subprocess.run([script], env=env, capture_output=True, text=True, check=True)
+    names = {line.split("=", 1)[0] for line in done.stdout.splitlines()}
+    assert names - {"PWD"} == {"PATH", KEY_FD_ENV} and "sk-test" not in done.stdout

@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +245,90 @@ def test_an_agentic_run_with_batch_is_refused_in_one_line(cli: Cli, tmp_path: Pa
     _publish_pair(cli, tmp_path)
     line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch")
     assert "--batch: a trial of kind agentic is not one request" in line
+
+
+def test_a_key_across_the_cut_of_the_diff_or_a_check_tail_is_scrubbed(tmp_path: Path) -> None:
+    from experiments.workspace import MAX_DIFF_CHARS, TAIL_CHARS
+
+    key = "sk-ant-straddling-0123456789abcdef"
+    folder = _prepare(tmp_path)
+    header = diff(folder)[0]  # nothing changed yet: empty
+    assert header == ""
+    # The key ends just past MAX_DIFF_CHARS, whatever the diff's header: find where it lands.
+    (folder.work / "big.txt").write_text("x" * MAX_DIFF_CHARS + "\n")
+    prefix = diff(folder)[0].index("x" * 100)
+    (folder.work / "big.txt").write_text("x" * (MAX_DIFF_CHARS - prefix - 10) + key + "\n")
+    changes, cut = diff(folder, [key])
+    assert cut and key[:10] not in changes
+    # A check's output: the key's first characters before the tail's cut.
+    command = f"printf '{key}'; printf 'y%.0s' $(seq 1 {TAIL_CHARS - 10})"
+    result = asyncio.run(
+        run_checks(folder, [Check("leaks", run=command)], default_timeout_s=30, secrets=[key])
+    )[0]
+    assert len(result.output_tail) == TAIL_CHARS and key[-10:] not in result.output_tail
+
+
+AGENT_CONFTEST = """
+import json, os, pathlib
+seen = {name: os.environ.get(name) for name in ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY")}
+seen["home"] = os.environ["HOME"]
+for name, path in (("shipped", SHIPPED), ("outside", OUTSIDE)):
+    try:
+        if name == "shipped":
+            seen[name] = pathlib.Path(path).read_text()
+        else:
+            pathlib.Path(path).write_text("escaped")
+            seen[name] = "written"
+    except OSError as err:
+        seen[name] = type(err).__name__
+pathlib.Path("seen.txt").write_text(json.dumps(seen))
+import pytest
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+
+
+@pytest.mark.parametrize("sandboxed", [False, True])
+def test_the_agents_conftest_at_check_time_gets_no_secret_and_forces_no_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandboxed: bool
+) -> None:
+    """The checks run the agent's code: with the session's allow-listed environment (no secret
+    of ours), its pytest configuration kept out of the hidden tests, and (sandboxed) under
+    bubblewrap: nothing written outside the trial, the shipped suite hidden."""
+    if sandboxed and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-of-the-user")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-of-the-user")
+    shipped = Path(tempfile.mkdtemp(prefix="registry-test-data-", dir=sys.prefix))
+    (shipped / "test_secret.py").write_text("hidden test\n")
+    outside = tmp_path / "outside.txt"
+    folder = _prepare(tmp_path)
+    conftest = AGENT_CONFTEST.replace("SHIPPED", repr(str(shipped / "test_secret.py")))
+    conftest = conftest.replace("OUTSIDE", repr(str(outside)))
+    (folder.work / "conftest.py").write_text(conftest)
+    (folder.work / "test_own.py").write_text("def test_own():\n    assert False\n")
+    hidden = tmp_path / "hidden"
+    shutil.copytree(HIDDEN, hidden)
+    (hidden / "tests_hidden" / "pytest.ini").write_text("[pytest]\npythonpath = ..\n")
+    options = "--noconftest -c tests_hidden/pytest.ini"  # as the shipped suite runs them
+    checks = (
+        Check("hidden-tests", run=RUN_HIDDEN.replace("-m", "-P -m", 1) + f" {options}",
+              hidden=hidden),
+        Check("agents-own", run="python -m pytest -q -p no:cacheprovider test_own.py"),
+    )  # fmt: skip
+    try:
+        masked = [shipped] if sandboxed else None
+        run = run_checks(folder, checks, default_timeout_s=60, secrets=[], masked=masked)
+        hidden_tests, own = asyncio.run(run)
+    finally:
+        shutil.rmtree(shipped)
+    seen = json.loads((folder.work / "seen.txt").read_text())
+    assert seen["AWS_SECRET_ACCESS_KEY"] is None and seen["ANTHROPIC_API_KEY"] is None
+    assert seen["home"] == str(folder.home)
+    assert not hidden_tests.passed and "failed" in hidden_tests.output_tail  # not forced
+    assert own.passed  # the agent's own configuration rules its own test run
+    if sandboxed:
+        assert not outside.exists()  # written, if at all, in the sandbox's own /tmp
+        assert seen["shipped"] != "hidden test\n"
