@@ -155,7 +155,9 @@ def check_sandbox(trial_root: Path, workspace: Path, masked: Sequence[Path]) -> 
     and this interpreter read-only, but ``masked`` (``protected``) hidden under an empty
     folder; the trial's folder read-write; its own ``/tmp``, ``/proc`` and ``/dev``; nothing of
     the user's repository or ``HOME``."""
-    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    # The empty /tmp first: bwrap mounts in order, and the interpreter or the trial folder may
+    # themselves live under /tmp (a checkout or a virtualenv there), so they are bound on top.
+    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--tmpfs", "/tmp"]
     for path in _existing(SYSTEM_READ[:-1]):  # /etc: only CHECK_ETC
         if os.path.islink(path):
             command += ["--symlink", os.readlink(path), path]
@@ -170,7 +172,7 @@ def check_sandbox(trial_root: Path, workspace: Path, masked: Sequence[Path]) -> 
             r.is_relative_to(mask) for r in roots
         ):
             command += ["--tmpfs", str(mask)]
-    command += ["--tmpfs", "/tmp", "--bind", str(trial_root), str(trial_root)]
+    command += ["--bind", str(trial_root), str(trial_root)]
     command += ["--proc", "/proc", "--dev", "/dev", "--chdir", str(workspace), "--"]
     return command
 

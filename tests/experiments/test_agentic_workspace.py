@@ -332,3 +332,27 @@ def test_the_agents_conftest_at_check_time_gets_no_secret_and_forces_no_pass(
     if sandboxed:
         assert not outside.exists()  # written, if at all, in the sandbox's own /tmp
         assert seen["shipped"] != "hidden test\n"
+
+
+def test_a_check_sandbox_shows_an_interpreter_that_lives_under_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout or virtualenv under /tmp (CI clones there): the check's own empty /tmp must
+    # not hide it, nor the trial folder.
+    from experiments.sessions import sandbox
+
+    install = tmp_path / "install"
+    (install / "bin").mkdir(parents=True)
+    tool = install / "bin" / "hello"
+    tool.write_text("#!/bin/sh\necho hello from $0\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(sandbox, "interpreter_paths", lambda: [str(install)])
+    work = tmp_path / "trial" / "work"
+    work.mkdir(parents=True)
+    command = sandbox.check_sandbox(tmp_path / "trial", work, masked=[])
+    shell = f"{tool} > made.txt && ls /tmp | wc -l"
+    done = subprocess.run([*command, "/bin/sh", "-c", shell], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (work / "made.txt").read_text() == f"hello from {tool}\n"
+    assert done.stdout.strip() == "1"  # the check's /tmp shows only the path down to the trial
