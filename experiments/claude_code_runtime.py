@@ -15,7 +15,9 @@ running in a trial's folder afterwards is ended too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
 import importlib.util
 import os
 import re
@@ -36,6 +38,7 @@ from experiments.roster import RosterAgent
 
 CLI_ENV = "REGISTRY_CLAUDE_CLI"
 VERSION_TIMEOUT_S = 30.0
+START_ATTEMPTS = 5  # starting the CLI while its launcher is busy (see connect)
 KILL_WAIT_S = 2.0  # for killed processes to be gone before their folder is removed
 # The environment every Claude Code run of this project gets, whatever else it inherits.
 QUIET_ENV = {
@@ -181,6 +184,21 @@ def launcher(folder: Path, cli: str, env: Mapping[str, str]) -> str:
     script.write_text(f'#!/bin/sh\nexec {python} -IS {path} "$@"\n')
     script.chmod(0o700)
     return str(script)
+
+
+async def connect(client: Any) -> None:
+    """``client.connect()``, tried again while the CLI cannot be started because the launcher
+    just written is "busy" (ETXTBSY): a process forked elsewhere in this program at that moment
+    holds the file open until it execs, which takes a few milliseconds."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            await client.connect()
+            return
+        except Exception as err:
+            busy = isinstance(err.__cause__, OSError) and err.__cause__.errno == errno.ETXTBSY
+            if not busy or attempt == START_ATTEMPTS:
+                raise
+        await asyncio.sleep(0.05 * attempt)
 
 
 def first_line(text: str | None) -> str:

@@ -47,6 +47,7 @@ from experiments.claude_code_runtime import (
     VERSION_TIMEOUT_S,
     SessionLog,
     cli_version,
+    connect,
     find_cli,
     kill_client,
     launcher,
@@ -192,7 +193,7 @@ class ClaudeCodeRouter:
         )
         client = ClaudeSDKClient(options)
         try:
-            await client.connect()
+            await connect(client)
             await client.query(question.prompt)
             async for message in client.receive_messages():
                 if session.note(message):

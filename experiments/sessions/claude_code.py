@@ -43,6 +43,7 @@ from experiments.claude_code_runtime import (
     SessionLog,
     cli_pid,
     cli_version,
+    connect,
     descendants,
     find_cli,
     kill_all,
@@ -245,7 +246,7 @@ class ClaudeCodeRuntime:
         )
         client = ClaudeSDKClient(options)
         try:
-            await client.connect()
+            await connect(client)
             await client.query(setup.prompt)
             async for message in client.receive_messages():
                 if session.note(message):
