@@ -107,12 +107,27 @@ class AgenticTask:
         )
 
 
+# Python's bytecode caches are not part of a task: pip compiles every .py file it installs,
+# the shipped suite's included, and a stale cache must never be copied into a trial.
+BYTECODE_CACHE = "__pycache__"
+
+
+def task_files(folder: Path) -> list[Path]:
+    """The regular files under ``folder`` that make up a task's folder, relative and sorted."""
+    return sorted(
+        p.relative_to(folder)
+        for p in folder.rglob("*")
+        if p.is_file() and BYTECODE_CACHE not in p.relative_to(folder).parts
+    )
+
+
 def fingerprint(folders: tuple[Path, ...]) -> str:
     """sha256 over each folder's files: their paths inside it and their bytes."""
     digest = hashlib.sha256()
     for index, folder in enumerate(folders):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = path.relative_to(folder).as_posix().encode()
+        for relative in task_files(folder):
+            path = folder / relative
+            name = relative.as_posix().encode()
             digest.update(b"%d\0%s\0%d\0" % (index, name, path.stat().st_size))
             digest.update(path.read_bytes())
     return digest.hexdigest()

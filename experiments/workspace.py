@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import SpecError
-from experiments.agentic_tasks import Check
+from experiments.agentic_tasks import BYTECODE_CACHE, Check, task_files
 from experiments.claude_code_runtime import PASSED_THROUGH, session_env, write_agents
 from experiments.providers.base import scrub
 from experiments.roster import RosterAgent
@@ -163,7 +163,8 @@ def _git(folder: TrialFolder, git_dir: Path, *args: str) -> str:
 def prepare(root: Path, workspace: Path, agent: RosterAgent) -> TrialFolder:
     """Copy ``workspace`` into ``root/work``, write the agent's file and commit the baseline."""
     folder = TrialFolder(root)
-    shutil.copytree(workspace, folder.work, symlinks=True)
+    shutil.copytree(workspace, folder.work, symlinks=True,
+                    ignore=shutil.ignore_patterns(BYTECODE_CACHE))  # fmt: skip
     folder.home.mkdir()
     folder.logs.mkdir()
     folder.bin.mkdir()
@@ -198,8 +199,8 @@ def lay_over(source: Path, target: Path, files: Sequence[Path] | None = None) ->
 
 
 def solution_files(source: Path) -> list[Path]:
-    """The regular files under ``source``, relative and sorted."""
-    return sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
+    """The regular files under ``source``, relative and sorted (no bytecode caches)."""
+    return task_files(source)
 
 
 def diff(folder: TrialFolder, secrets: Sequence[str] = ()) -> tuple[str, bool]:
@@ -255,6 +256,8 @@ def _lay_hidden(source: Path, work: Path) -> None:
 
 def _lay_into(source: Path, into: int) -> None:
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        if entry.name == BYTECODE_CACHE:
+            continue
         folder = entry.is_dir(follow_symlinks=False)
         with contextlib.suppress(FileNotFoundError):
             mode = os.stat(entry.name, dir_fd=into, follow_symlinks=False).st_mode

@@ -356,3 +356,26 @@ def test_a_check_sandbox_shows_an_interpreter_that_lives_under_tmp(
     assert done.returncode == 0, done.stderr
     assert (work / "made.txt").read_text() == f"hello from {tool}\n"
     assert done.stdout.strip() == "1"  # the check's /tmp shows only the path down to the trial
+
+
+def test_bytecode_caches_in_a_suite_change_nothing_a_trial_sees(cli: Cli, tmp_path: Path) -> None:
+    # pip byte-compiles every .py file it installs, the shipped suite's too: the caches it leaves
+    # beside a workspace, a solution or hidden tests must not reach a trial or its figures.
+    _publish_pair(cli, tmp_path)
+    suite = _suite_copy(tmp_path)
+    spec = _spec(tmp_path, tasks=str(suite))
+    clean = json.loads(cli.ok("run", str(spec), "--json", "--quiet").stdout)
+    before = load_suite(suite).tasks[0].agentic
+    assert before is not None
+    for folder in before.folders():
+        cache = folder / "__pycache__"
+        cache.mkdir(exist_ok=True)
+        (cache / "stale.cpython-311.pyc").write_bytes(b"\x00stale bytecode")
+    after = load_suite(suite).tasks[0].agentic
+    assert after is not None and after.fingerprint == before.fingerprint
+    cached = json.loads(cli.ok("run", str(spec), "--json", "--quiet").stdout)
+    assert clean["status"] == cached["status"] == "completed"
+    reports = [json.loads(cli.ok("report", str(r["experiment"]), "--json").stdout)
+               for r in (clean, cached)]  # fmt: skip
+    figures = [[(v["quality"]["mean"], v["agentic"]) for v in r["variants"]] for r in reports]
+    assert figures[0] == figures[1]
