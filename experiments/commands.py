@@ -20,7 +20,9 @@ from registry.database import database_exists
 
 if TYPE_CHECKING:
     from experiments.graders.base import GraderConfig
+    from experiments.kinds.agentic import AgenticTrial
     from experiments.kinds.base import TrialKind
+    from experiments.kinds.delegation import DelegationTrial
     from experiments.plan import Plan
     from experiments.providers.base import Provider
     from experiments.run_state import RunState, RunSummary
@@ -183,9 +185,7 @@ def run(
 ) -> None:
     """Run an experiment: the same tasks, with epochs, against every variant."""
     from experiments.kinds import trial_kind
-    from experiments.kinds.agentic import AgenticTrial
     from experiments.kinds.base import estimate_arms
-    from experiments.kinds.delegation import DelegationTrial
     from experiments.plan import build_plan
     from experiments.pricing import load_price_table
     from experiments.spec import is_budget, load_experiment_spec
@@ -239,18 +239,19 @@ def run(
     _check_grading(plan, spec_path, refuse=not dry_run and not ungraded)
     # Made before anything is stored or spent: a router that cannot run here says so now.
     kind = trial_kind(plan, load_price_table())
-    if isinstance(kind, DelegationTrial | AgenticTrial):
-        for warning in kind.warnings():
+    agentic_trial, delegation_trial = _agentic(kind), _delegation(kind)
+    for trial in (agentic_trial, delegation_trial):
+        for warning in trial.warnings() if trial is not None else ():
             echo(f"warning: {warning}", err=True)
-    if isinstance(kind, AgenticTrial) and kind.unsandboxed and not unsandboxed and not dry_run:
+    if agentic_trial is not None and agentic_trial.unsandboxed and not unsandboxed and not dry_run:
         raise AgentRegistryError(
             "sandbox: false lets the agent's Bash read your API key and files and reach the "
             "network: pass --unsandboxed to run it anyway"
         )
     if keep_workspaces:
-        if not isinstance(kind, AgenticTrial):
+        if agentic_trial is None:
             raise click.UsageError("--keep-workspaces is for agentic trials (kind: agentic)")
-        kind.keep_workspaces = True
+        agentic_trial.keep_workspaces = True
     if dry_run:
         _warn_design(plan)
         estimates = estimate_arms(plan, kind, batch=batch)
@@ -325,9 +326,9 @@ def run(
         )
         sys.exit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED)
     finally:
-        if isinstance(kind, AgenticTrial) and kind.kept:
-            echo(f"workspaces kept ({len(kind.kept)}):", err=True)
-            for folder in kind.kept:
+        if agentic_trial is not None and agentic_trial.kept:
+            echo(f"workspaces kept ({len(agentic_trial.kept)}):", err=True)
+            for folder in agentic_trial.kept:
                 echo(f"  {folder}", err=True)
     if as_json:
         emit_json(
@@ -444,28 +445,35 @@ def _terminated_like_ctrl_c() -> Iterator[None]:
 
 
 async def _closing(coro: Awaitable[RunSummary], provider: Provider, kind: TrialKind) -> RunSummary:
-    from experiments.kinds.delegation import DelegationTrial
-
     try:
         return await coro
     finally:
         await provider.aclose()
-        if isinstance(kind, DelegationTrial):
-            await kind.router.aclose()
+        if (delegation := _delegation(kind)) is not None:
+            await delegation.router.aclose()
+
+
+def _agentic(kind: TrialKind) -> AgenticTrial | None:
+    """The kind as an agentic trial, else None. A kind can only be one if its module is loaded
+    (``trial_kind`` loads each built-in kind on demand), so this never imports it."""
+    module = sys.modules.get("experiments.kinds.agentic")
+    return kind if module is not None and isinstance(kind, module.AgenticTrial) else None
+
+
+def _delegation(kind: TrialKind) -> DelegationTrial | None:
+    """The kind as a delegation trial, else None; like ``_agentic``, never imports it."""
+    module = sys.modules.get("experiments.kinds.delegation")
+    return kind if module is not None and isinstance(kind, module.DelegationTrial) else None
 
 
 def _simulated(kind: TrialKind, provider: Provider) -> bool:
-    from experiments.kinds.delegation import DelegationTrial
-
     """Whether the trials' outcomes are drawn offline: the router's say for a delegation trial
     (the claude-code router runs the real CLI whatever the provider), the runtime's for an
     agentic one, else the provider's."""
-    from experiments.kinds.agentic import AgenticTrial
-
-    if isinstance(kind, DelegationTrial):
-        return kind.router.simulated
-    if isinstance(kind, AgenticTrial):
-        return kind.runtime.simulated
+    if (delegation := _delegation(kind)) is not None:
+        return delegation.router.simulated
+    if (agentic := _agentic(kind)) is not None:
+        return agentic.runtime.simulated
     return provider.simulated
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from experiments.graders.base import GRADED_TEXTS, GradeResult, grade_all
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, trial_graders
-from experiments.kinds.agentic import check_grades
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
 from experiments.roster import is_correct
@@ -42,7 +41,11 @@ class Scorer:
         if outcome.error is None and outcome.choice is not None and cell.task.expect is not None:
             right = is_correct(outcome.choice, cell.task.expect, cell.arm.agent.name, self.agents)
             return (), float(right)
-        checks = check_grades(outcome) if outcome.error is None else ()
+        checks: tuple[GradeResult, ...] = ()
+        if outcome.error is None and cell.task.agentic is not None:
+            from experiments.kinds.agentic import check_grades  # loaded: the plan is agentic
+
+            checks = check_grades(outcome)
         if outcome.error is not None or (outcome.text is None and not checks):
             return (), None
         texts = {"answer": outcome.text or "", "diff": (outcome.details or {}).get("diff") or ""}

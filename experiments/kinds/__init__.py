@@ -1,9 +1,6 @@
-"""Trial kinds; importing this package registers the built-in ones (``response``,
-``delegation``, ``agentic``)."""
+"""Trial kinds. The built-in ones (``response``, ``delegation``, ``agentic``) are imported when a
+plan first asks for them (``trial_kind``), so each run loads only its own."""
 
-from experiments.kinds import agentic as _agentic  # noqa: F401  (registers the kind)
-from experiments.kinds import delegation as _delegation  # noqa: F401  (registers the kind)
-from experiments.kinds import response as _response  # noqa: F401  (registers the kind)
 from experiments.kinds.base import (
     CellEstimate,
     ModelCalls,

@@ -11,6 +11,7 @@ retries are counted on the trial and a fatal provider error stops the whole run.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -171,6 +172,14 @@ def estimate_arms(plan: Plan, kind: TrialKind, *, batch: bool = False) -> list[A
 
 TrialKindFactory = Callable[["Plan", "PriceTable"], TrialKind]
 _KINDS: dict[str, TrialKindFactory] = {}
+# The built-in kinds, each imported (and so registered) when a plan first asks for it: a response
+# run then never loads the agentic kind's workspace, sandbox and Claude Code code, nor the
+# delegation kind's routers, before its first request.
+BUILTIN_KINDS = {
+    "response": "experiments.kinds.response",
+    "delegation": "experiments.kinds.delegation",
+    "agentic": "experiments.kinds.agentic",
+}
 
 
 def register_trial_kind(name: str, factory: TrialKindFactory, *, replace: bool = False) -> None:
@@ -182,7 +191,10 @@ def register_trial_kind(name: str, factory: TrialKindFactory, *, replace: bool =
 
 def trial_kind(plan: Plan, prices: PriceTable) -> TrialKind:
     """The trial kind the plan asks for, made for this plan."""
+    if plan.kind not in _KINDS and plan.kind in BUILTIN_KINDS:
+        importlib.import_module(BUILTIN_KINDS[plan.kind])
     factory = _KINDS.get(plan.kind)
     if factory is None:
-        raise SpecError(f"unknown trial kind {plan.kind!r}; one of {', '.join(sorted(_KINDS))}")
+        known = ", ".join(sorted({*_KINDS, *BUILTIN_KINDS}))
+        raise SpecError(f"unknown trial kind {plan.kind!r}; one of {known}")
     return factory(plan, prices)
