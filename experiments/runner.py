@@ -20,6 +20,7 @@ The runner schedules; a trial kind (``experiments.kinds``) executes one cell. In
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -173,37 +174,23 @@ class Runner:
         queue: asyncio.Queue[TrialResult | None],
         fatal: list[BaseException],
     ) -> None:
+        """Run ``rows`` on ``concurrency`` workers. A worker that finishes a cell takes the next one
+        at once, in the same step of the event loop: when many answers land together (they do,
+        at a fixed latency), each next request goes out right behind its answer instead of after
+        all of them have been handled, which keeps more calls in flight."""
         cache = self._load_cache(rows) if self.plan.settings.cache else {}
-        limit = asyncio.Semaphore(self.plan.settings.concurrency)
-        running: set[asyncio.Task[None]] = set()
+        remaining = iter(rows)
+        admitted: collections.deque[tuple[Cell, float]] = collections.deque()
 
-        async def one(cell: Cell, estimate: float) -> None:
-            try:
-                result = await self._run_cell(cell, cache)
-            except Exception as err:  # fatal provider error, or a bug in a kind or a grader
-                fatal.append(err)  # no more cells start; the run ends failed and says why
-                return
-            finally:
-                limit.release()
-                state.reserved_usd -= estimate
-            outcome = result.outcome
-            state.done += 1
-            state.cost_usd += 0.0 if outcome.cached else outcome.cost_usd
-            state.failed += outcome.error is not None
-            state.cached += outcome.cached
-            if outcome.error is None and not outcome.cached:
-                self._arm_costs[cell.arm.label].append(outcome.cost_usd)
-            if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
-                state.stopped = unreachable_note(
-                    f"{self._unreachable_cells} trials in a row", outcome.error
-                )
-            await queue.put(result)
-            self.on_progress(state)
-
-        try:
-            for row in rows:
-                if fatal or state.stopped:
-                    break
+        def next_cell() -> tuple[Cell, float] | None:
+            """The next cell to run and its reserved estimate; None once the run must stop or
+            nothing is left. A task row is admitted whole, when its first cell is due."""
+            if fatal or state.stopped:
+                return None
+            if not admitted:
+                row = next(remaining, None)
+                if row is None:
+                    return None
                 estimates = [self._estimate(cell) for cell in row]
                 budget = self.plan.max_cost_usd
                 if budget is not None and (
@@ -214,24 +201,52 @@ class Runner:
                         f"flight; the next task row (~${sum(estimates):.4f}) would pass "
                         f"max_cost_usd ${budget:.2f}"
                     )
-                    break
+                    return None
                 state.reserved_usd += sum(estimates)
-                for cell, estimate in zip(row, estimates, strict=True):
-                    await limit.acquire()
-                    if fatal or state.stopped:
-                        limit.release()
-                        state.reserved_usd -= estimate
-                        continue
-                    task = asyncio.create_task(one(cell, estimate))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-            if running:
-                await asyncio.gather(*running)
+                admitted.extend(zip(row, estimates, strict=True))
+            return admitted.popleft()
+
+        async def worker() -> None:
+            while (item := next_cell()) is not None:
+                cell, estimate = item
+                try:
+                    result = await self._run_cell(cell, cache)
+                except Exception as err:  # fatal provider error, or a bug in a kind or a grader
+                    fatal.append(err)  # no more cells start; the run ends failed and says why
+                    return
+                finally:
+                    state.reserved_usd -= estimate
+                self._count(cell, result, state)
+                queue.put_nowait(result)  # unbounded: never waits
+                self.on_progress(state)
+            # Cells admitted but never started (a stop) hold no reservation any more.
+            while admitted and (fatal or state.stopped):
+                state.reserved_usd -= admitted.popleft()[1]
+
+        cells = sum(len(row) for row in rows)
+        workers = [
+            asyncio.create_task(worker()) for _ in range(min(self.plan.settings.concurrency, cells))
+        ]
+        try:
+            await asyncio.gather(*workers)
         except BaseException:
-            for task in running:
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             raise
+
+    def _count(self, cell: Cell, result: TrialResult, state: RunState) -> None:
+        outcome = result.outcome
+        state.done += 1
+        state.cost_usd += 0.0 if outcome.cached else outcome.cost_usd
+        state.failed += outcome.error is not None
+        state.cached += outcome.cached
+        if outcome.error is None and not outcome.cached:
+            self._arm_costs[cell.arm.label].append(outcome.cost_usd)
+        if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
+            state.stopped = unreachable_note(
+                f"{self._unreachable_cells} trials in a row", outcome.error
+            )
 
     def _estimate(self, cell: Cell) -> float:
         seen = self._arm_costs[cell.arm.label]
