@@ -1,9 +1,8 @@
 """Graders score a response to a task, comparators a pair of responses; importing this package
-registers the built-in types: the checks, the rubric judge and the pairwise judge."""
+registers the checks. The rubric judge and the pairwise judge register when a configuration
+first names them (``experiments.graders.base``)."""
 
 from experiments.graders import checks as _checks  # noqa: F401  (registers the built-in types)
-from experiments.graders import judge as _judge  # noqa: F401
-from experiments.graders import pairwise as _pairwise  # noqa: F401
 from experiments.graders.base import (
     Comparator,
     Grader,

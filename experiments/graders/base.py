@@ -17,6 +17,7 @@ A grader that cannot grade returns ``score=None`` with ``error`` set: a failure 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -102,6 +103,21 @@ ComparatorFactory = Callable[[GraderConfig], Comparator]
 # One namespace of type names over both: a configuration's `type` says which it is.
 _FACTORIES: dict[str, GraderFactory] = {}
 _COMPARATOR_FACTORIES: dict[str, ComparatorFactory] = {}
+# Built-in types whose modules load only when a configuration names them: a run without judges
+# never imports the judges' code.
+_LAZY_TYPES = {
+    "rubric_judge": "experiments.graders.judge",
+    "pairwise": "experiments.graders.pairwise",
+}
+
+
+def _loaded(type_name: str) -> str:
+    """``type_name``, its module imported (and so its type registered) if it is a lazy one."""
+    if type_name not in _FACTORIES and type_name not in _COMPARATOR_FACTORIES:
+        module = _LAZY_TYPES.get(type_name)
+        if module is not None:
+            importlib.import_module(module)
+    return type_name
 
 
 def register_grader_type(type_name: str, factory: GraderFactory, *, replace: bool = False) -> None:
@@ -120,7 +136,7 @@ def register_comparator_type(
 
 def _make_room(type_name: str, replace: bool) -> None:
     """Free ``type_name`` for a new factory of either kind; taken and not ``replace``: error."""
-    if type_name in grader_types():
+    if type_name in _FACTORIES or type_name in _COMPARATOR_FACTORIES:
         if not replace:
             raise ValueError(f"grader type {type_name!r} is already registered")
         _FACTORIES.pop(type_name, None)
@@ -129,11 +145,11 @@ def _make_room(type_name: str, replace: bool) -> None:
 
 def is_comparator(config: GraderConfig) -> bool:
     """Whether the configuration is a comparator (never part of quality) rather than a grader."""
-    return config.type in _COMPARATOR_FACTORIES
+    return _loaded(config.type) in _COMPARATOR_FACTORIES
 
 
 def grader_types() -> tuple[str, ...]:
-    return tuple(sorted({*_FACTORIES, *_COMPARATOR_FACTORIES}))
+    return tuple(sorted({*_FACTORIES, *_COMPARATOR_FACTORIES, *_LAZY_TYPES}))
 
 
 def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderConfig:
@@ -148,7 +164,7 @@ def parse_grader_config(raw: object, *, base_dir: Path | None = None) -> GraderC
     type_name = raw.get("type")
     if not isinstance(type_name, str) or not type_name:
         raise SpecError(f"type: required; one of {', '.join(grader_types())}")
-    if type_name not in grader_types():
+    if _loaded(type_name) not in grader_types():
         raise SpecError(
             f"type: unknown grader type {type_name!r}; one of {', '.join(grader_types())}"
         )
@@ -173,7 +189,7 @@ def build_grader(config: Mapping[str, Any] | GraderConfig) -> Grader | Comparato
     """The grader or comparator of one configuration (building it is how a configuration is
     validated); ``SpecError`` names the grader and the field."""
     parsed = parse_grader_config(config)
-    if parsed.type in _COMPARATOR_FACTORIES:
+    if _loaded(parsed.type) in _COMPARATOR_FACTORIES:
         return _built(parsed, _COMPARATOR_FACTORIES[parsed.type])
     return _built(parsed, _FACTORIES[parsed.type])
 
@@ -190,7 +206,7 @@ def build_graders(configs: Iterable[Mapping[str, Any] | GraderConfig]) -> Grader
     per_trial: list[Grader] = []
     comparators: list[Comparator] = []
     for config in map(parse_grader_config, configs):
-        if config.type in _COMPARATOR_FACTORIES:
+        if _loaded(config.type) in _COMPARATOR_FACTORIES:
             comparators.append(_built(config, _COMPARATOR_FACTORIES[config.type]))
         else:
             per_trial.append(_built(config, _FACTORIES[config.type]))

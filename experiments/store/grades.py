@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments.graders.base import GradeResult
-from experiments.graders.pairwise import TrialAnswer
 from registry.database import Database, utcnow
+
+if TYPE_CHECKING:
+    from experiments.graders.pairwise import TrialAnswer
 
 
 def grade_values(trial_id: int, result: GradeResult, grading_run: int = 1) -> dict[str, Any]:
@@ -35,6 +37,7 @@ def answered_trials(
     from sqlalchemy import select
     from sqlmodel import col
 
+    from experiments.graders.pairwise import TrialAnswer
     from experiments.store.tables import Trial
 
     with db.session() as session:

@@ -217,29 +217,31 @@ def test_real_sdk_path_streams_prices_and_retries(
 
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "scipy", "numpy", "pandas")
-# The other trial kinds' code, which a response run has no use for.
-OTHER_KINDS = (
+# Code a response run without judges has no use for: the other kinds', the judges'.
+UNUSED = (
     "experiments.kinds.agentic",
     "experiments.kinds.delegation",
     "experiments.workspace",
     "experiments.claude_code_runtime",
     "experiments.sessions.sandbox",
     "experiments.routers.registry",
+    "experiments.graders.judge",
+    "experiments.graders.pairwise",
 )
-# `registry run ARGS...`, then the heavy packages and other kinds' modules it loaded, as the last
+# `registry run ARGS...`, then the heavy packages and unused modules it loaded, as the last
 # line of stderr.
 LOADED = (
     "import atexit, sys\n"
-    f"heavy, kinds = {HEAVY!r}, {OTHER_KINDS!r}\n"
+    f"heavy, unused = {HEAVY!r}, {UNUSED!r}\n"
     "atexit.register(lambda: print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))"
-    " + sorted(set(sys.modules) & set(kinds)), file=sys.stderr))\n"
+    " + sorted(set(sys.modules) & set(unused)), file=sys.stderr))\n"
     "from registry.cli import main\n"
     "sys.argv = ['registry', *sys.argv[1:]]\n"
     "main()\n"
 )
 
 
-def test_a_run_on_sqlite_imports_neither_the_orm_nor_the_statistics_nor_other_kinds(
+def test_a_run_on_sqlite_imports_neither_the_orm_nor_the_statistics_nor_unused_code(
     sqlite_cli: Cli, tmp_path: Path
 ) -> None:
     spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1)
