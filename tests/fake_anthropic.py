@@ -16,6 +16,10 @@ function of the request body returning a reply. Replies:
   ``retry-after-ms``); ``http_error(status)`` fills in the type for 400-404, 429, 500, 529.
 - ``StreamError``: a 200 stream that breaks with ``event: error`` (overloaded_error by default).
 - ``Drop``: the connection is closed in the middle of the stream.
+- ``RawStream``: a 200 event stream of exactly the given bytes, each piece written and flushed on
+  its own, a number among them a pause of that many seconds (streamed calls only): what the fake
+  would not send otherwise (``ping``, event types the client does not know, comments, CRLF line
+  ends, thinking). ``sse_frame`` makes one event's bytes.
 
 ``fake.reset``, a predicate of (method, path), resets the connection of every request it holds
 for, before anything is answered: what a client sees when the API is unreachable mid-run.
@@ -113,7 +117,12 @@ class Drop:
     after_chunks: int = 1
 
 
-Reply = Text | ToolCall | HttpError | StreamError | Drop
+@dataclass(frozen=True)
+class RawStream:
+    pieces: Sequence[bytes | float]
+
+
+Reply = Text | ToolCall | HttpError | StreamError | Drop | RawStream
 Script = Sequence[Reply] | Callable[[dict[str, Any]], Reply]
 
 ERROR_TYPES = {
@@ -362,6 +371,8 @@ class FakeAnthropic:
         reply = self._next_reply(body)
         if isinstance(reply, HttpError):
             return await self._send_error(writer, reply)
+        if isinstance(reply, RawStream):
+            return await self._stream_raw(reply, writer)
         if not body.get("stream"):
             return await self._message_json(body, reply, writer)
         if isinstance(reply, ToolCall):
@@ -406,6 +417,21 @@ class FakeAnthropic:
         _chunk(writer, "content_block_stop", {"type": "content_block_stop", "index": 0})
         _chunk(writer, "message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
         _chunk(writer, "message_stop", {"type": "message_stop"})
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _stream_raw(self, reply: RawStream, writer: asyncio.StreamWriter) -> bool:
+        writer.write(
+            self._head(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+            + b"\r\n"
+        )
+        for piece in reply.pieces:
+            if isinstance(piece, float | int):
+                await asyncio.sleep(piece)
+            elif piece:  # an empty chunk would end the body
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                await writer.drain()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
@@ -470,6 +496,8 @@ class FakeAnthropic:
                 result = {"type": "succeeded", "message": _tool_message(item["params"], reply)}
             elif isinstance(reply, Drop):
                 result = {"type": "expired"}
+            elif isinstance(reply, RawStream):
+                raise ValueError("a RawStream answers streamed calls only")
             else:
                 result = {"type": "errored", "error": _error_body(reply.error_type, reply.message)}
             counts[result["type"]] += 1
@@ -651,8 +679,13 @@ def _content_block(
     _chunk(writer, "content_block_stop", {"type": "content_block_stop", "index": index})
 
 
+def sse_frame(event: str, data: Any) -> bytes:
+    """One server-sent event as the API writes it."""
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
 def _chunk(writer: asyncio.StreamWriter, event: str, data: Any) -> None:
-    frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+    frame = sse_frame(event, data)
     writer.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
 
 

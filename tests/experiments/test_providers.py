@@ -1,6 +1,7 @@
 """AnthropicProvider and MessageBatches through the real SDK against the loopback fake."""
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,11 +30,13 @@ from experiments.retry import call_with_retries
 from tests.fake_anthropic import (
     DEFAULT_KEY,
     Drop,
+    RawStream,
     StreamError,
     Text,
     ToolCall,
     fake_anthropic,
     http_error,
+    sse_frame,
 )
 
 T = TypeVar("T")
@@ -513,3 +516,94 @@ def test_a_server_tool_block_in_the_stream_is_not_a_tool_call_of_ours():
     tools.start(1, "record_grade")
     tools.add(1, '{"score": 7}')
     assert [(c.name, c.input) for c in tools.calls()] == [("record_grade", {"score": 7})]
+
+
+# --- the event stream, read raw ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error_type", "kind", "status", "message"),
+    [
+        ("overloaded_error", RetryableProviderError, 529, "Anthropic API 529 overloaded_error: "),
+        ("api_error", RetryableProviderError, 500, "Anthropic API 500 api_error: "),
+        (
+            "invalid_request_error",
+            FatalProviderError,
+            400,
+            "the API rejected the request (400 invalid_request_error): ",
+        ),
+    ],
+)
+def test_an_error_event_after_some_text_is_classified_by_its_type(
+    error_type: str, kind: type[ProviderError], status: int, message: str
+):
+    failure = StreamError(error_type, "it broke", after_chunks=2)
+    with fake_anthropic([failure]) as fake, pytest.raises(ProviderError) as info:
+        call(fake.base_url)
+    assert type(info.value) is kind
+    assert (str(info.value), info.value.status) == (message + "it broke", status)
+    assert getattr(info.value, "retry_after", None) is None
+
+
+def test_key_in_an_error_event_is_scrubbed():
+    secret = "sk-ant-SECRET-0123456789abcdef"
+    with (
+        fake_anthropic([StreamError(message=f"upstream saw {secret}")], api_key=secret) as fake,
+        pytest.raises(RetryableProviderError) as info,
+    ):
+        call(fake.base_url, key=secret)
+    assert str(info.value) == "Anthropic API 529 overloaded_error: upstream saw [redacted]"
+
+
+def _event(kind: str, **fields: Any) -> bytes:
+    return sse_frame(kind, {"type": kind, **fields})
+
+
+def _delta(index: int, **delta: Any) -> bytes:
+    event = {"type": "content_block_delta", "index": index, "delta": delta}
+    # Unescaped non-ASCII, as the API may send it: U+2028 must not end the line.
+    return f"event: content_block_delta\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+
+
+def _pieces(frames: list[bytes], size: int = 37) -> list[bytes]:
+    """The frames with CRLF line ends, cut every ``size`` bytes (inside lines and line ends)."""
+    stream = b"".join(frames).replace(b"\n", b"\r\n")
+    return [stream[i : i + size] for i in range(0, len(stream), size)]
+
+
+def test_pings_unknown_and_nameless_events_and_thinking_are_skipped():
+    usage = {"input_tokens": 10, "output_tokens": 1, "cache_creation_input_tokens": 3}
+    message = {"id": "msg_raw", "type": "message", "role": "assistant", "content": []}
+    message |= {"model": "claude-sonnet-5-5-raw", "stop_reason": None, "usage": usage}
+    thinking = {"type": "thinking", "thinking": "", "signature": ""}
+    nameless = {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta"}}
+    nameless["delta"]["text"] = "not an event of the API"
+    final = {"output_tokens": 9, "input_tokens": 1500, "cache_read_input_tokens": None}
+    before = [
+        _event("message_start", message=message),
+        _event("ping"),
+        b": keep-alive\n\n",
+        _event("content_block_start", index=0, content_block=thinking),
+        _delta(0, type="thinking_delta", thinking="Let me think."),
+    ]
+    after = [
+        _event("content_block_stop", index=0),
+        _event("content_block_future", index=0),
+        f"data: {json.dumps(nameless)}\n\n".encode(),
+        _event("content_block_start", index=1, content_block={"type": "text", "text": ""}),
+        _delta(1, type="text_delta", text="line\u2028sep "),
+        _event("ping"),
+        _delta(1, type="text_delta", text="café ✓"),
+        _event("content_block_stop", index=1),
+        _event("message_delta", delta={"stop_reason": "end_turn"}, usage=final),
+        _event("message_stop"),
+    ]
+    with fake_anthropic([RawStream([*_pieces(before), 0.2, *_pieces(after)])]) as fake:
+        response = call(fake.base_url)
+    assert response.text == "line\u2028sep café ✓"
+    assert response.ttft_s >= 0.2  # the thinking delta came 0.2 s before the first text
+    assert (response.model, response.stop_reason) == ("claude-sonnet-5-5-raw", "end_turn")
+    assert response.request_id.startswith("req_fake_")
+    # message_delta's final input count wins; a null there keeps message_start's (none: 0).
+    assert response.usage == Usage(input_tokens=1500, output_tokens=9, cache_write_tokens=3)
+    assert response.tool_calls == ()
