@@ -4,9 +4,9 @@ Builds the experiment straight into a SQLite file (bulk inserts into the records
 variants x 500 tasks x 50 epochs, two grades per trial), then measures request to rendered page:
 the Compare script under Streamlit's AppTest (cold cache, then warm), and, when
 REGISTRY_TEST_CHROMIUM names a Chromium binary, a real ``registry dashboard`` loaded in headless
-Chromium until the verdict and the statistics table are on screen: first a link to Compare
-opened on a freshly started server (the figure the aim of 3 s is for), then Compare after the
-landing page.
+Chromium until the verdict and the statistics table (``st.table``, test id ``stTable``) are on
+screen: first a link to Compare opened on a freshly started server (the figure the aim of 3 s is
+for), then Compare after the landing page.
 
 Run: python bench/dashboard_bench.py [--trials N] [--db PATH] [--link-only] [--runs N]
 """
@@ -104,7 +104,7 @@ def time_link(db_url: str, experiment_id: int, chromium: str) -> tuple[float, fl
             started = time.perf_counter()
             page.goto(f"{base_url}/compare?experiment={experiment_id}")
             page.get_by_text("Verdict:").first.wait_for(timeout=120_000)
-            page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
+            page.get_by_test_id(STATISTICS).first.wait_for(timeout=120_000)
             return time.perf_counter() - started, server_cpu(base_url) - cpu
         finally:
             browser.close()
@@ -128,7 +128,7 @@ def time_browser(db_url: str, experiment_id: int, chromium: str) -> tuple[float,
                 started = time.perf_counter()
                 page.goto(f"{base_url}/compare?experiment={experiment_id}")
                 page.get_by_text("Verdict:").first.wait_for(timeout=120_000)
-                page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
+                page.get_by_test_id(STATISTICS).first.wait_for(timeout=120_000)
                 times.append(time.perf_counter() - started)
                 # The run goes on below the table: let it end before the next request.
                 page.get_by_text("Pairwise judge").first.wait_for(timeout=120_000)
@@ -137,6 +137,7 @@ def time_browser(db_url: str, experiment_id: int, chromium: str) -> tuple[float,
             browser.close()
 
 
+STATISTICS = "stTable"  # the test id of Compare's statistics table (st.table)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

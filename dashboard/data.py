@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,8 @@ from experiments.comparison_table import comparison_rows
 from registry.readers import AgentLog
 
 if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
     from experiments.analysis import TrialRecord
     from experiments.report import Interval, Report, Verdict
     from experiments.winner import Shipped, Winner
@@ -198,6 +200,14 @@ def experiments_frame(db: Database, now: datetime | None = None) -> pd.DataFrame
     return pd.DataFrame(rows, columns=columns)
 
 
+def experiment_choices(db: Database, now: datetime | None = None) -> pd.DataFrame:
+    """Every experiment, newest first, for a page's picker: id, name, status, total (planned
+    trials), as in ``experiments_frame``, without reading any trial."""
+    from experiments.store.reads import experiment_choices as stored_choices
+
+    return pd.DataFrame(stored_choices(db, now=now), columns=["id", "name", "status", "total"])
+
+
 def freshness(db: Database, experiment_id: int) -> tuple[str, int, int, int]:
     """(status, trials, newest trial id, newest grade id): changes whenever a run writes."""
     from experiments.store.reads import freshness as stored_freshness
@@ -250,6 +260,37 @@ def stats_table(report: Report) -> pd.DataFrame:
         for row in comparison_rows(report)
     ]
     return pd.DataFrame(rows)
+
+
+STATS_FORMATS = {
+    "quality": "{:.3f}",
+    "diff vs control": "{:+.3f}",
+    "p": "{:.4f}",
+    "p (Holm)": "{:.4f}",
+    "cost/task $": "{:.5f}",
+    "cost ratio": "{:.2f}",
+    "latency p50 s": "{:.2f}",
+    "latency p90 s": "{:.2f}",
+}
+
+
+def stats_display(table: pd.DataFrame) -> Styler:
+    """``stats_table`` as ``st.table`` shows it: its figures in ``STATS_FORMATS``, a missing one
+    as ``-``, the control marked with a check, every cell escaped (a table cell is markdown).
+
+    A static table, not ``st.dataframe``'s grid: it is a few rows, and the grid's code is a large
+    chunk the browser loads on first use, which held the statistics of a link opened on a fresh
+    server. The frame stays the data; only the shown text is formatted.
+    """
+
+    def shown(fmt: str) -> Callable[[object], str]:
+        return lambda value: md(fmt.format(value))
+
+    formats: dict[Any, str | Callable[[object], str] | None] = {
+        column: shown(STATS_FORMATS.get(column, "{}")) for column in table.columns
+    }
+    formats["control"] = lambda value: "✓" if value else ""
+    return table.style.format(formats, na_rep=md("-"))
 
 
 def delegation_table(report: Report) -> pd.DataFrame:

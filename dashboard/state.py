@@ -161,8 +161,15 @@ def pick_experiment(experiments: pd.DataFrame) -> int | None:
 
 
 def experiments() -> pd.DataFrame:
-    """The experiment list, read on every rerun: it is one grouped query, cheap at any size."""
+    """The experiment list with its trials counted and costed (the Experiments page's table), read
+    on every rerun: a few grouped queries, which scan every trial."""
     return data.experiments_frame(current_db())
+
+
+def experiment_choices() -> pd.DataFrame:
+    """The experiments a page picks from (id, name, status, total), read on every rerun: their
+    trials are not read, so it stays cheap however many there are."""
+    return data.experiment_choices(current_db())
 
 
 def simulated_banner(simulated: bool) -> None:

@@ -34,21 +34,8 @@ def show_statistics(report: Report) -> None:
         f"{exp.tasks} tasks x {exp.epochs} epochs; differences are paired over tasks "
         f"against {data.md(report.control)}, 95% intervals, p-values Holm-adjusted across variants."
     )
-    st.dataframe(
-        data.stats_table(report),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "quality": st.column_config.NumberColumn(format="%.3f"),
-            "diff vs control": st.column_config.NumberColumn(format="%+.3f"),
-            "p": st.column_config.NumberColumn(format="%.4f"),
-            "p (Holm)": st.column_config.NumberColumn(format="%.4f"),
-            "cost/task $": st.column_config.NumberColumn(format="%.5f"),
-            "cost ratio": st.column_config.NumberColumn(format="%.2f"),
-            "latency p50 s": st.column_config.NumberColumn(format="%.2f"),
-            "latency p90 s": st.column_config.NumberColumn(format="%.2f"),
-        },
-    )
+    # A static table: shown with the verdict, without waiting for the grid's code (data.py).
+    st.table(data.stats_display(data.stats_table(report)), hide_index=True)
 
 
 def show_delegation(report: Report) -> None:
@@ -305,7 +292,7 @@ def _percent(value: float | None) -> str:
 
 def page() -> None:
     st.title("Compare")
-    experiments = state.experiments()
+    experiments = state.experiment_choices()
     experiment_id = state.pick_experiment(experiments)
     if experiment_id is None:
         st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")

@@ -49,7 +49,7 @@ def confirm_and_write(won: Winner, folder: Path, label: str) -> None:
 
 def page() -> None:
     st.title("Export the winner")
-    experiment_id = state.pick_experiment(state.experiments())
+    experiment_id = state.pick_experiment(state.experiment_choices())
     if experiment_id is None:
         st.info("No experiments yet. Run one: `registry run SPEC`, or `registry demo`.")
         return

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments.analysis import TrialRecord
 from experiments.delegation_analysis import ChoiceRecord
 from experiments.run_state import liveness
 from experiments.store.tables import Experiment, ExperimentTask, ExperimentVariant, Grade, Trial
 from registry.database import Database
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def experiment_summaries(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -39,20 +42,7 @@ def experiment_summaries(db: Database, now: datetime | None = None) -> list[dict
                 .group_by(col(Trial.experiment_id))
             ).all()
         )
-        arms = dict(
-            session.exec(
-                select(col(ExperimentVariant.experiment_id), func.count()).group_by(
-                    col(ExperimentVariant.experiment_id)
-                )
-            ).all()
-        )
-        tasks = dict(
-            session.exec(
-                select(col(ExperimentTask.experiment_id), func.count()).group_by(
-                    col(ExperimentTask.experiment_id)
-                )
-            ).all()
-        )
+        arms, tasks = _planned(session)
     rows = []
     now = now or datetime.now(UTC)
     for e in experiments:
@@ -82,6 +72,51 @@ def experiment_summaries(db: Database, now: datetime | None = None) -> list[dict
             }
         )
     return rows
+
+
+def experiment_choices(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every experiment, newest first, as a page picks one: id, name, status (as
+    ``experiment_summaries`` says it) and trials planned. Its trials are not read: on 100,000 of
+    them, counting and costing them is most of what ``experiment_summaries`` takes."""
+    from sqlmodel import col, select
+
+    with db.session() as session:
+        experiments = session.exec(select(Experiment).order_by(col(Experiment.id).desc())).all()
+        arms, tasks = _planned(session)
+    now = now or datetime.now(UTC)
+    rows = []
+    for e in experiments:
+        assert e.id is not None  # a stored row
+        rows.append(
+            {
+                "id": e.id,
+                "name": e.name,
+                "status": liveness(e.status, e.owner, e.heartbeat_at, e.created_at, now),
+                "total": arms.get(e.id, 0) * tasks.get(e.id, 0) * e.epochs,
+            }
+        )
+    return rows
+
+
+def _planned(session: Session) -> tuple[dict[int, int], dict[int, int]]:
+    """Per experiment: its number of variants, and of tasks."""
+    from sqlmodel import col, func, select
+
+    arms = dict(
+        session.exec(
+            select(col(ExperimentVariant.experiment_id), func.count()).group_by(
+                col(ExperimentVariant.experiment_id)
+            )
+        ).all()
+    )
+    tasks = dict(
+        session.exec(
+            select(col(ExperimentTask.experiment_id), func.count()).group_by(
+                col(ExperimentTask.experiment_id)
+            )
+        ).all()
+    )
+    return arms, tasks
 
 
 def trial_records(db: Database, experiment_id: int) -> list[TrialRecord]:

@@ -48,7 +48,7 @@ def test_compare_page_in_headless_chromium(shared: Experiment, tmp_path: Path) -
             alert = page.get_by_test_id("stAlertContainer").filter(has_text="Verdict:")
             expect(alert).to_contain_text(verdict.text, timeout=60_000)
             expect(page.get_by_text("SIMULATED").first).to_be_visible()
-            table = page.get_by_test_id("stDataFrame").first
+            table = page.get_by_test_id("stTable").first  # the statistics
             expect(table).to_be_visible(timeout=30_000)
             expect(table).to_contain_text("control")
             expect(table).to_contain_text("cheap")

@@ -169,6 +169,36 @@ def test_experiments_frame_reports_progress(shared: Experiment) -> None:
     assert row["simulated"] and row["cost_usd"] > 0
 
 
+def test_experiment_choices_agree_with_the_experiments_frame(shared: Experiment) -> None:
+    choices = data.experiment_choices(shared.db)
+    frame = data.experiments_frame(shared.db)
+    assert list(choices.columns) == ["id", "name", "status", "total"]
+    pd.testing.assert_frame_equal(choices, frame[list(choices.columns)])
+
+
+def test_stats_display_formats_the_figures_and_escapes_the_text(experiment: Experiment) -> None:
+    table = data.stats_table(build_report(experiment.db, experiment.id))
+    table.loc[1, "model"] = "*bold* [x](http://host/)"
+    shown = data.stats_display(table)
+    pd.testing.assert_frame_equal(shown.data, table)  # the figures stay the data
+    cells = shown.to_string(delimiter="\t").splitlines()
+    header, control, cheap = (line.split("\t")[1:] for line in cells)
+    assert header == list(table.columns)
+    by_name = dict(zip(header, cheap, strict=True))
+    figures = table.iloc[1]
+    assert by_name["quality"] == data.md(f"{figures['quality']:.3f}")
+    assert by_name["diff vs control"] == data.md(f"{figures['diff vs control']:+.3f}")
+    assert by_name["p (Holm)"] == data.md(f"{figures['p (Holm)']:.4f}")
+    assert by_name["cost/task $"] == data.md(f"{figures['cost/task $']:.5f}")
+    assert by_name["latency p90 s"] == data.md(f"{figures['latency p90 s']:.2f}")
+    assert by_name["model"] == data.md("*bold* [x](http://host/)")
+    assert by_name["control"] == ""
+    of_control = dict(zip(header, control, strict=True))
+    assert of_control["control"] == "✓"
+    # The control has no difference, p-value or cost ratio of its own.
+    assert of_control["diff vs control"] == of_control["p"] == of_control["cost ratio"] == "\\-"
+
+
 def test_pairwise_is_empty_without_pairwise_grades(shared: Experiment) -> None:
     result = data.pairwise(build_report(shared.db, shared.id))
     assert result is not None and result.variants.empty and result.position_bias is None
@@ -230,7 +260,9 @@ def test_a_running_experiment_whose_process_is_gone_is_shown_as_interrupted(
             row.status, row.owner, row.heartbeat_at = "running", owner, heartbeat
             session.add(row)
             session.commit()
-        return data.experiments_frame(experiment.db)["status"].to_list()
+        statuses = data.experiments_frame(experiment.db)["status"].to_list()
+        assert data.experiment_choices(experiment.db)["status"].to_list() == statuses
+        return statuses
 
     now = utcnow()
     assert stored(owner_id(), now) == ["running"]  # this very process: alive

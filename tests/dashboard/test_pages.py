@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlmodel import col, delete, select
+from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import AlertBase
 
@@ -65,9 +66,21 @@ def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
     assert main[0].startswith("**SIMULATED**")
     title, text = data.md(data.verdict_title(verdict)), data.md(verdict.text)
     assert main[1] == f"**Verdict: {title}.** {text}"
-    stats = at.dataframe[0].value
+    # The statistics are a static table (st.table): the report's figures, shown formatted.
+    [stats] = at.table
     expected = data.stats_table(report)
-    pd.testing.assert_frame_equal(stats, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(stats.value, expected, check_dtype=False)
+    shown = dataframe_util.convert_arrow_bytes_to_pandas_df(
+        stats.proto.arrow_data.styler.display_values
+    )
+    assert list(shown.columns) == list(expected.columns)
+    for (_, row), (_, figures) in zip(shown.iterrows(), expected.iterrows(), strict=True):
+        for column, fmt in data.STATS_FORMATS.items():
+            value = figures[column]
+            assert row[column] == data.md("-" if pd.isna(value) else fmt.format(value))
+        assert row["variant"] == data.md(figures["variant"])
+        assert row["control"] == ("✓" if figures["control"] else "")
+    assert not any("quality 95% CI" in frame.value.columns for frame in at.dataframe)
     charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     assert len(charts) == 4  # quality with error bars, quality vs cost, latency, heat map
     assert any(layer["mark"]["type"] == "errorbar" for layer in charts[0]["layer"])
@@ -96,7 +109,7 @@ def test_compare_drill_down_shows_each_answer_and_every_grade(
     shown = [c.value for c in at.code]
     for trial in trials:
         assert trial.response_text in shown
-    grade_tables = [df.value for df in at.dataframe[1:] if "grader" in df.value.columns]
+    grade_tables = [df.value for df in at.dataframe if "grader" in df.value.columns]
     assert [len(t) for t in grade_tables] == [graders["control"], graders["cheap"]]
     assert all(grade_tables[0]["reason"].str.len() > 0)
 
