@@ -213,7 +213,7 @@ class Runner:
                     result = await self._run_cell(cell, cache)
                 except Exception as err:  # fatal provider error, or a bug in a kind or a grader
                     fatal.append(err)  # no more cells start; the run ends failed and says why
-                    return
+                    break
                 finally:
                     state.reserved_usd -= estimate
                 self._count(cell, result, state)

@@ -97,10 +97,12 @@ if yaml.__with_libyaml__:
 
 def load_strict_yaml(source: str | bytes) -> Any:
     """Parse one YAML document safely; raises ``yaml.YAMLError`` (with a mark where known)."""
-    if _FastLoader is not None:
+    # libyaml takes a tab as a separator where the pure-Python loader refuses it (`a:\t1`): a
+    # document with a tab is left to the loader that has always decided it.
+    if _FastLoader is not None and (b"\t" if isinstance(source, bytes) else "\t") not in source:
         try:
             return _load(_FastLoader, source)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, UnicodeError):  # UnicodeError: a lone surrogate in a str
             pass  # the pure-Python loader says what is wrong, where, in its own words
     return _load(_StrictLoader, source)
 

@@ -135,8 +135,9 @@ def register_comparator_type(
 
 
 def _make_room(type_name: str, replace: bool) -> None:
-    """Free ``type_name`` for a new factory of either kind; taken and not ``replace``: error."""
-    if type_name in _FACTORIES or type_name in _COMPARATOR_FACTORIES:
+    """Free ``type_name`` for a new factory of either kind; taken and not ``replace``: error. A
+    built-in lazy type is loaded first, so that it is replaced, never registered over later."""
+    if _loaded(type_name) in _FACTORIES or type_name in _COMPARATOR_FACTORIES:
         if not replace:
             raise ValueError(f"grader type {type_name!r} is already registered")
         _FACTORIES.pop(type_name, None)

@@ -183,7 +183,10 @@ BUILTIN_KINDS = {
 
 
 def register_trial_kind(name: str, factory: TrialKindFactory, *, replace: bool = False) -> None:
-    """Make ``name`` a trial kind a plan can ask for."""
+    """Make ``name`` a trial kind a plan can ask for (a built-in one is loaded first, so that it
+    is replaced, never registered over later)."""
+    if name not in _KINDS and name in BUILTIN_KINDS:
+        importlib.import_module(BUILTIN_KINDS[name])
     if name in _KINDS and not replace:
         raise ValueError(f"trial kind {name!r} is already registered")
     _KINDS[name] = factory

@@ -35,12 +35,14 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events that ``chunk`` completes."""
+        if not chunk:
+            return []  # nothing arrived: a CR before it still waits for its LF
         if self._after_cr:
             self._after_cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-        if not chunk:
-            return []
+                if not chunk:
+                    return []
         self._after_cr = chunk.endswith(b"\r")
         lines = (self._partial + chunk).splitlines() if self._partial else chunk.splitlines()
         # bytes.splitlines breaks on CR, LF and CRLF only; the last piece is whole only if the

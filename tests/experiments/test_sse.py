@@ -46,6 +46,13 @@ def test_lines_split_anywhere_across_chunks():
     assert decode(STREAM[i : i + 1] for i in range(len(STREAM))) == EVENTS
 
 
+def test_empty_chunks_change_nothing():
+    # Even between the CR and the LF of one line end.
+    crlf = STREAM.replace(b"\n", b"\r\n")
+    for i in range(len(crlf) + 1):
+        assert decode([crlf[:i], b"", crlf[i:], b""]) == EVENTS, i
+
+
 def test_multi_line_data_is_joined_with_newlines():
     stream = b"event: e\ndata: first\ndata:second\ndata:  third\ndata\n\n"
     assert decode([stream]) == [ServerSentEvent("e", "first\nsecond\n third\n")]

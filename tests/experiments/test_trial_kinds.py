@@ -8,6 +8,7 @@ the real ``Runner`` and store, as a delegation or agentic trial will.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -35,6 +36,7 @@ from experiments.store.tables import Trial
 from experiments.tasks import load_suite
 from registry.database import Database
 from registry.store import Registry
+from tests.conftest import REPO
 from variants.agentfile import AgentDefinition
 
 AGENT = "---\nname: helper\ndescription: Use this agent.\nmodel: {model}\n---\nBe {how}.\n"
@@ -320,3 +322,34 @@ def test_a_registered_comparator_runs_after_the_trials(tmp_path: Path) -> None:
     with db.session() as session:
         grades = session.exec(select(Grade).where(Grade.grader == "shorter")).all()
     assert len(grades) == 3 * 2  # one per (task, epoch) pair of the variant with the control
+
+
+REGISTER_BEFORE_LOADING = """
+import sys
+from experiments.graders.base import register_grader_type
+from experiments.kinds.base import register_trial_kind
+for register, name in ((register_trial_kind, "agentic"), (register_grader_type, "rubric_judge")):
+    try:
+        register(name, lambda *args: None)
+    except ValueError as err:
+        print(err)
+register_trial_kind("agentic", lambda *args: None, replace=True)
+register_grader_type("rubric_judge", lambda *args: None, replace=True)
+import experiments.grading, experiments.kinds.agentic  # the built-in modules, loaded again
+print("imported")
+"""
+
+
+def test_a_built_in_name_is_taken_before_its_module_has_loaded() -> None:
+    # Built-in kinds and judges load on demand; registering one of their names must still be
+    # refused (or, with replace, replace it), never break the built-in module's later import.
+    done = subprocess.run(
+        [sys.executable, "-c", REGISTER_BEFORE_LOADING],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "trial kind 'agentic' is already registered",
+        "grader type 'rubric_judge' is already registered",
+        "imported",
+    ]

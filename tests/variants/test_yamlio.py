@@ -68,3 +68,17 @@ def test_errors_are_the_pure_python_loaders(source: bytes, line: str) -> None:
     with pytest.raises(yaml.YAMLError) as raised:
         load_strict_yaml(source)
     assert yaml_error_line("f.yaml", raised.value) == line
+
+
+@pytest.mark.parametrize("source", [b"a:\t1\n", b"a: 1\t# c\n", b"{a:\t1}\n", "- a:\t1\n  b: 2\n"])
+def test_a_tab_libyaml_takes_as_a_separator_is_refused_as_it_always_was(
+    source: str | bytes,
+) -> None:
+    with pytest.raises(yaml.YAMLError, match="cannot start any token"):
+        load_strict_yaml(source)
+
+
+def test_a_lone_surrogate_in_a_command_line_value_is_a_yaml_error() -> None:
+    # Python decodes command-line arguments with surrogateescape: `--set k=$'\xff'` is '\udcff'.
+    with pytest.raises(yaml.YAMLError, match="special characters are not allowed"):
+        load_strict_yaml("k: \udcff")
