@@ -99,7 +99,8 @@ def load_strict_yaml(source: str | bytes) -> Any:
     """Parse one YAML document safely; raises ``yaml.YAMLError`` (with a mark where known)."""
     # libyaml takes a tab as a separator where the pure-Python loader refuses it (`a:\t1`): a
     # document with a tab is left to the loader that has always decided it.
-    if _FastLoader is not None and (b"\t" if isinstance(source, bytes) else "\t") not in source:
+    has_tab = b"\t" in source if isinstance(source, bytes) else "\t" in source
+    if _FastLoader is not None and not has_tab:
         try:
             return _load(_FastLoader, source)
         except (yaml.YAMLError, UnicodeError):  # UnicodeError: a lone surrogate in a str
