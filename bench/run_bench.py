@@ -13,6 +13,11 @@ Prints per scenario, min and median over the runs, project beside reference: wal
 seconds (user + sys), peak RSS, calls in flight on average from the first request to the last
 one sent (the runner's share: the tail, when no cell is left to start, is not its choice) and
 over the whole window, and the project's overhead: wall and CPU per trial beyond the reference.
+
+Calls in flight are bounded by CPU as well as by C: a process keeps at most L / (CPU per call)
+calls in flight, and the SDK alone spends 1.5-2.5 ms of CPU on a streamed call here, so at
+L = 0.2 s and C = 128 every client built on it stays near 100 (the reference too). ``--latency 1``
+shows the runner's own share at C = 128, as a real API's seconds per call would.
 """
 
 from __future__ import annotations
