@@ -182,21 +182,24 @@ BUILTIN_KINDS = {
 }
 
 
+def _loaded(name: str) -> str:
+    """``name``, its module imported (and so its kind registered) if it is a built-in one."""
+    if name not in _KINDS and name in BUILTIN_KINDS:
+        importlib.import_module(BUILTIN_KINDS[name])
+    return name
+
+
 def register_trial_kind(name: str, factory: TrialKindFactory, *, replace: bool = False) -> None:
     """Make ``name`` a trial kind a plan can ask for (a built-in one is loaded first, so that it
     is replaced, never registered over later)."""
-    if name not in _KINDS and name in BUILTIN_KINDS:
-        importlib.import_module(BUILTIN_KINDS[name])
-    if name in _KINDS and not replace:
+    if _loaded(name) in _KINDS and not replace:
         raise ValueError(f"trial kind {name!r} is already registered")
     _KINDS[name] = factory
 
 
 def trial_kind(plan: Plan, prices: PriceTable) -> TrialKind:
     """The trial kind the plan asks for, made for this plan."""
-    if plan.kind not in _KINDS and plan.kind in BUILTIN_KINDS:
-        importlib.import_module(BUILTIN_KINDS[plan.kind])
-    factory = _KINDS.get(plan.kind)
+    factory = _KINDS.get(_loaded(plan.kind))
     if factory is None:
         known = ", ".join(sorted({*_KINDS, *BUILTIN_KINDS}))
         raise SpecError(f"unknown trial kind {plan.kind!r}; one of {known}")
