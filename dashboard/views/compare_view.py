@@ -35,7 +35,17 @@ def show_statistics(report: Report) -> None:
         f"against {data.md(report.control)}, 95% intervals, p-values Holm-adjusted across variants."
     )
     # A static table: shown with the verdict, without waiting for the grid's code (data.py).
-    st.table(data.stats_display(data.stats_table(report)), hide_index=True)
+    table = data.stats_table(report)
+    st.table(data.stats_display(table), hide_index=True)
+    # The static table cannot be sorted or saved: the figures, unrounded, as a file.
+    st.download_button(
+        "Download the statistics (CSV)",
+        data=table.to_csv(index=False),
+        file_name=f"experiment-{exp.id}-statistics.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="download_statistics",
+    )
 
 
 def show_delegation(report: Report) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -88,6 +89,36 @@ def test_compare_page_shows_the_verdict_first_then_statistics_and_charts(
     assert charts[3]["mark"]["type"] == "rect"
     # Pairwise: installed, no judgements in this experiment.
     assert "No pairwise judgements" in texts(at)
+
+
+def test_compare_offers_the_statistics_as_a_csv_with_every_figure_unrounded(
+    shared: Experiment, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    saved: dict[str, bytes | str] = {}
+    keep = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self: MemoryMediaFileStorage, path_or_data: bytes | str, mimetype: str,
+               kind: object, filename: str | None = None) -> str:  # fmt: skip
+        saved[filename or ""] = path_or_data
+        return keep(self, path_or_data, mimetype, kind, filename)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    at = open_page("compare", shared.id)
+    [download] = [b for b in at.get("download_button") if b.proto.id.endswith("statistics")]
+    assert download.proto.label == "Download the statistics (CSV)"
+    assert download.proto.ignore_rerun  # saving the file does not rerun the page
+    name = f"experiment-{shared.id}-statistics.csv"
+    content = saved[name]
+    text = content.decode() if isinstance(content, bytes) else content
+    expected = data.stats_table(build_report(shared.db, shared.id))
+    assert text == expected.to_csv(index=False)
+    table = pd.read_csv(io.StringIO(text))
+    assert list(table.columns) == list(expected.columns)
+    # Full precision, not the table's three decimals.
+    assert table["quality"].tolist() == expected["quality"].tolist()
+    assert table["quality"].round(3).tolist() != table["quality"].tolist()
 
 
 def test_compare_drill_down_shows_each_answer_and_every_grade(
