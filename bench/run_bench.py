@@ -13,7 +13,9 @@ Prints per scenario, min and median over the runs, project beside reference: wal
 seconds (user + sys), peak RSS, calls in flight on average from the first request to the last
 one sent (the runner's share: the tail, when no cell is left to start, is not its choice) and
 over the whole window (beside what a client with no overhead would keep: its last round is
-partial), and the project's overhead: wall and CPU per trial beyond the reference.
+partial), and the project's overhead: wall and CPU per trial beyond the reference (fixed costs
+spread over the trials too: the project's start, and the interpreter's teardown at exit, about
+0.4 s once the SDK is loaded, which the reference pays and ``registry`` skips).
 
 Calls in flight are bounded by CPU as well as by C: a process keeps at most L / (CPU per call)
 calls in flight, and the SDK alone spends 1.5-2.5 ms of CPU on a streamed call here, so at
