@@ -2,6 +2,9 @@
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -11,7 +14,7 @@ import pytest
 from core.errors import SpecError
 from experiments.pricing import cost_usd
 from experiments.providers.anthropic import AnthropicProvider
-from experiments.providers.anthropic_sdk import MISSING_KEY, parse_retry_after
+from experiments.providers.anthropic_sdk import MISSING_KEY, make_client, parse_retry_after
 from experiments.providers.base import (
     CallContext,
     FatalProviderError,
@@ -27,6 +30,7 @@ from experiments.providers.batches import MessageBatches
 from experiments.providers.registry import get_provider
 from experiments.providers.simulated import SimulatedProvider
 from experiments.retry import call_with_retries
+from tests.conftest import REPO
 from tests.fake_anthropic import (
     DEFAULT_KEY,
     Drop,
@@ -158,6 +162,58 @@ def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch):
                 await provider.aclose()
 
         assert asyncio.run(go()).text == "hi there"
+
+
+def _without_telemetry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ANTHROPIC_OPEN_TELEMETRY") or name == "OTEL_PYTHON_TRACER_PROVIDER":
+            monkeypatch.delenv(name)
+
+
+def test_no_spans_are_built_when_no_tracer_provider_could_record_them(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    _without_telemetry_settings(monkeypatch)
+    client, _ = make_client(DEFAULT_KEY, "http://127.0.0.1:9")
+    assert client.open_telemetry["traces"]["enabled"] is False
+    with fake_anthropic([OK]) as fake:
+        assert call(fake.base_url).text == "hi there"
+    assert "traceparent" not in fake.requests[0].headers
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "enabled"),
+    [
+        ("ANTHROPIC_OPEN_TELEMETRY", "false", False),
+        ("ANTHROPIC_OPEN_TELEMETRY", "true", True),
+        ("ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE", "content", True),
+    ],
+)
+def test_the_sdk_s_telemetry_variables_decide_when_given(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, enabled: bool
+):
+    _without_telemetry_settings(monkeypatch)
+    monkeypatch.setenv(variable, value)
+    client, _ = make_client(DEFAULT_KEY, "http://127.0.0.1:9")
+    assert client.open_telemetry["traces"]["enabled"] is enabled
+
+
+def test_a_tracer_provider_set_before_the_client_keeps_the_sdk_s_spans():
+    # The global provider can be set once per process: in a process of its own.
+    script = (
+        "from opentelemetry import trace\n"
+        "trace.set_tracer_provider(trace.NoOpTracerProvider())\n"
+        "from experiments.providers.anthropic_sdk import make_client\n"
+        "client, _ = make_client('sk-test', 'http://127.0.0.1:9')\n"
+        "print(client.open_telemetry['traces']['enabled'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_OPEN_TELEMETRY")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
 
 
 def test_auth_token_is_accepted_when_no_api_key(monkeypatch: pytest.MonkeyPatch):
