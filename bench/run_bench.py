@@ -201,6 +201,7 @@ def main() -> None:
         for name in args.scenarios:
             concurrency, tasks = SCENARIOS[name]
             spec = prepare(work, tasks, concurrency)
+            calls = 2 * tasks
             ours: list[Measured] = []
             sdk: list[Measured] = []
             for run in range(args.runs):
@@ -210,8 +211,7 @@ def main() -> None:
                 ours.append(measure([*project, str(spec), "--json"], env, fake.calls))
                 ref = [sys.executable, __file__, "--reference", fake.base_url, DEFAULT_KEY]
                 sdk.append(measure([*ref, str(concurrency), str(tasks)], env, fake.calls))
-                assert all(r.calls == 2 * tasks for r in (ours[-1], sdk[-1])), (ours, sdk)
-            calls = 2 * tasks
+                assert all(r.calls == calls for r in (ours[-1], sdk[-1])), (ours, sdk)
             # A client with no overhead at all, at exactly L per call, runs ceil(calls / C) rounds.
             ideal = calls / -(-calls // concurrency)
             print(
@@ -233,7 +233,7 @@ def main() -> None:
                 print(f"  {label:<24} project {a:{fmt}} / {b:{fmt}}   sdk {c:{fmt}} / {d:{fmt}}")
             over = [o.wall - s.wall for o, s in zip(ours, sdk, strict=True)]
             ratio = [o.wall / s.wall for o, s in zip(ours, sdk, strict=True)]
-            cpu = [(o.cpu - s.cpu) / (2 * tasks) * 1000 for o, s in zip(ours, sdk, strict=True)]
+            cpu = [(o.cpu - s.cpu) / calls * 1000 for o, s in zip(ours, sdk, strict=True)]
             print(
                 f"  overhead vs sdk: wall {min(over):+.2f} / {statistics.median(over):+.2f} s "
                 f"(ratio {min(ratio):.3f} / {statistics.median(ratio):.3f}), CPU beyond the SDK "

@@ -6,6 +6,7 @@ Every case runs ``registry.cli.main`` in a process of its own, as the installed 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -64,8 +65,6 @@ def test_the_database_is_closed_and_whole_after_a_write(sqlite_cli: Cli, tmp_pat
     assert registry(db, "publish", str(SEED)).returncode == 0
     # Closed on exit: SQLite removed its write-ahead log, every row is in the file itself.
     assert not Path(db + "-wal").exists()
-    import sqlite3
-
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT name FROM agent").fetchall() == [(NAME,)]
