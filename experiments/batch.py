@@ -9,7 +9,9 @@ missing (errored or expired requests). Only a trial kind whose cell is one reque
 The request that creates a batch is recorded (when, how many requests) before it is sent. If it
 gets no answer after it went out, the API may have made the batch: resume looks for a batch of
 that many requests created since then and collects it, sends again when there is none, and
-refuses to send again without ``--resend-batch`` when it cannot tell.
+refuses to send again without ``--resend-batch`` when it cannot tell. The batch list says no more
+than sizes and times, so the one found may be another experiment's: every ``custom_id`` leads
+with the experiment's tag, and results that carry another are never stored.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from experiments.providers.base import (
     UnreachableError,
 )
 from experiments.retry import call_with_retries
-from experiments.run_state import RunState, RunSummary, run_status, unreachable_note
+from experiments.run_state import (
+    FOREIGN_BATCH,
+    RunState,
+    RunSummary,
+    run_status,
+    unreachable_note,
+)
 from experiments.runner import UNREACHABLE_CELLS, heartbeat
 from experiments.scoring import Scorer
 from experiments.store.trials import BatchSent, TrialResult, TrialStore
@@ -47,11 +55,12 @@ T = TypeVar("T")
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def custom_id(cell: Cell, plan: Plan) -> str:
-    """Unique in the batch and within the API's 64 characters of [A-Za-z0-9_-]."""
+def custom_id(cell: Cell, plan: Plan, tag: str) -> str:
+    """Unique in the batch and within the API's 64 characters of [A-Za-z0-9_-]; ``tag``
+    (``TrialStore.batch_tag``) leads, so that a result tells whose request it answers."""
     arm = [a.label for a in plan.arms].index(cell.arm.label)
     task = [t.id for t in plan.tasks].index(cell.task.id)
-    return f"a{arm}-t{task}-e{cell.epoch}"
+    return f"{tag}-a{arm}-t{task}-e{cell.epoch}"
 
 
 async def run_batch(
@@ -126,7 +135,8 @@ async def run_batch(
             if batch_id is not None
             else _admit(plan, kind, pending.rows, state)
         )
-        by_id = {custom_id(cell, plan): cell for cell in cells}
+        tag = store.batch_tag()
+        by_id = {custom_id(cell, plan, tag): cell for cell in cells}
         if batch_id is None and by_id:
             requests = [(cid, kind.request(c)) for cid, c in by_id.items()]
             # Recorded first: a request that went out may have made a batch even with no answer,
@@ -145,19 +155,31 @@ async def run_batch(
             while not (await retried(lambda: batches.poll(sent_id))).ended:
                 await sleep(poll_interval)
             answers = await retried(lambda: batches.results(sent_id))
-            results, judged = await _scored(answers, by_id, result, judges)
-            store.insert(results)
-            for r in results:
-                state.done += 1
-                state.failed += r.outcome.error is not None
-                state.cost_usd += r.outcome.cost_usd
-            if judged is None:
+            foreign = next((c for c in answers if not c.startswith(f"{tag}-")), None)
+            if foreign is not None:
+                # Only a batch found for a lost request can be another's: had that request made
+                # one, two would have matched. Nothing of it is stored; resume sends this one's.
                 store.set_batch_id(None)
-            else:  # the batch id is kept: resume grades the rest of its results
-                state.stopped = unreachable_note(
-                    f"the judges, for {UNREACHABLE_CELLS} results of batch {batch_id} in a row,",
-                    judged,
+                state.stopped = (
+                    f"{FOREIGN_BATCH}: batch {sent_id}, taken for the one a lost request may "
+                    f"have made, answers requests this experiment did not send ({foreign}); none "
+                    "of it was stored, and resume sends this experiment's own batch"
                 )
+            else:
+                results, judged = await _scored(answers, by_id, result, judges)
+                store.insert(results)
+                for r in results:
+                    state.done += 1
+                    state.failed += r.outcome.error is not None
+                    state.cost_usd += r.outcome.cost_usd
+                if judged is None:
+                    store.set_batch_id(None)
+                else:  # the batch id is kept: resume grades the rest of its results
+                    state.stopped = unreachable_note(
+                        f"the judges, for {UNREACHABLE_CELLS} results of batch {batch_id} in a "
+                        "row,",
+                        judged,
+                    )
             report(state)
     except UnreachableError as err:  # stopped, not failed: resume sends or collects the batch
         if isinstance(err, NotSentError):

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 EXIT_INCOMPLETE = 3
 # The start of the note of a run stopped because no call got a response.
 UNREACHABLE = "the API is unreachable"
+# The start of the note of a --batch run whose batch, found for a lost request, was another's.
+FOREIGN_BATCH = "another experiment's batch"
 
 
 def unreachable_note(what: str, error: object) -> str:
@@ -127,6 +129,8 @@ def exit_code(summary: RunSummary) -> int:
     """0, or ``EXIT_INCOMPLETE`` when failures (not the budget) left trials without an answer."""
     if summary.status == "incomplete":
         return EXIT_INCOMPLETE
-    if summary.status == "stopped" and (summary.note or "").startswith(UNREACHABLE):
+    if summary.status == "stopped" and (summary.note or "").startswith(
+        (UNREACHABLE, FOREIGN_BATCH)
+    ):
         return EXIT_INCOMPLETE
     return 0

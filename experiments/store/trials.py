@@ -8,6 +8,7 @@ transaction per batch of results.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -195,6 +196,16 @@ class TrialStore:
                 (status, note, conn.timestamp(utcnow()), self.experiment_id),
             )
         assert changed == 1  # the plan was stored before the run began
+
+    def batch_tag(self) -> str:
+        """Eight hex digits that tell this experiment's batch requests from any other's: a hash
+        of its id and the instant it was stored (an id alone repeats across registries)."""
+        with self.db.connect() as conn:
+            [(created,)] = conn.all(
+                "SELECT created_at FROM experiment WHERE id = ?", (self.experiment_id,)
+            )
+        stamp = Connection.utc(created).isoformat()
+        return hashlib.sha256(f"{self.experiment_id}@{stamp}".encode()).hexdigest()[:8]
 
     def batch_id(self) -> str | None:
         """The Message Batch sent for this experiment and not yet collected, if any."""

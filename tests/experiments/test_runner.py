@@ -765,6 +765,35 @@ def test_a_lost_batch_request_that_cannot_be_told_apart_is_sent_again_only_when_
         assert (out["status"], out["trials"]) == ("completed", 6) and len(_created(fake)) == 2
 
 
+def test_another_experiments_batch_taken_for_a_lost_one_is_not_stored_and_resume_sends_ours(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.reset = lambda method, path: method == "POST"  # went out, made no batch
+        assert sqlite_cli("run", str(spec), "--batch", "--quiet").exit_code == 3
+        fake.reset = None
+        # Experiment 2, of the same size, sends its batch since: the only one resume can find.
+        second = json.loads(sqlite_cli.ok("run", str(spec), "--batch", "--json").stdout)
+        assert (second["experiment"], second["trials"]) == (2, 6)
+        stopped = sqlite_cli("run", str(spec), "--batch", "--resume", "1", "--json")
+        assert stopped.exit_code == 3
+        out = json.loads(stopped.stdout)
+        assert (out["status"], out["trials"]) == ("stopped", 0)
+        assert out["note"].startswith("another experiment's batch: batch msgbatch_fake_")
+        assert "none of it was stored" in out["note"]
+        assert _trials(sqlite_cli, 1) == [] and len(_trials(sqlite_cli, 2)) == 6
+        assert len(_created(fake)) == 2  # nothing sent by that resume
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+        assert (again["status"], again["trials"]) == ("completed", 6)
+    tags = [{r["custom_id"].split("-")[0] for r in c.body["requests"]} for c in _created(fake)]
+    assert tags[0] == tags[2] != tags[1] and all(len(t) == 1 for t in tags)
+    assert _batch_columns(sqlite_cli) == (None, None, None)
+
+
 def test_a_batch_request_that_reached_nothing_or_made_no_batch_is_sent_again(
     sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
