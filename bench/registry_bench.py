@@ -117,11 +117,11 @@ def main() -> None:
         for name, arguments in commands(db, tmp).items():
             runs = [registry(db, *arguments(i)) for i in range(args.runs)]
             wall = [w for w, _ in runs]
-            cpu = [c for _, c in runs]
+            cpus = [c for _, c in runs]
             aim = AIMS.get(name, AIM)
             print(
                 f"  {name:<21} wall min {min(wall):.3f} median {statistics.median(wall):.3f}"
-                f"  cpu min {min(cpu):.3f} median {statistics.median(cpu):.3f}"
+                f"  cpu min {min(cpus):.3f} median {statistics.median(cpus):.3f}"
                 f"  (aim < {aim} s wall{'' if min(wall) < aim else ': MISSED'})"
             )
 

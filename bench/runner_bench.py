@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def serve_fake(latency: float, ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def serve_fake(latency: float, ready: multiprocessing.Queue[str]) -> None:
     from tests.fake_anthropic import Text, fake_anthropic
 
     answer = Text(
@@ -142,7 +142,7 @@ def main() -> None:
         base_url, tasks, concurrency, epochs, db = args.child
         print(json.dumps(child(db, base_url, int(tasks), int(concurrency), int(epochs))))
         return
-    ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    ready: multiprocessing.Queue[str] = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve_fake, args=(args.latency, ready), daemon=True)
     server.start()
     base_url = ready.get(timeout=30)

@@ -138,7 +138,9 @@ def build_experiment(
     return exp_id
 
 
-def _flush(conn: Any, trials: Any, trial_rows: list, grades: Any, grade_rows: list) -> None:  # type: ignore[type-arg]
+def _flush(
+    conn: Any, trials: Any, trial_rows: list[Any], grades: Any, grade_rows: list[Any]
+) -> None:
     if trial_rows:
         conn.execute(trials, trial_rows)
         conn.execute(grades, grade_rows)
