@@ -1,31 +1,37 @@
-"""Run benchmark: ``registry run`` beside the least a tool on the anthropic SDK can do.
+"""Run benchmark: ``registry run`` beside the least a tool on the anthropic SDK can do, and
+beside the machine's floor.
 
     .venv/bin/python bench/run_bench.py                        # tiny, C=32, C=128; 3 runs each
     .venv/bin/python bench/run_bench.py --scenarios c8 --runs 5
 
-Both run as processes of their own against the loopback fake (tests/fake_anthropic.py, in this
-process) at latency L per call, interleaved so that a busy machine slows both alike: the project
-through its CLI (``registry run SPEC --json`` on a fresh copy of a SQLite registry), the reference
-as the peer benchmark's ``sdkclient`` does (import ``anthropic``, stream every call through
-``AsyncAnthropic`` with its aiohttp transport, check the text). Every call is counted at the fake.
+Three clients run as processes of their own against the loopback fake (tests/fake_anthropic.py,
+in this process) at latency L per call, interleaved so that a busy machine slows all alike: the
+project through its CLI (``registry run SPEC --json`` on a fresh copy of a SQLite registry);
+``sdk``, as the peer benchmark's ``sdkclient`` does (import ``anthropic``, stream every call
+through ``AsyncAnthropic`` with its aiohttp transport, check the text); and ``raw``, as its
+``rawclient`` (plain aiohttp, here streamed like the others). Every call is counted at the fake.
 
-Prints per scenario, min and median over the runs, project beside reference: wall seconds, CPU
-seconds (user + sys), peak RSS, calls in flight on average from the first request to the last
-one sent (the runner's share: the tail, when no cell is left to start, is not its choice) and
-over the whole window (beside what a client with no overhead would keep: its last round is
-partial), and the project's overhead: wall and CPU per trial beyond the reference (fixed costs
-spread over the trials too: the project's start, and the interpreter's teardown at exit, about
-0.4 s once the SDK is loaded, which the reference pays and ``registry`` skips).
+Prints per scenario, min and median over the runs: wall seconds, CPU seconds (user + sys), peak
+RSS, calls in flight on average from the first request to the last one sent (the runner's share:
+the tail, when no cell is left to start, is not its choice) and over the whole window (beside
+what a client with no overhead would keep: its last round is partial), and the project's
+overhead: wall and CPU per trial beyond ``sdk`` (fixed costs spread over the trials too: the
+project's start, and the interpreter's teardown at exit, about 0.4 s once the SDK is loaded,
+which ``sdk`` pays and ``registry`` skips).
 
 Calls in flight are bounded by CPU as well as by C: a process keeps at most L / (CPU per call)
 calls in flight, and the SDK alone spends 1.5-2.5 ms of CPU on a streamed call here, so at
-L = 0.2 s and C = 128 every client built on it stays near 100 (the reference too). ``--latency 1``
-shows the runner's own share at C = 128, as a real API's seconds per call would.
+L = 0.2 s and C = 128 every client built on it stays near 100 (``sdk`` too). At a fixed latency
+the answers of a round land together, so each waits for those handled before it: ``raw``, with
+a quarter of the SDK's CPU per call, shows how many calls in flight that leaves at best.
+``--latency 1`` shows the runner's own share at C = 128, as a real API's seconds per call would.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -40,6 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 MODEL = "claude-haiku-4-5-20251001"
+# The two published variants (name -> body, which is the system prompt each call sends).
+SYSTEM_PROMPTS = {"bench-a": "Be good.", "bench-b": "Be brief."}
 # name -> (concurrency, tasks); every scenario runs two variants, as an experiment must.
 # c128long: 2,000 calls, so that the first and the last rounds weigh little in the averages.
 SCENARIOS = {
@@ -51,10 +59,8 @@ SCENARIOS = {
 }
 
 
-def reference(base_url: str, key: str, concurrency: int, tasks: int) -> None:
+def sdk_client(base_url: str, key: str, concurrency: int, tasks: int) -> None:
     """The peer benchmark's sdkclient: the SDK's floor (one streamed call per cell, retried)."""
-    import asyncio
-
     import anthropic
 
     async def run() -> None:
@@ -84,11 +90,58 @@ def reference(base_url: str, key: str, concurrency: int, tasks: int) -> None:
                             raise
                     await asyncio.sleep(0.5 * 2**attempt)
 
-        cells = [(s, t) for s in ("Be good.", "Be brief.") for t in range(tasks)]
-        await asyncio.gather(*(call(s, t) for s, t in cells))
+        await asyncio.gather(*(call(s, t) for s, t in cells(tasks)))
         await client.close()
 
     asyncio.run(run())
+
+
+def raw_client(base_url: str, key: str, concurrency: int, tasks: int) -> None:
+    """The machine's floor, as the peer benchmark's rawclient (but streamed, as the others are):
+    plain aiohttp, one streamed POST per cell, its text deltas joined and checked."""
+    import aiohttp
+
+    headers = {"authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"}
+
+    async def run() -> None:
+        limit = asyncio.Semaphore(concurrency)
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(base_url, connector=connector, headers=headers) as http:
+
+            async def call(system: str, task: int) -> None:
+                body = {
+                    "model": MODEL,
+                    "max_tokens": 256,
+                    "system": system,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": f"task t{task}"}],
+                }
+                async with limit:
+                    for attempt in range(6):
+                        async with http.post("/v1/messages", json=body) as response:
+                            if response.status == 200:
+                                text = ""
+                                async for line in response.content:
+                                    if line.startswith(b"data:"):
+                                        event = json.loads(line[5:])
+                                        text += event.get("delta", {}).get("text", "")
+                                assert f"t{task}" in text
+                                return
+                            if response.status != 429 and response.status < 500:
+                                raise SystemExit(f"HTTP {response.status}")
+                        await asyncio.sleep(0.5 * 2**attempt)
+
+            await asyncio.gather(*(call(s, t) for s, t in cells(tasks)))
+
+    asyncio.run(run())
+
+
+def cells(tasks: int) -> list[tuple[str, int]]:
+    """The cells of the spec ``prepare`` writes: two variants x ``tasks``, by system prompt."""
+    return [(system, t) for system in SYSTEM_PROMPTS.values() for t in range(tasks)]
+
+
+CLIENTS = {"sdk": sdk_client, "raw": raw_client}
 
 
 @dataclass(frozen=True)
@@ -143,7 +196,7 @@ def prepare(work: Path, tasks: int, concurrency: int) -> Path:
     template = work / "template.db"
     if not template.exists():
         registry = Registry(Database(str(template)))
-        for name, body in (("bench-a", "Be good."), ("bench-b", "Be brief.")):
+        for name, body in SYSTEM_PROMPTS.items():
             text = f"---\nname: {name}\ndescription: Use this agent.\nmodel: haiku\n---\n{body}\n"
             registry.publish(AgentDefinition.parse(text.encode()))
         registry.db.dispose()
@@ -174,11 +227,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per call (L)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", nargs="+", default=["tiny", "c32", "c128"])
-    parser.add_argument("--reference", nargs=4, help=argparse.SUPPRESS)
+    # Internal: run one of the reference clients (as a process of its own) and exit.
+    parser.add_argument("--client", choices=sorted(CLIENTS), help=argparse.SUPPRESS)
+    parser.add_argument("--client-args", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.reference:
-        base_url, key, concurrency, tasks = args.reference
-        reference(base_url, key, int(concurrency), int(tasks))
+    if args.client:
+        base_url, key, concurrency, tasks = args.client_args
+        CLIENTS[args.client](base_url, key, int(concurrency), int(tasks))
         return
 
     from tests.fake_anthropic import DEFAULT_KEY, Text, fake_anthropic
@@ -204,14 +259,17 @@ def main() -> None:
             calls = 2 * tasks
             ours: list[Measured] = []
             sdk: list[Measured] = []
+            raw: list[Measured] = []
             for run in range(args.runs):
                 db = work / f"run-{name}-{run}.db"
                 shutil.copy(work / "template.db", db)
                 project = [sys.executable, "-m", "registry.cli", "--db", str(db), "run"]
                 ours.append(measure([*project, str(spec), "--json"], env, fake.calls))
-                ref = [sys.executable, __file__, "--reference", fake.base_url, DEFAULT_KEY]
-                sdk.append(measure([*ref, str(concurrency), str(tasks)], env, fake.calls))
-                assert all(r.calls == calls for r in (ours[-1], sdk[-1])), (ours, sdk)
+                for client, rows in (("sdk", sdk), ("raw", raw)):
+                    command = [sys.executable, __file__, "--client", client, "--client-args"]
+                    command += [fake.base_url, DEFAULT_KEY, str(concurrency), str(tasks)]
+                    rows.append(measure(command, env, fake.calls))
+                assert all(r[-1].calls == calls for r in (ours, sdk, raw)), (ours, sdk, raw)
             # A client with no overhead at all, at exactly L per call, runs ceil(calls / C) rounds.
             ideal = calls / -(-calls // concurrency)
             print(
@@ -227,10 +285,14 @@ def main() -> None:
                 ("in flight while sending", "inflight_sending", ".1f"),
                 ("in flight in the window", "inflight_window", ".1f"),
             ):
-                if any(getattr(r, field) is None for r in ours + sdk):
+                if any(getattr(r, field) is None for r in ours + sdk + raw):
                     continue
-                (a, b), (c, d) = figures(ours, field), figures(sdk, field)
-                print(f"  {label:<24} project {a:{fmt}} / {b:{fmt}}   sdk {c:{fmt}} / {d:{fmt}}")
+                shown = [
+                    f"{who} {low:{fmt}} / {mid:{fmt}}"
+                    for who, rows in (("project", ours), ("sdk", sdk), ("raw", raw))
+                    for low, mid in [figures(rows, field)]
+                ]
+                print(f"  {label:<24} {'   '.join(shown)}")
             over = [o.wall - s.wall for o, s in zip(ours, sdk, strict=True)]
             ratio = [o.wall / s.wall for o, s in zip(ours, sdk, strict=True)]
             cpu = [(o.cpu - s.cpu) / calls * 1000 for o, s in zip(ours, sdk, strict=True)]
