@@ -11,7 +11,8 @@ gets no answer after it went out, the API may have made the batch: resume looks 
 that many requests created since then and collects it, sends again when there is none, and
 refuses to send again without ``--resend-batch`` when it cannot tell. The batch list says no more
 than sizes and times, so the one found may be another experiment's: every ``custom_id`` leads
-with the experiment's tag, and results that carry another are never stored.
+with the experiment's tag, and a found batch whose results carry another is not stored. (One the
+experiment itself sent earlier carries its tag: its answers are to the same cells' requests.)
 """
 
 from __future__ import annotations
@@ -55,12 +56,18 @@ T = TypeVar("T")
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def custom_id(cell: Cell, plan: Plan, tag: str) -> str:
-    """Unique in the batch and within the API's 64 characters of [A-Za-z0-9_-]; ``tag``
-    (``TrialStore.batch_tag``) leads, so that a result tells whose request it answers."""
+def cell_key(cell: Cell, plan: Plan) -> str:
+    """The cell's place in the plan, as its ``custom_id`` ends: ``a{arm}-t{task}-e{epoch}``."""
     arm = [a.label for a in plan.arms].index(cell.arm.label)
     task = [t.id for t in plan.tasks].index(cell.task.id)
-    return f"{tag}-a{arm}-t{task}-e{cell.epoch}"
+    return f"a{arm}-t{task}-e{cell.epoch}"
+
+
+def custom_id(cell: Cell, plan: Plan, tag: str) -> str:
+    """Unique in the batch and within the API's 64 characters of [A-Za-z0-9_-]; ``tag``
+    (``TrialStore.batch_tag``) leads, so that a result tells whose request it answers. (Before
+    the tag, a custom id was the cell key alone: a batch of then is collected as ever.)"""
+    return f"{tag}-{cell_key(cell, plan)}"
 
 
 async def run_batch(
@@ -126,8 +133,8 @@ async def run_batch(
                 lambda since: retried(lambda: batches.created_since(since)),
                 resend=resend_batch,
             )
-            if batch_id is not None:
-                store.set_batch_id(batch_id)
+            if batch_id is not None:  # a guess: the sent record stays until it is collected
+                store.set_batch_id(batch_id, found_for=sent)
         # A batch already sent is paid for: collect all of it. A new one admits what the budget
         # allows.
         cells = (
@@ -136,9 +143,9 @@ async def run_batch(
             else _admit(plan, kind, pending.rows, state)
         )
         tag = store.batch_tag()
-        by_id = {custom_id(cell, plan, tag): cell for cell in cells}
-        if batch_id is None and by_id:
-            requests = [(cid, kind.request(c)) for cid, c in by_id.items()]
+        by_key = {cell_key(cell, plan): cell for cell in cells}
+        if batch_id is None and by_key:
+            requests = [(custom_id(c, plan, tag), kind.request(c)) for c in by_key.values()]
             # Recorded first: a request that went out may have made a batch even with no answer,
             # and a second one would be paid for again.
             store.set_batch_sent(len(requests))
@@ -155,18 +162,21 @@ async def run_batch(
             while not (await retried(lambda: batches.poll(sent_id))).ended:
                 await sleep(poll_interval)
             answers = await retried(lambda: batches.results(sent_id))
-            foreign = next((c for c in answers if not c.startswith(f"{tag}-")), None)
+            # Only a batch found for a lost request can be another's (had that request made one,
+            # two would have matched): its every result must carry this experiment's tag.
+            guessed = store.batch_sent() is not None
+            foreign = next((c for c in answers if guessed and not c.startswith(f"{tag}-")), None)
             if foreign is not None:
-                # Only a batch found for a lost request can be another's: had that request made
-                # one, two would have matched. Nothing of it is stored; resume sends this one's.
                 store.set_batch_id(None)
                 state.stopped = (
-                    f"{FOREIGN_BATCH}: batch {sent_id}, taken for the one a lost request may "
-                    f"have made, answers requests this experiment did not send ({foreign}); none "
-                    "of it was stored, and resume sends this experiment's own batch"
+                    f"{FOREIGN_BATCH}: batch {sent_id}, found for the request that got no answer, "
+                    f"holds requests this experiment did not send ({foreign}); nothing of it "
+                    f"was stored. Resume (--resume {store.experiment_id}) to send this "
+                    "experiment's own batch"
                 )
             else:
-                results, judged = await _scored(answers, by_id, result, judges)
+                keyed = {c.removeprefix(f"{tag}-"): answer for c, answer in answers.items()}
+                results, judged = await _scored(keyed, by_key, result, judges)
                 store.insert(results)
                 for r in results:
                     state.done += 1
@@ -239,7 +249,7 @@ async def _made_by(
 
 async def _scored(
     answers: Mapping[str, ModelResponse | ProviderError],
-    by_id: Mapping[str, Cell],
+    by_key: Mapping[str, Cell],
     result: Callable[[Cell, ModelResponse | ProviderError], Awaitable[TrialResult]],
     judges: JudgeEnvironment,
 ) -> tuple[list[TrialResult], UnreachableError | None]:
@@ -247,11 +257,11 @@ async def _scored(
     got no response for ``UNREACHABLE_CELLS`` results in a row (those are left out, ungraded)."""
     done: list[TrialResult] = []
     held: list[TrialResult] = []  # graded while judges got no response: kept if it passes
-    for cid, answer in answers.items():
-        if cid not in by_id:  # stored by an earlier collection of this batch
+    for key, answer in answers.items():
+        if key not in by_key:  # stored by an earlier collection of this batch
             continue
         before = judges.unreachable
-        graded = await result(by_id[cid], answer)
+        graded = await result(by_key[key], answer)
         if judges.unreachable == before:
             done += [*held, graded]
             held = []

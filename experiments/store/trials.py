@@ -213,12 +213,15 @@ class TrialStore:
             found = conn.all("SELECT batch_id FROM experiment WHERE id = ?", (self.experiment_id,))
         return found[0][0] if found else None
 
-    def set_batch_id(self, batch_id: str | None) -> None:
-        """Record the batch (None: collected); a batch request sent without answer is settled."""
-        self._set_batch(batch_id, None)
+    def set_batch_id(self, batch_id: str | None, *, found_for: BatchSent | None = None) -> None:
+        """Record the batch (None: collected). ``found_for``: the batch is the one found for this
+        request, sent without answer, which stays recorded (``batch_sent``) until collection;
+        otherwise that request is settled."""
+        self._set_batch(batch_id, found_for)
 
     def batch_sent(self) -> BatchSent | None:
-        """The batch request that went out with no answer, and may have made a batch."""
+        """The batch request that went out with no answer, and may have made a batch (the one
+        ``batch_id`` names, when a batch was found for it)."""
         with self.db.connect() as conn:
             found = conn.all(
                 "SELECT batch_sent_at, batch_requests FROM experiment WHERE id = ?",

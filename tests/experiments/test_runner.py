@@ -782,7 +782,9 @@ def test_another_experiments_batch_taken_for_a_lost_one_is_not_stored_and_resume
         out = json.loads(stopped.stdout)
         assert (out["status"], out["trials"]) == ("stopped", 0)
         assert out["note"].startswith("another experiment's batch: batch msgbatch_fake_")
-        assert "none of it was stored" in out["note"]
+        assert out["note"].endswith(
+            "was stored. Resume (--resume 1) to send this experiment's own batch"
+        )
         assert _trials(sqlite_cli, 1) == [] and len(_trials(sqlite_cli, 2)) == 6
         assert len(_created(fake)) == 2  # nothing sent by that resume
         again = json.loads(
@@ -792,6 +794,51 @@ def test_another_experiments_batch_taken_for_a_lost_one_is_not_stored_and_resume
     tags = [{r["custom_id"].split("-")[0] for r in c.body["requests"]} for c in _created(fake)]
     assert tags[0] == tags[2] != tags[1] and all(len(t) == 1 for t in tags)
     assert _batch_columns(sqlite_cli) == (None, None, None)
+
+
+def test_a_batch_sent_before_custom_ids_had_a_tag_is_collected_on_resume(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import experiments.batch as batch_module
+
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency"), batch_polls=2) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        with monkeypatch.context() as earlier:  # the custom ids of then: the cell key alone
+            earlier.setattr(
+                batch_module, "custom_id", lambda c, p, tag: batch_module.cell_key(c, p)
+            )
+            fake.reset = lambda method, path: method == "GET"  # sent; every poll then reset
+            assert sqlite_cli("run", str(spec), "--batch", "--quiet").exit_code == 3
+        fake.reset = None
+        [sent] = _created(fake)
+        assert [r["custom_id"] for r in sent.body["requests"]][:2] == ["a0-t0-e1", "a1-t0-e1"]
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+    assert (again["status"], again["trials"]) == ("completed", 6) and len(_created(fake)) == 1
+    assert _trials(sqlite_cli, 1) == _all_cells(epochs=1)
+
+
+def test_an_experiments_batch_tag_is_its_own_and_the_same_on_every_open(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from experiments.store.plans import load_plan
+    from experiments.store.trials import TrialStore
+    from registry.database import Database
+
+    spec = _setup(cli, tmp_path, epochs=1)
+    for _ in range(2):
+        cli.ok("run", str(spec), "--quiet")
+    tags = []
+    for experiment in (1, 2, 1):
+        db = Database(cli.db)
+        try:
+            tags.append(TrialStore(db, load_plan(db, experiment)).batch_tag())
+        finally:
+            db.dispose()
+    assert tags[0] == tags[2] != tags[1]
+    assert all(len(tag) == 8 and int(tag, 16) >= 0 for tag in tags)
 
 
 def test_a_batch_request_that_reached_nothing_or_made_no_batch_is_sent_again(
