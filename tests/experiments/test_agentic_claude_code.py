@@ -259,11 +259,15 @@ def test_an_api_400_in_a_session_fails_that_trial_not_the_run(
         assert trial["details"]["turns"] == 1 and trial["quality"] is None
 
 
+# Claude Code's own temporary folder is named after the user's id.
+CLAUDE_TMP = f"claude-{os.getuid()}"
+
+
 def _claude_temp_files() -> set[str]:
     """What Claude Code leaves in the shared /tmp (its sockets, its own folders)."""
     root = Path(tempfile.gettempdir())
     found = {p.name for p in root.glob("claude-*")} | {p.name for p in root.glob("cc-*")}
-    for folder in ("claude-0", "cc-socks"):
+    for folder in (CLAUDE_TMP, "cc-socks"):
         found |= {f"{folder}/{p.name}" for p in (root / folder).glob("*")}
     return found
 
@@ -317,7 +321,7 @@ def test_the_session_keeps_the_key_the_users_environment_and_tmp_out(
             assert (folder / "home/.cache/written").is_file()
             # Claude Code's temporary files went into the trial's folder.
             names = {p.name for p in (folder / "tmp").iterdir()}
-            assert {"claude-0", "cc-socks"} <= names
+            assert {CLAUDE_TMP, "cc-socks"} <= names
             assert any(n.startswith("claude-http-") for n in names)
         assert "HOME-WRITABLE" in json.dumps([r.body for r in fake.requests])
         assert not (user_repo / ".git").exists()
@@ -356,10 +360,12 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
     (shipped / "hidden" / "test_secret.py").write_text("def test_shipped(): pass\n")
     monkeypatch.setattr("experiments.sessions.sandbox.data_path", lambda name: shipped)
     private = Path("/etc/ssl/private")
-    made = not private.exists()
-    private.mkdir(parents=True, exist_ok=True)
     secret = private / f"registry-test-{os.getpid()}.key"
-    secret.write_text("PRIVATE KEY\n")
+    planted = os.geteuid() == 0  # only root can put a key there: as a user, the rest is checked
+    made = planted and not private.exists()
+    if planted:
+        private.mkdir(parents=True, exist_ok=True)
+        secret.write_text("PRIVATE KEY\n")
     outside = Path(tempfile.gettempdir()) / f"registry-outside-{os.getpid()}.txt"
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -397,7 +403,8 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
     finally:
         listener.close()
         shutil.rmtree(shipped.parent)
-        secret.unlink()
+        if planted:
+            secret.unlink()
         if made:
             private.rmdir()
     seconds = time.monotonic() - started
@@ -419,7 +426,13 @@ def test_the_agent_reaches_nothing_outside_its_workspace_but_the_api(
     assert "def test_shipped" not in wheel + loop + link and "cannot access" in wheel
     assert "Read denied" in loop and "Read denied" in link and "outside this task's" in link
     home = {name for name in os.listdir(Path.home()) if not name.startswith(".")}
+    # A folder also hidden inside home (the repository, when it lives there) shows as the empty
+    # mount point that hides it: its name, nothing it holds (cat of this file finds nothing).
+    here, user = Path.cwd().resolve(), Path.home().resolve()
+    if here.is_relative_to(user) and here != user:
+        home.discard(here.relative_to(user).parts[0])
     assert not home & set(ls.splitlines()) and "No such file" in ls
+    assert f"{Path(__file__).resolve()}: No such file" in ls
     assert "PRIVATE KEY" not in ls and f"{secret}: No such file" in ls  # /etc's secrets
     assert "REACHED" not in loopback + external + api and "Error" in loopback
     assert own.startswith("5")  # the workspace's own code still runs
