@@ -19,3 +19,5 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+# As root, the tests that depend on who runs them run once more as an unprivileged user.
+bash scripts/test-as-user.sh -q -rfEs
