@@ -70,6 +70,28 @@ def custom_id(cell: Cell, plan: Plan, tag: str) -> str:
     return f"{tag}-{cell_key(cell, plan)}"
 
 
+def batch_kind(
+    plan: Plan, kind: TrialKind, provider: Provider, batches: Batches | None = None
+) -> SingleRequestKind:
+    """``kind``, when its trials can go through Message Batches: one request per cell, to
+    models the provider batches (or to ``batches``, given); ``SpecError`` otherwise. Checked
+    before the experiment is stored, so that a refused run leaves nothing behind."""
+    if not isinstance(kind, SingleRequestKind):
+        how = "with this router " if plan.kind == "delegation" else ""
+        raise SpecError(
+            f"--batch: a trial of kind {plan.kind} {how}is not one request; run it without --batch"
+        )
+    # The models the requests go to (a delegation trial asks the main loop's model).
+    models = {kind.request(Cell(arm, plan.tasks[0], 1)).model for arm in plan.arms}
+    unbatched = sorted(m for m in models if not provider.capabilities(m).batches)
+    if batches is None and unbatched:
+        raise SpecError(
+            f"--batch: the {provider.name} provider has no Message Batches for "
+            f"{', '.join(unbatched)}; --batch needs provider: anthropic"
+        )
+    return kind
+
+
 async def run_batch(
     db: Database,
     plan: Plan,
@@ -84,20 +106,7 @@ async def run_batch(
 ) -> RunSummary:
     """``resend_batch``: send a new batch even when an earlier request may have made one that
     cannot be found (the user's say-so that a second batch may be paid for)."""
-    kind = kind or trial_kind(plan, load_price_table())
-    if not isinstance(kind, SingleRequestKind):
-        how = "with this router " if plan.kind == "delegation" else ""
-        raise SpecError(
-            f"--batch: a trial of kind {plan.kind} {how}is not one request; run it without --batch"
-        )
-    # The models the requests go to (a delegation trial asks the main loop's model).
-    models = {kind.request(Cell(arm, plan.tasks[0], 1)).model for arm in plan.arms}
-    unbatched = sorted(m for m in models if not provider.capabilities(m).batches)
-    if batches is None and unbatched:
-        raise SpecError(
-            f"--batch: the {provider.name} provider has no Message Batches for "
-            f"{', '.join(unbatched)}; --batch needs provider: anthropic"
-        )
+    kind = batch_kind(plan, kind or trial_kind(plan, load_price_table()), provider, batches)
     # The provider's own client: closed with the provider, by whoever opened it.
     batches = batches or provider.batches()
     report = on_progress or (lambda state: None)

@@ -298,6 +298,10 @@ def run(
         return
     provider = _provider(plan.provider)
     simulated = _simulated(kind, provider)
+    if batch:
+        from experiments.batch import batch_kind
+
+        batch_kind(plan, kind, provider)  # refused before anything is stored
     if resume_id is None:
         plan = store_plan(db, plan, spec.source_text, suite, simulated=simulated)
     label = f"experiment {plan.experiment_id} {plan.name}"

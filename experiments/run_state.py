@@ -122,6 +122,9 @@ def run_status(
         return "stopped", state.stopped
     if state.failed:
         return "incomplete", f"{state.failed} trials failed after retries; resume to retry them"
+    if state.done < state.total:  # cells left without any result (a batch that skipped some)
+        missing = state.total - state.done
+        return "incomplete", f"{missing} trials got no result; resume to run them"
     return "completed", None
 
 

@@ -29,7 +29,9 @@ of answering: a reply lost on its way back.
 Batches: ``POST /v1/messages/batches`` answers every request from the script at once (``Text`` ->
 succeeded, ``HttpError``/``StreamError`` -> errored, ``Drop`` -> expired); the batch reports
 ``in_progress`` for ``batch_polls`` retrievals, then ``ended`` with a ``results_url`` serving JSONL;
-the next ``fake.cut_results`` downloads of it send the first line, then reset the connection.
+the next ``fake.cut_results`` downloads of it send the first line, then reset the connection;
+``fake.results_left_out = N`` leaves a batch's last N results out of every download (which the
+API never does: for a client's guard).
 ``GET /v1/messages/batches`` lists every batch, newest first, in one page;
 ``fake.submit_batch(body)`` makes one as that request would, ``fake.batches`` lists their ids.
 
@@ -193,6 +195,7 @@ class FakeAnthropic:
         self.reset: Callable[[str, str], bool] | None = None
         self.reset_after: Callable[[str, str], bool] | None = None
         self.cut_results = 0
+        self.results_left_out = 0
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
@@ -312,7 +315,8 @@ class FakeAnthropic:
                 return await self._send_json(writer, 200, self._batch_json(batch))
             if not self._ended(batch):
                 return await self._send_error(writer, http_error(400, "batch still in progress"))
-            jsonl = "".join(json.dumps(line) + "\n" for line in batch.lines).encode()
+            kept = batch.lines[: len(batch.lines) - self.results_left_out]
+            jsonl = "".join(json.dumps(line) + "\n" for line in kept).encode()
             if self.cut_results > 0:
                 self.cut_results -= 1
                 head = self._head(200, {"content-type": "application/binary"})

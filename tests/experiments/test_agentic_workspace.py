@@ -245,6 +245,7 @@ def test_an_agentic_run_with_batch_is_refused_in_one_line(cli: Cli, tmp_path: Pa
     _publish_pair(cli, tmp_path)
     line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch")
     assert "--batch: a trial of kind agentic is not one request" in line
+    assert json.loads(cli.ok("experiments", "--json").stdout) == []  # nothing stored
 
 
 def test_a_key_across_the_cut_of_the_diff_or_a_check_tail_is_scrubbed(tmp_path: Path) -> None:

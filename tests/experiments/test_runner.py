@@ -841,6 +841,37 @@ def test_an_experiments_batch_tag_is_its_own_and_the_same_on_every_open(
     assert all(len(tag) == 8 and int(tag, 16) >= 0 for tag in tags)
 
 
+def test_a_batch_whose_results_leave_cells_out_is_incomplete_and_resume_sends_them(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra="max_attempts: 2\n")
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        fake.results_left_out = 2
+        first = sqlite_cli("run", str(spec), "--batch", "--json")
+        assert first.exit_code == 3
+        out = json.loads(first.stdout)
+        assert (out["status"], out["trials"], out["failed"]) == ("incomplete", 4, 0)
+        assert out["note"] == "2 trials got no result; resume to run them"
+        fake.results_left_out = 0
+        again = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--resume", "1", "--json").stdout
+        )
+    assert (again["status"], again["trials"]) == ("completed", 6)
+    assert [len(r.body["requests"]) for r in _created(fake)] == [6, 2]
+    assert _trials(sqlite_cli, 1) == _all_cells(epochs=1)
+
+
+def test_a_batch_on_a_provider_without_batches_is_refused_before_anything_is_stored(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _setup(sqlite_cli, tmp_path, provider="simulated")
+    line = sqlite_cli.one_error_line("run", str(spec), "--batch")
+    assert line.startswith("registry: error: --batch: the simulated provider has no Message ")
+    assert line.endswith("; --batch needs provider: anthropic")
+    assert json.loads(sqlite_cli.ok("experiments", "--json").stdout) == []
+
+
 def test_a_batch_request_that_reached_nothing_or_made_no_batch_is_sent_again(
     sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
