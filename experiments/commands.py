@@ -200,13 +200,10 @@ def run(
     # Plain SQL: the ORM is imported only for what needs it (resume, a sequential look).
     db = open_database(ctx)
     if resume_id is not None:
-        from experiments.plan import check_stored_python, declared_graders
+        from experiments.plan import check_spec_of, check_stored_python, declared_graders
 
         plan = load_plan(db, resume_id)
-        if plan.name != spec.name:
-            raise AgentRegistryError(
-                f"experiment {resume_id} is {plan.name!r}, but {spec_path} is {spec.name!r}"
-            )
+        check_spec_of(plan, spec)
         check_stored_python(
             resume_id,
             (*plan.extra_graders, *(c for t in plan.tasks for c in t.graders)),
@@ -599,10 +596,13 @@ def grade(
     configs = load_graders_file(graders_path) if graders_path is not None else None
     declared: tuple[GraderConfig, ...] = ()
     if spec_path is not None:
-        from experiments.plan import declared_graders
+        from experiments.plan import check_spec_of, declared_graders
         from experiments.spec import load_experiment_spec
+        from experiments.store.plans import load_plan
 
-        declared = declared_graders(load_experiment_spec(spec_path))
+        spec = load_experiment_spec(spec_path)
+        check_spec_of(load_plan(db, experiment_id), spec)
+        declared = declared_graders(spec)
     summary = regrade(
         db, experiment_id, configs, judge_model=judge_model, concurrency=concurrency,
         declared=declared,

@@ -150,6 +150,11 @@ async def aregrade(
             f"experiment {experiment_id} is agentic: its checks ran in workspaces that are gone, "
             "and its quality needs them; re-grading is not supported, run it again"
         )
+    if plan.document.delegation is not None:
+        raise SpecError(
+            f"experiment {experiment_id} is a delegation experiment: its quality is whether the "
+            "main loop picked the expected agent, which no grader changes; nothing to re-grade"
+        )
     if grader_configs is None:
         extra = plan.extra_graders
     else:

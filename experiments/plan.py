@@ -327,6 +327,16 @@ def same_request_warnings(kind: str, arms: tuple[Arm, ...]) -> list[str]:
     return warnings
 
 
+def check_spec_of(plan: Plan, spec: ExperimentSpec) -> None:
+    """Refuse ``spec`` for the stored experiment ``plan`` when it is another experiment's spec
+    (by name: a spec edited since may still be passed, each command checks what it reuses)."""
+    if plan.name != spec.name:
+        source = spec.path or "the spec"
+        raise SpecError(
+            f"experiment {plan.experiment_id} is {plan.name!r}, but {source} is {spec.name!r}"
+        )
+
+
 def declared_graders(spec: ExperimentSpec) -> tuple[GraderConfig, ...]:
     """Every grader the spec and its task suite declare (their python graders are trusted)."""
     suite = load_suite(spec.tasks_path)

@@ -87,6 +87,18 @@ def test_an_examples_variant_that_helps_is_named_the_winner(cli: Cli, tmp_path: 
     assert "| variant | expected | picked |" in markdown
 
 
+def test_a_delegation_experiment_is_not_regraded(cli: Cli, tmp_path: Path) -> None:
+    _publish(cli, tmp_path)
+    variants = {"control": "backend-logic-implementer@1",
+                "helpful": "backend-logic-implementer@helpful"}  # fmt: skip
+    cli.ok("run", str(_spec(tmp_path, variants, "focus")), "--quiet")
+    line = cli.one_error_line("grade", "focus")
+    assert line == (
+        "registry: error: experiment 1 is a delegation experiment: its quality is whether the "
+        "main loop picked the expected agent, which no grader changes; nothing to re-grade"
+    )
+
+
 def test_a_response_experiment_of_an_examples_variant_warns_before_spending(
     cli: Cli, tmp_path: Path
 ) -> None:

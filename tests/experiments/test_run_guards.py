@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import Cli
 from tests.experiments.test_checks import SLOW_MODULE
@@ -244,6 +245,20 @@ def test_a_python_grader_named_only_by_stored_rows_never_runs(
         assert result.exit_code == 1 and "(evil.py:score) is named by the database" in result.stderr
     result = sqlite_cli("run", str(spec), "--resume", "1")
     assert result.exit_code == 1 and f"declare it, unchanged, in {spec}" in result.stderr
+    assert not (tmp_path / "ran").exists()
+
+
+def test_another_experiments_spec_is_refused_by_resume_and_grade(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    spec = _python_graded(sqlite_cli, tmp_path)
+    sqlite_cli.ok("run", str(spec), "--quiet")
+    other = tmp_path / "other.yaml"
+    other.write_text(spec.read_text().replace("name: ", "name: other-", 1))
+    name = yaml.safe_load(spec.read_text())["name"]
+    for args in (("run", str(other), "--resume", "1"), ("grade", "1", "--spec", str(other))):
+        line = sqlite_cli.one_error_line(*args)
+        assert line == f"registry: error: experiment 1 is {name!r}, but {other} is 'other-{name}'"
     assert not (tmp_path / "ran").exists()
 
 
