@@ -1,4 +1,5 @@
-"""Which agent files a PATH argument names: ``publish`` and ``lint`` read folders the same way."""
+"""Which agent files a PATH argument names (``publish`` and ``lint`` read folders the same way),
+and what Claude Code would make of one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,24 @@ def agent_files_in(folder: Path) -> list[Path]:
     if not agents:
         raise AgentFileError(f"{folder}: no .md agent files in this folder")
     return agents
+
+
+def model_aliases() -> frozenset[str]:
+    """The aliases of the model table ``registry run`` resolves with."""
+    from registry.model_aliases import load_model_table
+
+    return frozenset(load_model_table().aliases)
+
+
+def claude_code_warnings(data: bytes, path: Path, aliases: frozenset[str]) -> list[str]:
+    """What Claude Code would do wrong with a file the registry accepts: drop it (and why), or
+    meet a model or tools it does not know. ``registry lint`` says the rest."""
+    from variants.lint import UNKNOWN_MODEL, UNKNOWN_TOOL, lint_file
+
+    result = lint_file(data, str(path), model_aliases=aliases)
+    if not result.loaded:
+        return [f"Claude Code drops this file: {result.reason}"]
+    return [f.message for f in result.warnings if f.kind in (UNKNOWN_MODEL, UNKNOWN_TOOL)]
 
 
 def _is_other_markdown(path: Path) -> bool:

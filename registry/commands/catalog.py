@@ -15,7 +15,12 @@ import click
 
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
 from core.terminal import visible
-from registry.commands.agent_files import agent_files_in, read_bytes
+from registry.commands.agent_files import (
+    agent_files_in,
+    claude_code_warnings,
+    model_aliases,
+    read_bytes,
+)
 from registry.commands.common import (
     db_url,
     echo,
@@ -91,21 +96,22 @@ def publish(
     if label is not None:
         check_label(label)
     # Read and validate everything first, so that one bad file publishes nothing.
-    definitions: list[tuple[_Input, AgentDefinition]] = []
+    definitions: list[tuple[_Input, AgentDefinition, list[str]]] = []
     specs: list[_Input] = []
     seen: dict[str, Path] = {}
+    aliases = model_aliases()
     for item in inputs:
         if item.is_spec:
             specs.append(item)
             continue
-        definition = AgentDefinition.parse(
-            read_bytes(item.path), origin=str(item.path), name_override=name
-        )
+        data = read_bytes(item.path)
+        definition = AgentDefinition.parse(data, origin=str(item.path), name_override=name)
         agent = name or definition.name
         if agent in seen:
             raise AgentFileError(f"{seen[agent]} and {item.path} both define agent {agent!r}")
         seen[agent] = item.path
-        definitions.append((item, definition))
+        warnings = [*definition.warnings, *claude_code_warnings(data, item.path, aliases)]
+        definitions.append((item, definition, warnings))
     prepared_specs = [_prepare_spec(item.path) for item in specs]
 
     registry = open_registry(ctx)
@@ -120,8 +126,8 @@ def publish(
                 raise
             derived_specs.append((prepared, None))
     results: list[dict[str, object]] = []
-    for item, definition in definitions:
-        for warning in definition.warnings:
+    for item, definition, warnings in definitions:
+        for warning in warnings:
             echo(f"warning: {item.path}: {warning}", err=True)
         result = registry.publish(
             definition, name=name, message=message, origin=str(item.path), label=label

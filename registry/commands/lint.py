@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from core.errors import AgentFileError
-from registry.commands.agent_files import agent_files_in, read_bytes
+from registry.commands.agent_files import agent_files_in, model_aliases, read_bytes
 from registry.commands.common import echo, emit_json, json_option
 from variants.lint import LintResult, lint_file, lint_folder
 
@@ -29,7 +29,7 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
     only one is loaded); files named on their own share the scope of their folder. Exit 1 when
     any file would be dropped, else 0 (warnings included).
     """
-    aliases = _model_aliases()
+    aliases = model_aliases()
     scopes: dict[Path, list[Path]] = {}  # a folder given, or the folder of a file given
     for raw in paths:
         path = Path(raw)
@@ -65,10 +65,3 @@ def _print(results: list[LintResult]) -> None:
     dropped = sum(not r.loaded for r in results)
     warned = sum(bool(r.warnings) for r in results)
     echo(f"{len(results) - dropped} loaded, {dropped} dropped, {warned} with warnings", err=True)
-
-
-def _model_aliases() -> frozenset[str]:
-    """The aliases of the model table ``registry run`` resolves with."""
-    from registry.model_aliases import load_model_table
-
-    return frozenset(load_model_table().aliases)

@@ -78,11 +78,38 @@ def test_a_folder_skips_markdown_without_frontmatter(
     (folder / "docs" / "notes.md").write_bytes(b"\xef\xbb\xbfSome notes\n---\n")
     result = sqlite_cli("publish", str(folder))
     assert result.exit_code == 0, result.stderr
+    # Published all the same, but said: Claude Code skips an agent file that starts with a BOM.
+    dropped = "Claude Code drops this file: starts with a UTF-8 BOM, which Claude Code skips the"
     assert result.stderr.splitlines() == [
         f"warning: {folder / 'README.md'}: skipped, no frontmatter (not an agent file)",
         f"warning: {folder / 'docs' / 'notes.md'}: skipped, no frontmatter (not an agent file)",
+        *([f"warning: {folder / 'good.md'}: {dropped} file for"] if bom else []),
     ]
     assert [a["name"] for a in _stored(sqlite_cli)] == ["good-agent"]
+
+
+def test_publish_says_what_claude_code_would_drop_or_not_know_and_still_publishes(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    odd = tmp_path / "odd.md"
+    odd.write_bytes(b"---\nname: odd\ndescription: d\nmodel: gpt-4\ntools: Read, swift\n---\nB\n")
+    prettier = tmp_path / "prettier.md"
+    prettier.write_bytes(b"---\nname: prettier\ndescription:\n  On the next line.\n---\nB\n")
+    result = sqlite_cli("publish", str(odd), str(prettier), str(tmp_path / "good.md"))
+    assert result.exit_code == 1  # good.md is missing: nothing is published, nothing is warned
+    assert result.stderr.count("\n") == 1 and "good.md: no such file" in result.stderr
+    (tmp_path / "good.md").write_bytes(GOOD)
+    result = sqlite_cli("publish", str(odd), str(prettier), str(tmp_path / "good.md"))
+    assert result.exit_code == 0
+    tools, model, dropped = result.stderr.splitlines()
+    assert tools == f"warning: {odd}: tools: unknown tool swift (not a Claude Code tool)"
+    assert model.startswith(f"warning: {odd}: model 'gpt-4' is not a known alias (")
+    assert model.endswith(", sonnet) or model ID")  # the aliases of data/models.yaml
+    assert dropped == (
+        f"warning: {prettier}: Claude Code drops this file: 'description:' has its value on the "
+        "next lines, which Claude Code does not read"
+    )
+    assert sorted(a["name"] for a in _stored(sqlite_cli)) == ["good-agent", "odd", "prettier"]
 
 
 def test_a_folder_of_only_other_markdown_is_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
