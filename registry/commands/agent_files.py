@@ -3,10 +3,15 @@ and what Claude Code would make of one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import AgentFileError
 from registry.commands.common import echo
+
+if TYPE_CHECKING:
+    from registry.store import PublishedVariant
 
 _SKIPPED = "skipped, no frontmatter (not an agent file)"
 
@@ -36,15 +41,24 @@ def model_aliases() -> frozenset[str]:
     return frozenset(load_model_table().aliases)
 
 
-def claude_code_warnings(data: bytes, path: Path, aliases: frozenset[str]) -> list[str]:
+def claude_code_warnings(data: bytes, where: str, aliases: frozenset[str]) -> list[str]:
     """What Claude Code would do wrong with a file the registry accepts: drop it (and why), or
     meet a model or tools it does not know. ``registry lint`` says the rest."""
     from variants.lint import UNKNOWN_MODEL, UNKNOWN_TOOL, lint_file
 
-    result = lint_file(data, str(path), model_aliases=aliases)
+    result = lint_file(data, where, model_aliases=aliases)
     if not result.loaded:
         return [f"Claude Code drops this file: {result.reason}"]
     return [f.message for f in result.warnings if f.kind in (UNKNOWN_MODEL, UNKNOWN_TOOL)]
+
+
+def warn_derived(published: Iterable[PublishedVariant]) -> None:
+    """``claude_code_warnings`` for each derived version (a model given to ``derive`` too)."""
+    aliases = model_aliases()
+    for variant in published:
+        source = variant.derived.definition.source
+        for warning in claude_code_warnings(source, variant.result.ref, aliases):
+            echo(f"warning: {variant.result.ref}: {warning}", err=True)
 
 
 def _is_other_markdown(path: Path) -> bool:

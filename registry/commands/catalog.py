@@ -20,6 +20,7 @@ from registry.commands.agent_files import (
     claude_code_warnings,
     model_aliases,
     read_bytes,
+    warn_derived,
 )
 from registry.commands.common import (
     db_url,
@@ -110,7 +111,7 @@ def publish(
         if agent in seen:
             raise AgentFileError(f"{seen[agent]} and {item.path} both define agent {agent!r}")
         seen[agent] = item.path
-        warnings = [*definition.warnings, *claude_code_warnings(data, item.path, aliases)]
+        warnings = [*definition.warnings, *claude_code_warnings(data, str(item.path), aliases)]
         definitions.append((item, definition, warnings))
     prepared_specs = [_prepare_spec(item.path) for item in specs]
 
@@ -135,6 +136,7 @@ def publish(
         results.append(version_row(result, str(item.path)))
     for prepared, derived in derived_specs:
         published = registry.publish_derived(prepared, message=message, derived=derived)
+        warn_derived(published)
         results.extend(variant_row(variant, prepared.origin) for variant in published)
     if as_json:
         emit_json(results)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from core.errors import AgentRegistryError, SpecError
+from registry.commands.agent_files import warn_derived
 from registry.commands.common import echo, emit_json, json_option, open_registry
 from registry.commands.publish_rows import variant_row
 
@@ -103,6 +104,7 @@ def derive(
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=10**9)
     prepared = parse_variant_spec(text, origin=ORIGIN, root=Path.cwd())
     (published,) = open_registry(ctx).publish_derived(prepared)
+    warn_derived([published])
     row = variant_row(published, prepared.origin)
     if as_json:
         emit_json(row)

@@ -101,6 +101,18 @@ def test_derive_quick_form(cli: Cli, tmp_path: Path) -> None:
     assert cli.ok("show", f"{NAME}@short").stdout_bytes.endswith(b"\n---\n\nBe brief.\n")
 
 
+def test_a_derived_model_neither_the_registry_nor_claude_code_knows_is_warned_of(
+    cli: Cli,
+) -> None:
+    cli.ok("publish", str(SEED))
+    known = cli.ok("derive", f"{NAME}@1", "--model", "haiku", "--label", "haiku")
+    assert "warning" not in known.stderr
+    typo = cli.ok("derive", f"{NAME}@1", "--model", "hiaku", "--label", "typo")
+    assert typo.stdout == f"{NAME}@3  new  from {NAME}@1  -> typo\n"
+    assert typo.stderr.startswith(f"warning: {NAME}@3: model 'hiaku' is not a known alias (")
+    assert typo.stderr.count("\n") == 1
+
+
 def test_diff_text_and_json(cli: Cli) -> None:
     cli.ok("publish", str(SEED))
     cli.ok("publish", str(SPECS / "tight.yaml"), str(SPECS / "better-examples.yaml"))
