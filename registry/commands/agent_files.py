@@ -34,6 +34,13 @@ def agent_files_in(folder: Path) -> list[Path]:
     return agents
 
 
+def not_an_agent_path(path: Path) -> AgentFileError:
+    """The error for a PATH argument that is neither a regular file nor a folder."""
+    if path.exists():  # a device (/dev/null), a FIFO, a socket
+        return AgentFileError(f"{path}: not a regular file or a folder")
+    return AgentFileError(f"{path}: no such file or folder")
+
+
 def model_aliases() -> frozenset[str]:
     """The aliases of the model table ``registry run`` resolves with."""
     from registry.model_aliases import load_model_table

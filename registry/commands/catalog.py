@@ -19,6 +19,7 @@ from registry.commands.agent_files import (
     agent_files_in,
     claude_code_warnings,
     model_aliases,
+    not_an_agent_path,
     read_bytes,
     warn_derived,
 )
@@ -57,7 +58,7 @@ def _collect(paths: tuple[str, ...]) -> list[_Input]:
         elif path.is_file():
             found.append(_Input(path, path.suffix.lower() in SPEC_SUFFIXES))
         else:
-            raise AgentFileError(f"{path}: no such file or folder")
+            raise not_an_agent_path(path)
     return found
 
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
-from core.errors import AgentFileError
-from registry.commands.agent_files import agent_files_in, model_aliases, read_bytes
+from registry.commands.agent_files import (
+    agent_files_in,
+    model_aliases,
+    not_an_agent_path,
+    read_bytes,
+)
 from registry.commands.common import echo, emit_json, json_option
 from variants.lint import LintResult, lint_file, lint_folder
 
@@ -38,7 +42,7 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
         elif path.is_file():
             scopes.setdefault(path.parent, []).append(path)
         else:
-            raise AgentFileError(f"{path}: no such file or folder")
+            raise not_an_agent_path(path)
     results: list[LintResult] = []
     for files in scopes.values():
         results += lint_folder(

@@ -59,3 +59,16 @@ def test_regular_files_over_the_bound_and_fifos(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
         read_regular_file(fifo, 10)  # returns at once: no writer is waited for
+
+
+@pytest.mark.parametrize("command", ["publish", "lint"])
+def test_an_agent_path_that_is_a_device_or_a_fifo(
+    sqlite_cli: Cli, tmp_path: Path, command: str
+) -> None:
+    fifo = tmp_path / "agent.md"
+    os.mkfifo(fifo)
+    for path in ("/dev/null", str(fifo)):
+        line = sqlite_cli.one_error_line(command, path)
+        assert line == f"registry: error: {path}: not a regular file or a folder"
+    missing = tmp_path / "gone.md"
+    assert sqlite_cli.one_error_line(command, str(missing)).endswith(": no such file or folder")
