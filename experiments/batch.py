@@ -116,7 +116,12 @@ async def run_batch(
     )
     scorer = Scorer(plan, judges)
     pending = store.pending()
-    state = RunState(total=plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd)
+    state = RunState(
+        total=plan.total_cells,
+        done=pending.stored,
+        cost_usd=pending.billed_usd,
+        judge_cost_usd=pending.judged_usd,
+    )
     batch_id = store.batch_id()
     fatal: list[BaseException] = []
     interrupted = False
@@ -190,7 +195,7 @@ async def run_batch(
                 for r in results:
                     state.done += 1
                     state.failed += r.outcome.error is not None
-                    state.cost_usd += r.outcome.cost_usd
+                    state.count_spend(r)
                 if judged is None:
                     store.set_batch_id(None)
                 else:  # the batch id is kept: resume grades the rest of its results

@@ -74,7 +74,7 @@ def _progress_printer(
             total=state.total,
             completed=state.done,
             failed=state.failed,
-            cost=state.cost_usd,
+            cost=state.spent_usd,
         )
 
     return progress, update
@@ -102,7 +102,7 @@ def _plain_progress(
         eta = _clock_time((state.total - state.done) / rate) if rate > 0 else "?"
         echo(
             f"{label}: {state.done}/{state.total} trials, {state.failed} failed, "
-            f"${state.cost_usd:.4f}, {_clock_time(elapsed)} elapsed, ETA {eta}",
+            f"${state.spent_usd:.4f}, {_clock_time(elapsed)} elapsed, ETA {eta}",
             err=True,
         )
 
@@ -341,6 +341,7 @@ def run(
                 "failed": summary.failed,
                 "cached": summary.cached,
                 "cost_usd": round(summary.cost_usd, 6),
+                "judge_cost_usd": round(summary.judge_cost_usd, 6),
                 "elapsed_s": round(summary.elapsed_s, 3),
                 "note": summary.note,
             }
@@ -350,6 +351,7 @@ def run(
     echo(
         f"experiment {summary.experiment_id}: {summary.status}, {summary.done}/{summary.total} "
         f"trials, {summary.failed} failed, {summary.cached} cached, ${summary.cost_usd:.4f}"
+        + (f" + judges ${summary.judge_cost_usd:.4f}" if summary.judge_cost_usd else "")
     )
     if summary.note:
         echo(f"  {summary.note}")

@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from experiments.store.trials import TrialResult
 
 # How `registry run` exits besides 0 (completed, or stopped at the budget asked for), 1 (an error
 # or a failed run), 2 (a usage error) and 130 (Ctrl-C): trials are missing because of failures
@@ -80,11 +84,23 @@ class RunState:
     done: int = 0  # already stored before this run, plus completed in it
     failed: int = 0
     cached: int = 0
-    cost_usd: float = 0.0  # billed: cache hits cost nothing
+    cost_usd: float = 0.0  # billed for the answers: cache hits cost nothing
+    judge_cost_usd: float = 0.0  # billed for the judges that graded them
     reserved_usd: float = 0.0  # expected cost of the cells admitted and still running
     stopped: str | None = None  # why the run stopped early, if it did
     concluded: str | None = None  # a sequential look decided the verdict: why it stopped there
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def spent_usd(self) -> float:
+        """What the budget counts as spent: the answers and their judges."""
+        return self.cost_usd + self.judge_cost_usd
+
+    def count_spend(self, result: TrialResult) -> None:
+        """Add what a trial and its grades cost (a cache hit's answer: nothing)."""
+        outcome = result.outcome
+        self.cost_usd += 0.0 if outcome.cached else outcome.cost_usd
+        self.judge_cost_usd += sum(grade.cost_usd for grade in result.grades)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class RunSummary:
     failed: int
     cached: int
     cost_usd: float
+    judge_cost_usd: float
     elapsed_s: float
     note: str | None
 
@@ -104,7 +121,7 @@ class RunSummary:
         elapsed = time.monotonic() - state.started
         return cls(
             experiment_id, status, state.total, state.done, state.failed, state.cached,
-            state.cost_usd, elapsed, note,
+            state.cost_usd, state.judge_cost_usd, elapsed, note,
         )  # fmt: skip
 
 

@@ -7,8 +7,9 @@ The runner schedules; a trial kind (``experiments.kinds``) executes one cell. In
   on a worker thread, so the event loop keeps measuring latency while the database works). A
   kill -9 loses at most the cells in flight and the few results not yet committed.
 - The budget admits whole task rows (every variant and epoch of one task) and only when the
-  money spent, plus what admitted rows are expected to cost, plus this row's estimate, stays
-  within ``max_cost_usd``; so a stop never leaves one variant with fewer answers than another.
+  money spent (answers and the judges that graded them), plus what admitted rows are expected
+  to cost, plus this row's estimate, stays within ``max_cost_usd``; so a stop never leaves one
+  variant with fewer answers than another.
 - A sequential run (``sequential_batch_tasks``) runs the rows in batches of that many tasks;
   after each batch is stored, a look (``experiments.sequential``) may stop the run with its
   verdict decided: status ``completed``, the note saying at which look and why.
@@ -106,7 +107,10 @@ class Runner:
         pending = self.store.pending(retry_failed=not decided)
         # The budget covers the whole experiment, resumed runs included.
         state = RunState(
-            total=self.plan.total_cells, done=pending.stored, cost_usd=pending.billed_usd
+            total=self.plan.total_cells,
+            done=pending.stored,
+            cost_usd=pending.billed_usd,
+            judge_cost_usd=pending.judged_usd,
         )
         self.on_progress(state)
         queue: asyncio.Queue[TrialResult | None] = asyncio.Queue()
@@ -126,7 +130,7 @@ class Runner:
                 if self.monitor is not None and not (state.stopped or "").startswith(UNREACHABLE):
                     from experiments.sequential_rule import stop_note
 
-                    look = await asyncio.to_thread(self.monitor.look, state.cost_usd)
+                    look = await asyncio.to_thread(self.monitor.look, state.spent_usd)
                     if look is not None and look.stopped:
                         state.concluded = stop_note(look)
                 if state.stopped or state.concluded:
@@ -194,10 +198,14 @@ class Runner:
                 estimates = [self._estimate(cell) for cell in row]
                 budget = self.plan.max_cost_usd
                 if budget is not None and (
-                    state.cost_usd + state.reserved_usd + sum(estimates) > budget
+                    state.spent_usd + state.reserved_usd + sum(estimates) > budget
                 ):
+                    judges = (
+                        f" (judges ${state.judge_cost_usd:.4f})" if state.judge_cost_usd else ""
+                    )
                     state.stopped = (
-                        f"budget: ${state.cost_usd:.4f} spent and ${state.reserved_usd:.4f} in "
+                        f"budget: ${state.spent_usd:.4f} spent{judges} and "
+                        f"${state.reserved_usd:.4f} in "
                         f"flight; the next task row (~${sum(estimates):.4f}) would pass "
                         f"max_cost_usd ${budget:.2f}"
                     )
@@ -238,11 +246,12 @@ class Runner:
     def _count(self, cell: Cell, result: TrialResult, state: RunState) -> None:
         outcome = result.outcome
         state.done += 1
-        state.cost_usd += 0.0 if outcome.cached else outcome.cost_usd
+        state.count_spend(result)
         state.failed += outcome.error is not None
         state.cached += outcome.cached
-        if outcome.error is None and not outcome.cached:
-            self._arm_costs[cell.arm.label].append(outcome.cost_usd)
+        if outcome.error is None and not outcome.cached:  # what a cell costs, its judges included
+            judged = sum(grade.cost_usd for grade in result.grades)
+            self._arm_costs[cell.arm.label].append(outcome.cost_usd + judged)
         if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
             state.stopped = unreachable_note(
                 f"{self._unreachable_cells} trials in a row", outcome.error

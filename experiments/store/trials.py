@@ -41,6 +41,7 @@ class Pending:
     rows: list[list[Cell]]  # cells still to run, grouped in task rows, in suite order
     stored: int  # cells that already have a trial
     billed_usd: float  # what the stored trials cost (cache hits cost nothing)
+    judged_usd: float  # what their judges cost, as the run graded them (not later grade runs)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class TrialStore:
                 "SELECT SUM(cost_usd) FROM trial WHERE experiment_id = ? AND cached = ?",
                 (self.experiment_id, False),
             )
+            [(judged,)] = conn.all(
+                "SELECT SUM(grade.cost_usd) FROM grade JOIN trial ON grade.trial_id = trial.id"
+                " WHERE trial.experiment_id = ? AND grade.grading_run = 1",
+                (self.experiment_id,),
+            )
         rows = []
         for task in self.plan.tasks:
             row = [
@@ -92,7 +98,7 @@ class TrialStore:
             ]
             if row:
                 rows.append(row)
-        return Pending(rows, len(stored), float(billed or 0.0))
+        return Pending(rows, len(stored), float(billed or 0.0), float(judged or 0.0))
 
     def cached_records(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored answers under these cache keys."""

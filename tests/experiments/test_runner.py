@@ -315,6 +315,30 @@ def test_budget_stops_between_whole_task_rows(sqlite_cli: Cli, tmp_path: Path) -
     assert _trials(sqlite_cli, out["experiment"]) == _all_cells()
 
 
+def test_the_budget_counts_the_judges_spend_and_holds_it_across_resumes(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    judged = "graders:\n  - {type: rubric_judge, model: opus}\n"
+    spec = _setup(sqlite_cli, tmp_path, epochs=2, extra=judged)
+    whole = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    assert whole["judge_cost_usd"] > 0.3 * whole["cost_usd"]  # an opus judge of haiku answers
+    # Room for every answer, not for every answer and its judge.
+    budget = f"{(whole['cost_usd'] + whole['judge_cost_usd']) * 0.8:.6f}"
+    out = json.loads(sqlite_cli.ok("run", str(spec), "--json", "--max-cost", budget).stdout)
+    assert out["status"] == "stopped" and out["trials"] < 12
+    assert out["note"].startswith("budget: $") and " spent (judges $" in out["note"]
+    assert out["cost_usd"] + out["judge_cost_usd"] <= float(budget)
+    listed = {e["id"]: e for e in json.loads(sqlite_cli.ok("experiments", "--json").stdout)}
+    assert listed[out["experiment"]]["judge_cost_usd"] == pytest.approx(out["judge_cost_usd"])
+    again = json.loads(
+        sqlite_cli.ok(
+            "run", str(spec), "--resume", str(out["experiment"]), "--json", "--max-cost", budget
+        ).stdout
+    )
+    assert again["status"] == "stopped" and again["trials"] == out["trials"]
+    assert again["judge_cost_usd"] == pytest.approx(out["judge_cost_usd"])  # counted, not spent
+
+
 def test_cache_hits_are_marked_billed_nothing_and_comparable(
     sqlite_cli: Cli, tmp_path: Path
 ) -> None:
