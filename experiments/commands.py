@@ -258,14 +258,23 @@ def run(
              "cost_usd": round(e.cost_usd, 6)}
             for e in estimates
         ]  # fmt: skip
-        total = sum(r["cost_usd"] for r in rows)
+        from experiments.scoring import judge_estimate
+
+        judged = [judge_estimate(plan, task) for task in plan.tasks]
+        trials_of_a_task = len(plan.arms) * plan.epochs
+        judge_calls = sum(calls for calls, _ in judged) * trials_of_a_task
+        judge_cost = sum(cost for _, cost in judged) * trials_of_a_task
+        answers = sum(r["cost_usd"] for r in rows)
+        total = answers + judge_cost
         if as_json:
             emit_json(
                 {
                     "experiment": None,
                     "dry_run": True,
                     "calls": sum(r["calls"] for r in rows),
+                    "judge_calls": judge_calls,
                     "estimated_cost_usd": round(total, 6),
+                    "estimated_judge_cost_usd": round(judge_cost, 6),
                     "variants": rows,
                 }
             )
@@ -291,7 +300,14 @@ def run(
                 f"~{r['input_tokens']:>9} in  ~{r['output_tokens']:>9} out  "
                 f"~${r['cost_usd']:.4f}"
             )
-        echo(f"estimated cost ~${total:.4f} (no request sent)")
+        if judge_calls:
+            echo(f"  {'judges':<16} {'':<22} {judge_calls:>6} calls  ~${judge_cost:.4f}")
+            echo(
+                f"estimated cost ~${total:.4f} (answers ~${answers:.4f}, judges "
+                f"~${judge_cost:.4f}; no request sent)"
+            )
+        else:
+            echo(f"estimated cost ~${total:.4f} (no request sent)")
         return
     provider = _provider(plan.provider)
     simulated = _simulated(kind, provider)

@@ -40,7 +40,7 @@ from experiments.run_state import (
     run_status,
     unreachable_note,
 )
-from experiments.scoring import Scorer
+from experiments.scoring import Scorer, judge_estimate
 from experiments.store.trials import TrialResult, TrialStore, storage_error
 from registry.database import Database
 
@@ -93,6 +93,7 @@ class Runner:
         )
         self.scorer = Scorer(plan, self.judges)
         self._arm_costs: dict[str, list[float]] = {arm.label: [] for arm in plan.arms}
+        self._judge_costs: dict[str, float] = {}  # per task: its judges' estimate, per trial
         self._unreachable_cells = 0  # consecutive cells that got no response at all
         self.monitor = None
         if plan.settings.sequential_batch_tasks is not None:
@@ -258,10 +259,14 @@ class Runner:
             )
 
     def _estimate(self, cell: Cell) -> float:
+        """What a cell should cost, its judges included: from answers once a few are in."""
         seen = self._arm_costs[cell.arm.label]
         if len(seen) >= ESTIMATE_FROM_ANSWERS:
             return sum(seen) / len(seen)
-        return self.kind.estimate(cell).cost_usd
+        task = cell.task
+        if task.id not in self._judge_costs:
+            self._judge_costs[task.id] = judge_estimate(self.plan, task)[1]
+        return self.kind.estimate(cell).cost_usd + self._judge_costs[task.id]
 
     def _load_cache(self, rows: list[list[Cell]]) -> dict[str, dict[str, Any]]:
         keys = [key for row in rows for cell in row if (key := self.kind.cache_key(cell))]

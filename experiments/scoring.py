@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from experiments.graders.base import GRADED_TEXTS, GradeResult, grade_all
+from experiments.graders.base import (
+    GRADED_TEXTS,
+    GradeResult,
+    PricedGrader,
+    build_grader,
+    grade_all,
+)
 from experiments.graders.combine import combine
 from experiments.graders.environment import JudgeEnvironment, trial_graders
 from experiments.kinds.base import Outcome
 from experiments.plan import Cell, Plan
 from experiments.roster import is_correct
+from experiments.tasks import Task
+
+
+def judge_estimate(plan: Plan, task: Task) -> tuple[int, float]:
+    """The judge calls grading one trial of ``task`` should make and cost, before any answer (an
+    answer of the spec's ``estimate_output_tokens``); comparators (pairwise) are not counted."""
+    answer_tokens = min(plan.settings.estimate_output_tokens, plan.settings.max_tokens)
+    graders = [build_grader(config) for config in plan.graders_for(task)]
+    estimates = [
+        grader.estimate(task.material(), answer_tokens)
+        for grader in graders
+        if isinstance(grader, PricedGrader)
+    ]
+    return sum(calls for calls, _ in estimates), sum(cost for _, cost in estimates)
 
 
 class Scorer:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from core.errors import SpecError
 from experiments.providers.base import TaskMaterial
@@ -73,6 +73,15 @@ class Grader(Protocol):
     def weight(self) -> float: ...
 
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult: ...
+
+
+@runtime_checkable
+class PricedGrader(Grader, Protocol):
+    """A grader that calls a model (a judge): what grading one answer should cost, before any."""
+
+    def estimate(self, task: TaskMaterial, answer_tokens: int) -> tuple[int, float]:
+        """Calls and dollars for grading an answer of about ``answer_tokens`` to ``task``."""
+        ...
 
 
 @dataclass(frozen=True)

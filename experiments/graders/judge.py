@@ -40,11 +40,20 @@ from experiments.graders.base import (
     str_param,
 )
 from experiments.graders.environment import JudgeEnvironment, ToolQuestion, ToolReply
-from experiments.providers.base import PROVIDER_NAMES, ProviderError, TaskMaterial, Usage
+from experiments.providers.base import (
+    CHARS_PER_TOKEN,
+    PROVIDER_NAMES,
+    ProviderError,
+    TaskMaterial,
+    Usage,
+)
 
 SCALES = ("1-10", "pass_fail")
 DEFAULT_JUDGE_MODEL = "sonnet"
 DEFAULT_MAX_TOKENS = 2048
+# A judgement's reply, for estimates: the score and a reason, and a verdict and reason per point.
+REPLY_TOKENS = 120
+POINT_TOKENS = 40
 MAX_EPOCHS = 20
 TOOL_NAME = "record_grade"
 # Simulated judge: a point counts as covered when this share of its key words is in the answer;
@@ -272,6 +281,24 @@ class RubricJudge:
 
     def bind(self, env: JudgeEnvironment) -> RubricJudge:
         return replace(self, env=env)
+
+    def estimate(self, task: TaskMaterial, answer_tokens: int) -> tuple[int, float]:
+        """``epochs`` calls, each the judge's question on an answer of ``answer_tokens``, and a
+        reply of a verdict and a reason per reference point (an estimate, at most
+        ``max_tokens``)."""
+        question = judge_question(
+            self.model.model_id,
+            self.scale,
+            self.max_tokens,
+            task,
+            "x" * answer_tokens * CHARS_PER_TOKEN,
+        )
+        sent = len(question.system) + len(question.content) + len(str(question.tool))
+        usage = Usage(
+            input_tokens=sent // CHARS_PER_TOKEN + 1,
+            output_tokens=min(REPLY_TOKENS + POINT_TOKENS * len(task.reference), self.max_tokens),
+        )
+        return self.epochs, self.epochs * judge_cost(self.model.model_id, usage)
 
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult:
         if self.env is None:

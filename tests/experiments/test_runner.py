@@ -339,6 +339,26 @@ def test_the_budget_counts_the_judges_spend_and_holds_it_across_resumes(
     assert again["judge_cost_usd"] == pytest.approx(out["judge_cost_usd"])  # counted, not spent
 
 
+def test_the_dry_run_counts_the_judge_calls_and_their_cost(sqlite_cli: Cli, tmp_path: Path) -> None:
+    bare = _setup(sqlite_cli, tmp_path, epochs=2)
+    without = json.loads(sqlite_cli.ok("run", str(bare), "--dry-run", "--json").stdout)
+    assert (without["judge_calls"], without["estimated_judge_cost_usd"]) == (0, 0)
+    judged = tmp_path / "judged.yaml"
+    judged.write_text(
+        bare.read_text() + "graders:\n  - {type: rubric_judge, model: opus, epochs: 2}\n"
+    )
+    dry = json.loads(sqlite_cli.ok("run", str(judged), "--dry-run", "--json").stdout)
+    assert dry["judge_calls"] == 3 * 2 * 2 * 2  # tasks x variants x epochs x judge epochs
+    answers = sum(v["cost_usd"] for v in dry["variants"])
+    assert answers == pytest.approx(without["estimated_cost_usd"])
+    assert dry["estimated_cost_usd"] == pytest.approx(answers + dry["estimated_judge_cost_usd"])
+    text = sqlite_cli.ok("run", str(judged), "--dry-run").stdout
+    assert "judges" in text and "24 calls" in text and ", judges ~$" in text
+    run = json.loads(sqlite_cli.ok("run", str(judged), "--json").stdout)
+    # An estimate for 800-token answers; the simulated ones are shorter: the same order.
+    assert 0.2 < run["judge_cost_usd"] / dry["estimated_judge_cost_usd"] < 2
+
+
 def test_cache_hits_are_marked_billed_nothing_and_comparable(
     sqlite_cli: Cli, tmp_path: Path
 ) -> None:
