@@ -49,17 +49,20 @@ class _Input:
 
 
 def _collect(paths: tuple[str, ...]) -> list[_Input]:
-    """Files to publish, folders expanded recursively (agent markdown and variant specs)."""
-    found: list[_Input] = []
+    """Files to publish, folders expanded recursively (agent markdown and variant specs); a file
+    named twice (``agents/ agents/a.md``) is read once."""
+    found: dict[Path, _Input] = {}
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(_Input(p, False) for p in agent_files_in(path))
+            items = [_Input(p, False) for p in agent_files_in(path)]
         elif path.is_file():
-            found.append(_Input(path, path.suffix.lower() in SPEC_SUFFIXES))
+            items = [_Input(path, path.suffix.lower() in SPEC_SUFFIXES)]
         else:
             raise not_an_agent_path(path)
-    return found
+        for item in items:
+            found.setdefault(item.path.resolve(), item)
+    return list(found.values())
 
 
 @click.command(

@@ -112,6 +112,15 @@ def test_publish_says_what_claude_code_would_drop_or_not_know_and_still_publishe
     assert sorted(a["name"] for a in _stored(sqlite_cli)) == ["good-agent", "odd", "prettier"]
 
 
+def test_a_file_named_twice_is_published_once(sqlite_cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    (folder / "good.md").write_bytes(GOOD)
+    again = str(folder / "." / "good.md")
+    out = sqlite_cli.ok("publish", str(folder), again, str(folder / "good.md")).stdout
+    assert out == f"good-agent@1  new  {folder / 'good.md'}\n"
+
+
 def test_a_folder_of_only_other_markdown_is_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "README.md").write_bytes(NO_FRONTMATTER)
