@@ -154,10 +154,11 @@ def parse_agentic_task(raw: Mapping[str, Any], where: str, base_dir: Path) -> Ag
     if not any(key in raw for key in AGENTIC_TASK_KEYS):
         return None
     if "workspace" not in raw:
-        given = " and ".join(key for key in AGENTIC_TASK_KEYS if key in raw)
+        given = [key for key in AGENTIC_TASK_KEYS if key in raw]
         raise SpecError(
-            f"{where}: {given} belong to an agentic task, which needs a workspace: (the folder "
-            "the agent starts from); a response task is graded by graders:"
+            f"{where}: {' and '.join(given)} {'is' if len(given) == 1 else 'are'} for an agentic "
+            "task, which needs a workspace: (the folder the agent starts from); a response "
+            "task is graded by graders:"
         )
     workspace = _folder(raw["workspace"], f"{where}: workspace", base_dir)
     solution = None

@@ -46,7 +46,7 @@ from experiments.run_state import (
     unreachable_note,
 )
 from experiments.runner import UNREACHABLE_CELLS, heartbeat
-from experiments.scoring import Scorer
+from experiments.scoring import Scorer, judge_estimate
 from experiments.store.trials import BatchSent, TrialResult, TrialStore
 from registry.database import Database
 
@@ -289,15 +289,18 @@ async def _scored(
 def _admit(
     plan: Plan, kind: SingleRequestKind, rows: list[list[Cell]], state: RunState
 ) -> list[Cell]:
-    """Whole task rows, as many as the budget allows at the batch price."""
+    """Whole task rows, as many as the budget allows beside what the experiment has spent: the
+    answers at the batch price, their judges (graded live) at the full one."""
     admitted: list[Cell] = []
-    planned = 0.0
+    planned = state.spent_usd
     for row in rows:
-        cost = sum(kind.estimate(c, batch=True).cost_usd for c in row)
+        judged = judge_estimate(plan, row[0].task)[1] if row else 0.0
+        cost = sum(kind.estimate(c, batch=True).cost_usd + judged for c in row)
         if plan.max_cost_usd is not None and planned + cost > plan.max_cost_usd:
             state.stopped = (
-                f"budget: the next task row (~${cost:.4f}) would pass max_cost_usd "
-                f"${plan.max_cost_usd:.2f}; {len(admitted)} requests sent"
+                f"budget: ${state.spent_usd:.4f} spent, and the next task row (~${cost:.4f} with "
+                f"its judges) would pass max_cost_usd ${plan.max_cost_usd:.2f}; "
+                f"{len(admitted)} requests sent"
             )
             break
         planned += cost

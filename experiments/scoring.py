@@ -20,6 +20,8 @@ from experiments.tasks import Task
 def judge_estimate(plan: Plan, task: Task) -> tuple[int, float]:
     """The judge calls grading one trial of ``task`` should make and cost, before any answer (an
     answer of the spec's ``estimate_output_tokens``); comparators (pairwise) are not counted."""
+    if plan.document.delegation is not None:  # a choice is scored by ``expect``, never graded
+        return 0, 0.0
     answer_tokens = min(plan.settings.estimate_output_tokens, plan.settings.max_tokens)
     graders = [build_grader(config) for config in plan.graders_for(task)]
     estimates = [

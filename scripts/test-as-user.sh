@@ -25,7 +25,12 @@ TESTS=(
   tests/registry/test_bad_input.py
   tests/registry/test_foreign_database.py
 )
-export REGISTRY_TEST_PG="${REGISTRY_TEST_PG:-$(bash scripts/ensure-postgres.sh)}"
+# Assigned before it is exported: `export X=$(...)` would hide a failure of the command.
+pg="${REGISTRY_TEST_PG:-}"
+if [ -z "$pg" ]; then
+  pg=$(bash scripts/ensure-postgres.sh)
+fi
+export REGISTRY_TEST_PG="$pg"
 name=registry-test
 id -u "$name" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$name"
 home=$(getent passwd "$name" | cut -d: -f6)
@@ -37,7 +42,7 @@ as_user() {
 # This project's interpreter may live where the user cannot reach it (pyenv in /root).
 python=""
 for candidate in "$(readlink -f .venv/bin/python)" /usr/local/bin/python3 /usr/bin/python3; do
-  if [ -x "$candidate" ] && as_user "$candidate" -c 'import sys, venv
+  if [ -x "$candidate" ] && as_user "$candidate" -c 'import sys, venv, ensurepip
 assert sys.version_info >= (3, 11)' 2>/dev/null; then
     python=$candidate
     break
@@ -51,8 +56,11 @@ fi
 checkout="$home/checkout"
 rm -rf "$checkout"
 mkdir -p "$checkout"
-git ls-files -z --cached --others --exclude-standard |
-  tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$checkout"
+# Tracked files deleted in the working tree are left out; any other file that cannot be read fails.
+while IFS= read -r -d '' file; do
+  if [ -e "$file" ] || [ -L "$file" ]; then printf '%s\0' "$file"; fi
+done < <(git ls-files -z --cached --others --exclude-standard) |
+  tar --null -T - -cf - | tar -xf - -C "$checkout"
 chown -R "$name:" "$checkout"
 log "running ${#TESTS[@]} test files as $name with $python"
 cd "$checkout"

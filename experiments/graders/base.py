@@ -16,6 +16,7 @@ A grader that cannot grade returns ``score=None`` with ``error`` set: a failure 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import importlib
 import math
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 from core.errors import SpecError
 from experiments.providers.base import TaskMaterial
@@ -75,13 +76,14 @@ class Grader(Protocol):
     async def grade(self, response_text: str, task: TaskMaterial) -> GradeResult: ...
 
 
-@runtime_checkable
-class PricedGrader(Grader, Protocol):
-    """A grader that calls a model (a judge): what grading one answer should cost, before any."""
+class PricedGrader(abc.ABC):
+    """A grader that calls a model (a judge) derives from this, to say what grading one answer
+    should cost before any (the dry run and the budget's first estimates). Nominal, so that a
+    grader registered with an ``estimate`` of its own meaning is not taken for one."""
 
+    @abc.abstractmethod
     def estimate(self, task: TaskMaterial, answer_tokens: int) -> tuple[int, float]:
         """Calls and dollars for grading an answer of about ``answer_tokens`` to ``task``."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from core.errors import SpecError
 from experiments.graders.base import (
     GraderConfig,
     GradeResult,
+    PricedGrader,
     check_keys,
     int_param,
     register_grader_type,
@@ -269,7 +270,7 @@ class _Attempt:
 
 
 @dataclass(frozen=True)
-class RubricJudge:
+class RubricJudge(PricedGrader):
     name: str
     weight: float
     model: JudgeModel

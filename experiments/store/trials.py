@@ -84,10 +84,14 @@ class TrialStore:
                 "SELECT SUM(cost_usd) FROM trial WHERE experiment_id = ? AND cached = ?",
                 (self.experiment_id, False),
             )
+            # Pairwise judges (comparators) are not part of a run's budget: left out here too.
+            comparators = [c.name for c in self.plan.comparators]
+            besides = f" AND grade.grader NOT IN ({', '.join('?' * len(comparators))})"
             [(judged,)] = conn.all(
                 "SELECT SUM(grade.cost_usd) FROM grade JOIN trial ON grade.trial_id = trial.id"
-                " WHERE trial.experiment_id = ? AND grade.grading_run = 1",
-                (self.experiment_id,),
+                " WHERE trial.experiment_id = ? AND grade.grading_run = 1"
+                + (besides if comparators else ""),
+                (self.experiment_id, *comparators),
             )
         rows = []
         for task in self.plan.tasks:

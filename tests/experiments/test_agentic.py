@@ -67,8 +67,8 @@ def test_the_suite_loads_its_workspaces_and_checks() -> None:
         (lambda t: t.update(workspace="../elsewhere"), "workspace: '../elsewhere' is outside"),
         (lambda t: t.update(workspace="workspaces/nothing"), "is not a folder"),
         (lambda t: t.pop("workspace"),
-         "solution and checks belong to an agentic task, which needs a workspace: (the "
-         "folder the agent starts from); a response task is graded by graders:"),
+         "solution and checks are for an agentic task, which needs a workspace: (the folder "
+         "the agent starts from); a response task is graded by graders:"),
         (lambda t: t["checks"].append({"name": "x", "run": "true", "file_exists": "a"}),
          "checks[2]: needs exactly one of run, file_exists, file_matches"),
         (lambda t: t["checks"].append({"name": "x", "file_exists": "../a"}),

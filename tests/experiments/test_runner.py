@@ -339,6 +339,21 @@ def test_the_budget_counts_the_judges_spend_and_holds_it_across_resumes(
     assert again["judge_cost_usd"] == pytest.approx(out["judge_cost_usd"])  # counted, not spent
 
 
+def test_a_resumed_run_counts_the_judges_spend_but_not_the_pairwise_one(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    graders = (
+        "graders:\n  - {type: rubric_judge, model: haiku}\n  - {type: pairwise, model: opus}\n"
+    )
+    spec = _setup(sqlite_cli, tmp_path, epochs=1, extra=graders)
+    first = json.loads(sqlite_cli.ok("run", str(spec), "--json").stdout)
+    again = json.loads(sqlite_cli.ok("run", str(spec), "--resume", "1", "--json").stdout)
+    assert first["judge_cost_usd"] > 0 and again["trials"] == first["trials"] == 6
+    assert again["judge_cost_usd"] == pytest.approx(first["judge_cost_usd"])
+    listed = json.loads(sqlite_cli.ok("experiments", "--json").stdout)[0]
+    assert listed["judge_cost_usd"] > first["judge_cost_usd"]  # the pairwise judge's, shown
+
+
 def test_the_dry_run_counts_the_judge_calls_and_their_cost(sqlite_cli: Cli, tmp_path: Path) -> None:
     bare = _setup(sqlite_cli, tmp_path, epochs=2)
     without = json.loads(sqlite_cli.ok("run", str(bare), "--dry-run", "--json").stdout)
@@ -904,6 +919,26 @@ def test_a_batch_whose_results_leave_cells_out_is_incomplete_and_resume_sends_th
     assert (again["status"], again["trials"]) == ("completed", 6)
     assert [len(r.body["requests"]) for r in _created(fake)] == [6, 2]
     assert _trials(sqlite_cli, 1) == _all_cells(epochs=1)
+
+
+def test_a_batch_leaves_room_in_the_budget_for_its_judges(
+    sqlite_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judged = "graders:\n  - {type: rubric_judge, model: opus}\nmax_attempts: 2\n"
+    spec = _setup(sqlite_cli, tmp_path, provider="anthropic", epochs=1, extra=judged)
+    dry = json.loads(sqlite_cli.ok("run", str(spec), "--batch", "--dry-run", "--json").stdout)
+    answers = sum(v["cost_usd"] for v in dry["variants"])  # at the batch price
+    assert dry["estimated_judge_cost_usd"] > answers  # an opus judge of batched answers
+    row = (answers + dry["estimated_judge_cost_usd"]) / 3  # 3 task rows of 2 trials
+    budget = f"{row * 1.5:.6f}"  # room for one row and its judges (or for every answer alone)
+    with fake_anthropic(default=Text("bcrypt 409 backoff idempotency")) as fake:
+        _batch_env(monkeypatch, fake.base_url)
+        out = json.loads(
+            sqlite_cli.ok("run", str(spec), "--batch", "--json", "--max-cost", budget).stdout
+        )
+    assert out["status"] == "stopped" and "with its judges" in out["note"]
+    [sent] = _created(fake)
+    assert len(sent.body["requests"]) == 2 and out["trials"] == 2
 
 
 def test_a_batch_on_a_provider_without_batches_is_refused_before_anything_is_stored(
