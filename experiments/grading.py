@@ -13,7 +13,7 @@ judge among them runs after the per-trial grading, on every (variant, control) p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +38,7 @@ from experiments.store.grades import (
     add_grading_run,
     add_pair_grades,
     answered_trials,
+    graded_pairs,
 )
 from experiments.tasks import Task
 from registry.database import Database
@@ -214,7 +215,12 @@ async def run_pairwise(
     tasks = {t.id: replace(t, graders=(*t.graders, *plan.extra_graders)) for t in plan.tasks}
     trials = answered_trials(db, plan.experiment_id, tasks)
     limit = asyncio.Semaphore(plan.settings.concurrency)
-    pair_grades = await _pairwise(plan.extra_graders, tasks, trials, plan.control, env, limit)
+    # A resumed run compares only the pairs not compared yet: the others are paid for.
+    names = [c.name for c in plan.comparators]
+    done = graded_pairs(db, plan.experiment_id, names, grading_run)
+    pair_grades = await _pairwise(
+        plan.extra_graders, tasks, trials, plan.control, env, limit, done=done
+    )
     add_pair_grades(db, pair_grades, grading_run)
     return len(pair_grades)
 
@@ -226,8 +232,11 @@ async def _pairwise(
     control: str,
     env: JudgeEnvironment,
     limit: asyncio.Semaphore,
+    *,
+    done: Collection[tuple[int, str]] = (),
 ) -> list[tuple[int, GradeResult]]:
-    """(variant trial id, grade) for every pair and every pairwise judge configured."""
+    """(variant trial id, grade) for every pair and every pairwise judge configured, but those
+    in ``done`` (variant trial id, judge name)."""
     judges = [c for task in tasks.values() for c in bind_graders(task.graders, env).comparators]
     unique = list({j.name: j for j in judges}.values())  # the same config sits on every task
     pairs = pairs_of(trials, control)
@@ -236,7 +245,8 @@ async def _pairwise(
         async with limit:
             return pair.trial_id, await judge.compare(tasks[pair.task_id].material(), pair)
 
-    return list(await asyncio.gather(*(one(j, p) for j in unique for p in pairs)))
+    todo = [(j, p) for j in unique for p in pairs if (p.trial_id, j.name) not in done]
+    return list(await asyncio.gather(*(one(j, p) for j, p in todo)))
 
 
 def _store(

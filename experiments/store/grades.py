@@ -100,6 +100,23 @@ def add_grading_run(
     return run
 
 
+def graded_pairs(
+    db: Database, experiment_id: int, graders: Collection[str], grading_run: int
+) -> set[tuple[int, str]]:
+    """(variant trial id, grader) of the pairwise grades ``graders`` stored in ``grading_run``."""
+    if not graders:
+        return set()
+    marks = ", ".join("?" * len(graders))
+    with db.connect() as conn:
+        rows = conn.all(
+            "SELECT grade.trial_id, grade.grader FROM grade"
+            " JOIN trial ON grade.trial_id = trial.id WHERE trial.experiment_id = ?"
+            f" AND grade.grading_run = ? AND grade.grader IN ({marks})",
+            (experiment_id, grading_run, *graders),
+        )
+    return {(int(trial_id), str(grader)) for trial_id, grader in rows}
+
+
 def add_pair_grades(
     db: Database, pair_grades: Sequence[tuple[int, GradeResult]], grading_run: int
 ) -> None:

@@ -352,6 +352,11 @@ def test_a_resumed_run_counts_the_judges_spend_but_not_the_pairwise_one(
     assert again["judge_cost_usd"] == pytest.approx(first["judge_cost_usd"])
     listed = json.loads(sqlite_cli.ok("experiments", "--json").stdout)[0]
     assert listed["judge_cost_usd"] > first["judge_cost_usd"]  # the pairwise judge's, shown
+    with sqlite3.connect(sqlite_cli.db) as db:
+        (pairs,) = db.execute("SELECT count(*) FROM grade WHERE grader = 'pairwise'").fetchone()
+    assert pairs == 3  # 3 tasks x 1 variant against the control, once: the resume paid nothing
+    again_listed = json.loads(sqlite_cli.ok("experiments", "--json").stdout)[0]
+    assert again_listed["judge_cost_usd"] == pytest.approx(listed["judge_cost_usd"])
 
 
 def test_the_dry_run_counts_the_judge_calls_and_their_cost(sqlite_cli: Cli, tmp_path: Path) -> None:
