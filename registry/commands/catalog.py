@@ -33,7 +33,7 @@ from registry.commands.common import (
 )
 from registry.commands.publish_rows import variant_row, version_row
 from registry.files import export_path, write_atomically
-from variants.refs import parse_ref
+from variants.refs import Ref, parse_ref
 
 if TYPE_CHECKING:
     from registry.store import VersionInfo
@@ -70,6 +70,7 @@ def _collect(paths: tuple[str, ...]) -> list[_Input]:
 Examples:
   registry publish .claude/agents/
   registry publish agent.md -m "tighter wording" --label candidate
+  registry publish .claude/agents/helper.md --parent @5   # edited from an export of @5
   registry publish data/variants/haiku.yaml
 """
 )
@@ -77,6 +78,11 @@ Examples:
 @click.option("-m", "--message", help="Why this version exists.")
 @click.option("--label", help="Point this label at the published version(s).")
 @click.option("--name", help="Agent name for a single file whose frontmatter has none.")
+@click.option(
+    "--parent",
+    metavar="REF",
+    help="The version a single file was edited from (default: the agent's latest version).",
+)
 @json_option
 @click.pass_context
 def publish(
@@ -85,6 +91,7 @@ def publish(
     message: str | None,
     label: str | None,
     name: str | None,
+    parent: str | None,
     as_json: bool,
 ) -> None:
     """Publish agent files, folders of them (recursive) or variant specs."""
@@ -92,16 +99,19 @@ def publish(
     from variants.refs import check_label
 
     inputs = _collect(paths)
-    if (label is not None or name is not None) and any(item.is_spec for item in inputs):
+    if (label, name, parent) != (None, None, None) and any(item.is_spec for item in inputs):
         raise AgentRegistryError(
-            "--label and --name apply to agent files; a variant spec names its own label"
+            "--label, --name and --parent apply to agent files; a variant spec names its own "
+            "label and base"
         )
-    if name is not None and len(inputs) != 1:
-        raise AgentFileError("--name needs exactly one file")
+    for option, given in (("--name", name), ("--parent", parent)):
+        if given is not None and len(inputs) != 1:
+            raise AgentFileError(f"{option} needs exactly one file")
     if label is not None:
         check_label(label)
     # Read and validate everything first, so that one bad file publishes nothing.
     definitions: list[tuple[_Input, AgentDefinition, list[str]]] = []
+    parent_ref: Ref | None = None
     specs: list[_Input] = []
     seen: dict[str, Path] = {}
     aliases = model_aliases()
@@ -115,11 +125,20 @@ def publish(
         if agent in seen:
             raise AgentFileError(f"{seen[agent]} and {item.path} both define agent {agent!r}")
         seen[agent] = item.path
+        if parent is not None:
+            parent_ref = parse_ref(parent, default_name=agent)
+            if parent_ref.name != agent:
+                raise AgentFileError(
+                    f"--parent {parent} is a version of {parent_ref.name!r}, but {item.path} "
+                    f"defines {agent!r}"
+                )
         warnings = [*definition.warnings, *claude_code_warnings(data, str(item.path), aliases)]
         definitions.append((item, definition, warnings))
     prepared_specs = [_prepare_spec(item.path) for item in specs]
 
     registry = open_registry(ctx)
+    if parent_ref is not None:
+        registry.resolve(parent_ref)  # a missing version is refused before anything is written
     # Derive every spec before writing anything; a spec whose base agent arrives with the files
     # of this same command can only be derived after they are published.
     derived_specs: list[tuple[VariantSpec, list[Derived] | None]] = []
@@ -135,7 +154,12 @@ def publish(
         for warning in warnings:
             echo(f"warning: {item.path}: {warning}", err=True)
         result = registry.publish(
-            definition, name=name, message=message, origin=str(item.path), label=label
+            definition,
+            name=name,
+            message=message,
+            origin=str(item.path),
+            label=label,
+            parent=parent_ref,
         )
         results.append(version_row(result, str(item.path)))
     for prepared, derived in derived_specs:

@@ -113,6 +113,30 @@ def test_a_derived_model_neither_the_registry_nor_claude_code_knows_is_warned_of
     assert typo.stderr.count("\n") == 1
 
 
+def test_an_edited_export_names_the_version_it_came_from_with_parent(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.ok("publish", str(SEED))
+    cli.ok("derive", f"{NAME}@1", "--model", "haiku", "--label", "haiku")  # @2, the latest
+    cli.ok("export", f"{NAME}@1", "-o", str(tmp_path / "agents") + "/")
+    edited = tmp_path / "agents" / f"{NAME}.md"
+    edited.write_bytes(edited.read_bytes() + b"\nOne more rule.\n")
+    other = tmp_path / "other.md"
+    other.write_bytes(b"---\nname: other\ndescription: d\n---\nB\n")
+    for args, why in (
+        (("--parent", "@1", str(edited), str(other)), "--parent needs exactly one file"),
+        (("--parent", "other@1", str(edited)), f"is a version of 'other', but {edited} defines"),
+        (("--parent", "@9", str(edited)), f"{NAME} has no version 9"),
+    ):
+        assert why in cli.one_error_line("publish", *args)
+    assert [v["number"] for v in _json(cli, "log", NAME)["versions"]] == [2, 1]  # nothing new
+    cli.ok("publish", str(edited), "--parent", "@1")
+    assert _json(cli, "show", f"{NAME}@3")["parent"] == f"{NAME}@1"
+    edited.write_bytes(edited.read_bytes() + b"And another.\n")
+    cli.ok("publish", str(edited))  # without --parent: the latest version
+    assert _json(cli, "show", f"{NAME}@4")["parent"] == f"{NAME}@3"
+
+
 def test_diff_text_and_json(cli: Cli) -> None:
     cli.ok("publish", str(SEED))
     cli.ok("publish", str(SPECS / "tight.yaml"), str(SPECS / "better-examples.yaml"))
