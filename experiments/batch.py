@@ -195,7 +195,7 @@ async def run_batch(
                 for r in results:
                     state.done += 1
                     state.failed += r.outcome.error is not None
-                    state.count_spend(r)
+                    state.count_spend(r.billed_usd, r.judge_cost_usd)
                 if judged is None:
                     store.set_batch_id(None)
                 else:  # the batch id is kept: resume grades the rest of its results

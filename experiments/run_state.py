@@ -8,10 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from experiments.store.trials import TrialResult
 
 # How `registry run` exits besides 0 (completed, or stopped at the budget asked for), 1 (an error
 # or a failed run), 2 (a usage error) and 130 (Ctrl-C): trials are missing because of failures
@@ -96,11 +92,10 @@ class RunState:
         """What the budget counts as spent: the answers and their judges."""
         return self.cost_usd + self.judge_cost_usd
 
-    def count_spend(self, result: TrialResult) -> None:
-        """Add what a trial and its grades cost (a cache hit's answer: nothing)."""
-        outcome = result.outcome
-        self.cost_usd += 0.0 if outcome.cached else outcome.cost_usd
-        self.judge_cost_usd += sum(grade.cost_usd for grade in result.grades)
+    def count_spend(self, billed_usd: float, judge_cost_usd: float) -> None:
+        """Add what a trial's answer was billed and what its judges cost."""
+        self.cost_usd += billed_usd
+        self.judge_cost_usd += judge_cost_usd
 
 
 @dataclass(frozen=True)

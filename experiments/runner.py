@@ -247,12 +247,11 @@ class Runner:
     def _count(self, cell: Cell, result: TrialResult, state: RunState) -> None:
         outcome = result.outcome
         state.done += 1
-        state.count_spend(result)
+        state.count_spend(result.billed_usd, result.judge_cost_usd)
         state.failed += outcome.error is not None
         state.cached += outcome.cached
         if outcome.error is None and not outcome.cached:  # what a cell costs, its judges included
-            judged = sum(grade.cost_usd for grade in result.grades)
-            self._arm_costs[cell.arm.label].append(outcome.cost_usd + judged)
+            self._arm_costs[cell.arm.label].append(outcome.cost_usd + result.judge_cost_usd)
         if self._unreachable_cells >= UNREACHABLE_CELLS and not state.stopped:
             state.stopped = unreachable_note(
                 f"{self._unreachable_cells} trials in a row", outcome.error

@@ -35,6 +35,16 @@ class TrialResult:
     quality: float | None = None
     cache_key: str | None = None  # where ``outcome.cache_record`` is kept for ``--cache``
 
+    @property
+    def billed_usd(self) -> float:
+        """What the answer was billed: nothing for a cache hit."""
+        return 0.0 if self.outcome.cached else self.outcome.cost_usd
+
+    @property
+    def judge_cost_usd(self) -> float:
+        """What the judges that graded it cost."""
+        return sum(grade.cost_usd for grade in self.grades)
+
 
 @dataclass(frozen=True)
 class Pending:

@@ -177,16 +177,20 @@ def _spec(tmp_path: Path, text: str) -> Path:
 SEED_NAME = "backend-logic-implementer"
 
 
-@pytest.mark.parametrize("option", [("--label", "x"), ("--name", "x")], ids=["label", "name"])
-def test_label_and_name_are_refused_with_a_spec(
+@pytest.mark.parametrize(
+    "option",
+    [("--label", "x"), ("--name", "x"), ("--parent", "@1")],
+    ids=["label", "name", "parent"],
+)
+def test_label_name_and_parent_are_refused_with_a_spec(
     sqlite_cli: Cli, tmp_path: Path, option: tuple[str, str]
 ) -> None:
     spec = _spec(tmp_path, "model: haiku\n")
     result = sqlite_cli("publish", str(SEED), str(spec), *option)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "registry: error: --label and --name apply to agent files; a variant spec names its own"
-        " label"
+        "registry: error: --label, --name and --parent apply to agent files; a variant spec names"
+        " its own label and base"
     ]
     assert _stored(sqlite_cli) == []
 
