@@ -71,16 +71,22 @@ def custom_id(cell: Cell, plan: Plan, tag: str) -> str:
 
 
 def batch_kind(
-    plan: Plan, kind: TrialKind, provider: Provider, batches: Batches | None = None
+    plan: Plan,
+    kind: TrialKind,
+    provider: Provider | None = None,
+    batches: Batches | None = None,
 ) -> SingleRequestKind:
     """``kind``, when its trials can go through Message Batches: one request per cell, to
     models the provider batches (or to ``batches``, given); ``SpecError`` otherwise. Checked
-    before the experiment is stored, so that a refused run leaves nothing behind."""
+    before the experiment is stored, so that a refused run leaves nothing behind; without a
+    ``provider`` (a dry run makes none), the kind alone."""
     if not isinstance(kind, SingleRequestKind):
         how = "with this router " if plan.kind == "delegation" else ""
         raise SpecError(
             f"--batch: a trial of kind {plan.kind} {how}is not one request; run it without --batch"
         )
+    if provider is None:
+        return kind
     # The models the requests go to (a delegation trial asks the main loop's model).
     models = {kind.request(Cell(arm, plan.tasks[0], 1)).model for arm in plan.arms}
     unbatched = sorted(m for m in models if not provider.capabilities(m).batches)

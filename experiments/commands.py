@@ -245,6 +245,10 @@ def run(
             "sandbox: false lets the agent's Bash read your API key and files and reach the "
             "network: pass --unsandboxed to run it anyway"
         )
+    if batch:
+        from experiments.batch import batch_kind
+
+        batch_kind(plan, kind)  # a kind that is not one request is refused, a dry run too
     if keep_workspaces:
         if agentic_trial is None:
             raise click.UsageError("--keep-workspaces is for agentic trials (kind: agentic)")
@@ -312,8 +316,6 @@ def run(
     provider = _provider(plan.provider)
     simulated = _simulated(kind, provider)
     if batch:
-        from experiments.batch import batch_kind
-
         batch_kind(plan, kind, provider)  # refused before anything is stored
     if resume_id is None:
         plan = store_plan(db, plan, spec.source_text, suite, simulated=simulated)

@@ -243,8 +243,9 @@ def test_a_check_weight_must_be_a_finite_number_of_at_least_0(
 
 def test_an_agentic_run_with_batch_is_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
     _publish_pair(cli, tmp_path)
-    line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch")
-    assert "--batch: a trial of kind agentic is not one request" in line
+    for dry in ((), ("--dry-run",)):
+        line = cli.one_error_line("run", str(_spec(tmp_path, epochs=1)), "--batch", *dry)
+        assert "--batch: a trial of kind agentic is not one request" in line
     assert json.loads(cli.ok("experiments", "--json").stdout) == []  # nothing stored
 
 
