@@ -34,11 +34,18 @@ def agent_files_in(folder: Path) -> list[Path]:
     return agents
 
 
-def not_an_agent_path(path: Path) -> AgentFileError:
-    """The error for a PATH argument that is neither a regular file nor a folder."""
-    if path.exists():  # a device (/dev/null), a FIFO, a socket
-        return AgentFileError(f"{path}: not a regular file or a folder")
-    return AgentFileError(f"{path}: no such file or folder")
+def named_files(raw: str) -> tuple[Path, list[Path], bool]:
+    """What a PATH argument names: its scope (the folder, or a file's folder), its files (a
+    folder's agent files, or the file), and whether it named one file. ``AgentFileError`` for
+    anything else (missing, or a device such as /dev/null, a FIFO, a socket)."""
+    path = Path(raw)
+    if path.is_dir():
+        return path, agent_files_in(path), False
+    if path.is_file():
+        return path.parent, [path], True
+    if path.exists():
+        raise AgentFileError(f"{path}: not a regular file or a folder")
+    raise AgentFileError(f"{path}: no such file or folder")
 
 
 def model_aliases() -> frozenset[str]:

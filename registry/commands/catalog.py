@@ -16,10 +16,9 @@ import click
 from core.errors import AgentFileError, AgentRegistryError, NotFoundError
 from core.terminal import visible
 from registry.commands.agent_files import (
-    agent_files_in,
     claude_code_warnings,
     model_aliases,
-    not_an_agent_path,
+    named_files,
     read_bytes,
     warn_derived,
 )
@@ -53,15 +52,10 @@ def _collect(paths: tuple[str, ...]) -> list[_Input]:
     named twice (``agents/ agents/a.md``) is read once."""
     found: dict[Path, _Input] = {}
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            items = [_Input(p, False) for p in agent_files_in(path)]
-        elif path.is_file():
-            items = [_Input(path, path.suffix.lower() in SPEC_SUFFIXES)]
-        else:
-            raise not_an_agent_path(path)
-        for item in items:
-            found.setdefault(item.path.resolve(), item)
+        _, files, one = named_files(raw)
+        for file in files:  # a variant spec only when named: a folder gives agent files
+            item = _Input(file, one and file.suffix.lower() in SPEC_SUFFIXES)
+            found.setdefault(file.resolve(), item)
     return list(found.values())
 
 

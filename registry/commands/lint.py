@@ -6,12 +6,7 @@ from pathlib import Path
 
 import click
 
-from registry.commands.agent_files import (
-    agent_files_in,
-    model_aliases,
-    not_an_agent_path,
-    read_bytes,
-)
+from registry.commands.agent_files import model_aliases, named_files, read_bytes
 from registry.commands.common import echo, emit_json, json_option
 from variants.lint import LintResult, lint_file, lint_folder
 
@@ -36,13 +31,8 @@ def lint(paths: tuple[str, ...], as_json: bool) -> None:
     aliases = model_aliases()
     scopes: dict[Path, list[Path]] = {}  # a folder given, or the folder of a file given
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            scopes.setdefault(path, []).extend(agent_files_in(path))
-        elif path.is_file():
-            scopes.setdefault(path.parent, []).append(path)
-        else:
-            raise not_an_agent_path(path)
+        scope, files, _ = named_files(raw)
+        scopes.setdefault(scope, []).extend(files)
     results: list[LintResult] = []
     for files in scopes.values():
         results += lint_folder(
